@@ -1,0 +1,195 @@
+"""The ``lakeops`` command line: parse, load config once, call one library function.
+
+    lakeops [--lake DIR] [--env ENV] [--conf DIR] [--set key=value]... COMMAND
+
+Commands: ``generate`` (synthetic raw tables), ``tables`` (what the lakehouse
+holds). Errors a user can fix print one line and exit with 2 (bad parameter or
+config) or 1 (anything else that went wrong).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+from lakeops import __version__
+from lakeops.config import Settings, load_settings
+from lakeops.dates import parse_ds
+from lakeops.errors import ConfigError, InvalidParameterError, LakeopsError
+
+log = logging.getLogger("lakeops")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.verbose - args.quiet)
+    try:
+        settings = load_settings(
+            conf_dir=Path(args.conf) if args.conf else None,
+            env=args.env,
+            overrides=args.set,
+            lake_root=args.lake or _env_lake(args.set),
+        )
+        return args.handler(args, settings)
+    except (InvalidParameterError, ConfigError) as exc:
+        print(f"lakeops: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except LakeopsError as exc:
+        print(f"lakeops: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lakeops",
+        description="Batch machine learning on a Delta Lake lakehouse.",
+        epilog="Run `lakeops COMMAND --help` for a command's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"lakeops {__version__}")
+    _add_global_options(parser)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    gen = sub.add_parser(
+        "generate",
+        help="write synthetic AIOps data: raw.telemetry, raw.incidents (and raw.scenario)",
+        description="Generate synthetic telemetry and incidents for a date range. The same "
+        "arguments always give identical tables; rerunning replaces the range's partitions.",
+    )
+    gen.add_argument("--start", required=True, type=_ds("start"), help="first day, YYYY-MM-DD")
+    gen.add_argument("--end", required=True, type=_ds("end"), help="last day (inclusive), YYYY-MM-DD")
+    gen.add_argument("--hosts", type=int, default=1000, help="fleet size (default 1000)")
+    gen.add_argument("--rows-per-day", type=int, help="hosts reporting each day (default: all)")
+    gen.add_argument("--seed", type=int, default=42, help="random seed of the world (default 42)")
+    gen.add_argument(
+        "--drift-start", type=_ds("drift-start"),
+        help="from this day on, latency, net_in, os_version and mem_util_pct drift (written to raw.scenario)",
+    )
+    _add_global_options(gen, inherited=True)
+    gen.set_defaults(handler=_cmd_generate)
+
+    tables = sub.add_parser(
+        "tables",
+        help="list the lakehouse's tables: rows, partitions, Delta version, last commit",
+        description="List every Delta table under the lakehouse root (reads the logs only).",
+    )
+    _add_global_options(tables, inherited=True)
+    tables.set_defaults(handler=_cmd_tables)
+    return parser
+
+
+def _add_global_options(parser: argparse.ArgumentParser, *, inherited: bool = False) -> None:
+    """Options every command takes, before or after the command name.
+
+    On a subcommand they default to ``SUPPRESS`` so they only override the
+    top-level value when given there.
+    """
+
+    def default(value):
+        return argparse.SUPPRESS if inherited else value
+
+    group = parser.add_argument_group("global options") if inherited else parser
+    group.add_argument(
+        "--lake", metavar="DIR", default=default(None),
+        help="lakehouse root (default: LAKEOPS_LAKE, else lake.root from config: ./lakehouse)",
+    )
+    group.add_argument(
+        "--env", default=default(os.environ.get("LAKEOPS_ENV")),
+        help="config overlay conf/ENV/ (default: LAKEOPS_ENV, else none)",
+    )
+    group.add_argument(
+        "--conf", metavar="DIR", default=default(os.environ.get("LAKEOPS_CONF")), help="config folder (default: ./conf)"
+    )
+    group.add_argument(
+        "--set", metavar="KEY=VALUE", action="append", default=default([]),
+        help="override a config value, e.g. --set spark.master=local[4] (repeatable)",
+    )
+    group.add_argument("-v", "--verbose", action="count", default=default(0), help="more log output")
+    group.add_argument("-q", "--quiet", action="count", default=default(0), help="less log output")
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+def _cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
+    from lakeops.data import generate
+
+    spark, lake = _open(settings)
+    generate(
+        spark,
+        lake,
+        start=args.start,
+        end=args.end,
+        hosts=args.hosts,
+        rows_per_day=args.rows_per_day,
+        seed=args.seed,
+        drift_start=args.drift_start,
+    )
+    return EXIT_OK
+
+
+def _cmd_tables(args: argparse.Namespace, settings: Settings) -> int:
+    from lakeops.lake.catalog import format_tables, list_tables
+
+    root = Path(settings.lake.root).resolve()
+    print(f"lakehouse: {root}")
+    print(format_tables(list_tables(root)))
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _open(settings: Settings):
+    """The Spark session and the lake, built once per process."""
+    from lakeops.lake import open_lake
+    from lakeops.spark import get_session
+
+    started = time.monotonic()
+    log.info("starting Spark (%s)", settings.spark.master)
+    spark = get_session(settings.spark, delta=settings.lake.backend == "native", progress=sys.stderr.isatty())
+    log.info("Spark %s ready in %.1fs; lakehouse %s", spark.version, time.monotonic() - started,
+             Path(settings.lake.root).resolve())
+    return spark, open_lake(spark, settings.lake)
+
+
+def _ds(option: str):
+    def parse(text: str) -> date:
+        try:
+            return parse_ds(text, option=option)
+        except InvalidParameterError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = "date"
+    return parse
+
+
+def _env_lake(overrides: Sequence[str]) -> str | None:
+    """LAKEOPS_LAKE, unless ``--set lake.root=...`` said otherwise."""
+    if any(item.split("=", 1)[0].strip() == "lake.root" for item in overrides):
+        return None
+    return os.environ.get("LAKEOPS_LAKE") or None
+
+
+def _setup_logging(level: int) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if level > 0 else logging.INFO if level == 0 else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    # py4j logs every gateway call at INFO.
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

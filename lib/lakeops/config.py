@@ -1,0 +1,349 @@
+"""Configuration: YAML under ``conf/`` parsed once into frozen dataclasses.
+
+Layout::
+
+    conf/base/lakeops.yaml          lake and Spark settings
+    conf/base/models/<model>.yaml   one file per model
+    conf/<env>/...                  the same files, deep-merged over base
+
+The environment comes from ``--env`` or ``LAKEOPS_ENV``; ``--set key.path=value``
+overrides are applied last (values parsed as YAML). Unknown keys and wrong types
+are errors that name the file (or the override) and the key.
+
+Only the edge (the CLI, a job's ``main``) calls :func:`load_settings`; library
+code receives the dataclasses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from lakeops.errors import ConfigError, InvalidParameterError
+from lakeops.names import TableName, validate_name
+
+SETTINGS_FILE = "lakeops.yaml"
+MODELS_DIR = "models"
+
+
+@dataclass(frozen=True)
+class LakeConfig:
+    """Where the lakehouse lives and how Delta commits are made."""
+
+    root: str = "./lakehouse"
+    backend: Literal["embedded", "native"] = "embedded"
+    commit_retries: int = 10
+
+
+@dataclass(frozen=True)
+class SparkConfig:
+    """Settings for the one SparkSession a process builds (see :mod:`lakeops.spark`)."""
+
+    master: str = "local[*]"
+    app_name: str = "lakeops"
+    shuffle_partitions: int = 8
+    driver_memory: str = "4g"
+    conf: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SourcesConfig:
+    """The raw tables a model's features are prepared from."""
+
+    observations: str
+    labels: str
+
+
+@dataclass(frozen=True)
+class FeaturesConfig:
+    numeric: tuple[str, ...] = ()
+    categorical: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """One model, from ``conf/<env>/models/<name>.yaml``."""
+
+    name: str
+    entity_keys: tuple[str, ...]
+    sources: SourcesConfig
+    label: str
+    features: FeaturesConfig
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a command needs, resolved once."""
+
+    env: str
+    conf_dir: Path
+    lake: LakeConfig
+    spark: SparkConfig
+    models: Mapping[str, ModelConfig]
+
+    def model(self, name: str) -> ModelConfig:
+        """The named model's config, or a :class:`ConfigError` listing the known models."""
+        validate_name(name, kind="model name")
+        try:
+            return self.models[name]
+        except KeyError:
+            known = ", ".join(sorted(self.models)) or "none"
+            raise ConfigError(
+                f"unknown model {name!r}: add {self.conf_dir}/base/{MODELS_DIR}/{name}.yaml "
+                f"(known models: {known})"
+            ) from None
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def default_conf_dir() -> Path:
+    """``./conf`` when present, else the ``conf/`` beside the source tree."""
+    local = Path("conf")
+    if (local / "base").is_dir():
+        return local
+    return Path(__file__).resolve().parents[2] / "conf"
+
+
+def load_settings(
+    *,
+    conf_dir: Path | None = None,
+    env: str | None = None,
+    overrides: Sequence[str] = (),
+    lake_root: str | None = None,
+) -> Settings:
+    """Read base config, the env overlay, then ``overrides``; build :class:`Settings`.
+
+    Args:
+        conf_dir: the ``conf/`` folder (default: :func:`default_conf_dir`).
+        env: overlay folder name under ``conf_dir``; ``None`` or ``"base"`` for none.
+        overrides: ``key.path=value`` strings, e.g. ``spark.master=local[4]``.
+        lake_root: replaces ``lake.root`` after everything else (``--lake``).
+
+    Raises:
+        ConfigError: naming the file or override and the key at fault.
+    """
+    conf_dir = Path(conf_dir) if conf_dir is not None else default_conf_dir()
+    base = conf_dir / "base"
+    if not (base / SETTINGS_FILE).is_file():
+        raise ConfigError(
+            f"no {base / SETTINGS_FILE}: point --conf (or LAKEOPS_CONF) at the project's conf/ folder"
+        )
+    layers = [base]
+    env = env or "base"
+    if env != "base":
+        validate_name(env, kind="environment name")
+        overlay = conf_dir / env
+        if not overlay.is_dir():
+            known = sorted(p.name for p in conf_dir.iterdir() if p.is_dir())
+            raise ConfigError(f"unknown environment {env!r}: no folder {overlay} (found: {', '.join(known)})")
+        layers.append(overlay)
+
+    settings_doc: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    model_docs: dict[str, dict[str, Any]] = {}
+    model_origins: dict[str, dict[str, str]] = {}
+    for layer in layers:
+        path = layer / SETTINGS_FILE
+        if path.is_file():
+            _merge(settings_doc, _read_yaml(path), origins, str(path))
+        for path in sorted((layer / MODELS_DIR).glob("*.yaml")):
+            name = validate_name(path.stem, kind=f"model file name ({path})")
+            doc = model_docs.setdefault(name, {})
+            model_origins.setdefault(name, {"": str(path)})
+            _merge(doc, _read_yaml(path), model_origins[name], str(path))
+
+    for item in overrides:
+        key, value = _parse_override(item)
+        if key.startswith("models."):
+            parts = key.split(".", 2)
+            if len(parts) < 3 or parts[1] not in model_docs:
+                raise ConfigError(f"--set {item!r}: unknown model in key {key!r}")
+            _set_path(model_docs[parts[1]], parts[2], value)
+            model_origins[parts[1]][parts[2]] = f"--set {item}"
+        else:
+            _set_path(settings_doc, key, value)
+            origins[key] = f"--set {item}"
+    if lake_root is not None:
+        settings_doc.setdefault("lake", {})["root"] = lake_root
+        origins["lake.root"] = "--lake"
+
+    lake = _build(LakeConfig, settings_doc.pop("lake", {}), "lake", origins)
+    spark = _build(SparkConfig, settings_doc.pop("spark", {}), "spark", origins)
+    if settings_doc:
+        key = sorted(settings_doc)[0]
+        raise ConfigError(f"{origins.get(key, 'config')}: unknown key {key!r} (expected lake, spark)")
+    models = {}
+    for name, doc in sorted(model_docs.items()):
+        model = _build(ModelConfig, doc, "", model_origins[name])
+        if model.name != name:
+            raise ConfigError(f"{model_origins[name].get('name')}: name {model.name!r} must match the file name {name!r}")
+        _check_model(model, model_origins[name])
+        models[name] = model
+    return Settings(env=env, conf_dir=conf_dir, lake=lake, spark=spark, models=types.MappingProxyType(models))
+
+
+def _check_model(model: ModelConfig, origins: Mapping[str, str]) -> None:
+    def check(value: str, key: str) -> None:
+        try:
+            validate_name(value, kind="column name")
+        except InvalidParameterError as exc:
+            raise ConfigError(f"{_origin(origins, key)}: {key}: {exc}") from None
+
+    for table_key in ("observations", "labels"):
+        try:
+            TableName.parse(getattr(model.sources, table_key))
+        except InvalidParameterError as exc:
+            raise ConfigError(f"{_origin(origins, 'sources.' + table_key)}: sources.{table_key}: {exc}") from None
+    if not model.entity_keys:
+        raise ConfigError(f"{_origin(origins, 'entity_keys')}: entity_keys must name at least one column")
+    for key in model.entity_keys:
+        check(key, "entity_keys")
+    check(model.label, "label")
+    for col in (*model.features.numeric, *model.features.categorical):
+        check(col, "features")
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(doc).__name__}")
+    return doc
+
+
+def _merge(target: dict[str, Any], source: Mapping[str, Any], origins: dict[str, str], origin: str, prefix: str = "") -> None:
+    """Deep-merge ``source`` into ``target``, remembering which file set each key."""
+    for key, value in source.items():
+        if not isinstance(key, str):
+            raise ConfigError(f"{origin}: key {key!r} under {prefix or 'the top level'} must be a string")
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping) and isinstance(target.get(key), dict):
+            _merge(target[key], value, origins, origin, path + ".")
+        else:
+            target[key] = dict(value) if isinstance(value, Mapping) else value
+        origins[path] = origin
+
+
+def _parse_override(item: str) -> tuple[str, Any]:
+    key, sep, raw = item.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"--set {item!r}: expected key.path=value, e.g. spark.master=local[4]")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key, value
+
+
+#: Sections whose keys themselves contain dots (Spark settings).
+_FREEFORM_SECTIONS = ("spark.conf.",)
+
+
+def _set_path(doc: dict[str, Any], key: str, value: Any) -> None:
+    for section in _FREEFORM_SECTIONS:
+        if key.startswith(section):
+            parents, leaf = section.rstrip(".").split("."), key[len(section):]
+            break
+    else:
+        *parents, leaf = key.split(".")
+    node = doc
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {key}: {part!r} is not a section")
+    node[leaf] = value
+
+
+def _origin(origins: Mapping[str, str], key: str) -> str:
+    probe = key
+    while probe:
+        if probe in origins:
+            return origins[probe]
+        probe = probe.rpartition(".")[0]
+    return origins.get("", "config")
+
+
+def _build(cls: type, doc: Any, prefix: str, origins: Mapping[str, str]) -> Any:
+    """Build dataclass ``cls`` from ``doc`` strictly: unknown keys and wrong types fail."""
+    where = prefix or "the top level"
+    if not isinstance(doc, Mapping):
+        raise ConfigError(f"{_origin(origins, prefix)}: {where}: expected a mapping, got {doc!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in doc:
+        if key not in fields:
+            full = f"{prefix}.{key}" if prefix else key
+            raise ConfigError(
+                f"{_origin(origins, full)}: unknown key {full!r} (allowed under {where}: {', '.join(fields)})"
+            )
+    kwargs = {}
+    for name, f in fields.items():
+        full = f"{prefix}.{name}" if prefix else name
+        if name not in doc:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ConfigError(f"{_origin(origins, prefix)}: missing required key {full!r}")
+            continue
+        kwargs[name] = _coerce(hints[name], doc[name], full, origins)
+    return cls(**kwargs)
+
+
+def _coerce(hint: Any, value: Any, key: str, origins: Mapping[str, str]) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+
+    def fail(expected: str) -> typing.NoReturn:
+        raise ConfigError(f"{_origin(origins, key)}: {key}: expected {expected}, got {value!r}")
+
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, key, origins)
+    if origin is Literal:
+        if value not in args:
+            fail("one of " + ", ".join(map(repr, args)))
+        return value
+    if origin is tuple:
+        if isinstance(value, str) or not isinstance(value, Sequence):
+            fail("a list")
+        return tuple(_coerce(args[0], v, key, origins) for v in value)
+    if origin in (Mapping, dict) or hint is Mapping:
+        if not isinstance(value, Mapping):
+            fail("a mapping")
+        return types.MappingProxyType({str(k): _scalar_str(v, f"{key}.{k}", origins) for k, v in value.items()})
+    if hint is bool:
+        if not isinstance(value, bool):
+            fail("true or false")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            fail("an integer")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            fail("a number")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            fail("a string")
+        return value
+    raise TypeError(f"unsupported config type {hint!r} for {key}")  # a bug in this module
+
+
+def _scalar_str(value: Any, key: str, origins: Mapping[str, str]) -> str:
+    if isinstance(value, (Mapping, list)):
+        raise ConfigError(f"{_origin(origins, key)}: {key}: expected a single value, got {value!r}")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -1,0 +1,212 @@
+"""The lake layer's face: the operations job code may call.
+
+:class:`Lake` holds what both backends share: table locations under the root,
+name checks, schema conformance, partition selections, history and the
+log-level metadata read through delta-rs (any Delta writer's log reads the same).
+Subclasses implement storage: :mod:`lakeops.lake.embedded` and
+:mod:`lakeops.lake.native`. Job code never calls a Delta API directly.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from lakeops.errors import InvalidParameterError, TableNotFoundError, UnsupportedTableError
+from lakeops.lake.spec import PartitionSelection, TableSpec, check_table_schema, conform
+from lakeops.names import TableName, path_under
+
+if TYPE_CHECKING:
+    from deltalake import DeltaTable
+    from pyspark.sql import DataFrame, SparkSession
+
+DEFAULT_RETENTION_HOURS = 168
+
+_STRING_TYPES = (pa.large_string(), pa.string_view())
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What a write committed: the new table version and what it holds."""
+
+    table: str
+    version: int
+    rows: int
+    files: int
+    partitions: tuple[str, ...]
+
+
+class Lake(ABC):
+    """Delta tables named ``<schema>.<table>``, stored at ``<root>/<schema>/<table>``."""
+
+    backend_name: str = "abstract"
+
+    def __init__(self, spark: SparkSession, root: str | Path, *, commit_retries: int = 10) -> None:
+        self.spark = spark
+        self.root = Path(root).resolve()
+        self.commit_retries = commit_retries
+
+    # ------------------------------------------------------------------ locations
+
+    def path(self, name: str | TableName) -> Path:
+        """The table's folder, proven to stay under the lake root."""
+        ref = name if isinstance(name, TableName) else TableName.parse(name)
+        return path_under(self.root, ref.schema, ref.table)
+
+    def exists(self, name: str | TableName) -> bool:
+        return (self.path(name) / "_delta_log").is_dir()
+
+    # ------------------------------------------------------------------ operations
+
+    def create(self, spec: TableSpec) -> None:
+        """Create ``spec``'s table if absent; if present, prove its schema matches.
+
+        Raises:
+            SchemaMismatchError: the existing table differs from the spec.
+        """
+        if self.exists(spec.name):
+            dt = self._delta(spec.name)
+            check_table_schema(spec, _arrow_schema(dt), dt.metadata().partition_columns)
+            return
+        self.path(spec.name).parent.mkdir(parents=True, exist_ok=True)
+        self._create(spec)
+
+    def read(
+        self,
+        name: str | TableName,
+        *,
+        where: Mapping[str, Sequence[Any] | Any] | None = None,
+        version: int | None = None,
+    ) -> DataFrame:
+        """Read a table, pruned to partitions in ``where``, optionally at ``version``.
+
+        Args:
+            where: ``{partition column: values}``, e.g. ``{"ds": [date(2024, 1, 1)]}``.
+            version: a Delta table version (time travel); latest when ``None``.
+        """
+        if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version < 0):
+            raise InvalidParameterError(f"invalid version {version!r}: expected a non-negative integer")
+        dt = self._delta(name, version)
+        spec = self._spec_from_log(name, dt)
+        selection = PartitionSelection.build(spec, where) if where else None
+        return self._read(spec, dt, selection)
+
+    def overwrite(
+        self,
+        df: DataFrame,
+        spec: TableSpec,
+        *,
+        partitions: Mapping[str, Sequence[Any] | Any] | None = None,
+        allow_empty: bool = False,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> WriteResult:
+        """Atomically replace the selected partitions with ``df`` (replaceWhere semantics).
+
+        Creates the table if absent. Every row of ``df`` must fall inside
+        ``partitions``; a partitioned table is never overwritten whole.
+
+        Args:
+            partitions: ``{partition column: values}``; required for partitioned
+                tables, must be omitted for unpartitioned ones.
+            allow_empty: when ``df`` is empty, clear the selected partitions
+                instead of refusing.
+            metadata: extra commit metadata (job, run id); never put secrets here.
+
+        Raises:
+            SchemaMismatchError, PartitionViolationError, EmptyWriteError: nothing
+                was committed and the table is as it was.
+        """
+        selection = PartitionSelection.build(spec, partitions)
+        df = conform(df, spec)
+        self.create(spec)
+        return self._overwrite(df, spec, selection, allow_empty=allow_empty, metadata=_commit_metadata(metadata))
+
+    def append(self, df: DataFrame, spec: TableSpec, *, metadata: Mapping[str, Any] | None = None) -> WriteResult:
+        """Append ``df`` (for logs such as job runs; results use :meth:`overwrite`)."""
+        df = conform(df, spec)
+        self.create(spec)
+        return self._append(df, spec, metadata=_commit_metadata(metadata))
+
+    def version(self, name: str | TableName) -> int:
+        return self._delta(name).version()
+
+    def history(self, name: str | TableName, *, limit: int | None = None) -> list[dict[str, Any]]:
+        """Commits newest first: version, timestamp (ms), operation, parameters, lakeops metadata."""
+        return self._delta(name).history(limit)
+
+    @abstractmethod
+    def vacuum(
+        self, name: str | TableName, *, retention_hours: int = DEFAULT_RETENTION_HOURS, dry_run: bool = True
+    ) -> list[str]:
+        """Delete files no version newer than ``retention_hours`` needs; list them when ``dry_run``."""
+
+    # ------------------------------------------------------------------ backend hooks
+
+    @abstractmethod
+    def _create(self, spec: TableSpec) -> None: ...
+
+    @abstractmethod
+    def _read(self, spec: TableSpec, dt: DeltaTable, selection: PartitionSelection | None) -> DataFrame: ...
+
+    @abstractmethod
+    def _overwrite(
+        self, df: DataFrame, spec: TableSpec, selection: PartitionSelection, *, allow_empty: bool, metadata: dict[str, Any]
+    ) -> WriteResult: ...
+
+    @abstractmethod
+    def _append(self, df: DataFrame, spec: TableSpec, *, metadata: dict[str, Any]) -> WriteResult: ...
+
+    # ------------------------------------------------------------------ shared helpers
+
+    def _delta(self, name: str | TableName, version: int | None = None) -> DeltaTable:
+        from deltalake import DeltaTable
+
+        path = self.path(name)
+        if not (path / "_delta_log").is_dir():
+            raise TableNotFoundError(f"table {name} does not exist (no Delta log under {path})")
+        dt = DeltaTable(str(path))
+        if version is not None:
+            if version > dt.version():
+                raise InvalidParameterError(f"{name} has no version {version}; the latest is {dt.version()}")
+            dt.load_as_version(version)
+        return dt
+
+    def _spec_from_log(self, name: str | TableName, dt: DeltaTable) -> TableSpec:
+        """A spec for whatever the log says the table is (reads need no declared spec)."""
+        _check_protocol(name, dt)
+        ref = name if isinstance(name, TableName) else TableName.parse(name)
+        return TableSpec(name=ref, schema=_arrow_schema(dt), partition_by=tuple(dt.metadata().partition_columns))
+
+
+def _arrow_schema(dt: DeltaTable) -> pa.Schema:
+    schema = pa.schema(dt.schema().to_arrow())
+    # delta-rs reports strings as large/view types; the table contract uses plain ones.
+    return pa.schema([pa.field(f.name, pa.string()) if f.type in _STRING_TYPES else f for f in schema])
+
+
+def _check_protocol(name: object, dt: DeltaTable) -> None:
+    """Refuse tables whose protocol needs more than reading files listed in the log."""
+    proto = dt.protocol()
+    if proto.min_reader_version > 1 or proto.reader_features:
+        raise UnsupportedTableError(
+            f"{name} needs Delta reader version {proto.min_reader_version} "
+            f"(features: {', '.join(proto.reader_features or []) or 'none'}), e.g. deletion vectors or "
+            "column mapping; the embedded backend reads version 1 tables only: set lake.backend=native"
+        )
+
+
+def _commit_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Prefix caller metadata with ``lakeops.`` and make sure it is plain JSON."""
+    out: dict[str, Any] = {}
+    for key, value in (metadata or {}).items():
+        if not isinstance(key, str) or not key:
+            raise InvalidParameterError(f"commit metadata key {key!r} must be a non-empty string")
+        json.dumps(value, allow_nan=False)  # raises TypeError/ValueError on anything odd
+        out[key if key.startswith("lakeops.") else f"lakeops.{key}"] = value
+    return out

@@ -1,0 +1,328 @@
+"""The embedded Delta backend: Spark writes Parquet, delta-rs commits the log.
+
+A write goes in two steps. Spark's executors write the DataFrame as Parquet into
+a fresh folder ``<table>/w-<id>/<col>=<value>/`` (a private folder per write, so
+concurrent writers never share Spark's ``_temporary`` area). The driver then
+reads the new files' footers (row counts, null counts, min/max of integer and
+date columns), checks every file lies inside the partitions being replaced, and
+commits one Delta transaction with delta-rs: add actions for the new files plus,
+for an overwrite, removes for the selected partitions' old files.
+
+Until that commit the files are invisible to every Delta reader; a crash leaves
+them as orphans that a full :meth:`EmbeddedLake.vacuum` deletes. Reads list the
+live files of a version from the log and hand them to Spark, adding partition
+columns from the log's partition values (Delta does not store them in the files).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from lakeops.errors import EmptyWriteError, PartitionViolationError, UnsupportedTableError
+from lakeops.lake.base import DEFAULT_RETENTION_HOURS, Lake, WriteResult
+from lakeops.lake.spec import PartitionSelection, TableSpec, parse_partition_string, to_partition_string
+from lakeops.names import TableName
+
+if TYPE_CHECKING:
+    from deltalake import DeltaTable
+    from pyspark.sql import DataFrame
+
+WRITE_DIR_PREFIX = "w-"
+_HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
+#: Column types whose Parquet min/max are exact, so Delta data skipping is safe.
+_STATS_TYPES = (pa.int32(), pa.int64(), pa.date32())
+
+
+@dataclass(frozen=True)
+class _StagedFile:
+    path: str  # relative to the table root, '/'-separated
+    size: int
+    modification_time: int
+    partition_values: dict[str, str | None]
+    rows: int
+    stats: str
+
+
+class EmbeddedLake(Lake):
+    """Delta tables written by Spark and committed by delta-rs (the default backend)."""
+
+    backend_name = "embedded"
+
+    # ------------------------------------------------------------------ create / read
+
+    def _create(self, spec: TableSpec) -> None:
+        from deltalake import DeltaTable
+
+        # mode="ignore": two processes racing to create the same table both succeed.
+        DeltaTable.create(
+            str(self.path(spec.name)),
+            spec.schema,
+            mode="ignore",
+            partition_by=list(spec.partition_by) or None,
+            name=str(spec.name),
+            description=spec.description or None,
+        )
+
+    def _read(self, spec: TableSpec, dt: DeltaTable, selection: PartitionSelection | None) -> DataFrame:
+        from pyspark.sql import functions as F
+
+        root = self.path(spec.name)
+        actions = pa.table(dt.get_add_actions(flatten=True))
+        paths = actions.column("path").to_pylist()
+        part_values = {
+            col: actions.column(f"partition.{col}").to_pylist() if actions.num_rows else [] for col in spec.partition_by
+        }
+        groups: dict[tuple[Any, ...], list[str]] = defaultdict(list)
+        for i, rel in enumerate(paths):
+            values = {col: part_values[col][i] for col in spec.partition_by}
+            if selection is None or selection.matches(values):
+                groups[tuple(values[c] for c in spec.partition_by)].append(_file_uri(root, rel))
+
+        schema = spec.spark_schema
+        data_schema = type(schema)([f for f in schema.fields if f.name not in spec.partition_by])
+        if not groups:
+            return self.spark.createDataFrame([], schema)
+        frames = []
+        for key, uris in sorted(groups.items(), key=lambda kv: tuple(str(v) for v in kv[0])):
+            # recursiveFileLookup turns off Spark's own partition inference from
+            # folder names: partition values come from the log, typed by the schema.
+            df = self.spark.read.schema(data_schema).option("recursiveFileLookup", "true").parquet(*uris)
+            literals = {
+                col: F.lit(value).cast(schema[col].dataType) for col, value in zip(spec.partition_by, key, strict=True)
+            }
+            frames.append(df.select(*[literals.get(f.name, F.col(f"`{f.name}`")).alias(f.name) for f in schema.fields]))
+        out = frames[0]
+        for frame in frames[1:]:
+            out = out.unionByName(frame)
+        return out
+
+    # ------------------------------------------------------------------ writes
+
+    def _overwrite(
+        self, df: DataFrame, spec: TableSpec, selection: PartitionSelection, *, allow_empty: bool, metadata: dict[str, Any]
+    ) -> WriteResult:
+        write_dir, staged = self._stage(df, spec)
+        try:
+            outside = sorted(
+                {
+                    _describe_partition(f.partition_values)
+                    for f in staged
+                    if not selection.matches(
+                        {c: parse_partition_string(spec, c, v) for c, v in f.partition_values.items()}
+                    )
+                }
+            )
+            if outside:
+                raise PartitionViolationError(
+                    f"{spec.name}: rows fall outside the partitions being overwritten "
+                    f"({selection.describe()}): found {', '.join(outside[:5])}"
+                    f"{' and more' if len(outside) > 5 else ''}; nothing was written"
+                )
+            if not staged and not allow_empty:
+                raise EmptyWriteError(
+                    f"{spec.name}: the input for {selection.describe()} has no rows; the existing "
+                    "partitions were left as they were (pass allow_empty to clear them)"
+                )
+        except Exception:
+            shutil.rmtree(write_dir, ignore_errors=True)
+            raise
+        metadata = {**metadata, "lakeops.operation": "overwrite", "lakeops.partitions": selection.describe()}
+        return self._commit(
+            spec, staged, write_id=write_dir.name, mode="overwrite", selection=selection, metadata=metadata
+        )
+
+    def _append(self, df: DataFrame, spec: TableSpec, *, metadata: dict[str, Any]) -> WriteResult:
+        write_dir, staged = self._stage(df, spec)
+        if not staged:
+            shutil.rmtree(write_dir, ignore_errors=True)
+            return WriteResult(str(spec.name), self.version(spec.name), 0, 0, ())
+        return self._commit(
+            spec, staged, write_id=write_dir.name, mode="append", selection=None,
+            metadata={**metadata, "lakeops.operation": "append"},
+        )
+
+    def _stage(self, df: DataFrame, spec: TableSpec) -> tuple[Path, list[_StagedFile]]:
+        """Write ``df`` as Parquet into a new write folder; describe the non-empty files."""
+        self._check_writable(spec.name)
+        root = self.path(spec.name)
+        write_dir = root / f"{WRITE_DIR_PREFIX}{uuid.uuid4().hex}"
+        writer = df.write.mode("errorifexists")
+        if spec.partition_by:
+            writer = writer.partitionBy(*spec.partition_by)
+        try:
+            writer.parquet(hadoop_path(write_dir))
+        except Exception:
+            shutil.rmtree(write_dir, ignore_errors=True)
+            raise
+        staged = []
+        for file in sorted(write_dir.rglob("*.parquet")):
+            rel = file.relative_to(root)
+            if any(part.startswith(("_", ".")) for part in rel.parts):
+                continue
+            meta = pq.read_metadata(file)
+            if meta.num_rows == 0:
+                # Spark writes a schema-only file for empty input; it adds nothing.
+                file.unlink()
+                continue
+            stat = file.stat()
+            staged.append(
+                _StagedFile(
+                    path=rel.as_posix(),
+                    size=stat.st_size,
+                    modification_time=int(stat.st_mtime * 1000),
+                    partition_values=_partition_values(rel, spec),
+                    rows=meta.num_rows,
+                    stats=_file_stats(meta, spec),
+                )
+            )
+        return write_dir, staged
+
+    def _commit(
+        self,
+        spec: TableSpec,
+        staged: list[_StagedFile],
+        *,
+        write_id: str,
+        mode: str,
+        selection: PartitionSelection | None,
+        metadata: dict[str, Any],
+    ) -> WriteResult:
+        from deltalake import CommitProperties, DeltaTable
+        from deltalake.transaction import AddAction
+
+        actions = [
+            AddAction(f.path, f.size, f.partition_values, f.modification_time, True, f.stats) for f in staged
+        ]
+        rows = sum(f.rows for f in staged)
+        dt = DeltaTable(str(self.path(spec.name)))
+        filters = selection.delta_filters() if selection is not None and selection.values else None
+        dt.create_write_transaction(
+            actions,
+            mode,
+            spec.schema,
+            partition_by=list(spec.partition_by) or None,
+            partition_filters=filters,
+            commit_properties=CommitProperties(
+                custom_metadata={**metadata, "lakeops.rows": rows, "lakeops.write_id": write_id},
+                max_commit_retries=self.commit_retries,
+            ),
+        )
+        partitions = sorted({_describe_partition(f.partition_values) for f in staged if f.partition_values})
+        return WriteResult(str(spec.name), self._committed_version(spec.name, write_id), rows, len(staged), tuple(partitions))
+
+    def _committed_version(self, name: TableName, write_id: str) -> int:
+        """The version our commit got; other writers may have committed since."""
+        for entry in self.history(name, limit=self.commit_retries + 20):
+            if entry.get("lakeops.write_id") == write_id:
+                return int(entry["version"])
+        raise RuntimeError(f"{name}: commit {write_id} succeeded but is not in the recent history")
+
+    def _check_writable(self, name: TableName) -> None:
+        proto = self._delta(name).protocol()
+        if proto.min_writer_version > 2 or proto.writer_features:
+            raise UnsupportedTableError(
+                f"{name} needs Delta writer version {proto.min_writer_version} "
+                f"(features: {', '.join(proto.writer_features or []) or 'none'}); the embedded backend "
+                "writes version 2 tables only: set lake.backend=native"
+            )
+
+    # ------------------------------------------------------------------ maintenance
+
+    def vacuum(
+        self, name: str | TableName, *, retention_hours: int = DEFAULT_RETENTION_HOURS, dry_run: bool = True
+    ) -> list[str]:
+        """Full vacuum: files no version within ``retention_hours`` needs, orphans included.
+
+        Also clears what a crashed Spark write leaves in its write folder
+        (``_temporary``) once older than the retention, and empty write folders.
+        """
+        dt = self._delta(name)
+        removed = list(
+            dt.vacuum(retention_hours=retention_hours, dry_run=dry_run, enforce_retention_duration=False, full=True)
+        )
+        cutoff = time.time() - retention_hours * 3600  # retention is relative to now by definition
+        for write_dir in sorted(self.path(name).glob(f"{WRITE_DIR_PREFIX}*")):
+            leftovers = write_dir / "_temporary"
+            if leftovers.exists() and leftovers.stat().st_mtime <= cutoff:
+                removed.append(leftovers.relative_to(self.path(name)).as_posix())
+                if not dry_run:
+                    shutil.rmtree(leftovers, ignore_errors=True)
+            if not dry_run:
+                _remove_empty_dirs(write_dir)
+        return removed
+
+
+def _file_uri(root: Path, rel: str) -> str:
+    return hadoop_path(root / unquote(rel))
+
+
+def hadoop_path(path: Path) -> str:
+    """A local path as Spark/Hadoop take it (``file:/...``, not percent-encoded)."""
+    return "file:" + path.as_posix()
+
+
+def _partition_values(rel: Path, spec: TableSpec) -> dict[str, str | None]:
+    """Partition values from Spark's ``col=value`` folder names (strings, as Delta logs them)."""
+    found: dict[str, str | None] = {}
+    for part in rel.parts[1:-1]:  # skip the write folder and the file name
+        col, sep, value = part.partition("=")
+        if sep and col in spec.partition_by:
+            value = unquote(value)
+            found[col] = None if value == _HIVE_NULL else value
+    missing = [c for c in spec.partition_by if c not in found]
+    if missing:
+        raise RuntimeError(f"{spec.name}: Spark wrote {rel} without partition folder(s) for {missing}")
+    return found
+
+
+def _describe_partition(values: dict[str, str | None]) -> str:
+    return "/".join(f"{k}={v if v is not None else 'null'}" for k, v in values.items())
+
+
+def _file_stats(meta: pq.FileMetaData, spec: TableSpec) -> str:
+    """Delta ``stats`` JSON from a Parquet footer: numRecords, nullCount, exact min/max."""
+    nulls: dict[str, int] = {}
+    mins: dict[str, Any] = {}
+    maxs: dict[str, Any] = {}
+    schema = meta.schema.to_arrow_schema()
+    for col_index, name in enumerate(schema.names):
+        if name not in spec.schema.names:
+            continue
+        col_stats = [meta.row_group(rg).column(col_index).statistics for rg in range(meta.num_row_groups)]
+        if not col_stats or any(s is None for s in col_stats):
+            continue
+        if all(s.has_null_count for s in col_stats):
+            nulls[name] = int(sum(s.null_count for s in col_stats))
+        if spec.schema.field(name).type in _STATS_TYPES and all(s.has_min_max for s in col_stats):
+            # Dates are logged as 'YYYY-MM-DD', integers as numbers.
+            mins[name] = _json_stat(min(s.min for s in col_stats))
+            maxs[name] = _json_stat(max(s.max for s in col_stats))
+    stats: dict[str, Any] = {"numRecords": meta.num_rows, "nullCount": nulls}
+    if mins:
+        stats["minValues"] = mins
+        stats["maxValues"] = maxs
+    return json.dumps(stats, separators=(",", ":"))
+
+
+def _json_stat(value: Any) -> Any:
+    return to_partition_string(value) if isinstance(value, date) else int(value)
+
+
+def _remove_empty_dirs(folder: Path) -> None:
+    for sub in sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        if not any(sub.iterdir()):
+            sub.rmdir()
+    if folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()

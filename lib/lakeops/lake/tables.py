@@ -1,0 +1,68 @@
+"""The table contracts of the raw layer.
+
+Later stages declare theirs beside these (``ml.*``); a model's feature table is
+built from its config. SQL DDL for catalog users mirrors these in ``sql/ddl/``.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from lakeops.lake.spec import TableSpec
+
+UTC_TS = pa.timestamp("us", tz="UTC")
+
+TELEMETRY = TableSpec(
+    name="raw.telemetry",
+    schema=pa.schema(
+        [
+            ("ds", pa.date32()),
+            ("host_id", pa.string()),
+            ("region", pa.string()),
+            ("service_tier", pa.string()),
+            ("os_version", pa.string()),
+            ("cpu_util_pct", pa.float64()),
+            ("mem_util_pct", pa.float64()),
+            ("disk_util_pct", pa.float64()),
+            ("net_in_mbps", pa.float64()),
+            ("net_out_mbps", pa.float64()),
+            ("latency_p95_ms", pa.float64()),
+            ("error_count", pa.int64()),
+            ("restart_count", pa.int64()),
+            ("gc_pause_ms", pa.float64()),
+            ("open_connections", pa.int64()),
+        ]
+    ),
+    partition_by=("ds",),
+    description="One row per reporting host per day: daily aggregates of operational telemetry.",
+)
+
+INCIDENTS = TableSpec(
+    name="raw.incidents",
+    schema=pa.schema(
+        [
+            ("ds", pa.date32()),
+            ("incident_id", pa.string()),
+            ("host_id", pa.string()),
+            ("severity", pa.string()),
+            ("opened_at", UTC_TS),
+        ]
+    ),
+    partition_by=("ds",),
+    description="One row per incident, partitioned by the day it was opened; arrives late.",
+)
+
+SCENARIO = TableSpec(
+    name="raw.scenario",
+    schema=pa.schema(
+        [
+            ("column_name", pa.string()),
+            ("drift_kind", pa.string()),
+            ("start_ds", pa.date32()),
+            ("detail", pa.string()),
+        ]
+    ),
+    description="Ground truth of the drift injected by `lakeops generate --drift-start`.",
+)
+
+RAW_TABLES = (TELEMETRY, INCIDENTS, SCENARIO)
