@@ -1,0 +1,40 @@
+# The README's commands. Each sets itself up: a .venv with the project and its
+# dev extras, created or refreshed when pyproject.toml changes.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+LAKE ?= lakehouse
+PYTEST_ARGS ?=
+
+.PHONY: help demo test bench check-env clean
+
+help:
+	@echo "make demo   generate a small lakehouse in ./$(LAKE) and list its tables"
+	@echo "make test   run the test suite"
+	@echo "make bench  run the benchmarks under bench/ (minutes)"
+	@echo "make clean  remove the demo lakehouse (keeps .venv)"
+
+check-env:
+	@scripts/check-env.sh $(PYTHON)
+
+$(STAMP): pyproject.toml
+	@scripts/check-env.sh $(PYTHON)
+	@[ -x $(BIN)/python ] || { echo "creating $(VENV)"; $(PYTHON) -m venv $(VENV); }
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	@echo "installing lakeops and its dependencies into $(VENV) (a few minutes the first time)"
+	$(BIN)/python -m pip install --quiet --progress-bar off -e '.[dev]'
+	@touch $(STAMP)
+
+demo: check-env $(STAMP)
+	$(BIN)/lakeops --lake $(LAKE) generate --start 2024-01-01 --end 2024-01-31 --hosts 2000 --drift-start 2024-01-22
+	$(BIN)/lakeops --lake $(LAKE) tables
+
+test: check-env $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: check-env $(STAMP)
+	$(BIN)/python bench/lake_overwrite.py
+
+clean:
+	rm -rf $(LAKE) spark-warehouse metastore_db derby.log

@@ -1,0 +1,257 @@
+"""The embedded Delta backend against the reliability plan (R1-R5, R9-R11)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timezone
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from deltalake import DeltaTable
+from lakedata import EVENTS, events, fingerprint
+
+from lakeops.errors import (
+    EmptyWriteError,
+    InvalidParameterError,
+    PartitionViolationError,
+    SchemaMismatchError,
+    TableNotFoundError,
+)
+from lakeops.lake import TableSpec
+
+D1, D2, D3 = date(2024, 1, 1), date(2024, 2, 1), date(2024, 3, 1)
+
+
+def _write_dirs(lake):
+    return sorted(p.name for p in lake.path("test.events").glob("w-*"))
+
+
+def test_overwrite_then_read_round_trip(spark, lake):
+    result = lake.overwrite(events(spark, D1, 40), EVENTS, partitions={"ds": [D1]})
+    assert (result.rows, result.partitions) == (40, ("ds=2024-01-01",))
+    assert result.version == lake.version("test.events") == 1  # 0 is the create
+    got = lake.read("test.events")
+    assert [(f.name, f.dataType) for f in got.schema] == [(f.name, f.dataType) for f in EVENTS.spark_schema]
+    assert fingerprint(got) == fingerprint(events(spark, D1, 40))
+
+
+def test_rerun_gives_identical_table_and_one_more_version(spark, lake):
+    """R1."""
+    lake.overwrite(events(spark, D1), EVENTS, partitions={"ds": [D1]})
+    lake.overwrite(events(spark, D2), EVENTS, partitions={"ds": [D2]})
+    before, version = fingerprint(lake.read("test.events")), lake.version("test.events")
+    lake.overwrite(events(spark, D1), EVENTS, partitions={"ds": [D1]})
+    assert fingerprint(lake.read("test.events")) == before
+    assert lake.version("test.events") == version + 1
+
+
+def test_overwrite_replaces_only_the_selected_partition(spark, lake):
+    lake.overwrite(events(spark, D1, tag="old"), EVENTS, partitions={"ds": [D1]})
+    lake.overwrite(events(spark, D2, tag="old"), EVENTS, partitions={"ds": [D2]})
+    lake.overwrite(events(spark, D1, 10, tag="new"), EVENTS, partitions={"ds": [D1]})
+    assert fingerprint(lake.read("test.events", where={"ds": D1})) == fingerprint(events(spark, D1, 10, tag="new"))
+    assert fingerprint(lake.read("test.events", where={"ds": D2})) == fingerprint(events(spark, D2, tag="old"))
+
+
+def test_out_of_order_backfill_keeps_every_partition(spark, lake):
+    """R3."""
+    for day in (D3, D1, D2):
+        lake.overwrite(events(spark, day, 5), EVENTS, partitions={"ds": [day]})
+    got = {r.ds for r in lake.read("test.events").select("ds").distinct().collect()}
+    assert got == {D1, D2, D3}
+    assert lake.read("test.events").count() == 15
+
+
+def test_multi_partition_overwrite_is_one_commit(spark, lake):
+    df = events(spark, D1, 5).unionByName(events(spark, D2, 7))
+    result = lake.overwrite(df, EVENTS, partitions={"ds": [D1, D2]})
+    assert result.rows == 12 and len(result.partitions) == 2
+    assert lake.version("test.events") == 1
+
+
+def test_time_travel_reads_an_earlier_version(spark, lake):
+    lake.overwrite(events(spark, D1, 5, tag="v1"), EVENTS, partitions={"ds": [D1]})
+    lake.overwrite(events(spark, D1, 8, tag="v2"), EVENTS, partitions={"ds": [D1]})
+    assert fingerprint(lake.read("test.events", version=1)) == fingerprint(events(spark, D1, 5, tag="v1"))
+    assert lake.read("test.events").count() == 8
+    with pytest.raises(InvalidParameterError, match="no version 9"):
+        lake.read("test.events", version=9)
+
+
+def test_crash_before_commit_leaves_previous_version(spark, lake, monkeypatch):
+    """R2, injected exception: files written, log not; rerun works; full vacuum removes orphans."""
+    lake.overwrite(events(spark, D1, tag="good"), EVENTS, partitions={"ds": [D1]})
+    good, version = fingerprint(lake.read("test.events")), lake.version("test.events")
+
+    def crash(*_args, **_kwargs):
+        raise RuntimeError("injected: process died before the commit")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(DeltaTable, "create_write_transaction", crash)
+        with pytest.raises(RuntimeError, match="injected"):
+            lake.overwrite(events(spark, D1, 99, tag="lost"), EVENTS, partitions={"ds": [D1]})
+
+    assert lake.version("test.events") == version
+    assert fingerprint(lake.read("test.events")) == good
+    assert DeltaTable(str(lake.path("test.events"))).to_pyarrow_table().num_rows == good[0]
+    orphans = lake.vacuum("test.events", retention_hours=0, dry_run=True)
+    assert orphans and all(o.endswith(".parquet") for o in orphans)
+
+    lake.overwrite(events(spark, D1, 7, tag="rerun"), EVENTS, partitions={"ds": [D1]})
+    assert fingerprint(lake.read("test.events")) == fingerprint(events(spark, D1, 7, tag="rerun"))
+    removed = lake.vacuum("test.events", retention_hours=0, dry_run=False)
+    assert set(orphans) <= set(removed)
+    live = set(pa.table(DeltaTable(str(lake.path("test.events"))).get_add_actions()).column("path").to_pylist())
+    on_disk = {p.relative_to(lake.path("test.events")).as_posix() for p in lake.path("test.events").rglob("*.parquet")}
+    assert on_disk == live
+
+
+def test_empty_input_is_refused_and_partition_kept(spark, lake):
+    """R4."""
+    lake.overwrite(events(spark, D1), EVENTS, partitions={"ds": [D1]})
+    before, version = fingerprint(lake.read("test.events")), lake.version("test.events")
+    with pytest.raises(EmptyWriteError, match="no rows"):
+        lake.overwrite(events(spark, D1).limit(0), EVENTS, partitions={"ds": [D1]})
+    assert fingerprint(lake.read("test.events")) == before
+    assert lake.version("test.events") == version
+    assert len(_write_dirs(lake)) == 1  # the refused write left nothing behind
+
+    lake.overwrite(events(spark, D1).limit(0), EVENTS, partitions={"ds": [D1]}, allow_empty=True)
+    assert lake.read("test.events").count() == 0
+
+
+def test_rows_outside_the_partition_are_rejected(spark, lake):
+    """R5."""
+    lake.overwrite(events(spark, D1), EVENTS, partitions={"ds": [D1]})
+    before, version = fingerprint(lake.read("test.events")), lake.version("test.events")
+    stray = events(spark, D1, 5).unionByName(events(spark, D2, 3))
+    with pytest.raises(PartitionViolationError, match="ds=2024-02-01"):
+        lake.overwrite(stray, EVENTS, partitions={"ds": [D1]})
+    assert fingerprint(lake.read("test.events")) == before
+    assert lake.version("test.events") == version
+    assert len(_write_dirs(lake)) == 1
+
+
+@pytest.mark.parametrize(
+    ("mutate", "column"),
+    [
+        (lambda df: df.withColumn("extra", df.id), "extra"),
+        (lambda df: df.withColumn("value", df.value.cast("string")), "value"),
+        (lambda df: df.withColumnRenamed("name", "Name"), "Name"),
+        (lambda df: df.drop("value"), "value"),
+    ],
+    ids=["extra-column", "changed-type", "case-only-rename", "missing-column"],
+)
+def test_schema_drift_is_a_clear_error_and_no_commit(spark, lake, mutate, column):
+    """R11."""
+    lake.overwrite(events(spark, D1), EVENTS, partitions={"ds": [D1]})
+    version = lake.version("test.events")
+    with pytest.raises(SchemaMismatchError, match=f"'{column}'"):
+        lake.overwrite(mutate(events(spark, D1)), EVENTS, partitions={"ds": [D1]})
+    assert lake.version("test.events") == version
+    assert len(_write_dirs(lake)) == 1
+
+
+def test_existing_table_with_other_schema_is_refused(spark, lake):
+    lake.overwrite(events(spark, D1), EVENTS, partitions={"ds": [D1]})
+    changed = TableSpec(
+        name="test.events", schema=EVENTS.schema.set(2, pa.field("name", pa.int64())), partition_by=("ds",)
+    )
+    with pytest.raises(SchemaMismatchError, match="'name'"):
+        lake.create(changed)
+
+
+def test_partition_selection_is_validated(spark, lake):
+    df = events(spark, D1)
+    with pytest.raises(InvalidParameterError, match="full-table overwrite"):
+        lake.overwrite(df, EVENTS)
+    with pytest.raises(InvalidParameterError, match="not a partition column"):
+        lake.overwrite(df, EVENTS, partitions={"id": [1]})
+    with pytest.raises(InvalidParameterError, match="date values"):
+        lake.overwrite(df, EVENTS, partitions={"ds": ["2024-01-01' OR '1'='1"]})
+    assert not lake.exists("test.events") or lake.version("test.events") == 0
+
+
+def test_unpartitioned_table_overwrite_and_append(spark, lake):
+    spec = TableSpec(name="test.flat", schema=pa.schema([("k", pa.string()), ("n", pa.int64())]))
+    lake.overwrite(spark.createDataFrame([("a", 1), ("b", 2)], spec.spark_schema), spec)
+    lake.overwrite(spark.createDataFrame([("c", 3)], spec.spark_schema), spec)
+    lake.append(spark.createDataFrame([("d", 4)], spec.spark_schema), spec)
+    assert sorted(r.k for r in lake.read("test.flat").collect()) == ["c", "d"]
+    with pytest.raises(InvalidParameterError, match="not partitioned"):
+        lake.overwrite(spark.createDataFrame([("e", 5)], spec.spark_schema), spec, partitions={"k": ["e"]})
+
+
+def test_missing_table_is_a_clear_error(lake):
+    with pytest.raises(TableNotFoundError, match="test.nothing"):
+        lake.read("test.nothing")
+
+
+def test_history_records_lakeops_metadata(spark, lake):
+    lake.overwrite(events(spark, D1), EVENTS, partitions={"ds": [D1]}, metadata={"job": "unit", "run_id": "r1"})
+    last = lake.history("test.events", limit=1)[0]
+    assert last["lakeops.job"] == "unit" and last["lakeops.run_id"] == "r1"
+    assert last["lakeops.rows"] == 50 and last["lakeops.partitions"] == "ds in [2024-01-01]"
+
+
+def test_table_reads_identically_through_deltalake_alone(spark, lake):
+    """R10: another Delta reader sees the same rows, and the log is well-formed."""
+    lake.overwrite(events(spark, D1, 30).unionByName(events(spark, D2, 20)), EVENTS, partitions={"ds": [D1, D2]})
+    lake.overwrite(events(spark, D2, 25, tag="b"), EVENTS, partitions={"ds": [D2]})
+
+    path = lake.path("test.events")
+    arrow = DeltaTable(str(path)).to_pyarrow_table()
+    assert arrow.schema.names == EVENTS.schema.names
+    via_rs = sorted(tuple(map(_utc_naive, row.values())) for row in arrow.to_pylist())
+    via_spark = sorted(tuple(map(_utc_naive, row.asDict().values())) for row in lake.read("test.events").collect())
+    assert via_rs == via_spark and len(via_rs) == 55
+
+    _check_log(path, partition_columns=["ds"])
+
+
+def _utc_naive(value):
+    """Spark returns naive datetimes in the session zone (UTC); Arrow returns aware ones."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value
+
+
+def _check_log(path, *, partition_columns):
+    """The checks a Delta reader makes on a log, and that files match what it says."""
+    logs = sorted((path / "_delta_log").glob("*.json"))
+    assert [int(p.stem) for p in logs] == list(range(len(logs))), "versions must be contiguous from 0"
+    live: dict[str, dict] = {}
+    protocol = metadata = None
+    for log in logs:
+        actions = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+        assert any("commitInfo" in a for a in actions)
+        for action in actions:
+            (kind, body), = action.items()
+            if kind == "protocol":
+                protocol = body
+            elif kind == "metaData":
+                metadata = body
+            elif kind == "add":
+                live[body["path"]] = body
+            elif kind == "remove":
+                live.pop(body["path"], None)
+    assert protocol == {"minReaderVersion": 1, "minWriterVersion": 2}
+    assert metadata["partitionColumns"] == partition_columns
+    schema_fields = [f["name"] for f in json.loads(metadata["schemaString"])["fields"]]
+    for rel, add in live.items():
+        file = path / rel
+        assert file.is_file() and file.stat().st_size == add["size"]
+        assert set(add["partitionValues"]) == set(partition_columns)
+        parquet = pq.ParquetFile(file)
+        stats = json.loads(add["stats"])
+        assert stats["numRecords"] == parquet.metadata.num_rows
+        file_columns = parquet.schema_arrow.names
+        assert not set(partition_columns) & set(file_columns), "partition columns are not stored in files"
+        assert set(file_columns) <= set(schema_fields)
+        for f in parquet.schema_arrow:
+            if pa.types.is_timestamp(f.type):
+                assert f.type.unit == "us", "timestamps must be INT64 micros, not INT96"
+        for col, lo in stats.get("minValues", {}).items():
+            values = [v for v in parquet.read(columns=[col]).column(col).to_pylist() if v is not None]
+            assert min(values) == lo and max(values) == stats["maxValues"][col]

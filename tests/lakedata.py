@@ -1,0 +1,43 @@
+"""Small deterministic DataFrames for lake tests."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+
+import pyarrow as pa
+
+from lakeops.lake import TableSpec
+
+EVENTS = TableSpec(
+    name="test.events",
+    schema=pa.schema(
+        [
+            ("ds", pa.date32()),
+            ("id", pa.int64()),
+            ("name", pa.string()),
+            ("value", pa.float64()),
+            ("at", pa.timestamp("us", tz="UTC")),
+        ]
+    ),
+    partition_by=("ds",),
+)
+
+
+def events(spark, ds: date, n: int = 50, *, offset: int = 0, tag: str = "a"):
+    """``n`` rows for one ``ds``; ``offset`` and ``tag`` make versions distinguishable."""
+    from pyspark.sql import functions as F
+
+    return spark.range(offset, offset + n).select(
+        F.lit(ds).alias("ds"),
+        F.col("id"),
+        F.concat(F.lit(f"{tag}-"), F.col("id").cast("string")).alias("name"),
+        (F.col("id") * 1.5).alias("value"),
+        F.timestamp_seconds(F.col("id") + 1_700_000_000).alias("at"),
+    )
+
+
+def fingerprint(df) -> tuple[int, str]:
+    """``fp(table)`` of the reliability plan: row count and a hash of the sorted rows."""
+    rows = sorted(tuple("<null>" if v is None else repr(v) for v in row) for row in df.collect())
+    return len(rows), hashlib.sha256(repr(rows).encode()).hexdigest()
