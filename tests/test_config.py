@@ -1,0 +1,111 @@
+"""Config: base plus overlays, --set overrides, errors that name the file and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lakeops.config import load_settings
+from lakeops.errors import ConfigError
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+
+
+def _conf(tmp_path: Path, settings: str = "", model: str | None = None, overlay: str | None = None) -> Path:
+    base = tmp_path / "conf" / "base"
+    (base / "models").mkdir(parents=True)
+    (base / "lakeops.yaml").write_text(settings or "lake:\n  root: ./lh\n")
+    if model is not None:
+        (base / "models" / "m.yaml").write_text(model)
+    if overlay is not None:
+        (tmp_path / "conf" / "dev").mkdir()
+        (tmp_path / "conf" / "dev" / "lakeops.yaml").write_text(overlay)
+    return tmp_path / "conf"
+
+
+GOOD_MODEL = """
+name: m
+entity_keys: [host_id]
+sources: {observations: raw.telemetry, labels: raw.incidents}
+label: y
+features: {numeric: [a, b], categorical: [c]}
+"""
+
+
+def test_project_config_loads():
+    s = load_settings(conf_dir=CONF)
+    assert s.lake.backend == "embedded" and s.lake.root == "./lakehouse"
+    m = s.model("incident_risk")
+    assert m.entity_keys == ("host_id",) and "latency_p95_ms" in m.features.numeric
+    assert load_settings(conf_dir=CONF, env="test").spark.master == "local[2]"
+
+
+def test_overlay_and_overrides_apply_in_order(tmp_path):
+    conf = _conf(tmp_path, model=GOOD_MODEL, overlay="spark:\n  master: local[3]\n  shuffle_partitions: 3\n")
+    s = load_settings(
+        conf_dir=conf,
+        env="dev",
+        overrides=["spark.shuffle_partitions=5", "spark.conf.spark.executor.memory=2g", "models.m.label=z"],
+        lake_root="/elsewhere",
+    )
+    assert (s.spark.master, s.spark.shuffle_partitions) == ("local[3]", 5)
+    assert s.spark.conf["spark.executor.memory"] == "2g"
+    assert s.model("m").label == "z"
+    assert s.lake.root == "/elsewhere"
+
+
+def test_settings_are_frozen():
+    s = load_settings(conf_dir=CONF)
+    with pytest.raises(AttributeError):
+        s.lake.root = "x"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        s.spark.conf["x"] = "y"  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ("lake:\n  rooot: x\n", r"lakeops.yaml: unknown key 'lake.rooot'"),
+        ("spark:\n  shuffle_partitions: many\n", r"lakeops.yaml: spark.shuffle_partitions: expected an integer"),
+        ("lake:\n  backend: iceberg\n", r"lake.backend: expected one of 'embedded', 'native'"),
+        ("lake: [1, 2]\n", r"lake: expected a mapping"),
+        ("lake: {root: x\n", r"lakeops.yaml: not valid YAML"),
+        ("colour: blue\n", r"lakeops.yaml: unknown key 'colour'"),
+    ],
+)
+def test_bad_settings_name_file_and_key(tmp_path, settings, message):
+    with pytest.raises(ConfigError, match=message):
+        load_settings(conf_dir=_conf(tmp_path, settings))
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        (GOOD_MODEL.replace("label: y", "label: y\ncolour: red"), r"m.yaml: unknown key 'colour'"),
+        (GOOD_MODEL.replace("name: m", "name: other"), r"must match the file name"),
+        (GOOD_MODEL.replace("label: y\n", ""), r"m.yaml: missing required key 'label'"),
+        (GOOD_MODEL.replace("[host_id]", "['../x']"), r"m.yaml: entity_keys: invalid column name"),
+        (GOOD_MODEL.replace("raw.telemetry", "raw/../../etc"), r"sources.observations"),
+        (GOOD_MODEL.replace("numeric: [a, b]", "numeric: a"), r"features.numeric: expected a list"),
+    ],
+)
+def test_bad_model_files_name_file_and_key(tmp_path, model, message):
+    with pytest.raises(ConfigError, match=message):
+        load_settings(conf_dir=_conf(tmp_path, model=model))
+
+
+def test_bad_overrides_and_envs(tmp_path):
+    conf = _conf(tmp_path, model=GOOD_MODEL)
+    with pytest.raises(ConfigError, match=r"--set spark.nope=1: unknown key 'spark.nope'"):
+        load_settings(conf_dir=conf, overrides=["spark.nope=1"])
+    with pytest.raises(ConfigError, match="expected key.path=value"):
+        load_settings(conf_dir=conf, overrides=["spark.master"])
+    with pytest.raises(ConfigError, match="unknown model"):
+        load_settings(conf_dir=conf, overrides=["models.zzz.label=x"])
+    with pytest.raises(ConfigError, match="unknown environment 'prod'"):
+        load_settings(conf_dir=conf, env="prod")
+    with pytest.raises(ConfigError, match="unknown model 'nope'"):
+        load_settings(conf_dir=conf).model("nope")
+    with pytest.raises(ConfigError, match="no .*lakeops.yaml"):
+        load_settings(conf_dir=tmp_path / "missing")
