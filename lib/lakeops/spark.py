@@ -8,6 +8,7 @@ control of the builder, in the manner of delta's ``configure_spark_with_delta_pi
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -20,6 +21,8 @@ from lakeops.errors import EnvironmentProblem
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+log = logging.getLogger(__name__)
 
 MIN_JAVA = 17
 
@@ -113,6 +116,11 @@ def get_session(cfg: SparkConfig, *, delta: bool = False, progress: bool = False
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     from pyspark.sql import SparkSession
 
+    active = SparkSession.getActiveSession()
+    if active is not None and active.sparkContext.master != cfg.master:
+        # getOrCreate would hand back the running session and ignore cfg.
+        log.warning("a Spark session (%s) is already running; %s from config is ignored",
+                    active.sparkContext.master, cfg.master)
     session = configure_builder(SparkSession.builder, cfg, delta=delta, progress=progress).getOrCreate()
     session.sparkContext.setLogLevel("WARN")
     return session
