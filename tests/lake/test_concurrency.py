@@ -6,7 +6,6 @@ session, as two Airflow tasks would be.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import threading

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from lakeops.data import synth
 from lakeops.dates import date_range
 from lakeops.errors import InvalidParameterError
 from lakeops.lake.tables import INCIDENTS, SCENARIO, TELEMETRY
-from lakeops.data import synth
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
