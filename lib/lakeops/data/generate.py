@@ -104,7 +104,7 @@ def generate(
     scenario = None
     if drift_start is not None:
         rows = [(col, kind, drift_start, detail) for col, kind, detail in synth.DRIFTS]
-        scenario = lake.overwrite(spark.createDataFrame(rows, SCENARIO.spark_schema), SCENARIO, metadata=meta)
+        scenario = lake.overwrite(spark.createDataFrame(rows, SCENARIO.spark_schema).coalesce(1), SCENARIO, metadata=meta)
         log.info("raw.scenario: %d drifting column(s) from %s, version %d", len(rows), drift_start, scenario.version)
     return GenerateResult(telemetry, incidents, scenario)
 
