@@ -2,8 +2,8 @@
 
     lakeops [--lake DIR] [--env ENV] [--conf DIR] [--set key=value]... COMMAND
 
-Commands: ``generate`` (synthetic raw tables), ``tables`` (what the lakehouse
-holds). Errors a user can fix print one line and exit with 2 (bad parameter or
+Commands: ``generate`` (synthetic raw tables), ``prepare`` (a model's feature
+table behind the data-quality gate), ``tables`` (what the lakehouse holds). Errors a user can fix print one line and exit with 2 (bad parameter or
 config) or 1 (anything else that went wrong).
 """
 
@@ -77,6 +77,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_global_options(gen, inherited=True)
     gen.set_defaults(handler=_cmd_generate)
 
+    prep = sub.add_parser(
+        "prepare",
+        help="build a model's feature table for a day or a range, behind the data-quality gate",
+        description="Check the raw partitions, run the model's feature SQL for the whole range in one Spark "
+        "job, check the result, and replace the features.<model> partitions in one commit. A failed "
+        "'fail' expectation writes nothing and exits with 1, listing what failed.",
+    )
+    prep.add_argument("--model", required=True, help="model name (a file under conf/base/models/)")
+    _add_days_options(prep)
+    _add_global_options(prep, inherited=True)
+    prep.set_defaults(handler=_cmd_prepare)
+
     tables = sub.add_parser(
         "tables",
         help="list the lakehouse's tables: rows, partitions, Delta version, last commit",
@@ -137,6 +149,24 @@ def _cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def _cmd_prepare(args: argparse.Namespace, settings: Settings) -> int:
+    from lakeops.prepare import prepare, read_feature_sql
+
+    model = settings.model(args.model)
+    days = _days(args)
+    sql = read_feature_sql(settings.project_dir, model)
+    raw_suite = settings.suite(model.quality.raw) if model.quality.raw else None
+    features_suite = settings.suite(model.quality.features) if model.quality.features else None
+    _, lake = _open(settings)
+    result = prepare(lake, model, days=days, feature_sql=sql, raw_suite=raw_suite, features_suite=features_suite)
+    warnings = [o for suite in result.quality for o in suite.warnings]
+    for w in warnings:
+        log.warning("data-quality warning: %s: %s(%s): %s", w.suite, w.expectation, w.column, w.observed)
+    print(f"features.{model.name}: {result.write.rows:,} rows for {days[0]}..{days[-1]} "
+          f"(version {result.write.version}, run {result.run_id}, {len(warnings)} warning(s))")
+    return EXIT_OK
+
+
 def _cmd_tables(args: argparse.Namespace, settings: Settings) -> int:
     from lakeops.lake.catalog import format_tables, list_tables
 
@@ -160,6 +190,25 @@ def _open(settings: Settings):
     log.info("Spark %s ready in %.1fs; lakehouse %s", spark.version, time.monotonic() - started,
              Path(settings.lake.root).resolve())
     return spark, open_lake(spark, settings.lake)
+
+
+def _add_days_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ds", type=_ds("ds"), help="one partition date, YYYY-MM-DD")
+    parser.add_argument("--start", type=_ds("start"), help="first day of a range (with --end)")
+    parser.add_argument("--end", type=_ds("end"), help="last day of a range, inclusive")
+
+
+def _days(args: argparse.Namespace) -> list[date]:
+    """``--ds D`` or ``--start D --end D``, exactly one of them."""
+    from lakeops.dates import date_range
+
+    if args.ds is not None:
+        if args.start is not None or args.end is not None:
+            raise InvalidParameterError("give either --ds or --start/--end, not both")
+        return [args.ds]
+    if args.start is None or args.end is None:
+        raise InvalidParameterError("give --ds D, or --start D and --end D")
+    return date_range(args.start, args.end)
 
 
 def _ds(option: str):
@@ -189,6 +238,8 @@ def _setup_logging(level: int) -> None:
     )
     # py4j logs every gateway call at INFO.
     logging.getLogger("py4j").setLevel(logging.WARNING)
+    # Great Expectations narrates its own set-up at INFO.
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
 
 if __name__ == "__main__":

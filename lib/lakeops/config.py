@@ -31,6 +31,7 @@ from lakeops.names import TableName, validate_name
 
 SETTINGS_FILE = "lakeops.yaml"
 MODELS_DIR = "models"
+QUALITY_DIR = "quality"
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,48 @@ class SourcesConfig:
 
 @dataclass(frozen=True)
 class FeaturesConfig:
+    """The feature table: the SQL that builds it and the columns it must produce."""
+
+    #: Feature SQL, relative to the project folder (the parent of ``conf/``).
+    sql: str
+    #: How many days before ``ds`` the SQL may look (rolling windows, history).
+    lookback_days: int = 30
     numeric: tuple[str, ...] = ()
     categorical: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class QualityConfig:
+    """Data-quality suites (names of files under ``conf/<env>/quality/``)."""
+
+    raw: str = ""
+    features: str = ""
+
+
+@dataclass(frozen=True)
+class ExpectationConfig:
+    """One data-quality rule; see :mod:`lakeops.quality.expectations` for the kinds."""
+
+    kind: Literal["not_null", "between", "in_set", "unique", "row_count_between", "freshness"]
+    policy: Literal["fail", "warn"] = "fail"
+    column: str = ""
+    columns: tuple[str, ...] = ()
+    min: float | None = None
+    max: float | None = None
+    values: tuple[str, ...] = ()
+    #: Share of rows that must pass a row-level rule (1.0: all of them).
+    mostly: float = 1.0
+    #: For ``freshness``: the newest value may be at most this many days before ``ds``.
+    max_age_days: int = 0
+
+
+@dataclass(frozen=True)
+class SuiteConfig:
+    """A named list of expectations, from ``conf/<env>/quality/<name>.yaml``."""
+
+    name: str
+    expectations: tuple[ExpectationConfig, ...]
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -76,6 +117,7 @@ class ModelConfig:
     sources: SourcesConfig
     label: str
     features: FeaturesConfig
+    quality: QualityConfig = QualityConfig()
     description: str = ""
 
 
@@ -88,6 +130,19 @@ class Settings:
     lake: LakeConfig
     spark: SparkConfig
     models: Mapping[str, ModelConfig]
+    suites: Mapping[str, SuiteConfig] = field(default_factory=dict)
+
+    @property
+    def project_dir(self) -> Path:
+        """The folder that holds ``conf/`` and ``sql/``."""
+        return self.conf_dir.resolve().parent
+
+    def suite(self, name: str) -> SuiteConfig:
+        """The named data-quality suite."""
+        try:
+            return self.suites[name]
+        except KeyError:
+            raise ConfigError(f"unknown data-quality suite {name!r}: add {self.conf_dir}/base/{QUALITY_DIR}/{name}.yaml") from None
 
     def model(self, name: str) -> ModelConfig:
         """The named model's config, or a :class:`ConfigError` listing the known models."""
@@ -151,15 +206,17 @@ def load_settings(
     origins: dict[str, str] = {}
     model_docs: dict[str, dict[str, Any]] = {}
     model_origins: dict[str, dict[str, str]] = {}
+    suite_docs: dict[str, dict[str, Any]] = {}
+    suite_origins: dict[str, dict[str, str]] = {}
     for layer in layers:
         path = layer / SETTINGS_FILE
         if path.is_file():
             _merge(settings_doc, _read_yaml(path), origins, str(path))
-        for path in sorted((layer / MODELS_DIR).glob("*.yaml")):
-            name = validate_name(path.stem, kind=f"model file name ({path})")
-            doc = model_docs.setdefault(name, {})
-            model_origins.setdefault(name, {"": str(path)})
-            _merge(doc, _read_yaml(path), model_origins[name], str(path))
+        for folder, docs, doc_origins in ((MODELS_DIR, model_docs, model_origins), (QUALITY_DIR, suite_docs, suite_origins)):
+            for path in sorted((layer / folder).glob("*.yaml")):
+                name = validate_name(path.stem, kind=f"file name ({path})")
+                doc_origins.setdefault(name, {"": str(path)})
+                _merge(docs.setdefault(name, {}), _read_yaml(path), doc_origins[name], str(path))
 
     for item in overrides:
         key, value = _parse_override(item)
@@ -181,14 +238,59 @@ def load_settings(
     if settings_doc:
         key = sorted(settings_doc)[0]
         raise ConfigError(f"{origins.get(key, 'config')}: unknown key {key!r} (expected lake, spark)")
+    suites = {}
+    for name, doc in sorted(suite_docs.items()):
+        suite = _build(SuiteConfig, doc, "", suite_origins[name])
+        if suite.name != name:
+            raise ConfigError(f"{suite_origins[name].get('name')}: name {suite.name!r} must match the file name {name!r}")
+        for i, expectation in enumerate(suite.expectations):
+            _check_expectation(expectation, f"{suite_origins[name]['']}: expectations[{i}]")
+        suites[name] = suite
     models = {}
     for name, doc in sorted(model_docs.items()):
         model = _build(ModelConfig, doc, "", model_origins[name])
         if model.name != name:
             raise ConfigError(f"{model_origins[name].get('name')}: name {model.name!r} must match the file name {name!r}")
         _check_model(model, model_origins[name])
+        for stage in ("raw", "features"):
+            suite_name = getattr(model.quality, stage)
+            if suite_name and suite_name not in suites:
+                raise ConfigError(
+                    f"{_origin(model_origins[name], 'quality.' + stage)}: quality.{stage}: no suite {suite_name!r} "
+                    f"under {conf_dir}/*/{QUALITY_DIR}/"
+                )
         models[name] = model
-    return Settings(env=env, conf_dir=conf_dir, lake=lake, spark=spark, models=types.MappingProxyType(models))
+    return Settings(
+        env=env, conf_dir=conf_dir, lake=lake, spark=spark,
+        models=types.MappingProxyType(models), suites=types.MappingProxyType(suites),
+    )
+
+
+#: What each kind of expectation needs (see lakeops.quality.expectations).
+_EXPECTATION_NEEDS = {
+    "not_null": ("column",),
+    "between": ("column",),
+    "in_set": ("column", "values"),
+    "unique": ("columns",),
+    "row_count_between": (),
+    "freshness": ("column",),
+}
+
+
+def _check_expectation(e: ExpectationConfig, where: str) -> None:
+    for need in _EXPECTATION_NEEDS[e.kind]:
+        if not getattr(e, need):
+            raise ConfigError(f"{where}: a {e.kind!r} expectation needs {need!r}")
+    for col in (e.column, *e.columns):
+        if col:
+            try:
+                validate_name(col, kind="column name")
+            except InvalidParameterError as exc:
+                raise ConfigError(f"{where}: {exc}") from None
+    if e.kind in ("between", "row_count_between") and e.min is None and e.max is None:
+        raise ConfigError(f"{where}: a {e.kind!r} expectation needs 'min', 'max' or both")
+    if not 0 < e.mostly <= 1:
+        raise ConfigError(f"{where}: mostly must be in (0, 1], got {e.mostly}")
 
 
 def _check_model(model: ModelConfig, origins: Mapping[str, str]) -> None:
@@ -308,6 +410,11 @@ def _coerce(hint: Any, value: Any, key: str, origins: Mapping[str, str]) -> Any:
     def fail(expected: str) -> typing.NoReturn:
         raise ConfigError(f"{_origin(origins, key)}: {key}: expected {expected}, got {value!r}")
 
+    if origin in (types.UnionType, typing.Union):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _coerce(inner, value, key, origins)
     if dataclasses.is_dataclass(hint):
         return _build(hint, value, key, origins)
     if origin is Literal:
@@ -317,7 +424,7 @@ def _coerce(hint: Any, value: Any, key: str, origins: Mapping[str, str]) -> Any:
     if origin is tuple:
         if isinstance(value, str) or not isinstance(value, Sequence):
             fail("a list")
-        return tuple(_coerce(args[0], v, key, origins) for v in value)
+        return tuple(_coerce(args[0], v, f"{key}[{i}]", origins) for i, v in enumerate(value))
     if origin in (Mapping, dict) or hint is Mapping:
         if not isinstance(value, Mapping):
             fail("a mapping")

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from lakeops.errors import InvalidParameterError, TableNotFoundError, UnsupportedTableError
-from lakeops.lake.spec import PartitionSelection, TableSpec, check_table_schema, conform
+from lakeops.lake.spec import PartitionSelection, TableSpec, check_table_schema, conform, parse_partition_string
 from lakeops.names import TableName, path_under
 
 if TYPE_CHECKING:
@@ -132,6 +132,12 @@ class Lake(ABC):
         df = conform(df, spec)
         self.create(spec)
         return self._append(df, spec, metadata=_commit_metadata(metadata))
+
+    def partitions(self, name: str | TableName) -> list[dict[str, Any]]:
+        """The table's live partitions as typed values, e.g. ``[{"ds": date(2024, 1, 1)}]``."""
+        dt = self._delta(name)
+        spec = self._spec_from_log(name, dt)
+        return [{col: parse_partition_string(spec, col, value) for col, value in p.items()} for p in dt.partitions()]
 
     def version(self, name: str | TableName) -> int:
         return self._delta(name).version()

@@ -66,3 +66,50 @@ SCENARIO = TableSpec(
 )
 
 RAW_TABLES = (TELEMETRY, INCIDENTS, SCENARIO)
+
+# --------------------------------------------------------------------------- operations
+
+DATA_QUALITY = TableSpec(
+    name="ml.data_quality",
+    schema=pa.schema(
+        [
+            ("ds", pa.date32()),
+            ("run_id", pa.string()),
+            ("job", pa.string()),
+            ("model_name", pa.string()),
+            ("suite", pa.string()),
+            ("stage", pa.string()),
+            ("expectation", pa.string()),
+            ("gx_expectation", pa.string()),
+            ("column_name", pa.string()),
+            ("policy", pa.string()),
+            ("success", pa.bool_()),
+            ("observed_value", pa.string()),
+            ("checked_at", UTC_TS),
+        ]
+    ),
+    partition_by=("ds",),
+    description="One row per expectation per data-quality run and ds: what was checked, the outcome, "
+    "what was observed. A log: reruns add rows under a new run_id.",
+)
+
+JOB_RUNS = TableSpec(
+    name="ml.job_runs",
+    schema=pa.schema(
+        [
+            ("run_id", pa.string()),
+            ("job", pa.string()),
+            ("model_name", pa.string()),
+            ("ds_start", pa.date32()),
+            ("ds_end", pa.date32()),
+            ("status", pa.string()),
+            ("rows_in", pa.int64()),
+            ("rows_out", pa.int64()),
+            ("seconds", pa.float64()),
+            ("error_message", pa.string()),
+            ("started_at", UTC_TS),
+            ("finished_at", UTC_TS),
+        ]
+    ),
+    description="One row per job run, successful or not.",
+)

@@ -1,0 +1,22 @@
+"""spark-submit entry point: build a model's feature table for a day or a range.
+
+    spark-submit jobs/prepare.py --model incident_risk --ds 2024-01-31 [--lake DIR] ...
+
+Takes the same options as ``lakeops prepare``; exit code 1 when the data-quality
+gate fails (nothing written), 2 for a bad parameter.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from lakeops.cli import main as cli_main
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return cli_main(["prepare", *(sys.argv[1:] if argv is None else argv)])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

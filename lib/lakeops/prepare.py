@@ -1,0 +1,191 @@
+"""Prepare a model's feature table, behind the data-quality gate.
+
+Reads the model's source tables (``sources.observations``, ``sources.labels``:
+``raw.telemetry`` and ``raw.incidents`` for the demo) over the requested days
+plus their lookback, checks the raw partitions with the model's ``raw`` suite,
+runs the model's feature SQL for the whole range in one Spark job, checks the
+result with the ``features`` suite, and only then replaces the
+``features.<model>`` partitions in one commit. A failed ``fail`` expectation
+stops the job before anything is written (:class:`QualityGateError`).
+
+Writes ``features.<model>``, ``ml.data_quality`` (every expectation's outcome),
+``ml.job_runs``, and the GX result documents under
+``<lake>/_reports/data_quality/<model>/``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+from lakeops.config import ModelConfig, SuiteConfig
+from lakeops.dates import date_range
+from lakeops.errors import LakeopsError
+from lakeops.lake.spec import TableSpec, conform
+from lakeops.lake.tables import DATA_QUALITY
+from lakeops.names import path_under
+from lakeops.quality.runner import SuiteOutcome, run_suite
+from lakeops.runs import job_run
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+    from lakeops.lake import Lake, WriteResult
+
+log = logging.getLogger(__name__)
+
+JOB = "prepare"
+
+
+class QualityGateError(LakeopsError):
+    """A ``fail`` expectation failed; nothing downstream was written."""
+
+
+@dataclass(frozen=True)
+class PrepareResult:
+    run_id: str
+    write: WriteResult
+    quality: tuple[SuiteOutcome, ...]
+
+
+def feature_spec(model: ModelConfig) -> TableSpec:
+    """The contract of ``features.<model>``, from the model's config."""
+    fields = [pa.field("ds", pa.date32())]
+    fields += [pa.field(k, pa.string()) for k in model.entity_keys]
+    fields += [pa.field(c, pa.string()) for c in model.features.categorical]
+    fields += [pa.field(c, pa.float64()) for c in model.features.numeric]
+    fields.append(pa.field(model.label, pa.int32()))
+    return TableSpec(
+        name=f"features.{model.name}",
+        schema=pa.schema(fields),
+        partition_by=("ds",),
+        description=f"Features and label of model {model.name}, one row per {', '.join(model.entity_keys)} and ds.",
+    )
+
+
+def prepare(
+    lake: Lake,
+    model: ModelConfig,
+    *,
+    days: list[date],
+    feature_sql: str,
+    raw_suite: SuiteConfig | None = None,
+    features_suite: SuiteConfig | None = None,
+) -> PrepareResult:
+    """Build ``features.<model>`` for ``days`` (one Spark job, one commit).
+
+    Args:
+        feature_sql: the model's feature SQL text; it receives ``:observations``,
+            ``:labels`` (view names), ``:ds_start``, ``:ds_end``, ``:lookback_days``
+            and ``:labels_through`` as named parameters.
+        raw_suite, features_suite: the data-quality suites to gate on.
+
+    Raises:
+        QualityGateError: a ``fail`` expectation failed (listed in the message);
+            the feature partitions are untouched.
+        SchemaMismatchError: the SQL's output does not match the model's config.
+    """
+    spark = lake.spark
+    days = sorted(set(days))
+    spec = feature_spec(model)
+    outcomes: list[SuiteOutcome] = []
+    with job_run(lake, job=JOB, model=model.name, days=days) as run:
+        lookback = timedelta(days=model.features.lookback_days)
+        observations = lake.read(model.sources.observations, where={"ds": date_range(days[0] - lookback, days[-1])})
+        labels = lake.read(model.sources.labels, where={"ds": date_range(days[0] - lookback, days[-1] + timedelta(1))})
+
+        cached: list[DataFrame] = []
+        try:
+            raw = observations.where(observations.ds.isin(days)).cache()
+            cached.append(raw)
+            run.rows_in = raw.count()
+            if raw_suite is not None:
+                outcomes.append(run_suite(raw, raw_suite, stage="raw", days=days, index_columns=model.entity_keys))
+                _gate(lake, run.run_id, model, days, outcomes)
+
+            views = {"observations": f"lakeops_{model.name}_observations", "labels": f"lakeops_{model.name}_labels"}
+            observations.createOrReplaceTempView(views["observations"])
+            labels.createOrReplaceTempView(views["labels"])
+            features = spark.sql(
+                feature_sql,
+                args={
+                    **views,
+                    "ds_start": days[0],
+                    "ds_end": days[-1],
+                    "lookback_days": model.features.lookback_days,
+                    "labels_through": _labels_through(lake, model),
+                },
+            )
+            if len(days) > 1 and len(days) != (days[-1] - days[0]).days + 1:
+                features = features.where(features.ds.isin(days))
+            features = conform(features, spec).cache()
+            cached.append(features)
+            if features_suite is not None:
+                outcomes.append(
+                    run_suite(features, features_suite, stage="features", days=days, index_columns=model.entity_keys)
+                )
+                _gate(lake, run.run_id, model, days, outcomes)
+
+            write = lake.overwrite(
+                features, spec, partitions={"ds": days}, metadata={"job": JOB, "run_id": run.run_id, "model": model.name}
+            )
+            run.rows_out = write.rows
+            _record_quality(lake, run.run_id, model, days, outcomes)
+            log.info("%s: %s rows in %d partition(s), version %d", spec.name, f"{write.rows:,}", len(days), write.version)
+            return PrepareResult(run.run_id, write, tuple(outcomes))
+        finally:
+            for frame in cached:
+                frame.unpersist()
+
+
+def _labels_through(lake: Lake, model: ModelConfig) -> date | None:
+    """The newest day whose labels have arrived: the labels table's last partition."""
+    values = [p["ds"] for p in lake.partitions(model.sources.labels) if p.get("ds") is not None]
+    return max(values) if values else None
+
+
+def _gate(lake: Lake, run_id: str, model: ModelConfig, days: list[date], outcomes: list[SuiteOutcome]) -> None:
+    failed = [o for o in outcomes if not o.passed]
+    if not failed:
+        return
+    _record_quality(lake, run_id, model, days, outcomes)
+    listing = "\n".join(o.describe_failures() for o in failed)
+    span = f"{days[0]}" if len(days) == 1 else f"{days[0]}..{days[-1]}"
+    raise QualityGateError(
+        f"data-quality gate failed for {model.name} {span}; nothing was written:\n{listing}\n"
+        f"(details: ml.data_quality where run_id = '{run_id}')"
+    )
+
+
+def _record_quality(lake: Lake, run_id: str, model: ModelConfig, days: list[date], outcomes: list[SuiteOutcome]) -> None:
+    """Append every outcome to ml.data_quality (a row per day) and keep the GX documents."""
+    if not outcomes:
+        return
+    checked_at = datetime.now(timezone.utc)  # clock-ok: when the check ran
+    rows = [
+        (d, run_id, JOB, model.name, o.suite, o.stage, o.expectation, o.gx_type, o.column, o.policy, o.success,
+         o.observed, checked_at)
+        for suite in outcomes
+        for o in suite.outcomes
+        for d in days
+    ]
+    lake.append(lake.spark.createDataFrame(rows, DATA_QUALITY.spark_schema).coalesce(1), DATA_QUALITY,
+                metadata={"job": JOB, "run_id": run_id})
+    folder = path_under(lake.root, "_reports", "data_quality", model.name)
+    folder.mkdir(parents=True, exist_ok=True)
+    for suite in outcomes:
+        (folder / f"{run_id}-{suite.stage}.json").write_text(json.dumps(suite.document, indent=1, default=str))
+
+
+def read_feature_sql(project_dir: Path, model: ModelConfig) -> str:
+    """The model's feature SQL, from a path that must stay inside the project."""
+    path = path_under(project_dir, *Path(model.features.sql).parts)
+    if not path.is_file():
+        raise LakeopsError(f"feature SQL for {model.name} not found: {path} (features.sql in the model's config)")
+    return path.read_text()

@@ -1,0 +1,83 @@
+"""From lakeops' expectation config to Great Expectations 1.x expectations.
+
+Every rule runs as a real GX expectation on a Spark DataFrame. Rules that are
+about a partition as a whole run on a small derived batch with one row per
+``ds`` (``row_count``), so a range of days is checked in one pass and each
+failing day is named:
+
+============================  ==================================================  ===========
+kind                          Great Expectations expectation                      batch
+============================  ==================================================  ===========
+``not_null``                  ``ExpectColumnValuesToNotBeNull``                   rows
+``between``                   ``ExpectColumnValuesToBeBetween``                   rows
+``in_set``                    ``ExpectColumnValuesToBeInSet``                     rows
+``unique`` (per ``ds``)       ``ExpectCompoundColumnsToBeUnique`` (+ ``ds``)      rows
+``freshness``                 ``ExpectColumnMaxToBeBetween`` (last ds - age, ds)  rows
+``row_count_between``         ``ExpectColumnValuesToBeBetween`` on ``row_count``  per ds
+============================  ==================================================  ===========
+
+Reads and writes no tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from lakeops.config import ExpectationConfig
+
+ROWS, PER_DS = "rows", "per_ds"
+ROW_COUNT_COLUMN = "row_count"
+
+
+@dataclass(frozen=True)
+class PlannedExpectation:
+    """One config rule turned into the GX expectation that checks it."""
+
+    rule: ExpectationConfig
+    batch: str  # ROWS or PER_DS
+    gx_class: type
+    gx_kwargs: dict[str, Any]
+
+    @property
+    def column_label(self) -> str:
+        return self.rule.column or ",".join(self.rule.columns)
+
+    def build(self, **extra: Any) -> Any:
+        """A fresh GX expectation instance (``extra``: e.g. ``meta``)."""
+        return self.gx_class(**self.gx_kwargs, **extra)
+
+
+def plan(rule: ExpectationConfig, *, last_ds: date, ds_column: str = "ds") -> PlannedExpectation:
+    """The GX expectation for ``rule`` when the run's newest partition is ``last_ds``."""
+    import great_expectations.expectations as gxe
+
+    mostly = {"mostly": rule.mostly} if rule.mostly < 1 else {}
+    kind = rule.kind
+    if kind == "not_null":
+        return PlannedExpectation(rule, ROWS, gxe.ExpectColumnValuesToNotBeNull, dict(column=rule.column, **mostly))
+    if kind == "between":
+        return PlannedExpectation(
+            rule, ROWS,
+            gxe.ExpectColumnValuesToBeBetween, dict(column=rule.column, min_value=rule.min, max_value=rule.max, **mostly),
+        )
+    if kind == "in_set":
+        return PlannedExpectation(
+            rule, ROWS, gxe.ExpectColumnValuesToBeInSet, dict(column=rule.column, value_set=list(rule.values), **mostly)
+        )
+    if kind == "unique":
+        columns = [*rule.columns, *([ds_column] if ds_column not in rule.columns else [])]
+        return PlannedExpectation(rule, ROWS, gxe.ExpectCompoundColumnsToBeUnique, dict(column_list=columns, **mostly))
+    if kind == "freshness":
+        return PlannedExpectation(
+            rule, ROWS,
+            gxe.ExpectColumnMaxToBeBetween,
+            dict(column=rule.column, min_value=last_ds - timedelta(days=rule.max_age_days), max_value=last_ds),
+        )
+    if kind == "row_count_between":
+        return PlannedExpectation(
+            rule, PER_DS,
+            gxe.ExpectColumnValuesToBeBetween, dict(column=ROW_COUNT_COLUMN, min_value=rule.min, max_value=rule.max),
+        )
+    raise ValueError(f"unknown expectation kind {kind!r}")  # config validation makes this unreachable

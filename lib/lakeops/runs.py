@@ -1,0 +1,75 @@
+"""``ml.job_runs``: one row per job run, written whether the job succeeds or fails.
+
+    with job_run(lake, job="prepare", model="incident_risk", days=days) as run:
+        ...
+        run.rows_in, run.rows_out = n_in, n_out
+
+Appends to ``ml.job_runs``; reads nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import TYPE_CHECKING
+
+from lakeops.lake.tables import JOB_RUNS
+
+if TYPE_CHECKING:
+    from lakeops.lake import Lake
+
+log = logging.getLogger(__name__)
+
+#: Long enough for a useful message, short enough for a table cell.
+MAX_ERROR_CHARS = 2000
+
+
+@dataclass
+class JobRun:
+    """The run being recorded; the job fills in its row counts."""
+
+    job: str
+    model_name: str | None
+    ds_start: date
+    ds_end: date
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    rows_in: int | None = None
+    rows_out: int | None = None
+
+
+@contextmanager
+def job_run(lake: Lake, *, job: str, model: str | None, days: list[date]) -> Iterator[JobRun]:
+    """Record the enclosed work as one ``ml.job_runs`` row (status success or failed)."""
+    run = JobRun(job=job, model_name=model, ds_start=min(days), ds_end=max(days))
+    started = datetime.now(timezone.utc)  # clock-ok: when the run happened, not what data it touches
+    t0 = time.monotonic()
+    log.info("%s run %s: %s %s..%s", job, run.run_id, model or "-", run.ds_start, run.ds_end)
+    try:
+        yield run
+    except BaseException as exc:
+        _record(lake, run, "failed", started, time.monotonic() - t0, _message(exc))
+        raise
+    _record(lake, run, "success", started, time.monotonic() - t0, None)
+
+
+def _message(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 3] + "..."
+
+
+def _record(lake: Lake, run: JobRun, status: str, started: datetime, seconds: float, error: str | None) -> None:
+    row = (
+        run.run_id, run.job, run.model_name, run.ds_start, run.ds_end, status, run.rows_in, run.rows_out,
+        round(seconds, 3), error, started, datetime.now(timezone.utc),  # clock-ok: run timestamp
+    )
+    try:
+        lake.append(lake.spark.createDataFrame([row], JOB_RUNS.spark_schema).coalesce(1), JOB_RUNS,
+                    metadata={"job": run.job, "run_id": run.run_id})
+    except Exception:
+        # Never let bookkeeping hide the job's own outcome or error.
+        log.exception("could not record %s run %s in %s", run.job, run.run_id, JOB_RUNS.name)
