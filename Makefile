@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 .PHONY: help demo test bench check-env clean
 
 help:
-	@echo "make demo   generate a small lakehouse in ./$(LAKE) and list its tables"
+	@echo "make demo   generate a month of data in ./$(LAKE), prepare its features, list the tables"
 	@echo "make test   run the test suite"
 	@echo "make bench  run the benchmarks under bench/ (minutes)"
 	@echo "make clean  remove the demo lakehouse (keeps .venv)"
@@ -28,6 +28,7 @@ $(STAMP): pyproject.toml
 
 demo: check-env $(STAMP)
 	$(BIN)/lakeops --lake $(LAKE) generate --start 2024-01-01 --end 2024-01-31 --hosts 2000 --drift-start 2024-01-22
+	$(BIN)/lakeops --lake $(LAKE) prepare --model incident_risk --start 2024-01-01 --end 2024-01-31
 	$(BIN)/lakeops --lake $(LAKE) tables
 
 test: check-env $(STAMP)

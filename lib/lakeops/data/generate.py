@@ -24,6 +24,7 @@ from lakeops.data import synth
 from lakeops.dates import date_range
 from lakeops.errors import InvalidParameterError
 from lakeops.lake.tables import INCIDENTS, SCENARIO, TELEMETRY
+from lakeops.runs import job_run
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -72,6 +73,18 @@ def generate(
     if seed < 0:
         raise InvalidParameterError(f"--seed must be non-negative, got {seed}")
 
+    with job_run(lake, job="generate", model=None, days=days) as run:
+        result = _generate(spark, lake, days=days, hosts=hosts, rows_per_day=rows_per_day, seed=seed,
+                           drift_start=drift_start)
+        run.rows_out = result.telemetry.rows + result.incidents.rows
+    return result
+
+
+def _generate(
+    spark: SparkSession, lake: Lake, *, days: list[date], hosts: int, rows_per_day: int, seed: int,
+    drift_start: date | None,
+) -> GenerateResult:
+    start, end = days[0], days[-1]
     tasks = [(day, block) for day in days for block in synth.blocks(hosts)]
     log.info(
         "generating %s..%s: %d day(s) x %s reporting hosts (fleet %s), %d task(s)",

@@ -1,0 +1,119 @@
+"""prepare: features from raw partitions, behind the data-quality gate (issue 3)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, timedelta
+
+import pandas as pd
+import pytest
+from lakedata import fingerprint
+
+from lakeops.cli import main
+from lakeops.data import generate
+from lakeops.dates import date_range
+from lakeops.lake.tables import TELEMETRY
+from lakeops.prepare import QualityGateError, feature_spec, prepare, read_feature_sql
+
+START, END = date(2024, 1, 1), date(2024, 1, 16)
+DAYS = date_range(date(2024, 1, 8), date(2024, 1, 14))
+
+
+@pytest.fixture
+def world(spark, lake, settings):
+    generate(spark, lake, start=START, end=END, hosts=150, seed=11)
+    model = settings.model("incident_risk")
+    kwargs = dict(
+        feature_sql=read_feature_sql(settings.project_dir, model),
+        raw_suite=settings.suite(model.quality.raw),
+        features_suite=settings.suite(model.quality.features),
+    )
+    return model, kwargs
+
+
+def _sql(spark, lake, query, **tables):
+    for view, name in tables.items():
+        lake.read(name).createOrReplaceTempView(view)
+    return spark.sql(query).collect()
+
+
+def test_prepare_builds_features_matching_an_independent_computation(spark, lake, world):
+    model, kwargs = world
+    result = prepare(lake, model, days=DAYS, **kwargs)
+    assert result.write.rows == 150 * len(DAYS)
+    features = lake.read("features.incident_risk").toPandas()
+    assert set(features.columns) == set(feature_spec(model).schema.names)
+
+    # Recompute the label, a rolling mean and the incident history with pandas.
+    tel = lake.read("raw.telemetry").toPandas()
+    inc = lake.read("raw.incidents").toPandas()
+    hit = set(zip(inc.host_id, inc.ds))
+    f = features.set_index(["host_id", "ds"]).sort_index()
+    for (host, ds), row in f.sample(40, random_state=1).iterrows():
+        assert row.incident_next_day == int((host, ds + timedelta(days=1)) in hit)
+        window = tel[(tel.host_id == host) & (tel.ds > ds - timedelta(days=7)) & (tel.ds <= ds)]
+        assert row.days_reported_7d == len(window)
+        assert row.cpu_util_pct_mean_7d == pytest.approx(window.cpu_util_pct.mean(), nan_ok=True)
+        past = sorted(d for h, d in hit if h == host and ds - timedelta(days=30) <= d < ds)
+        assert row.incidents_30d == len(past)
+        expected_gap = (ds - past[-1]).days if past else None
+        assert (pd.isna(row.days_since_last_incident) and expected_gap is None) or row.days_since_last_incident == expected_gap
+
+
+def test_label_is_null_until_the_next_days_incidents_arrive(spark, lake, world):
+    model, kwargs = world
+    last = END  # raw.incidents ends on END: END's label needs END + 1
+    prepare(lake, model, days=[last - timedelta(days=1), last], **kwargs)
+    labels = {r.ds: r.n for r in _sql(
+        spark, lake, "select ds, count(incident_next_day) as n from f group by ds", f="features.incident_risk")}
+    assert labels[last] == 0 and labels[last - timedelta(days=1)] == 150
+
+
+def test_rerun_gives_an_identical_partition(spark, lake, world):
+    model, kwargs = world
+    prepare(lake, model, days=[DAYS[0]], **kwargs)
+    before = fingerprint(lake.read("features.incident_risk"))
+    prepare(lake, model, days=[DAYS[0]], **kwargs)
+    assert fingerprint(lake.read("features.incident_risk")) == before
+
+
+def test_duplicated_raw_partition_fails_the_gate_and_changes_nothing(spark, lake, world, capsys, lake_root):
+    model, kwargs = world
+    prepare(lake, model, days=DAYS, **kwargs)
+    before = fingerprint(lake.read("features.incident_risk"))
+    version = lake.version("features.incident_risk")
+
+    bad = DAYS[3]
+    day = lake.read("raw.telemetry", where={"ds": [bad]}).cache()
+    lake.overwrite(day.unionByName(day), TELEMETRY, partitions={"ds": [bad]})
+    with pytest.raises(QualityGateError, match=r"unique\(host_id\)"):
+        prepare(lake, model, days=[bad], **kwargs)
+    assert fingerprint(lake.read("features.incident_risk")) == before
+    assert lake.version("features.incident_risk") == version
+
+    # The CLI says the same and exits 1.
+    code = main(["--env", "test", "--lake", str(lake_root), "prepare", "--model", "incident_risk", "--ds", bad.isoformat()])
+    assert code == 1
+    assert "expect_compound_columns_to_be_unique" in capsys.readouterr().err
+
+    # "What failed and why", in SQL.
+    failed = _sql(spark, lake, """
+        select r.status, q.expectation, q.column_name, q.observed_value
+        from runs r join dq q on q.run_id = r.run_id
+        where r.job = 'prepare' and r.status = 'failed' and not q.success and q.policy = 'fail'
+        """, runs="ml.job_runs", dq="ml.data_quality")
+    assert {(r.expectation, r.column_name) for r in failed} == {("unique", "host_id")}
+    # Every row of a fully duplicated day (150 hosts, twice) is a duplicate.
+    assert all(r.observed_value.startswith("300 of 300 unexpected") for r in failed)
+    documents = list((lake.root / "_reports" / "data_quality" / "incident_risk").glob("*-raw.json"))
+    assert documents
+
+
+def test_feature_sql_that_disagrees_with_the_config_is_a_schema_error(spark, lake, world):
+    from lakeops.errors import SchemaMismatchError
+
+    model, kwargs = world
+    renamed = replace(model, features=replace(model.features, numeric=(*model.features.numeric, "not_produced")))
+    with pytest.raises(SchemaMismatchError, match="not_produced"):
+        prepare(lake, renamed, days=[DAYS[0]], **{**kwargs, "features_suite": None})
+    assert not lake.exists("features.incident_risk")
