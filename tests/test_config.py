@@ -29,7 +29,7 @@ name: m
 entity_keys: [host_id]
 sources: {observations: raw.telemetry, labels: raw.incidents}
 label: y
-features: {numeric: [a, b], categorical: [c]}
+features: {sql: sql/m.sql, numeric: [a, b], categorical: [c]}
 """
 
 
@@ -109,3 +109,40 @@ def test_bad_overrides_and_envs(tmp_path):
         load_settings(conf_dir=conf).model("nope")
     with pytest.raises(ConfigError, match="no .*lakeops.yaml"):
         load_settings(conf_dir=tmp_path / "missing")
+
+
+def _suite_conf(tmp_path: Path, suite: str, model: str = GOOD_MODEL) -> Path:
+    conf = _conf(tmp_path, model=model)
+    (conf / "base" / "quality").mkdir()
+    (conf / "base" / "quality" / "s.yaml").write_text(suite)
+    return conf
+
+
+def test_project_suites_load_and_models_point_at_them():
+    s = load_settings(conf_dir=CONF)
+    model = s.model("incident_risk")
+    raw = s.suite(model.quality.raw)
+    assert any(e.kind == "unique" and e.columns == ("host_id",) and e.policy == "fail" for e in raw.expectations)
+    assert any(e.kind == "row_count_between" and e.policy == "fail" for e in raw.expectations)
+
+
+@pytest.mark.parametrize(
+    ("suite", "message"),
+    [
+        ("name: s\nexpectations:\n  - {kind: nonsense}\n", r"s.yaml: expectations\[0\].kind: expected one of"),
+        ("name: s\nexpectations:\n  - {kind: between, column: x}\n", r"needs 'min', 'max' or both"),
+        ("name: s\nexpectations:\n  - {kind: in_set, column: x}\n", r"needs 'values'"),
+        ("name: s\nexpectations:\n  - {kind: not_null, column: x, policy: maybe}\n", r"policy: expected one of"),
+        ("name: s\nexpectations:\n  - {kind: not_null, column: x, mostly: 2}\n", r"mostly must be in"),
+        ("name: s\nexpectations:\n  - {kind: unique, columns: [a;b]}\n", r"invalid column name"),
+    ],
+)
+def test_bad_suites_name_file_and_key(tmp_path, suite, message):
+    with pytest.raises(ConfigError, match=message):
+        load_settings(conf_dir=_suite_conf(tmp_path, suite))
+
+
+def test_model_pointing_at_a_missing_suite(tmp_path):
+    model = GOOD_MODEL + "quality: {raw: nope}\n"
+    with pytest.raises(ConfigError, match=r"m.yaml: quality.raw: no suite 'nope'"):
+        load_settings(conf_dir=_conf(tmp_path, model=model))
