@@ -124,7 +124,9 @@ def prepare(
             )
             if len(days) > 1 and len(days) != (days[-1] - days[0]).days + 1:
                 features = features.where(features.ds.isin(days))
-            features = conform(features, spec).cache()
+            # Rebalance by ds: one shuffle that leaves a few right-sized files per
+            # day instead of one file per shuffle partition per day.
+            features = conform(features, spec).hint("rebalance", "ds").cache()
             cached.append(features)
             if features_suite is not None:
                 outcomes.append(

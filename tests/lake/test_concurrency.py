@@ -53,6 +53,19 @@ class _Poller(threading.Thread):
             time.sleep(0.02)
 
 
+def _race(lake, lake_root: Path, barrier: Path, writers: list[tuple[date, str]]):
+    """Start the writers together while a reader polls; return their outcomes and the reader."""
+    lake.create(EVENTS)
+    poller = _Poller(lake.path("test.events"))
+    poller.start()
+    procs = [_start(lake_root, ds, tag, "--barrier", str(barrier)) for ds, tag in writers]
+    results = [_finish(p) for p in procs]
+    poller.stop.set()
+    poller.join()
+    assert not poller.errors
+    return results, poller
+
+
 def test_sigkill_between_files_and_commit(spark, lake, lake_root):
     """R2 with a real SIGKILL: readers keep the previous version; the rerun works; vacuum cleans up."""
     lake.overwrite(events(spark, D1, tag="good"), EVENTS, partitions={"ds": [D1]})
@@ -73,20 +86,12 @@ def test_sigkill_between_files_and_commit(spark, lake, lake_root):
 
 def test_concurrent_writers_of_disjoint_partitions_both_land(spark, lake, lake_root, tmp_path):
     """R7 and R9: the table ends as the union; a polling reader only sees whole partitions."""
-    lake.create(EVENTS)
-    poller = _Poller(lake.path("test.events"))
-    poller.start()
-    barrier = ["--barrier", str(tmp_path / "barrier")]
-    procs = [_start(lake_root, D1, "a", *barrier), _start(lake_root, D2, "b", *barrier)]
-    results = [_finish(p) for p in procs]
-    poller.stop.set()
-    poller.join()
+    results, poller = _race(lake, lake_root, tmp_path / "barrier", [(D1, "a"), (D2, "b")])
     for code, _, err in results:
         assert code == 0, err[-2000:]
 
     expected = events(spark, D1, tag="a").unionByName(events(spark, D2, tag="b"))
     assert fingerprint(lake.read("test.events")) == fingerprint(expected)
-    assert not poller.errors
     for state in poller.seen:
         per_day = {d: sum(1 for ds, _ in state if ds == d) for d in {ds for ds, _ in state}}
         assert all(n == 50 for n in per_day.values()), f"reader saw a partial partition: {per_day}"
@@ -94,14 +99,7 @@ def test_concurrent_writers_of_disjoint_partitions_both_land(spark, lake, lake_r
 
 def test_concurrent_writers_of_one_partition_never_mix(spark, lake, lake_root, tmp_path):
     """R8: the partition ends as exactly one writer's rows, never a mix or duplicates."""
-    lake.create(EVENTS)
-    poller = _Poller(lake.path("test.events"))
-    poller.start()
-    barrier = ["--barrier", str(tmp_path / "barrier")]
-    procs = [_start(lake_root, D1, "a", *barrier), _start(lake_root, D1, "b", *barrier)]
-    results = [_finish(p) for p in procs]
-    poller.stop.set()
-    poller.join()
+    results, poller = _race(lake, lake_root, tmp_path / "barrier", [(D1, "a"), (D1, "b")])
     assert any(code == 0 for code, _, _ in results), [err[-2000:] for _, _, err in results]
     for code, _, err in results:
         # A loser must fail on the commit conflict, not on anything else.
@@ -109,7 +107,6 @@ def test_concurrent_writers_of_one_partition_never_mix(spark, lake, lake_root, t
 
     final = fingerprint(lake.read("test.events"))
     assert final in (fingerprint(events(spark, D1, tag="a")), fingerprint(events(spark, D1, tag="b")))
-    assert not poller.errors
     for state in poller.seen:
         tags = {name.split("-")[0] for _, name in state}
         assert len(state) in (0, 50) and len(tags) <= 1, f"reader saw a mixed state: {len(state)} rows, {tags}"
