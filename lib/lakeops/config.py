@@ -109,6 +109,47 @@ class SuiteConfig:
 
 
 @dataclass(frozen=True)
+class SearchConfig:
+    """A small random search over a declared space; each trial is a nested MLflow run."""
+
+    trials: int = 1
+    seed: int = 0
+    #: parameter -> candidate values, e.g. ``max_depth: [3, 6]``.
+    space: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How a model is trained from its feature table."""
+
+    #: Labelled days ending at the training ``ds`` that are used at all.
+    window_days: int = 28
+    #: The newest of those days, held out for evaluation and the champion gate.
+    holdout_days: int = 3
+    #: Share of training rows (by a hash of key and ds) used for early stopping.
+    validation_fraction: float = 0.2
+    num_workers: int = 2
+    early_stopping_rounds: int = 20
+    #: Categories kept per categorical column (the rest share an OTHER code).
+    max_categories: int = 20
+    #: XGBoost parameters every trial starts from.
+    params: Mapping[str, float] = field(default_factory=dict)
+    search: SearchConfig = SearchConfig()
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    """When a challenger may replace the champion (see ``lakeops validate-model``)."""
+
+    mode: Literal["disabled", "dry_run", "enabled"] = "enabled"
+    min_auc: float = 0.70
+    #: The challenger's AUC may be at most this much below the champion's.
+    max_auc_drop: float = 0.005
+    #: The challenger's logloss may be at most this many percent above the champion's.
+    max_logloss_increase_pct: float = 2.0
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     """One model, from ``conf/<env>/models/<name>.yaml``."""
 
@@ -118,6 +159,8 @@ class ModelConfig:
     label: str
     features: FeaturesConfig
     quality: QualityConfig = QualityConfig()
+    train: TrainConfig = TrainConfig()
+    gate: GateConfig = GateConfig()
     description: str = ""
 
 
@@ -428,7 +471,10 @@ def _coerce(hint: Any, value: Any, key: str, origins: Mapping[str, str]) -> Any:
     if origin in (Mapping, dict) or hint is Mapping:
         if not isinstance(value, Mapping):
             fail("a mapping")
-        return types.MappingProxyType({str(k): _scalar_str(v, f"{key}.{k}", origins) for k, v in value.items()})
+        value_type = args[1] if len(args) == 2 else str
+        if value_type is str:  # free-form settings: numbers and booleans become strings
+            return types.MappingProxyType({str(k): _scalar_str(v, f"{key}.{k}", origins) for k, v in value.items()})
+        return types.MappingProxyType({str(k): _coerce(value_type, v, f"{key}.{k}", origins) for k, v in value.items()})
     if hint is bool:
         if not isinstance(value, bool):
             fail("true or false")
