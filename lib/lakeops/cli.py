@@ -3,7 +3,8 @@
     lakeops [--lake DIR] [--env ENV] [--conf DIR] [--set key=value]... COMMAND
 
 Commands: ``generate`` (synthetic raw tables), ``prepare`` (a model's feature
-table behind the data-quality gate), ``tables`` (what the lakehouse holds). Errors a user can fix print one line and exit with 2 (bad parameter or
+table behind the data-quality gate), ``train`` and ``validate-model`` (the
+champion/challenger loop), ``tables`` (what the lakehouse holds). Errors a user can fix print one line and exit with 2 (bad parameter or
 config) or 1 (anything else that went wrong).
 """
 
@@ -89,6 +90,32 @@ def build_parser() -> argparse.ArgumentParser:
     _add_global_options(prep, inherited=True)
     prep.set_defaults(handler=_cmd_prepare)
 
+    tr = sub.add_parser(
+        "train",
+        help="train a model on the labelled window ending at --ds and register it as challenger",
+        description="Train distributed XGBoost (xgboost.spark) on features.<model>: the labelled days of "
+        "train.window_days ending at --ds, the newest train.holdout_days held out. Runs the search declared "
+        "in train.search (each trial a nested MLflow run), registers the best model with alias "
+        "'challenger', and freezes its baselines into ml.baselines.",
+    )
+    tr.add_argument("--model", required=True, help="model name (a file under conf/base/models/)")
+    tr.add_argument("--ds", required=True, type=_ds("ds"), help="the last day of the training window, YYYY-MM-DD")
+    _add_global_options(tr, inherited=True)
+    tr.set_defaults(handler=_cmd_train)
+
+    val = sub.add_parser(
+        "validate-model",
+        help="compare the challenger with the champion on the same holdout; promote it when it is better",
+        description="Score the challenger and the champion on the challenger's held-out days, compare them "
+        "with the model's gate thresholds, record the decision in ml.model_validations, and move the "
+        "'champion' alias when the mode allows (enabled: on pass; dry_run: never; disabled: always).",
+    )
+    val.add_argument("--model", required=True, help="model name (a file under conf/base/models/)")
+    val.add_argument("--ds", required=True, type=_ds("ds"), help="the day the decision is recorded under, YYYY-MM-DD")
+    val.add_argument("--mode", choices=["disabled", "dry_run", "enabled"], help="override gate.mode from config")
+    _add_global_options(val, inherited=True)
+    val.set_defaults(handler=_cmd_validate)
+
     tables = sub.add_parser(
         "tables",
         help="list the lakehouse's tables: rows, partitions, Delta version, last commit",
@@ -167,6 +194,31 @@ def _cmd_prepare(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def _cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    from lakeops.train.pipeline import default_code_version, train
+
+    model = settings.model(args.model)
+    _, lake = _open(settings)
+    result = train(lake, model, ds=args.ds, mlflow_cfg=settings.mlflow,
+                   code_version=default_code_version(settings.project_dir))
+    print(f"{model.name} version {result.version} is the challenger: holdout AUC {result.holdout.auc:.4f}, "
+          f"PR-AUC {result.holdout.pr_auc:.4f}, logloss {result.holdout.logloss:.4f}, threshold "
+          f"{result.threshold:.4f} (train {result.train_days[0]}..{result.train_days[-1]}, holdout "
+          f"{result.holdout_days[0]}..{result.holdout_days[-1]}, MLflow run {result.mlflow_run_id})")
+    return EXIT_OK
+
+
+def _cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
+    from lakeops.validate import validate_model
+
+    model = settings.model(args.model)
+    _, lake = _open(settings)
+    d = validate_model(lake, model, ds=args.ds, mlflow_cfg=settings.mlflow, mode=args.mode)
+    champion = f"v{d.champion_version}" if d.champion_version else "none"
+    print(f"{model.name}: challenger v{d.challenger_version} vs champion {champion}: {d.decision} ({d.reason})")
+    return EXIT_OK
+
+
 def _cmd_tables(args: argparse.Namespace, settings: Settings) -> int:
     from lakeops.lake.catalog import format_tables, list_tables
 
@@ -240,6 +292,8 @@ def _setup_logging(level: int) -> None:
     logging.getLogger("py4j").setLevel(logging.WARNING)
     # Great Expectations narrates its own set-up at INFO.
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    for noisy in ("mlflow", "alembic", "XGBoost-PySpark"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 if __name__ == "__main__":

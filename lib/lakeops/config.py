@@ -55,6 +55,15 @@ class SparkConfig:
 
 
 @dataclass(frozen=True)
+class MlflowConfig:
+    """MLflow tracking and registry. Empty URIs mean the embedded default:
+    ``sqlite:///<lake>/mlflow.db`` with artifacts under ``<lake>/mlartifacts``."""
+
+    tracking_uri: str = ""
+    registry_uri: str = ""
+
+
+@dataclass(frozen=True)
 class SourcesConfig:
     """The raw tables a model's features are prepared from."""
 
@@ -173,6 +182,7 @@ class Settings:
     lake: LakeConfig
     spark: SparkConfig
     models: Mapping[str, ModelConfig]
+    mlflow: MlflowConfig = MlflowConfig()
     suites: Mapping[str, SuiteConfig] = field(default_factory=dict)
 
     @property
@@ -278,9 +288,10 @@ def load_settings(
 
     lake = _build(LakeConfig, settings_doc.pop("lake", {}), "lake", origins)
     spark = _build(SparkConfig, settings_doc.pop("spark", {}), "spark", origins)
+    mlflow = _build(MlflowConfig, settings_doc.pop("mlflow", {}), "mlflow", origins)
     if settings_doc:
         key = sorted(settings_doc)[0]
-        raise ConfigError(f"{origins.get(key, 'config')}: unknown key {key!r} (expected lake, spark)")
+        raise ConfigError(f"{origins.get(key, 'config')}: unknown key {key!r} (expected lake, spark, mlflow)")
     suites = {}
     for name, doc in sorted(suite_docs.items()):
         suite = _build(SuiteConfig, doc, "", suite_origins[name])
@@ -304,7 +315,7 @@ def load_settings(
                 )
         models[name] = model
     return Settings(
-        env=env, conf_dir=conf_dir, lake=lake, spark=spark,
+        env=env, conf_dir=conf_dir, lake=lake, spark=spark, mlflow=mlflow,
         models=types.MappingProxyType(models), suites=types.MappingProxyType(suites),
     )
 

@@ -113,3 +113,61 @@ JOB_RUNS = TableSpec(
     ),
     description="One row per job run, successful or not.",
 )
+
+# --------------------------------------------------------------------------- models
+
+BASELINES = TableSpec(
+    name="ml.baselines",
+    schema=pa.schema(
+        [
+            ("model_name", pa.string()),
+            ("model_version", pa.int32()),
+            ("column_name", pa.string()),
+            ("column_type", pa.string()),  # numeric | categorical | score
+            ("bin_index", pa.int32()),  # -1: the null bucket
+            ("lower", pa.float64()),  # numeric bins: (lower, upper]; the first is (-inf, upper]
+            ("upper", pa.float64()),
+            ("category", pa.string()),  # categorical bins; "__other__" and "__null__" are buckets
+            ("count", pa.int64()),
+            ("proportion", pa.float64()),
+            ("baseline_rows", pa.int64()),
+            ("ds_start", pa.date32()),
+            ("ds_end", pa.date32()),
+        ]
+    ),
+    partition_by=("model_name", "model_version"),
+    description="Reference distributions frozen at training time, per model version and column: "
+    "bin edges or categories and the proportion of rows in each, so any PSI can be recomputed by hand.",
+)
+
+MODEL_VALIDATIONS = TableSpec(
+    name="ml.model_validations",
+    schema=pa.schema(
+        [
+            ("ds", pa.date32()),
+            ("model_name", pa.string()),
+            ("run_id", pa.string()),
+            ("mode", pa.string()),
+            ("challenger_version", pa.int32()),
+            ("champion_version", pa.int32()),
+            ("holdout_start", pa.date32()),
+            ("holdout_end", pa.date32()),
+            ("holdout_rows", pa.int64()),
+            ("challenger_auc", pa.float64()),
+            ("challenger_logloss", pa.float64()),
+            ("challenger_pr_auc", pa.float64()),
+            ("champion_auc", pa.float64()),
+            ("champion_logloss", pa.float64()),
+            ("champion_pr_auc", pa.float64()),
+            ("min_auc", pa.float64()),
+            ("max_auc_drop", pa.float64()),
+            ("max_logloss_increase_pct", pa.float64()),
+            ("passed", pa.bool_()),
+            ("decision", pa.string()),  # promoted | rejected | dry_run_pass | dry_run_fail | skipped
+            ("reason", pa.string()),
+            ("decided_at", UTC_TS),
+        ]
+    ),
+    partition_by=("ds",),
+    description="One row per champion/challenger gate decision, with both models' holdout metrics.",
+)

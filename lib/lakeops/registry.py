@@ -1,0 +1,131 @@
+"""MLflow tracking and the model registry: where models live and which one is champion.
+
+Models are logged in MLflow's xgboost flavor as UBJSON (never pickle) and are
+loaded only from the registry through ``models:/<name>@<alias>`` or
+``models:/<name>/<version>`` URIs (R18). A model's decision threshold, feature
+list and category encoding travel in its MLmodel ``metadata``. Exactly one
+version holds the ``champion`` alias at a time: aliases are unique per model.
+
+Reads and writes the MLflow tracking store (``sqlite:///<lake>/mlflow.db`` and
+``<lake>/mlartifacts`` by default); no Delta tables.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lakeops.config import MlflowConfig
+from lakeops.errors import LakeopsError
+
+if TYPE_CHECKING:
+    import xgboost
+
+log = logging.getLogger(__name__)
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+METADATA_KEY = "lakeops"
+
+
+class ModelNotFoundError(LakeopsError):
+    """No registered version (or alias) to load."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A registered model version with what scoring needs to use it."""
+
+    name: str
+    version: int
+    run_id: str
+    booster: xgboost.Booster
+    threshold: float
+    features: tuple[str, ...]
+    categories: dict[str, list[str]]
+    tags: dict[str, str]
+
+
+def setup(cfg: MlflowConfig, lake_root: Path) -> str:
+    """Point MLflow at the configured (or embedded) store; returns the tracking URI."""
+    import mlflow
+
+    root = Path(lake_root).resolve()
+    tracking = cfg.tracking_uri or f"sqlite:///{root / 'mlflow.db'}"
+    mlflow.set_tracking_uri(tracking)
+    mlflow.set_registry_uri(cfg.registry_uri or tracking)
+    return tracking
+
+
+def experiment_for(model_name: str, lake_root: Path) -> str:
+    """The model's experiment id (created on first use, artifacts under the lake)."""
+    import mlflow
+
+    name = f"lakeops/{model_name}"
+    found = mlflow.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    location = (Path(lake_root).resolve() / "mlartifacts" / model_name).as_uri()
+    try:
+        return mlflow.create_experiment(name, artifact_location=location)
+    except Exception:  # created concurrently by another process: use theirs
+        found = mlflow.get_experiment_by_name(name)
+        if found is None:
+            raise
+        return found.experiment_id
+
+
+def alias_version(model_name: str, alias: str) -> int | None:
+    """The version an alias points at, or ``None``."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return int(MlflowClient().get_model_version_by_alias(model_name, alias).version)
+    except MlflowException:
+        return None
+
+
+def set_alias(model_name: str, alias: str, version: int) -> None:
+    from mlflow import MlflowClient
+
+    MlflowClient().set_registered_model_alias(model_name, alias, str(version))
+    log.info("%s@%s -> version %d", model_name, alias, version)
+
+
+def load(model_name: str, *, alias: str | None = None, version: int | None = None) -> LoadedModel:
+    """Load a registered version by alias or number, from the registry only."""
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    if (alias is None) == (version is None):
+        raise ValueError("give exactly one of alias or version")
+    client = MlflowClient()
+    try:
+        mv = client.get_model_version_by_alias(model_name, alias) if alias else client.get_model_version(
+            model_name, str(version))
+    except MlflowException:
+        what = f"alias {alias!r}" if alias else f"version {version}"
+        raise ModelNotFoundError(f"model {model_name!r} has no {what} in the registry; train and validate it first") from None
+    uri = f"models:/{model_name}/{mv.version}"
+    info = mlflow.models.get_model_info(uri)
+    meta = (info.metadata or {}).get(METADATA_KEY)
+    if not meta:
+        raise ModelNotFoundError(f"{uri} was not logged by lakeops (no '{METADATA_KEY}' metadata)")
+    booster = mlflow.xgboost.load_model(uri)
+    return LoadedModel(
+        name=model_name,
+        version=int(mv.version),
+        run_id=mv.run_id,
+        booster=booster,
+        threshold=float(meta["threshold"]),
+        features=tuple(meta["features"]),
+        categories={k: list(v) for k, v in meta["categories"].items()},
+        tags=dict(client.get_run(mv.run_id).data.tags),
+    )
+
+
+def model_metadata(*, threshold: float, features: list[str], categories: dict[str, list[str]]) -> dict[str, Any]:
+    return {METADATA_KEY: {"threshold": threshold, "features": list(features), "categories": categories}}

@@ -1,0 +1,102 @@
+"""Distributed XGBoost on Spark (``xgboost.spark``), one trial at a time.
+
+Each trial is a ``SparkXGBClassifier`` fit with barrier-mode workers, early
+stopping on the rows flagged for validation, and ``scale_pos_weight`` set from
+the class balance. xgboost.spark gives every worker ``spark.task.cpus``
+threads; :func:`check_workers` makes sure the session has a slot for every
+worker before a barrier stage would wait forever. Reads and writes no tables.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from lakeops.config import TrainConfig
+from lakeops.errors import LakeopsError
+from lakeops.train.data import VALIDATION
+
+if TYPE_CHECKING:
+    import xgboost
+    from pyspark.sql import DataFrame, SparkSession
+
+log = logging.getLogger(__name__)
+
+#: Parameters XGBoost wants as integers (YAML numbers arrive as floats).
+_INT_PARAMS = {"n_estimators", "max_depth", "max_leaves", "max_bin", "num_parallel_tree"}
+#: Parameters lakeops sets itself; config may not override them.
+_RESERVED = {"num_workers", "features_col", "label_col", "validation_indicator_col", "missing", "n_jobs", "nthread"}
+
+
+def check_workers(spark: SparkSession, num_workers: int) -> int:
+    """Threads per worker (``spark.task.cpus``); raise when the workers cannot all run at once."""
+    cpus = int(spark.sparkContext.getConf().get("spark.task.cpus", "1"))
+    slots = spark.sparkContext.defaultParallelism // cpus
+    if num_workers < 1 or num_workers > slots:
+        raise LakeopsError(
+            f"train.num_workers={num_workers} but the session runs {slots} task(s) at once "
+            f"({spark.sparkContext.defaultParallelism} cores / spark.task.cpus={cpus}); barrier-mode training "
+            "needs a slot per worker: lower num_workers or give Spark more cores"
+        )
+    return cpus
+
+
+def candidates(cfg: TrainConfig) -> list[dict[str, Any]]:
+    """Trial parameters: the base params first, then random draws from the search space."""
+    base = {k: _typed(k, v) for k, v in cfg.params.items()}
+    bad = _RESERVED & set(base) | _RESERVED & set(cfg.search.space)
+    if bad:
+        raise LakeopsError(f"train.params / train.search.space may not set {sorted(bad)}: lakeops sets them")
+    trials = [base]
+    rng = random.Random(cfg.search.seed)
+    seen = {tuple(sorted(base.items()))}
+    attempts = 0
+    while len(trials) < cfg.search.trials and attempts < 100 * cfg.search.trials:
+        attempts += 1
+        draw = {**base, **{k: _typed(k, rng.choice(list(v))) for k, v in sorted(cfg.search.space.items())}}
+        key = tuple(sorted(draw.items()))
+        if key not in seen:
+            seen.add(key)
+            trials.append(draw)
+    return trials
+
+
+def _typed(name: str, value: float) -> Any:
+    return int(value) if name in _INT_PARAMS else float(value)
+
+
+def fit(
+    train: DataFrame,
+    *,
+    features: Sequence[str],
+    label: str,
+    cfg: TrainConfig,
+    params: Mapping[str, Any],
+    scale_pos_weight: float,
+) -> xgboost.Booster:
+    """Fit one model on encoded rows; returns its booster (trimmed to the best iteration)."""
+    from xgboost.spark import SparkXGBClassifier
+
+    estimator = SparkXGBClassifier(
+        features_col=list(features),
+        label_col=label,
+        validation_indicator_col=VALIDATION,
+        num_workers=cfg.num_workers,
+        early_stopping_rounds=cfg.early_stopping_rounds,
+        eval_metric="logloss",
+        missing=np.nan,
+        scale_pos_weight=scale_pos_weight,
+        tree_method="hist",
+        verbose=False,  # per-iteration eval lines; the trial's outcome is logged instead
+        **params,
+    )
+    booster = estimator.fit(train).get_booster()
+    best = booster.best_iteration if booster.attr("best_iteration") is not None else None
+    if best is not None:
+        booster = booster[: best + 1]
+    log.info("trial %s: %d trees", dict(params), booster.num_boosted_rounds())
+    return booster

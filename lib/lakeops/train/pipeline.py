@@ -1,0 +1,192 @@
+"""Train a model: window, search, evaluation, registration, baselines.
+
+Reads ``features.<model>`` (at one Delta version, recorded on the run) and
+``ml.data_quality``. Writes an MLflow run (nested runs per trial) and a new
+registered model version with the alias ``challenger``, ``ml.baselines`` for that
+version, and ``ml.job_runs``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lakeops import registry
+from lakeops.config import ModelConfig, MlflowConfig
+from lakeops.lake.tables import BASELINES
+from lakeops.predict import SCORE, score_frame
+from lakeops.runs import job_run
+from lakeops.train import metrics
+from lakeops.train.baselines import baseline_rows
+from lakeops.train.data import VALIDATION, choose_window, holdout_frame, training_frame
+from lakeops.train.encoding import encode, fit_categories
+from lakeops.train.fit import candidates, check_workers, fit
+
+if TYPE_CHECKING:
+    import xgboost
+    from pyspark.sql import DataFrame
+
+    from lakeops.lake import Lake
+
+log = logging.getLogger(__name__)
+
+JOB = "train"
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    model_name: str
+    version: int
+    mlflow_run_id: str
+    threshold: float
+    validation: metrics.Evaluation
+    holdout: metrics.Evaluation
+    train_days: tuple[date, ...]
+    holdout_days: tuple[date, ...]
+    features_version: int
+
+
+def config_hash(model: ModelConfig) -> str:
+    """A stable fingerprint of the model's whole config (its frozen dataclass repr)."""
+    return hashlib.sha256(repr(model).encode()).hexdigest()[:16]
+
+
+def train(lake: Lake, model: ModelConfig, *, ds: date, mlflow_cfg: MlflowConfig, code_version: str) -> TrainResult:
+    """Train ``model`` on the labelled window ending at ``ds`` and register it as challenger."""
+    import mlflow
+
+    spark = lake.spark
+    cfg = model.train
+    with job_run(lake, job=JOB, model=model.name, days=[ds]) as run:
+        threads = check_workers(spark, cfg.num_workers)
+        window = choose_window(lake, model, ds)
+        rows = training_frame(lake, model, window, seed=cfg.search.seed).cache()
+        cached = [rows]
+        try:
+            fit_rows = rows.where(~rows[VALIDATION])
+            categories = fit_categories(fit_rows, model.features.categorical, max_categories=cfg.max_categories)
+            features = [*model.features.numeric, *model.features.categorical]
+            encoded = encode(rows, categories).select(*features, model.label, VALIDATION).cache()
+            cached.append(encoded)
+            counts = {r[0]: r[1] for r in fit_rows.groupBy(model.label).count().collect()}
+            positives, negatives = counts.get(1, 0), counts.get(0, 0)
+            run.rows_in = positives + negatives
+            scale = negatives / positives if positives else 1.0
+
+            registry.setup(mlflow_cfg, lake.root)
+            experiment = registry.experiment_for(model.name, lake.root)
+            with mlflow.start_run(experiment_id=experiment, run_name=f"train {ds}") as parent:
+                mlflow.set_tags(_lineage(model, window, ds, code_version, run.run_id))
+                mlflow.log_params({"train_rows": run.rows_in, "positives": positives, "scale_pos_weight": round(scale, 4),
+                                   "num_workers": cfg.num_workers, "threads_per_worker": threads,
+                                   "features": ",".join(features)})
+                best_booster, best_eval, best_params = None, None, None
+                validation_rows = rows.where(rows[VALIDATION])
+                for i, params in enumerate(candidates(cfg)):
+                    with mlflow.start_run(experiment_id=experiment, run_name=f"trial {i}", nested=True):
+                        mlflow.log_params(params)
+                        booster = fit(encoded, features=features, label=model.label, cfg=cfg, params=params,
+                                      scale_pos_weight=scale)
+                        y, p = _labels_and_scores(validation_rows, booster, model, features, categories)
+                        evaluation = metrics.evaluate(y, p, threshold=0.5)
+                        mlflow.log_metrics({"val_auc": evaluation.auc, "val_logloss": evaluation.logloss,
+                                            "trees": booster.num_boosted_rounds()})
+                    if best_eval is None or evaluation.auc > best_eval.auc:
+                        best_booster, best_eval, best_params = booster, evaluation, params
+                log.info("best trial %s: validation AUC %.4f", best_params, best_eval.auc)
+
+                y, p = _labels_and_scores(validation_rows, best_booster, model, features, categories)
+                threshold = metrics.best_f1_threshold(y, p)
+                validation = metrics.evaluate(y, p, threshold=threshold)
+                hy, hp = _labels_and_scores(holdout_frame(lake, model, window.holdout_days,
+                                                          version=window.features_version),
+                                            best_booster, model, features, categories)
+                holdout = metrics.evaluate(hy, hp, threshold=threshold)
+                mlflow.log_params({f"best_{k}": v for k, v in best_params.items()} | {"threshold": threshold})
+                mlflow.log_metrics({f"val_{k}": v for k, v in validation.as_dict().items()})
+                mlflow.log_metrics({f"holdout_{k}": v for k, v in holdout.as_dict().items()})
+                mlflow.log_dict({"bins": metrics.calibration_table(hy, hp)}, "calibration_holdout.json")
+                mlflow.log_dict(categories, "categories.json")
+
+                version = _register(model, best_booster, encoded, features, threshold, categories)
+
+                baselines = baseline_rows(
+                    score_frame(fit_rows, best_booster, features=features, categories=categories,
+                                keep=[*model.features.numeric, *model.features.categorical]),
+                    model_name=model.name, model_version=version, numeric=model.features.numeric,
+                    categorical=categories, score_column=SCORE,
+                    ds_start=window.train_days[0], ds_end=window.train_days[-1],
+                )
+                written = lake.overwrite(baselines, BASELINES,
+                                         partitions={"model_name": [model.name], "model_version": [version]},
+                                         metadata={"job": JOB, "run_id": run.run_id})
+                run.rows_out = written.rows
+                # Only a version with its baselines in place becomes the challenger.
+                registry.set_alias(model.name, registry.CHALLENGER, version)
+                log.info("%s version %d registered as %s: holdout AUC %.4f, threshold %.4f",
+                         model.name, version, registry.CHALLENGER, holdout.auc, threshold)
+                return TrainResult(model.name, version, parent.info.run_id, threshold, validation, holdout,
+                                   window.train_days, window.holdout_days, window.features_version)
+        finally:
+            for frame in cached:
+                frame.unpersist()
+
+
+def _lineage(model: ModelConfig, window, ds: date, code_version: str, job_run_id: str) -> dict[str, str]:
+    """Tags that answer "what was this model built from"."""
+    return {
+        "lakeops.model": model.name,
+        "lakeops.ds": ds.isoformat(),
+        "lakeops.features_table": f"features.{model.name}",
+        "lakeops.features_version": str(window.features_version),
+        "lakeops.train_start": window.train_days[0].isoformat(),
+        "lakeops.train_end": window.train_days[-1].isoformat(),
+        "lakeops.holdout_start": window.holdout_days[0].isoformat(),
+        "lakeops.holdout_end": window.holdout_days[-1].isoformat(),
+        "lakeops.config_hash": config_hash(model),
+        "lakeops.code_version": code_version,
+        "lakeops.job_run_id": job_run_id,
+    }
+
+
+def _labels_and_scores(df: DataFrame, booster: xgboost.Booster, model: ModelConfig, features, categories):
+    """Labels and scores of ``df`` as numpy arrays (two columns reach the driver)."""
+    scored = score_frame(df, booster, features=features, categories=categories, keep=[model.label])
+    pdf = scored.toPandas()
+    return pdf[model.label].to_numpy(), pdf[SCORE].to_numpy()
+
+
+def _register(model: ModelConfig, booster, encoded: DataFrame, features, threshold: float, categories) -> int:
+    import mlflow
+    from mlflow.models import infer_signature
+
+    example = encoded.select(*features).limit(5).toPandas().astype("float64")
+    signature = infer_signature(example, booster.inplace_predict(example.to_numpy()))
+    info = mlflow.xgboost.log_model(
+        booster,
+        name="model",
+        signature=signature,
+        input_example=example,
+        model_format="ubj",
+        registered_model_name=model.name,
+        metadata=registry.model_metadata(threshold=threshold, features=features, categories=categories),
+    )
+    return int(info.registered_model_version)
+
+
+def default_code_version(project_dir: Path) -> str:
+    """The git commit of the project when there is one, else the package version."""
+    import subprocess
+
+    from lakeops import __version__
+
+    try:
+        out = subprocess.run(["git", "-C", str(project_dir), "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return __version__
+    return f"{__version__}+{out.stdout.strip()}" if out.returncode == 0 and out.stdout.strip() else __version__

@@ -1,0 +1,141 @@
+"""The champion/challenger gate.
+
+Scores the ``challenger`` and the current ``champion`` (both loaded from the
+registry) on the same holdout partitions (the challenger's held-out days) and
+compares them with the model's ``gate`` thresholds:
+
+- absolute: challenger AUC >= ``min_auc``;
+- relative (when there is a champion): challenger AUC >= champion AUC -
+  ``max_auc_drop``, and challenger logloss <= champion logloss x (1 +
+  ``max_logloss_increase_pct`` / 100).
+
+Modes: ``enabled`` moves ``champion`` to the challenger when it passes;
+``dry_run`` evaluates and records without moving anything; ``disabled`` skips
+the comparison and promotes (the mlops-stacks convention, for bootstrapping).
+A promotion re-checks the champion just before moving the alias: if another
+process promoted meanwhile, this one records that it lost and changes nothing.
+
+Reads ``features.<model>``; writes ``ml.model_validations``, ``ml.job_runs`` and
+the registry alias.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import TYPE_CHECKING
+
+from lakeops import registry
+from lakeops.config import GateConfig, MlflowConfig, ModelConfig
+from lakeops.dates import date_range, parse_ds
+from lakeops.lake.tables import MODEL_VALIDATIONS
+from lakeops.predict import SCORE, score_frame
+from lakeops.runs import job_run
+from lakeops.train import metrics
+from lakeops.train.data import holdout_frame
+
+if TYPE_CHECKING:
+    from lakeops.lake import Lake
+
+log = logging.getLogger(__name__)
+
+JOB = "validate_model"
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    decision: str  # promoted | rejected | dry_run_pass | dry_run_fail | skipped
+    passed: bool | None
+    reason: str
+    challenger_version: int
+    champion_version: int | None
+    challenger: metrics.Evaluation | None
+    champion: metrics.Evaluation | None
+
+
+def compare(gate: GateConfig, challenger: metrics.Evaluation, champion: metrics.Evaluation | None) -> tuple[bool, str]:
+    """Whether the challenger passes, and why (every failed rule is named)."""
+    problems = []
+    if not challenger.auc >= gate.min_auc:
+        problems.append(f"AUC {challenger.auc:.4f} < min_auc {gate.min_auc}")
+    if champion is not None:
+        if not challenger.auc >= champion.auc - gate.max_auc_drop:
+            problems.append(f"AUC {challenger.auc:.4f} < champion {champion.auc:.4f} - {gate.max_auc_drop}")
+        limit = champion.logloss * (1 + gate.max_logloss_increase_pct / 100)
+        if not challenger.logloss <= limit:
+            problems.append(f"logloss {challenger.logloss:.4f} > champion {champion.logloss:.4f} "
+                            f"+ {gate.max_logloss_increase_pct}%")
+    if problems:
+        return False, "; ".join(problems)
+    against = "the champion and the absolute thresholds" if champion is not None else "the absolute thresholds (no champion yet)"
+    return True, f"passes {against}"
+
+
+def validate_model(
+    lake: Lake, model: ModelConfig, *, ds: date, mlflow_cfg: MlflowConfig, mode: str | None = None
+) -> GateDecision:
+    """Run the gate for ``model``'s challenger; record the decision; promote when allowed."""
+    mode = mode or model.gate.mode
+    registry.setup(mlflow_cfg, lake.root)
+    with job_run(lake, job=JOB, model=model.name, days=[ds]) as run:
+        challenger = registry.load(model.name, alias=registry.CHALLENGER)
+        champion_version = registry.alias_version(model.name, registry.CHAMPION)
+        start = parse_ds(challenger.tags["lakeops.holdout_start"])
+        end = parse_ds(challenger.tags["lakeops.holdout_end"])
+        days = tuple(date_range(start, end))
+
+        if champion_version == challenger.version:
+            decision = GateDecision("skipped", None, "the challenger is already the champion",
+                                    challenger.version, champion_version, None, None)
+        elif mode == "disabled":
+            registry.set_alias(model.name, registry.CHAMPION, challenger.version)
+            decision = GateDecision("promoted", None, "gate disabled: promoted without comparison",
+                                    challenger.version, champion_version, None, None)
+        else:
+            holdout = holdout_frame(lake, model, days).cache()
+            try:
+                run.rows_in = holdout.count()
+                ch_eval = _evaluate(holdout, challenger, model)
+                champion = registry.load(model.name, version=champion_version) if champion_version else None
+                cp_eval = _evaluate(holdout, champion, model) if champion else None
+            finally:
+                holdout.unpersist()
+            passed, reason = compare(model.gate, ch_eval, cp_eval)
+            if mode == "dry_run":
+                decision_name = "dry_run_pass" if passed else "dry_run_fail"
+            elif not passed:
+                decision_name = "rejected"
+            elif registry.alias_version(model.name, registry.CHAMPION) != champion_version:
+                passed, decision_name = False, "rejected"
+                reason = "lost a race: the champion changed while this validation ran; nothing moved"
+            else:
+                registry.set_alias(model.name, registry.CHAMPION, challenger.version)
+                decision_name = "promoted"
+            decision = GateDecision(decision_name, passed, reason, challenger.version, champion_version, ch_eval, cp_eval)
+
+        _record(lake, model, ds, run.run_id, mode, days, run.rows_in, decision)
+        run.rows_out = 1
+        log.info("%s: challenger v%d %s (%s)", model.name, decision.challenger_version, decision.decision, decision.reason)
+        return decision
+
+
+def _evaluate(holdout, loaded: registry.LoadedModel, model: ModelConfig) -> metrics.Evaluation:
+    scored = score_frame(holdout, loaded.booster, features=loaded.features, categories=loaded.categories,
+                         keep=[model.label]).toPandas()
+    return metrics.evaluate(scored[model.label].to_numpy(), scored[SCORE].to_numpy(), threshold=loaded.threshold)
+
+
+def _record(lake: Lake, model: ModelConfig, ds: date, run_id: str, mode: str, days: tuple[date, ...],
+            rows: int | None, d: GateDecision) -> None:
+    gate = model.gate
+    ch, cp = d.challenger, d.champion
+    row = (
+        ds, model.name, run_id, mode, d.challenger_version, d.champion_version, days[0], days[-1], rows,
+        ch.auc if ch else None, ch.logloss if ch else None, ch.pr_auc if ch else None,
+        cp.auc if cp else None, cp.logloss if cp else None, cp.pr_auc if cp else None,
+        gate.min_auc, gate.max_auc_drop, gate.max_logloss_increase_pct, d.passed, d.decision, d.reason,
+        datetime.now(timezone.utc),  # clock-ok: when the decision was made
+    )
+    lake.append(lake.spark.createDataFrame([row], MODEL_VALIDATIONS.spark_schema).coalesce(1), MODEL_VALIDATIONS,
+                metadata={"job": JOB, "run_id": run_id})
