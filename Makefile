@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 .PHONY: help demo test bench check-env clean
 
 help:
-	@echo "make demo   generate a month of data in ./$(LAKE), prepare its features, list the tables"
+	@echo "make demo   a month of data in ./$(LAKE): features, a trained and validated model, the tables"
 	@echo "make test   run the test suite"
 	@echo "make bench  run the benchmarks under bench/ (minutes)"
 	@echo "make clean  remove the demo lakehouse (keeps .venv)"
@@ -29,6 +29,8 @@ $(STAMP): pyproject.toml
 demo: check-env $(STAMP)
 	$(BIN)/lakeops --lake $(LAKE) generate --start 2024-01-01 --end 2024-01-31 --hosts 2000 --drift-start 2024-01-22
 	$(BIN)/lakeops --lake $(LAKE) prepare --model incident_risk --start 2024-01-01 --end 2024-01-31
+	$(BIN)/lakeops --lake $(LAKE) train --model incident_risk --ds 2024-01-30
+	$(BIN)/lakeops --lake $(LAKE) validate-model --model incident_risk --ds 2024-01-30
 	$(BIN)/lakeops --lake $(LAKE) tables
 
 test: check-env $(STAMP)
@@ -36,6 +38,7 @@ test: check-env $(STAMP)
 
 bench: check-env $(STAMP)
 	$(BIN)/python bench/lake_overwrite.py
+	$(BIN)/python bench/train_scaling.py
 
 clean:
 	rm -rf $(LAKE) spark-warehouse metastore_db derby.log

@@ -105,10 +105,20 @@ def test_gate_promotes_then_rejects_a_weak_challenger_and_dry_run_moves_nothing(
     dry = validate_model(lake, model, ds=DS, mlflow_cfg=MLFLOW, mode="dry_run")
     assert dry.decision == "dry_run_fail" and registry.alias_version(model.name, registry.CHAMPION) == first.version
 
+    # Bootstrap the weak model as champion (gate disabled); a better challenger then replaces it.
+    assert validate_model(lake, model, ds=DS, mlflow_cfg=MLFLOW, mode="disabled").decision == "promoted"
+    assert registry.alias_version(model.name, registry.CHAMPION) == weak.version
+    quick = replace(model, train=replace(model.train, search=replace(model.train.search, trials=1)))
+    better = train(lake, quick, ds=DS, mlflow_cfg=MLFLOW, code_version="test")
+    promoted = validate_model(lake, model, ds=DS, mlflow_cfg=MLFLOW)
+    assert promoted.decision == "promoted" and promoted.champion_version == weak.version
+    assert registry.alias_version(model.name, registry.CHAMPION) == better.version
+
     log = lake.read("ml.model_validations").toPandas().sort_values("decided_at")
-    assert list(log.decision) == ["promoted", "rejected", "dry_run_fail"]
+    assert list(log.decision) == ["promoted", "rejected", "dry_run_fail", "promoted", "promoted"]
     assert log.iloc[1].challenger_auc < log.iloc[1].champion_auc and log.iloc[1].champion_version == first.version
-    assert (log.holdout_rows == 1200).all()
+    assert log.iloc[4].challenger_auc > log.iloc[4].champion_auc
+    assert (log.holdout_rows.dropna() == 1200).all()
 
 
 def test_training_refuses_days_without_a_passed_gate(world, spark):
