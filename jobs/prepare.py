@@ -11,11 +11,11 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from lakeops.cli import main as cli_main
+from lakeops.cli import run_command
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return cli_main(["prepare", *(sys.argv[1:] if argv is None else argv)])
+    return run_command("prepare", argv)
 
 
 if __name__ == "__main__":

@@ -50,6 +50,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
 
 
+def run_command(command: str, argv: Sequence[str] | None = None) -> int:
+    """``main`` for one command: the entry point of ``jobs/<command>.py`` under spark-submit."""
+    return main([command, *(sys.argv[1:] if argv is None else argv)])
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lakeops",
@@ -60,8 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_global_options(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    gen = sub.add_parser(
-        "generate",
+    gen = _command(
+        sub, "generate", _cmd_generate,
         help="write synthetic AIOps data: raw.telemetry, raw.incidents (and raw.scenario)",
         description="Generate synthetic telemetry and incidents for a date range. The same "
         "arguments always give identical tables; rerunning replaces the range's partitions.",
@@ -75,54 +80,54 @@ def build_parser() -> argparse.ArgumentParser:
         "--drift-start", type=_ds("drift-start"),
         help="from this day on, latency, net_in, os_version and mem_util_pct drift (written to raw.scenario)",
     )
-    _add_global_options(gen, inherited=True)
-    gen.set_defaults(handler=_cmd_generate)
 
-    prep = sub.add_parser(
-        "prepare",
+    prep = _command(
+        sub, "prepare", _cmd_prepare, model=True,
         help="build a model's feature table for a day or a range, behind the data-quality gate",
         description="Check the raw partitions, run the model's feature SQL for the whole range in one Spark "
         "job, check the result, and replace the features.<model> partitions in one commit. A failed "
         "'fail' expectation writes nothing and exits with 1, listing what failed.",
     )
-    prep.add_argument("--model", required=True, help="model name (a file under conf/base/models/)")
-    _add_days_options(prep)
-    _add_global_options(prep, inherited=True)
-    prep.set_defaults(handler=_cmd_prepare)
+    prep.add_argument("--ds", type=_ds("ds"), help="one partition date, YYYY-MM-DD")
+    prep.add_argument("--start", type=_ds("start"), help="first day of a range (with --end)")
+    prep.add_argument("--end", type=_ds("end"), help="last day of a range, inclusive")
 
-    tr = sub.add_parser(
-        "train",
+    tr = _command(
+        sub, "train", _cmd_train, model=True,
         help="train a model on the labelled window ending at --ds and register it as challenger",
         description="Train distributed XGBoost (xgboost.spark) on features.<model>: the labelled days of "
         "train.window_days ending at --ds, the newest train.holdout_days held out. Runs the search declared "
         "in train.search (each trial a nested MLflow run), registers the best model with alias "
         "'challenger', and freezes its baselines into ml.baselines.",
     )
-    tr.add_argument("--model", required=True, help="model name (a file under conf/base/models/)")
     tr.add_argument("--ds", required=True, type=_ds("ds"), help="the last day of the training window, YYYY-MM-DD")
-    _add_global_options(tr, inherited=True)
-    tr.set_defaults(handler=_cmd_train)
 
-    val = sub.add_parser(
-        "validate-model",
+    val = _command(
+        sub, "validate-model", _cmd_validate, model=True,
         help="compare the challenger with the champion on the same holdout; promote it when it is better",
         description="Score the challenger and the champion on the challenger's held-out days, compare them "
         "with the model's gate thresholds, record the decision in ml.model_validations, and move the "
         "'champion' alias when the mode allows (enabled: on pass; dry_run: never; disabled: always).",
     )
-    val.add_argument("--model", required=True, help="model name (a file under conf/base/models/)")
     val.add_argument("--ds", required=True, type=_ds("ds"), help="the day the decision is recorded under, YYYY-MM-DD")
     val.add_argument("--mode", choices=["disabled", "dry_run", "enabled"], help="override gate.mode from config")
-    _add_global_options(val, inherited=True)
-    val.set_defaults(handler=_cmd_validate)
 
-    tables = sub.add_parser(
-        "tables",
+    _command(
+        sub, "tables", _cmd_tables,
         help="list the lakehouse's tables: rows, partitions, Delta version, last commit",
         description="List every Delta table under the lakehouse root (reads the logs only).",
     )
-    _add_global_options(tables, inherited=True)
-    tables.set_defaults(handler=_cmd_tables)
+    for command in sub.choices.values():
+        _add_global_options(command, inherited=True)
+    return parser
+
+
+def _command(sub, name: str, handler, *, help: str, description: str, model: bool = False) -> argparse.ArgumentParser:
+    """A subcommand with its handler, and ``--model`` when it acts on one."""
+    parser = sub.add_parser(name, help=help, description=description)
+    if model:
+        parser.add_argument("--model", required=True, help="model name (a file under conf/base/models/)")
+    parser.set_defaults(handler=handler)
     return parser
 
 
@@ -242,12 +247,6 @@ def _open(settings: Settings):
     log.info("Spark %s ready in %.1fs; lakehouse %s", spark.version, time.monotonic() - started,
              Path(settings.lake.root).resolve())
     return spark, open_lake(spark, settings.lake)
-
-
-def _add_days_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--ds", type=_ds("ds"), help="one partition date, YYYY-MM-DD")
-    parser.add_argument("--start", type=_ds("start"), help="first day of a range (with --end)")
-    parser.add_argument("--end", type=_ds("end"), help="last day of a range, inclusive")
 
 
 def _days(args: argparse.Namespace) -> list[date]:

@@ -292,19 +292,12 @@ def load_settings(
     if settings_doc:
         key = sorted(settings_doc)[0]
         raise ConfigError(f"{origins.get(key, 'config')}: unknown key {key!r} (expected lake, spark, mlflow)")
-    suites = {}
-    for name, doc in sorted(suite_docs.items()):
-        suite = _build(SuiteConfig, doc, "", suite_origins[name])
-        if suite.name != name:
-            raise ConfigError(f"{suite_origins[name].get('name')}: name {suite.name!r} must match the file name {name!r}")
+    suites = _build_named(SuiteConfig, suite_docs, suite_origins)
+    for name, suite in suites.items():
         for i, expectation in enumerate(suite.expectations):
             _check_expectation(expectation, f"{suite_origins[name]['']}: expectations[{i}]")
-        suites[name] = suite
-    models = {}
-    for name, doc in sorted(model_docs.items()):
-        model = _build(ModelConfig, doc, "", model_origins[name])
-        if model.name != name:
-            raise ConfigError(f"{model_origins[name].get('name')}: name {model.name!r} must match the file name {name!r}")
+    models = _build_named(ModelConfig, model_docs, model_origins)
+    for name, model in models.items():
         _check_model(model, model_origins[name])
         for stage in ("raw", "features"):
             suite_name = getattr(model.quality, stage)
@@ -313,11 +306,21 @@ def load_settings(
                     f"{_origin(model_origins[name], 'quality.' + stage)}: quality.{stage}: no suite {suite_name!r} "
                     f"under {conf_dir}/*/{QUALITY_DIR}/"
                 )
-        models[name] = model
     return Settings(
         env=env, conf_dir=conf_dir, lake=lake, spark=spark, mlflow=mlflow,
         models=types.MappingProxyType(models), suites=types.MappingProxyType(suites),
     )
+
+
+def _build_named(cls: type, docs: Mapping[str, Any], origins: Mapping[str, Mapping[str, str]]) -> dict[str, Any]:
+    """Build one ``cls`` per file; each must say the name its file has."""
+    built = {}
+    for name, doc in sorted(docs.items()):
+        item = _build(cls, doc, "", origins[name])
+        if item.name != name:
+            raise ConfigError(f"{origins[name].get('name')}: name {item.name!r} must match the file name {name!r}")
+        built[name] = item
+    return built
 
 
 #: What each kind of expectation needs (see lakeops.quality.expectations).

@@ -74,3 +74,11 @@ def score_frame(
             yield out
 
     return encoded.mapInPandas(predict, out_schema)
+
+
+def labels_and_scores(
+    df: DataFrame, booster: xgboost.Booster, *, label: str, features: Sequence[str], categories: dict[str, list[str]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and scores of ``df`` as numpy arrays, for evaluation (two columns reach the driver)."""
+    scored = score_frame(df, booster, features=features, categories=categories, keep=[label]).toPandas()
+    return scored[label].to_numpy(), scored[SCORE].to_numpy()

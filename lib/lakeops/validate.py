@@ -30,7 +30,7 @@ from lakeops import registry
 from lakeops.config import GateConfig, MlflowConfig, ModelConfig
 from lakeops.dates import date_range, parse_ds
 from lakeops.lake.tables import MODEL_VALIDATIONS
-from lakeops.predict import SCORE, score_frame
+from lakeops.predict import labels_and_scores
 from lakeops.runs import job_run
 from lakeops.train import metrics
 from lakeops.train.data import holdout_frame
@@ -121,9 +121,9 @@ def validate_model(
 
 
 def _evaluate(holdout, loaded: registry.LoadedModel, model: ModelConfig) -> metrics.Evaluation:
-    scored = score_frame(holdout, loaded.booster, features=loaded.features, categories=loaded.categories,
-                         keep=[model.label]).toPandas()
-    return metrics.evaluate(scored[model.label].to_numpy(), scored[SCORE].to_numpy(), threshold=loaded.threshold)
+    y, p = labels_and_scores(holdout, loaded.booster, label=model.label, features=loaded.features,
+                             categories=loaded.categories)
+    return metrics.evaluate(y, p, threshold=loaded.threshold)
 
 
 def _record(lake: Lake, model: ModelConfig, ds: date, run_id: str, mode: str, days: tuple[date, ...],

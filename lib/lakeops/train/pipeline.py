@@ -8,6 +8,7 @@ version, and ``ml.job_runs``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING
 from lakeops import registry
 from lakeops.config import ModelConfig, MlflowConfig
 from lakeops.lake.tables import BASELINES
-from lakeops.predict import SCORE, score_frame
+from lakeops.predict import SCORE, labels_and_scores, score_frame
 from lakeops.runs import job_run
 from lakeops.train import metrics
 from lakeops.train.baselines import baseline_rows
@@ -27,7 +28,6 @@ from lakeops.train.encoding import encode, fit_categories
 from lakeops.train.fit import candidates, check_workers, fit
 
 if TYPE_CHECKING:
-    import xgboost
     from pyspark.sql import DataFrame
 
     from lakeops.lake import Lake
@@ -84,27 +84,28 @@ def train(lake: Lake, model: ModelConfig, *, ds: date, mlflow_cfg: MlflowConfig,
                 mlflow.log_params({"train_rows": run.rows_in, "positives": positives, "scale_pos_weight": round(scale, 4),
                                    "num_workers": cfg.num_workers, "threads_per_worker": threads,
                                    "features": ",".join(features)})
-                best_booster, best_eval, best_params = None, None, None
+                best_booster, best_eval, best_params, best_scores = None, None, None, None
                 validation_rows = rows.where(rows[VALIDATION])
+                score = functools.partial(labels_and_scores, label=model.label, features=features,
+                                          categories=categories)
                 for i, params in enumerate(candidates(cfg)):
                     with mlflow.start_run(experiment_id=experiment, run_name=f"trial {i}", nested=True):
                         mlflow.log_params(params)
                         booster = fit(encoded, features=features, label=model.label, cfg=cfg, params=params,
                                       scale_pos_weight=scale)
-                        y, p = _labels_and_scores(validation_rows, booster, model, features, categories)
+                        y, p = score(validation_rows, booster)
                         evaluation = metrics.evaluate(y, p, threshold=0.5)
                         mlflow.log_metrics({"val_auc": evaluation.auc, "val_logloss": evaluation.logloss,
                                             "trees": booster.num_boosted_rounds()})
                     if best_eval is None or evaluation.auc > best_eval.auc:
-                        best_booster, best_eval, best_params = booster, evaluation, params
+                        best_booster, best_eval, best_params, best_scores = booster, evaluation, params, (y, p)
                 log.info("best trial %s: validation AUC %.4f", best_params, best_eval.auc)
 
-                y, p = _labels_and_scores(validation_rows, best_booster, model, features, categories)
+                y, p = best_scores
                 threshold = metrics.best_f1_threshold(y, p)
                 validation = metrics.evaluate(y, p, threshold=threshold)
-                hy, hp = _labels_and_scores(holdout_frame(lake, model, window.holdout_days,
-                                                          version=window.features_version),
-                                            best_booster, model, features, categories)
+                hy, hp = score(holdout_frame(lake, model, window.holdout_days, version=window.features_version),
+                               best_booster)
                 holdout = metrics.evaluate(hy, hp, threshold=threshold)
                 mlflow.log_params({f"best_{k}": v for k, v in best_params.items()} | {"threshold": threshold})
                 mlflow.log_metrics({f"val_{k}": v for k, v in validation.as_dict().items()})
@@ -151,13 +152,6 @@ def _lineage(model: ModelConfig, window, ds: date, code_version: str, job_run_id
         "lakeops.code_version": code_version,
         "lakeops.job_run_id": job_run_id,
     }
-
-
-def _labels_and_scores(df: DataFrame, booster: xgboost.Booster, model: ModelConfig, features, categories):
-    """Labels and scores of ``df`` as numpy arrays (two columns reach the driver)."""
-    scored = score_frame(df, booster, features=features, categories=categories, keep=[model.label])
-    pdf = scored.toPandas()
-    return pdf[model.label].to_numpy(), pdf[SCORE].to_numpy()
 
 
 def _register(model: ModelConfig, booster, encoded: DataFrame, features, threshold: float, categories) -> int:
