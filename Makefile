@@ -31,6 +31,7 @@ demo: check-env $(STAMP)
 	$(BIN)/lakeops --lake $(LAKE) prepare --model incident_risk --start 2024-01-01 --end 2024-01-31
 	$(BIN)/lakeops --lake $(LAKE) train --model incident_risk --ds 2024-01-30
 	$(BIN)/lakeops --lake $(LAKE) validate-model --model incident_risk --ds 2024-01-30
+	$(BIN)/lakeops --lake $(LAKE) score --model incident_risk --start 2024-01-25 --end 2024-01-31
 	$(BIN)/lakeops --lake $(LAKE) tables
 
 test: check-env $(STAMP)
@@ -39,6 +40,7 @@ test: check-env $(STAMP)
 bench: check-env $(STAMP)
 	$(BIN)/python bench/lake_overwrite.py
 	$(BIN)/python bench/train_scaling.py
+	$(BIN)/python bench/score_throughput.py
 
 clean:
 	rm -rf $(LAKE) spark-warehouse metastore_db derby.log

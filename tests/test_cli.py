@@ -63,6 +63,9 @@ def test_tables_on_an_empty_lake(lake_root, capsys):
          "--rows-per-day must be between 1 and --hosts"),
         (["--set", "lake.backend=iceberg", "tables"], "lake.backend: expected one of"),
         (["--set", "nonsense", "tables"], "expected key.path=value"),
+        (["score", "--model", "incident_risk"], "give --ds D, or --start D and --end D"),
+        (["score", "--model", "incident_risk", "--ds", "2024-01-01", "--start", "2024-01-01"], "not both"),
+        (["score", "--model", "no_such_model", "--ds", "2024-01-01"], "no_such_model"),
     ],
 )
 def test_errors_are_one_line_and_exit_2(lake_root, capsys, args, message):
@@ -80,7 +83,7 @@ def test_hostile_dates_are_usage_errors(lake_root, capsys, bad):
     assert "--start" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("args", [["--help"], ["generate", "--help"], ["tables", "--help"]])
+@pytest.mark.parametrize("args", [["--help"], ["generate", "--help"], ["tables", "--help"], ["score", "--help"]])
 def test_help_everywhere(args, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(args)
@@ -92,3 +95,12 @@ def test_global_options_work_after_the_command(lake_root, capsys, monkeypatch):
     monkeypatch.setenv("LAKEOPS_LAKE", "/nonexistent/elsewhere")
     assert main(["tables", "--lake", str(lake_root), "--env", "test"]) == 0
     assert str(lake_root) in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("option", ["--chunk-days", "--model-version"])
+@pytest.mark.parametrize("bad", ["0", "-3", "x"])
+def test_score_counts_must_be_positive(lake_root, capsys, option, bad):
+    with pytest.raises(SystemExit) as exit_:
+        _run(lake_root, "score", "--model", "incident_risk", "--ds", "2024-01-01", option, bad)
+    assert exit_.value.code == 2
+    assert f"invalid {option} {bad!r}" in capsys.readouterr().err

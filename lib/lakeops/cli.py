@@ -4,8 +4,9 @@
 
 Commands: ``generate`` (synthetic raw tables), ``prepare`` (a model's feature
 table behind the data-quality gate), ``train`` and ``validate-model`` (the
-champion/challenger loop), ``tables`` (what the lakehouse holds). Errors a user can fix print one line and exit with 2 (bad parameter or
-config) or 1 (anything else that went wrong).
+champion/challenger loop), ``score`` (batch predictions and backfills),
+``tables`` (what the lakehouse holds). Errors a user can fix print one line and
+exit with 2 (bad parameter or config) or 1 (anything else that went wrong).
 """
 
 from __future__ import annotations
@@ -111,6 +112,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     val.add_argument("--ds", required=True, type=_ds("ds"), help="the day the decision is recorded under, YYYY-MM-DD")
     val.add_argument("--mode", choices=["disabled", "dry_run", "enabled"], help="override gate.mode from config")
+
+    sc = _command(
+        sub, "score", _cmd_score, model=True,
+        help="score feature partitions with the champion into ml.predictions (a day or a backfill range)",
+        description="Load models:/<model>@champion (or --model-version), check features.<model> against the "
+        "model's inputs, and replace the (model_name, ds) partitions of ml.predictions. Days already scored "
+        "by the same model version are skipped unless --force; the rest is scored in chunks of --chunk-days, "
+        "each one Spark job and one atomic commit, so an interrupted backfill resumes where it stopped.",
+    )
+    sc.add_argument("--ds", type=_ds("ds"), help="one partition date, YYYY-MM-DD")
+    sc.add_argument("--start", type=_ds("start"), help="first day of a backfill range (with --end)")
+    sc.add_argument("--end", type=_ds("end"), help="last day of a backfill range, inclusive")
+    sc.add_argument("--model-version", type=_positive("model-version"),
+                    help="score with this registered version instead of the champion")
+    sc.add_argument("--force", action="store_true", help="rescore days already scored by the same model version")
+    sc.add_argument("--chunk-days", type=_positive("chunk-days"), default=31,
+                    help="days per Spark job and commit (default 31)")
 
     _command(
         sub, "tables", _cmd_tables,
@@ -224,6 +242,20 @@ def _cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def _cmd_score(args: argparse.Namespace, settings: Settings) -> int:
+    from lakeops.score import score
+
+    model = settings.model(args.model)
+    days = _days(args)
+    _, lake = _open(settings)
+    r = score(lake, model_name=model.name, entity_keys=model.entity_keys, days=days, mlflow_cfg=settings.mlflow,
+              model_version=args.model_version, force=args.force, chunk_days=args.chunk_days)
+    skipped = f", {len(r.skipped)} day(s) already scored by this version skipped" if r.skipped else ""
+    print(f"ml.predictions: {r.rows:,} rows for {len(r.scored)} day(s) scored by {r.model_name} "
+          f"v{r.model_version}{skipped} (run {r.run_id})")
+    return EXIT_OK
+
+
 def _cmd_tables(args: argparse.Namespace, settings: Settings) -> int:
     from lakeops.lake.catalog import format_tables, list_tables
 
@@ -260,6 +292,20 @@ def _days(args: argparse.Namespace) -> list[date]:
     if args.start is None or args.end is None:
         raise InvalidParameterError("give --ds D, or --start D and --end D")
     return date_range(args.start, args.end)
+
+
+def _positive(option: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"invalid --{option} {text!r}: expected a positive integer")
+        return value
+
+    parse.__name__ = "int"
+    return parse
 
 
 def _ds(option: str):

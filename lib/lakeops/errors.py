@@ -41,3 +41,7 @@ class EmptyWriteError(LakeopsError):
 
 class UnsupportedTableError(LakeopsError):
     """The table uses a Delta feature this backend cannot read or write."""
+
+
+class MissingInputError(LakeopsError):
+    """Input partitions a job needs are not there yet; nothing was written."""

@@ -13,6 +13,7 @@ Reads and writes the MLflow tracking store (``sqlite:///<lake>/mlflow.db`` and
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ from lakeops.config import MlflowConfig
 from lakeops.errors import LakeopsError
 
 if TYPE_CHECKING:
+    import pandas as pd
     import xgboost
 
 log = logging.getLogger(__name__)
@@ -125,6 +127,39 @@ def load(model_name: str, *, alias: str | None = None, version: int | None = Non
         categories={k: list(v) for k, v in meta["categories"].items()},
         tags=dict(client.get_run(mv.run_id).data.tags),
     )
+
+
+def log_model(
+    booster: xgboost.Booster,
+    *,
+    model_name: str,
+    example: pd.DataFrame,
+    threshold: float,
+    features: Sequence[str],
+    categories: Mapping[str, Sequence[str]],
+) -> int:
+    """Log ``booster`` in the active run (xgboost flavor, UBJSON) and register it; returns the version.
+
+    ``example`` holds a few rows of the model's encoded input (doubles); the
+    signature is inferred from it. Threshold, features and categories go into
+    the MLmodel metadata, where :func:`load` finds them.
+    """
+    import mlflow
+    from mlflow.models import infer_signature
+
+    example = example[list(features)].astype("float64")
+    signature = infer_signature(example, booster.inplace_predict(example.to_numpy()))
+    info = mlflow.xgboost.log_model(
+        booster,
+        name="model",
+        signature=signature,
+        input_example=example,
+        model_format="ubj",
+        registered_model_name=model_name,
+        metadata=model_metadata(threshold=threshold, features=list(features),
+                                categories={k: list(v) for k, v in categories.items()}),
+    )
+    return int(info.registered_model_version)
 
 
 def model_metadata(*, threshold: float, features: list[str], categories: dict[str, list[str]]) -> dict[str, Any]:

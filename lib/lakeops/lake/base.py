@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from lakeops.errors import InvalidParameterError, TableNotFoundError, UnsupportedTableError
+from lakeops.errors import (
+    EmptyWriteError,
+    InvalidParameterError,
+    SchemaMismatchError,
+    TableNotFoundError,
+    UnsupportedTableError,
+)
+from lakeops.lake.mapping import BatchFn, MapPlan, map_frame
 from lakeops.lake.spec import PartitionSelection, TableSpec, check_table_schema, conform, parse_partition_string
 from lakeops.names import TableName, path_under
 
@@ -133,6 +140,87 @@ class Lake(ABC):
         self.create(spec)
         return self._append(df, spec, metadata=_commit_metadata(metadata))
 
+    def map_partitions(
+        self,
+        source: str | TableName,
+        fn: BatchFn,
+        spec: TableSpec,
+        *,
+        where: Mapping[str, Sequence[Any] | Any],
+        columns: Sequence[str],
+        constants: Mapping[str, Any] | None = None,
+        version: int | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> WriteResult:
+        """Write ``fn`` of every batch of ``source``'s selected partitions into ``spec``, in one commit.
+
+        Each source partition's rows go to the output partition named by its own
+        partition values plus ``constants`` (e.g. ``{"model_name": "m"}``); those
+        output partitions are replaced atomically. ``fn(batch, partition)`` gets
+        ``columns`` of the source and the partition's typed values, and returns
+        the output's data columns. Nothing reaches the driver but file names.
+
+        Raises:
+            TableNotFoundError, SchemaMismatchError (a column is missing),
+            EmptyWriteError (no selected partition exists): nothing was written.
+        """
+        dt = self._delta(source, version)
+        src = self._spec_from_log(source, dt)
+        selection = PartitionSelection.build(src, where)
+        missing = [c for c in columns if c not in src.schema.names or c in src.partition_by]
+        if missing:
+            raise SchemaMismatchError(f"{source} has no data column(s) {missing}; nothing was written")
+        constants = dict(constants or {})
+        unknown = [c for c in spec.partition_by if c not in constants and c not in src.partition_by]
+        if unknown:
+            raise InvalidParameterError(
+                f"{spec.name}: partition column(s) {unknown} come neither from {source}'s partitions nor constants"
+            )
+        live = [
+            {c: parse_partition_string(src, c, v) for c, v in p.items()} for p in dt.partitions()
+        ]
+        live = [p for p in live if selection.matches(p)]
+        if not live:
+            raise EmptyWriteError(f"{source} has no partition in {selection.describe()}; nothing was written")
+        plan = MapPlan(spec=spec, source_partition_by=src.partition_by, columns=tuple(columns), constants=constants)
+        out = {c: sorted({plan.out_values(p)[c] for p in live}) for c in spec.partition_by}
+        self.create(spec)
+        return self._map_partitions(dt, src, selection, fn, plan, out, metadata=_commit_metadata(metadata))
+
+    def column_ranges(
+        self, name: str | TableName, column: str, *, where: Mapping[str, Sequence[Any] | Any] | None = None
+    ) -> dict[tuple[Any, ...], tuple[Any, Any] | None]:
+        """Per live partition, the min and max of an integer ``column``, from the log's file stats.
+
+        ``None`` for a partition where some file has no stats for it. Reads no
+        data files, so it answers "which version wrote these partitions" cheaply.
+        """
+        dt = self._delta(name)
+        spec = self._spec_from_log(name, dt)
+        selection = PartitionSelection.build(spec, where) if where else None
+        actions = pa.table(dt.get_add_actions(flatten=True)).to_pylist()
+        found: dict[tuple[Any, ...], tuple[Any, Any] | None] = {}
+        for action in actions:
+            values = {c: parse_partition_string(spec, c, action.get(f"partition.{c}")) for c in spec.partition_by}
+            if selection is not None and not selection.matches(values):
+                continue
+            key = tuple(values[c] for c in spec.partition_by)
+            low, high = action.get(f"min.{column}"), action.get(f"max.{column}")
+            if key in found and found[key] is None:
+                continue
+            if low is None or high is None:
+                found[key] = None
+            elif key in found:
+                prev_low, prev_high = found[key]  # type: ignore[misc]
+                found[key] = (min(prev_low, low), max(prev_high, high))
+            else:
+                found[key] = (low, high)
+        return found
+
+    def spec(self, name: str | TableName) -> TableSpec:
+        """The table as its Delta log describes it: schema and partition columns."""
+        return self._spec_from_log(name, self._delta(name))
+
     def partitions(self, name: str | TableName) -> list[dict[str, Any]]:
         """The table's live partitions as typed values, e.g. ``[{"ds": date(2024, 1, 1)}]``."""
         dt = self._delta(name)
@@ -167,6 +255,24 @@ class Lake(ABC):
 
     @abstractmethod
     def _append(self, df: DataFrame, spec: TableSpec, *, metadata: dict[str, Any]) -> WriteResult: ...
+
+    def _map_partitions(
+        self,
+        dt: DeltaTable,
+        src: TableSpec,
+        selection: PartitionSelection,
+        fn: BatchFn,
+        plan: MapPlan,
+        out: Mapping[str, Sequence[Any]],
+        *,
+        metadata: dict[str, Any],
+    ) -> WriteResult:
+        """The portable way: a Spark ``mapInArrow`` over the source, then an overwrite."""
+        df = map_frame(self._read(src, dt, selection), fn, plan)
+        return self._overwrite(
+            conform(df, plan.spec), plan.spec, PartitionSelection.build(plan.spec, out), allow_empty=False,
+            metadata={**metadata, "lakeops.source": str(src.name), "lakeops.source_version": dt.version()},
+        )
 
     # ------------------------------------------------------------------ shared helpers
 

@@ -21,6 +21,7 @@ import shutil
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -32,6 +33,7 @@ import pyarrow.parquet as pq
 
 from lakeops.errors import EmptyWriteError, PartitionViolationError, UnsupportedTableError
 from lakeops.lake.base import DEFAULT_RETENTION_HOURS, Lake, WriteResult
+from lakeops.lake.mapping import BatchFn, MapPlan, Unit, plan_tasks, run_units
 from lakeops.lake.spec import PartitionSelection, TableSpec, parse_partition_string, to_partition_string
 from lakeops.names import TableName
 
@@ -114,6 +116,19 @@ class EmbeddedLake(Lake):
         self, df: DataFrame, spec: TableSpec, selection: PartitionSelection, *, allow_empty: bool, metadata: dict[str, Any]
     ) -> WriteResult:
         write_dir, staged = self._stage(df, spec)
+        return self._commit_overwrite(spec, write_dir, staged, selection, allow_empty=allow_empty, metadata=metadata)
+
+    def _commit_overwrite(
+        self,
+        spec: TableSpec,
+        write_dir: Path,
+        staged: list[_StagedFile],
+        selection: PartitionSelection,
+        *,
+        allow_empty: bool,
+        metadata: dict[str, Any],
+    ) -> WriteResult:
+        """Check staged files lie inside ``selection``, then replace it in one commit."""
         try:
             outside = sorted(
                 {
@@ -143,6 +158,64 @@ class EmbeddedLake(Lake):
             spec, staged, write_id=write_dir.name, mode="overwrite", selection=selection, metadata=metadata
         )
 
+    def _map_partitions(
+        self,
+        dt: DeltaTable,
+        src: TableSpec,
+        selection: PartitionSelection,
+        fn: BatchFn,
+        plan: MapPlan,
+        out: Mapping[str, Sequence[Any]],
+        *,
+        metadata: dict[str, Any],
+    ) -> WriteResult:
+        """The fast way: tasks read the source's Parquet row groups and write Parquet themselves.
+
+        The driver reads only footers (to split files into row-group units) and
+        the file names the tasks return; rows never cross into the JVM.
+        """
+        spec = plan.spec
+        self._check_writable(spec.name)
+        units = self._units(dt, src, selection)
+        write_dir = self.path(spec.name) / f"{WRITE_DIR_PREFIX}{uuid.uuid4().hex}"
+        sc = self.spark.sparkContext
+        tasks = plan_tasks(units, sc.defaultParallelism)
+        target = str(write_dir)
+        sc.setJobDescription(f"lakeops: {src.name} -> {spec.name} ({selection.describe()})")
+        try:
+            sc.parallelize(tasks, len(tasks)).mapPartitions(
+                lambda parts: [path for units in parts for path in run_units(units, fn, plan, target)]
+            ).collect()
+            staged = self._staged_files(write_dir, spec)
+        except Exception:
+            shutil.rmtree(write_dir, ignore_errors=True)
+            raise
+        finally:
+            sc.setJobDescription(None)
+        return self._commit_overwrite(
+            spec, write_dir, staged, PartitionSelection.build(spec, out), allow_empty=False,
+            metadata={**metadata, "lakeops.source": str(src.name), "lakeops.source_version": dt.version()},
+        )
+
+    def _units(self, dt: DeltaTable, src: TableSpec, selection: PartitionSelection) -> list[Unit]:
+        """One unit per non-empty row group of the selected partitions' live files."""
+        root = self.path(src.name)
+        actions = pa.table(dt.get_add_actions(flatten=True))
+        paths = actions.column("path").to_pylist() if actions.num_rows else []
+        parts = {c: actions.column(f"partition.{c}").to_pylist() if actions.num_rows else [] for c in src.partition_by}
+        units = []
+        for i, rel in enumerate(paths):
+            values = {c: parse_partition_string(src, c, parts[c][i]) for c in src.partition_by}
+            if not selection.matches(values):
+                continue
+            path = root / unquote(rel)
+            meta = pq.read_metadata(path)
+            for rg in range(meta.num_row_groups):
+                rows = meta.row_group(rg).num_rows
+                if rows:
+                    units.append(Unit(str(path), (rg,), rows, values))
+        return units
+
     def _append(self, df: DataFrame, spec: TableSpec, *, metadata: dict[str, Any]) -> WriteResult:
         write_dir, staged = self._stage(df, spec)
         if not staged:
@@ -166,6 +239,11 @@ class EmbeddedLake(Lake):
         except Exception:
             shutil.rmtree(write_dir, ignore_errors=True)
             raise
+        return write_dir, self._staged_files(write_dir, spec)
+
+    def _staged_files(self, write_dir: Path, spec: TableSpec) -> list[_StagedFile]:
+        """Describe the non-empty Parquet files of a write folder (empty ones are deleted)."""
+        root = self.path(spec.name)
         staged = []
         for file in sorted(write_dir.rglob("*.parquet")):
             rel = file.relative_to(root)
@@ -187,7 +265,7 @@ class EmbeddedLake(Lake):
                     stats=_file_stats(meta, spec),
                 )
             )
-        return write_dir, staged
+        return staged
 
     def _commit(
         self,

@@ -230,9 +230,12 @@ def to_partition_string(value: Any) -> str:
 
 
 def parse_partition_string(spec: TableSpec, col: str, text: str | None) -> Any:
-    """The typed value of a Delta partition-value string (``None`` for null)."""
-    if text is None:
-        return None
+    """The typed value of a Delta partition-value string (``None`` for null).
+
+    Values delta-rs already typed (its flattened add actions) pass through.
+    """
+    if text is None or not isinstance(text, str):
+        return text
     typ = spec.schema.field(col).type
     if typ == pa.date32():
         return date.fromisoformat(text)

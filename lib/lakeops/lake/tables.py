@@ -171,3 +171,28 @@ MODEL_VALIDATIONS = TableSpec(
     partition_by=("ds",),
     description="One row per champion/challenger gate decision, with both models' holdout metrics.",
 )
+
+
+def predictions_spec(keys: pa.Schema) -> TableSpec:
+    """``ml.predictions`` for models whose entity key columns are ``keys`` (e.g. ``host_id: string``).
+
+    The key columns come from the model's feature table, so the contract follows
+    the model config; every model scored into one lake shares the key columns.
+    """
+    return TableSpec(
+        name="ml.predictions",
+        schema=pa.schema(
+            [
+                ("ds", pa.date32()),
+                ("model_name", pa.string()),
+                ("model_version", pa.int32()),
+                *[(f.name, f.type) for f in keys],
+                ("score", pa.float64()),  # probability of the positive class
+                ("prediction", pa.int32()),  # 1 when score >= the model's stored threshold
+                ("run_id", pa.string()),  # the MLflow run that produced the model version
+            ]
+        ),
+        partition_by=("model_name", "ds"),
+        description="One row per entity, model and day scored: the score, the 0/1 decision at the model's "
+        "threshold and the model version. Re-scoring a (model_name, ds) partition replaces it.",
+    )

@@ -28,8 +28,6 @@ from lakeops.train.encoding import encode, fit_categories
 from lakeops.train.fit import candidates, check_workers, fit
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame
-
     from lakeops.lake import Lake
 
 log = logging.getLogger(__name__)
@@ -113,7 +111,9 @@ def train(lake: Lake, model: ModelConfig, *, ds: date, mlflow_cfg: MlflowConfig,
                 mlflow.log_dict({"bins": metrics.calibration_table(hy, hp)}, "calibration_holdout.json")
                 mlflow.log_dict(categories, "categories.json")
 
-                version = _register(model, best_booster, encoded, features, threshold, categories)
+                example = encoded.select(*features).limit(5).toPandas()
+                version = registry.log_model(best_booster, model_name=model.name, example=example,
+                                             threshold=threshold, features=features, categories=categories)
 
                 baselines = baseline_rows(
                     score_frame(fit_rows, best_booster, features=features, categories=categories,
@@ -152,24 +152,6 @@ def _lineage(model: ModelConfig, window, ds: date, code_version: str, job_run_id
         "lakeops.code_version": code_version,
         "lakeops.job_run_id": job_run_id,
     }
-
-
-def _register(model: ModelConfig, booster, encoded: DataFrame, features, threshold: float, categories) -> int:
-    import mlflow
-    from mlflow.models import infer_signature
-
-    example = encoded.select(*features).limit(5).toPandas().astype("float64")
-    signature = infer_signature(example, booster.inplace_predict(example.to_numpy()))
-    info = mlflow.xgboost.log_model(
-        booster,
-        name="model",
-        signature=signature,
-        input_example=example,
-        model_format="ubj",
-        registered_model_name=model.name,
-        metadata=registry.model_metadata(threshold=threshold, features=features, categories=categories),
-    )
-    return int(info.registered_model_version)
 
 
 def default_code_version(project_dir: Path) -> str:

@@ -1,0 +1,183 @@
+"""Batch functions over a table's partitions: the plan and the task-side code.
+
+:meth:`lakeops.lake.Lake.map_partitions` runs a function over every Arrow batch
+of some partitions of a source table and writes what it returns as the matching
+partitions of an output table. This module holds what both ways of running it
+share:
+
+- :class:`MapPlan`: which source partitions, which columns, and how each source
+  partition names its output partition (source partition values plus constants).
+- :func:`map_frame`: the portable way, a Spark ``mapInArrow`` over the source
+  DataFrame (any backend).
+- :func:`run_units`: the task side of the embedded backend's fast way, where
+  each Spark task reads its row groups straight from the source's Parquet files
+  with pyarrow and writes Parquet into the output's write folder, so no row ever
+  passes through the JVM.
+
+Reads and writes no tables itself.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import pyarrow as pa
+
+from lakeops.errors import SchemaMismatchError
+from lakeops.lake.spec import TableSpec, to_partition_string
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+#: ``fn(batch, partition)``: a batch of the selected source columns and its
+#: source partition's typed values -> a batch of the output's data columns.
+BatchFn = Callable[[pa.RecordBatch, Mapping[str, Any]], pa.RecordBatch]
+
+#: Rows per Arrow batch read inside a task: large batches keep per-call costs
+#: (an ``inplace_predict`` call, a Parquet page) small against the work.
+TASK_BATCH_ROWS = 262_144
+
+_HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
+
+
+@dataclass(frozen=True)
+class MapPlan:
+    """What a map writes: the output spec and how source partitions name output ones."""
+
+    spec: TableSpec
+    source_partition_by: tuple[str, ...]
+    columns: tuple[str, ...]
+    constants: Mapping[str, Any]
+
+    def out_values(self, source_values: Mapping[str, Any]) -> dict[str, Any]:
+        """The output partition a source partition's rows go to."""
+        return {c: self.constants[c] if c in self.constants else source_values[c] for c in self.spec.partition_by}
+
+    @property
+    def out_schema(self) -> pa.Schema:
+        """The output's data columns (partition columns live in folder names and the log)."""
+        return pa.schema([f for f in self.spec.schema if f.name not in self.spec.partition_by])
+
+    def conform(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """``batch`` with exactly the output's data columns, in order and type."""
+        schema = self.out_schema
+        missing = [n for n in schema.names if n not in batch.schema.names]
+        if missing:
+            raise SchemaMismatchError(f"{self.spec.name}: the batch function returned no column(s) {missing}")
+        return pa.RecordBatch.from_arrays([batch.column(n).cast(schema.field(n).type) for n in schema.names],
+                                          schema=schema)
+
+
+# ---------------------------------------------------------------------- portable path
+
+
+def map_frame(df: DataFrame, fn: BatchFn, plan: MapPlan) -> DataFrame:
+    """``fn`` over a DataFrame of the source (partition columns plus ``plan.columns``).
+
+    A Spark batch may hold rows of several source partitions, so each batch is
+    split by partition first; every piece gets its partition's values and the
+    output's partition columns appended.
+    """
+    spec, part_cols = plan.spec, plan.source_partition_by
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        import pyarrow.compute as pc
+
+        for batch in batches:
+            table = pa.Table.from_batches([batch])
+            keys = table.select(list(part_cols)).group_by(list(part_cols)).aggregate([]).to_pylist()
+            for key in keys:
+                mask = None
+                for col, value in key.items():
+                    cond = pc.is_null(table[col]) if value is None else pc.equal(table[col], value)
+                    mask = cond if mask is None else pc.and_(mask, cond)
+                piece = table.filter(mask) if mask is not None else table
+                piece_batch = piece.select(list(plan.columns)).combine_chunks().to_batches()
+                if not piece_batch:
+                    continue
+                out = plan.conform(fn(piece_batch[0], key))
+                values = plan.out_values(key)
+                arrays = {n: out.column(n) for n in out.schema.names}
+                for col in spec.partition_by:
+                    arrays[col] = pa.array([values[col]] * out.num_rows, type=spec.schema.field(col).type)
+                yield pa.RecordBatch.from_arrays([arrays[n] for n in spec.schema.names], schema=spec.schema)
+
+    return df.select(*part_cols, *plan.columns).mapInArrow(run, spec.spark_schema)
+
+
+# ---------------------------------------------------------------------- file path
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One task's share of a source file: some of its row groups."""
+
+    path: str  # absolute local path of the Parquet file
+    row_groups: tuple[int, ...]
+    rows: int
+    partition: Mapping[str, Any]  # typed source partition values
+
+
+def plan_tasks(units: Sequence[Unit], slots: int) -> list[list[Unit]]:
+    """Spread units over at most ``slots`` tasks, largest first onto the lightest task.
+
+    Units of one source partition stay in order within a task, so a task keeps
+    one output file open at a time.
+    """
+    tasks: list[list[Unit]] = [[] for _ in range(max(1, min(slots, len(units))))]
+    loads = [0] * len(tasks)
+    for unit in sorted(units, key=lambda u: -u.rows):
+        i = loads.index(min(loads))
+        tasks[i].append(unit)
+        loads[i] += unit.rows
+    key = lambda u: ([to_partition_string(v) for v in u.partition.values()], u.path, u.row_groups)
+    return [sorted(t, key=key) for t in tasks if t]
+
+
+def run_units(units: Sequence[Unit], fn: BatchFn, plan: MapPlan, write_dir: str) -> Iterator[str]:
+    """Task side: read each unit's row groups, apply ``fn``, write Parquet per output partition.
+
+    Files land under ``write_dir/<col>=<value>/...`` (Hive-style folders, as Spark
+    writes them) and are invisible until the driver commits them. Yields the
+    paths written.
+    """
+    import pyarrow.parquet as pq
+
+    tag = uuid.uuid4().hex[:12]
+    writer: pq.ParquetWriter | None = None
+    path: Path | None = None
+    try:
+        for unit in units:
+            folder = Path(write_dir) / _partition_folder(plan.spec, plan.out_values(unit.partition))
+            if path is None or path.parent != folder:
+                if writer is not None:
+                    writer.close()
+                    yield str(path)
+                path = folder / f"part-{tag}-{uuid.uuid4().hex[:8]}.parquet"
+                folder.mkdir(parents=True, exist_ok=True)
+                writer = pq.ParquetWriter(path, plan.out_schema, compression="snappy")
+            source = pq.ParquetFile(unit.path)
+            for batch in source.iter_batches(batch_size=TASK_BATCH_ROWS, row_groups=list(unit.row_groups),
+                                             columns=list(plan.columns), use_threads=False):
+                out = plan.conform(fn(batch, unit.partition))
+                if out.num_rows:
+                    writer.write_batch(out)
+        if writer is not None:
+            writer.close()
+            writer = None
+            yield str(path)
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+def _partition_folder(spec: TableSpec, values: Mapping[str, Any]) -> str:
+    return "/".join(
+        f"{col}={_HIVE_NULL if values[col] is None else quote(to_partition_string(values[col]), safe='')}"
+        for col in spec.partition_by
+    )

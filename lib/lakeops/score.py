@@ -1,0 +1,185 @@
+"""Batch scoring: the champion (or a chosen version) scores feature partitions.
+
+Reads ``features.<model>`` (the days asked for, at one Delta version) and the
+MLflow registry; writes ``ml.predictions`` partitions ``(model_name, ds)`` and a
+row in ``ml.job_runs``.
+
+- The model loads from the registry only (``models:/<name>@champion`` or a
+  version number). Before anything runs, the feature table is checked against
+  what the model needs (R16): a missing feature, a numeric feature that is not
+  numeric, a categorical one that is not a string, or a missing key column is
+  an error that names the column, and nothing is written.
+- Idempotent and resumable: a day whose partition was already written by the
+  same model version is skipped unless ``force``; the rest is scored in chunks
+  of ``chunk_days`` days, each one Spark job and one Delta commit. An
+  interrupted backfill leaves whole chunks behind, never half a partition, and a
+  rerun picks up at the first chunk that is not there. Scores are deterministic
+  and ``run_id`` is the model's MLflow run, so a forced rerun writes the same rows.
+- Fast: :meth:`lakeops.lake.Lake.map_partitions` runs a
+  :class:`lakeops.predict.BatchScorer` inside tasks that read the feature
+  files' row groups with pyarrow and write prediction files directly (embedded
+  backend); each task predicts with ``spark.task.cpus`` threads. Only file names
+  reach the driver.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+from lakeops import registry
+from lakeops.config import MlflowConfig
+from lakeops.errors import InvalidParameterError, MissingInputError, SchemaMismatchError
+from lakeops.lake.tables import predictions_spec
+from lakeops.names import validate_name
+from lakeops.predict import BatchScorer
+from lakeops.runs import job_run
+
+if TYPE_CHECKING:
+    from lakeops.lake import Lake, TableSpec
+
+log = logging.getLogger(__name__)
+
+JOB = "score"
+PREDICTIONS = "ml.predictions"
+#: Days per Spark job and commit: what an interruption can cost, at most.
+DEFAULT_CHUNK_DAYS = 31
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    """What a scoring run did."""
+
+    model_name: str
+    model_version: int
+    scored: tuple[date, ...]
+    skipped: tuple[date, ...]
+    rows: int
+    run_id: str
+
+
+def score(
+    lake: Lake,
+    *,
+    model_name: str,
+    entity_keys: Sequence[str],
+    days: Sequence[date],
+    mlflow_cfg: MlflowConfig,
+    model_version: int | None = None,
+    force: bool = False,
+    chunk_days: int = DEFAULT_CHUNK_DAYS,
+) -> ScoreResult:
+    """Score ``days`` of ``features.<model_name>`` into ``ml.predictions``.
+
+    Raises:
+        ModelNotFoundError: no champion (or no such version) in the registry.
+        MissingInputError: a day has no feature partition (run prepare first).
+        SchemaMismatchError: the feature table does not fit the model (R16).
+        In every case nothing was written.
+    """
+    validate_name(model_name, kind="model name")
+    if not days:
+        raise InvalidParameterError("no days to score")
+    if chunk_days < 1:
+        raise InvalidParameterError(f"chunk_days must be at least 1, got {chunk_days}")
+    days = sorted(set(days))
+    source = f"features.{model_name}"
+
+    registry.setup(mlflow_cfg, lake.root)
+    if model_version is None:
+        model = registry.load(model_name, alias=registry.CHAMPION)
+    else:
+        model = registry.load(model_name, version=model_version)
+    features_version = lake.version(source)
+    src = lake.spec(source)
+    keys = tuple(entity_keys)
+    check_inputs(src, model, keys)
+    spec = predictions_spec(pa.schema([src.schema.field(k) for k in keys]))
+
+    available = {p["ds"] for p in lake.partitions(source)}
+    missing = [d for d in days if d not in available]
+    if missing:
+        raise MissingInputError(
+            f"{source} has no partition for {_describe_days(missing)}: run `lakeops prepare --model {model_name}` "
+            "for those days first; nothing was scored"
+        )
+    done = set() if force else _scored_by(lake, model_name, model.version, days)
+    todo = [d for d in days if d not in done]
+    if done:
+        log.info("skipping %d day(s) already scored by %s v%d (%s); --force rescores them",
+                 len(done), model_name, model.version, _describe_days(sorted(done)))
+
+    with job_run(lake, job=JOB, model=model_name, days=days) as run:
+        rows = 0
+        if todo:
+            cpus = int(lake.spark.sparkContext.getConf().get("spark.task.cpus", "1"))
+            scorer = BatchScorer.from_booster(
+                model.booster, features=model.features, categories=model.categories, threshold=model.threshold,
+                keys=keys, constants={"model_version": model.version, "run_id": model.run_id}, nthread=cpus,
+            )
+            columns = list(dict.fromkeys([*keys, *model.features]))
+            chunks = [todo[i : i + chunk_days] for i in range(0, len(todo), chunk_days)]
+            for n, chunk in enumerate(chunks, start=1):
+                t0 = time.monotonic()
+                written = lake.map_partitions(
+                    source, scorer, spec, where={"ds": chunk}, columns=columns, version=features_version,
+                    constants={"model_name": model_name},
+                    metadata={"job": JOB, "run_id": run.run_id, "model_version": model.version},
+                )
+                rows += written.rows
+                log.info("chunk %d/%d: %s scored by %s v%d: %d rows in %.1fs (%s version %d)", n, len(chunks),
+                         _describe_days(chunk), model_name, model.version, written.rows, time.monotonic() - t0,
+                         PREDICTIONS, written.version)
+        run.rows_in = run.rows_out = rows
+    return ScoreResult(model_name, model.version, tuple(todo), tuple(sorted(done)), rows, run.run_id)
+
+
+def check_inputs(src: TableSpec, model: registry.LoadedModel, keys: Sequence[str]) -> None:
+    """Refuse a feature table that does not fit the model (R16), naming every bad column."""
+    problems = []
+    if "ds" not in src.partition_by:
+        problems.append(f"it is not partitioned by ds (partitioned by {list(src.partition_by)})")
+    names = set(src.schema.names)
+    for key in keys:
+        if key not in names:
+            problems.append(f"entity key column {key!r} is missing")
+    for name in model.features:
+        if name not in names:
+            problems.append(f"feature {name!r} is missing")
+            continue
+        typ = src.schema.field(name).type
+        if name in model.categories:
+            if not (pa.types.is_string(typ) or pa.types.is_large_string(typ)):
+                problems.append(f"categorical feature {name!r} is {typ}, the model expects a string")
+        elif not (pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_decimal(typ)):
+            problems.append(f"numeric feature {name!r} is {typ}, the model expects a number")
+    if problems:
+        raise SchemaMismatchError(
+            f"{src.name} does not fit {model.name} v{model.version}: {'; '.join(problems)}; nothing was scored"
+        )
+
+
+def _scored_by(lake: Lake, model_name: str, version: int, days: Sequence[date]) -> set[date]:
+    """Days whose prediction partition holds only rows of ``version`` (from the log's file stats)."""
+    if not lake.exists(PREDICTIONS):
+        return set()
+    ranges = lake.column_ranges(PREDICTIONS, "model_version", where={"model_name": [model_name], "ds": list(days)})
+    spec = lake.spec(PREDICTIONS)
+    at = spec.partition_by.index("ds")
+    return {key[at] for key, found in ranges.items() if found == (version, version)}
+
+
+def _describe_days(days: Sequence[date]) -> str:
+    if len(days) == 1:
+        return days[0].isoformat()
+    contiguous = (days[-1] - days[0]).days == len(days) - 1
+    if contiguous:
+        return f"{days[0]}..{days[-1]} ({len(days)} days)"
+    shown = ", ".join(d.isoformat() for d in days[:5])
+    return f"{shown}{' and more' if len(days) > 5 else ''} ({len(days)} days)"
