@@ -29,7 +29,10 @@ For every size, (a)'s seconds per row are reported; goal: within +-25% of their
 median from 0.5M to 8M rows. Around the 8M run the peak resident memory of the
 driver (the Python process and the Spark driver JVM, which in local mode also
 hosts the executors) is reset and read back from ``/proc`` (Linux); goal:
-under 2 GiB.
+under 2 GiB. The size series runs in a fresh process, so neither the data
+generation nor spark_udf's work counts against the JVM's memory. Besides the
+time per row, the marginal cost per row (the slope from the smallest to the
+largest run) and the fixed cost per run are reported.
 
 Figures go to stdout and to ``bench/results/score_throughput.json``.
 
@@ -42,10 +45,13 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
+from urllib.parse import unquote
 
 import numpy as np
 
@@ -111,13 +117,14 @@ def register_model(lake, day: date) -> None:
 
 
 def _arrow_partition(lake, day: date):
+    import pyarrow as pa
     import pyarrow.dataset as pads
     from deltalake import DeltaTable
 
-    dt = DeltaTable(str(lake.path(f"features.{MODEL}")))
-    files = dt.file_uris(partition_filters=[("ds", "=", day.isoformat())])
-    return pads.dataset([f.removeprefix("file://") for f in files], format="parquet").to_table(
-        columns=["host_id", *FEATURES])
+    root = lake.path(f"features.{MODEL}")
+    actions = pa.table(DeltaTable(str(root)).get_add_actions(flatten=True)).to_pydict()
+    files = [str(root / unquote(p)) for p, d in zip(actions["path"], actions["partition.ds"], strict=True) if d == day]
+    return pads.dataset(files, format="parquet").to_table(columns=["host_id", *FEATURES])
 
 
 def run_lakeops(lake, day: date) -> float:
@@ -155,7 +162,7 @@ def run_ceiling(lake, day: date, out_dir: Path) -> float:
     import pyarrow.parquet as pq
 
     from lakeops import registry
-    from lakeops.predict import encode_arrow
+    from lakeops.predict import constant_array, encode_arrow
 
     loaded = registry.load(MODEL, alias=registry.CHAMPION)
     booster = loaded.booster
@@ -167,7 +174,7 @@ def run_ceiling(lake, day: date, out_dir: Path) -> float:
     out = pa.table({"model_version": pa.array(np.full(len(scores), loaded.version, np.int32)),
                     "host_id": table.column("host_id"), "score": pa.array(scores.astype(np.float64)),
                     "prediction": pa.array((scores >= loaded.threshold).astype(np.int32)),
-                    "run_id": pa.array([loaded.run_id] * len(scores))})
+                    "run_id": constant_array(loaded.run_id, len(scores))})
     pq.write_table(out, out_dir / f"ceiling-{day}.parquet")
     return time.perf_counter() - t0
 
@@ -183,35 +190,65 @@ def _peak_gib(pid: int) -> float:
     raise RuntimeError("no VmHWM")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[500_000, 1_000_000, 2_000_000, 4_000_000, 8_000_000])
-    parser.add_argument("--repeats", type=int, default=3, help="runs per path at 2M rows (medians compared)")
-    args = parser.parse_args()
-    sizes = sorted(set(args.sizes) | {COMPARE_ROWS})
-
+def scaling_child(lake_root: str, sizes: list[int]) -> dict:
+    """In a fresh process (its own JVM): lakeops score at every size; peak RSS around the largest."""
     from lakeops.config import LakeConfig, load_settings
     from lakeops.lake import open_lake
     from lakeops.spark import get_session
 
     spark = get_session(load_settings().spark)
     jvm_pid = spark.sparkContext._gateway.proc.pid  # the driver JVM pyspark launched
+    lake = open_lake(spark, LakeConfig(root=lake_root))
+    days = partition_days(sizes)
+    run_lakeops(lake, FIRST_DAY)  # warm-up
+    seconds = {}
+    for n in sizes:
+        if n == max(sizes):
+            _reset_peak(os.getpid())
+            _reset_peak(jvm_pid)
+        seconds[n] = run_lakeops(lake, days[n])
+        print(f"lakeops {n:>10,} rows: {seconds[n]:6.2f}s  {seconds[n] / n * 1e6:.3f} us/row", flush=True)
+    out = {"seconds": seconds, "python_peak_gib": _peak_gib(os.getpid()), "jvm_peak_gib": _peak_gib(jvm_pid)}
+    spark.stop()
+    return out
+
+
+def partition_days(sizes: list[int]) -> dict[int, date]:
+    return {n: FIRST_DAY + timedelta(days=i + 1) for i, n in enumerate(sorted(sizes))}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[500_000, 1_000_000, 2_000_000, 4_000_000, 8_000_000])
+    parser.add_argument("--repeats", type=int, default=3, help="runs per path at 2M rows (medians compared)")
+    parser.add_argument("--child", metavar="LAKE", help=argparse.SUPPRESS)  # internal: the scaling run
+    args = parser.parse_args()
+    sizes = sorted(set(args.sizes) | {COMPARE_ROWS})
+    if args.child:
+        print("RESULT " + json.dumps(scaling_child(args.child, sizes), default=str), flush=True)
+        return 0
+
+    from lakeops.config import LakeConfig, load_settings
+    from lakeops.lake import open_lake
+    from lakeops.spark import get_session
+
+    spark = get_session(load_settings().spark)
     results: dict = {"cores": os.cpu_count(), "goals": GOALS}
     with tempfile.TemporaryDirectory(prefix="lakeops-bench-") as tmp:
-        lake = open_lake(spark, LakeConfig(root=str(Path(tmp) / "lake")))
-        days = {n: FIRST_DAY + timedelta(days=i + 1) for i, n in enumerate(sizes)}
-        warm = FIRST_DAY
+        lake_root = str(Path(tmp) / "lake")
+        lake = open_lake(spark, LakeConfig(root=lake_root))
+        days = partition_days(sizes)
         t0 = time.perf_counter()
-        write_partition(spark, lake, 50_000, warm, seed=1)
+        write_partition(spark, lake, 50_000, FIRST_DAY, seed=1)
         for n, day in days.items():
             write_partition(spark, lake, n, day, seed=10 + n % 97)
         print(f"feature partitions {', '.join(f'{n:,}' for n in sizes)} rows written in "
               f"{time.perf_counter() - t0:.0f}s", flush=True)
         register_model(lake, days[COMPARE_ROWS])
 
-        run_lakeops(lake, warm)  # warm-ups: Python workers start, MLflow schema, JIT
-        run_spark_udf(spark, lake, warm)
-        run_ceiling(lake, warm, Path(tmp))
+        run_lakeops(lake, FIRST_DAY)  # warm-ups: Python workers start, MLflow schema, JIT
+        run_spark_udf(spark, lake, FIRST_DAY)
+        run_ceiling(lake, FIRST_DAY, Path(tmp))
 
         day = days[COMPARE_ROWS]
         runs: dict[str, list[float]] = {"lakeops": [], "spark_udf": [], "ceiling": []}
@@ -226,37 +263,46 @@ def main() -> int:
         of_ceiling = med["ceiling"] / med["lakeops"]
         results["compare"] = {"rows": COMPARE_ROWS, "runs_s": runs, "median_s": med,
                               "vs_spark_udf": round(vs_udf, 2), "of_ceiling": round(of_ceiling, 3)}
+        spark.stop()  # the scaling run gets the machine (and a fresh JVM) to itself
 
-        per_row = {}
-        for n in sizes:
-            if n == max(sizes):
-                _reset_peak(os.getpid())
-                _reset_peak(jvm_pid)
-            seconds = run_lakeops(lake, days[n]) if n != COMPARE_ROWS else med["lakeops"]
-            per_row[n] = seconds / n
-            print(f"lakeops {n:>10,} rows: {seconds:6.2f}s  {per_row[n] * 1e6:.3f} us/row", flush=True)
-        py_peak, jvm_peak = _peak_gib(os.getpid()), _peak_gib(jvm_pid)
-        centre = statistics.median(per_row.values())
-        spread = max(abs(v / centre - 1) for v in per_row.values())
-        results["scaling"] = {"us_per_row": {str(n): round(v * 1e6, 4) for n, v in per_row.items()},
-                              "max_deviation_from_median": round(spread, 3)}
-        results["driver_peak_rss_gib"] = {"python": round(py_peak, 3), "jvm": round(jvm_peak, 3),
-                                          "rows": max(sizes)}
+        print("scaling run in a fresh process ...", flush=True)
+        child = subprocess.run([sys.executable, __file__, "--child", lake_root, "--sizes", *map(str, sizes)],
+                               capture_output=True, text=True, check=False)
+        lines = [ln for ln in child.stdout.splitlines() if ln.startswith(("lakeops ", "RESULT "))]
+        print("\n".join(ln for ln in lines if not ln.startswith("RESULT ")), flush=True)
+        if child.returncode != 0 or not lines or not lines[-1].startswith("RESULT "):
+            print(child.stderr[-4000:])
+            raise SystemExit("the scaling run failed")
+        scaling = json.loads(lines[-1].removeprefix("RESULT "))
+
+    seconds = {int(n): v for n, v in scaling["seconds"].items()}
+    per_row = {n: seconds[n] / n for n in sizes}
+    centre = statistics.median(per_row.values())
+    spread = max(abs(v / centre - 1) for v in per_row.values())
+    # Marginal cost: the slope between the smallest and largest run, free of fixed per-run costs.
+    small, large = min(sizes), max(sizes)
+    marginal = (seconds[large] - seconds[small]) / (large - small)
+    fixed = seconds[small] - marginal * small
+    py_peak, jvm_peak = scaling["python_peak_gib"], scaling["jvm_peak_gib"]
+    results["scaling"] = {"seconds": seconds, "us_per_row": {str(n): round(v * 1e6, 4) for n, v in per_row.items()},
+                          "max_deviation_from_median": round(spread, 3), "marginal_us_per_row": round(marginal * 1e6, 4),
+                          "fixed_cost_s": round(fixed, 3)}
+    results["driver_peak_rss_gib"] = {"python": round(py_peak, 3), "jvm": round(jvm_peak, 3), "rows": large}
 
     verdict = lambda ok: "MET" if ok else "NOT MET"  # noqa: E731
     print(f"\nlakeops vs spark_udf at {COMPARE_ROWS:,} rows: {med['lakeops']:.2f}s vs {med['spark_udf']:.2f}s = "
           f"{vs_udf:.1f}x faster (goal >= {GOALS['vs_spark_udf']}x) {verdict(vs_udf >= GOALS['vs_spark_udf'])}")
     print(f"lakeops vs single-process ceiling: {med['lakeops']:.2f}s vs {med['ceiling']:.2f}s = {of_ceiling:.2f} of "
           f"its throughput (goal >= {GOALS['of_ceiling']}) {verdict(of_ceiling >= GOALS['of_ceiling'])}")
-    print(f"time per row, {min(sizes):,} to {max(sizes):,} rows: max deviation from the median {spread:.0%} "
-          f"(goal <= {GOALS['per_row_spread']:.0%}) {verdict(spread <= GOALS['per_row_spread'])}")
-    print(f"driver peak RSS at {max(sizes):,} rows: Python {py_peak:.2f} GiB, JVM {jvm_peak:.2f} GiB "
+    print(f"time per row, {small:,} to {large:,} rows: max deviation from the median {spread:.0%} "
+          f"(goal <= {GOALS['per_row_spread']:.0%}) {verdict(spread <= GOALS['per_row_spread'])}; "
+          f"marginal {marginal * 1e6:.3f} us/row plus a fixed {fixed:.2f}s per run")
+    print(f"driver peak RSS at {large:,} rows: Python {py_peak:.2f} GiB, JVM {jvm_peak:.2f} GiB "
           f"(goal < {GOALS['driver_rss_gib']} GiB each) "
           f"{verdict(max(py_peak, jvm_peak) < GOALS['driver_rss_gib'])}")
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2, default=str))
     print(f"figures written to {RESULTS}")
-    spark.stop()
     return 0
 
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING
 
+import pyarrow as pa
+
 from lakeops.lake.tables import JOB_RUNS
 
 if TYPE_CHECKING:
@@ -68,8 +70,9 @@ def _record(lake: Lake, run: JobRun, status: str, started: datetime, seconds: fl
         round(seconds, 3), error, started, datetime.now(timezone.utc),  # clock-ok: run timestamp
     )
     try:
-        lake.append(lake.spark.createDataFrame([row], JOB_RUNS.spark_schema).coalesce(1), JOB_RUNS,
-                    metadata={"job": run.job, "run_id": run.run_id})
+        # One row through pyarrow, not a Spark job: bookkeeping should cost milliseconds.
+        rows = pa.Table.from_pylist([dict(zip(JOB_RUNS.schema.names, row, strict=True))], schema=JOB_RUNS.schema)
+        lake.append_rows(rows, JOB_RUNS, metadata={"job": run.job, "run_id": run.run_id})
     except Exception:
         # Never let bookkeeping hide the job's own outcome or error.
         log.exception("could not record %s run %s in %s", run.job, run.run_id, JOB_RUNS.name)

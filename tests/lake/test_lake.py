@@ -255,3 +255,24 @@ def _check_log(path, *, partition_columns):
         for col, lo in stats.get("minValues", {}).items():
             values = [v for v in parquet.read(columns=[col]).column(col).to_pylist() if v is not None]
             assert min(values) == lo and max(values) == stats["maxValues"][col]
+
+
+def test_append_rows_without_spark_matches_a_spark_append(spark, lake):
+    """append_rows (pyarrow files + delta-rs commit) gives what a Spark append of the same rows gives."""
+    from lakeops.lake.base import Lake
+
+    rows = events(spark, D1, 5).unionByName(events(spark, D2, 3, offset=5))
+    arrow = pa.Table.from_pylist([r.asDict() for r in rows.collect()])
+    first = lake.append_rows(arrow, EVENTS, metadata={"job": "test"})
+    assert first.rows == 8 and set(first.partitions) == {f"ds={D1}", f"ds={D2}"}
+    assert fingerprint(lake.read(EVENTS.name)) == fingerprint(rows)
+    assert DeltaTable(str(lake.path(EVENTS.name))).to_pyarrow_table().num_rows == 8
+
+    portable = type("PortableLake", (type(lake),), {"_append_rows": Lake._append_rows})(spark, lake.root)
+    portable.append_rows(arrow, EVENTS)
+    assert lake.read(EVENTS.name).count() == 16
+
+    version = lake.version(EVENTS.name)
+    with pytest.raises(SchemaMismatchError, match="lack column"):
+        lake.append_rows(arrow.drop_columns(["value"]), EVENTS)
+    assert lake.version(EVENTS.name) == version

@@ -140,6 +140,22 @@ class Lake(ABC):
         self.create(spec)
         return self._append(df, spec, metadata=_commit_metadata(metadata))
 
+    def append_rows(self, rows: pa.Table, spec: TableSpec, *, metadata: Mapping[str, Any] | None = None) -> WriteResult:
+        """Append a few rows given as Arrow (bookkeeping such as ``ml.job_runs``), without a Spark job.
+
+        Raises:
+            SchemaMismatchError: a column of ``spec`` is missing or cannot be cast.
+        """
+        missing = [n for n in spec.schema.names if n not in rows.schema.names]
+        if missing:
+            raise SchemaMismatchError(f"{spec.name}: rows lack column(s) {missing}; nothing was written")
+        try:
+            table = rows.select(spec.schema.names).cast(spec.schema)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+            raise SchemaMismatchError(f"{spec.name}: rows do not fit the schema ({exc}); nothing was written") from exc
+        self.create(spec)
+        return self._append_rows(table, spec, metadata=_commit_metadata(metadata))
+
     def map_partitions(
         self,
         source: str | TableName,
@@ -255,6 +271,10 @@ class Lake(ABC):
 
     @abstractmethod
     def _append(self, df: DataFrame, spec: TableSpec, *, metadata: dict[str, Any]) -> WriteResult: ...
+
+    def _append_rows(self, table: pa.Table, spec: TableSpec, *, metadata: dict[str, Any]) -> WriteResult:
+        """The portable way: a (small) DataFrame from the rows, then an append."""
+        return self._append(self.spark.createDataFrame(table.to_pylist(), spec.spark_schema), spec, metadata=metadata)
 
     def _map_partitions(
         self,

@@ -29,11 +29,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from lakeops.errors import EmptyWriteError, PartitionViolationError, UnsupportedTableError
 from lakeops.lake.base import DEFAULT_RETENTION_HOURS, Lake, WriteResult
-from lakeops.lake.mapping import BatchFn, MapPlan, Unit, plan_tasks, run_units
+from lakeops.lake.mapping import BatchFn, MapPlan, Unit, partition_folder, plan_tasks, run_units
 from lakeops.lake.spec import PartitionSelection, TableSpec, parse_partition_string, to_partition_string
 from lakeops.names import TableName
 
@@ -225,6 +226,30 @@ class EmbeddedLake(Lake):
             spec, staged, write_id=write_dir.name, mode="append", selection=None,
             metadata={**metadata, "lakeops.operation": "append"},
         )
+
+    def _append_rows(self, table: pa.Table, spec: TableSpec, *, metadata: dict[str, Any]) -> WriteResult:
+        """Write the rows with pyarrow into a write folder and commit an append; no Spark job."""
+        if table.num_rows == 0:
+            return WriteResult(str(spec.name), self.version(spec.name), 0, 0, ())
+        self._check_writable(spec.name)
+        write_dir = self.path(spec.name) / f"{WRITE_DIR_PREFIX}{uuid.uuid4().hex}"
+        data = [n for n in spec.schema.names if n not in spec.partition_by]
+        try:
+            groups = table.select(list(spec.partition_by)).group_by(list(spec.partition_by)).aggregate([]).to_pylist() \
+                if spec.partition_by else [{}]
+            for i, key in enumerate(groups):
+                piece = table
+                for col, value in key.items():
+                    piece = piece.filter(pc.is_null(piece[col]) if value is None else pc.equal(piece[col], value))
+                folder = write_dir / partition_folder(spec, key) if key else write_dir
+                folder.mkdir(parents=True, exist_ok=True)
+                pq.write_table(piece.select(data), folder / f"part-{i:05d}.parquet", compression="snappy")
+            staged = self._staged_files(write_dir, spec)
+        except Exception:
+            shutil.rmtree(write_dir, ignore_errors=True)
+            raise
+        return self._commit(spec, staged, write_id=write_dir.name, mode="append", selection=None,
+                            metadata={**metadata, "lakeops.operation": "append"})
 
     def _stage(self, df: DataFrame, spec: TableSpec) -> tuple[Path, list[_StagedFile]]:
         """Write ``df`` as Parquet into a new write folder; describe the non-empty files."""

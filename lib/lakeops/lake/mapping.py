@@ -38,9 +38,10 @@ if TYPE_CHECKING:
 #: source partition's typed values -> a batch of the output's data columns.
 BatchFn = Callable[[pa.RecordBatch, Mapping[str, Any]], pa.RecordBatch]
 
-#: Rows per Arrow batch read inside a task: large batches keep per-call costs
-#: (an ``inplace_predict`` call, a Parquet page) small against the work.
-TASK_BATCH_ROWS = 262_144
+#: Rows per Arrow batch read inside a task: large enough that per-call costs
+#: (an ``inplace_predict`` call) vanish, small enough to stay in cache-friendly
+#: buffers (measured: 64k rows read faster than 256k).
+TASK_BATCH_ROWS = 65_536
 
 _HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 
@@ -153,7 +154,7 @@ def run_units(units: Sequence[Unit], fn: BatchFn, plan: MapPlan, write_dir: str)
     path: Path | None = None
     try:
         for unit in units:
-            folder = Path(write_dir) / _partition_folder(plan.spec, plan.out_values(unit.partition))
+            folder = Path(write_dir) / partition_folder(plan.spec, plan.out_values(unit.partition))
             if path is None or path.parent != folder:
                 if writer is not None:
                     writer.close()
@@ -176,7 +177,8 @@ def run_units(units: Sequence[Unit], fn: BatchFn, plan: MapPlan, write_dir: str)
             writer.close()
 
 
-def _partition_folder(spec: TableSpec, values: Mapping[str, Any]) -> str:
+def partition_folder(spec: TableSpec, values: Mapping[str, Any]) -> str:
+    """Hive-style ``col=value/...`` folders for a partition, spelled as Spark spells them."""
     return "/".join(
         f"{col}={_HIVE_NULL if values[col] is None else quote(to_partition_string(values[col]), safe='')}"
         for col in spec.partition_by
