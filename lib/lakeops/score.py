@@ -112,7 +112,7 @@ def score(
     done = set() if force else _scored_by(lake, model_name, model.version, days)
     todo = [d for d in days if d not in done]
     if done:
-        log.info("skipping %d day(s) already scored by %s v%d (%s); --force rescores them",
+        log.info("skipping %d day(s) already scored by %s v%d: %s; --force rescores them",
                  len(done), model_name, model.version, _describe_days(sorted(done)))
 
     with job_run(lake, job=JOB, model=model_name, days=days) as run:
