@@ -96,13 +96,14 @@ def score(
         model = registry.load(model_name, alias=registry.CHAMPION)
     else:
         model = registry.load(model_name, version=model_version)
+    # One version of the features for the whole run: checks, skips and scoring all see the same days.
     features_version = lake.version(source)
-    src = lake.spec(source)
+    src = lake.spec(source, version=features_version)
     keys = tuple(entity_keys)
     check_inputs(src, model, keys)
     spec = predictions_spec(pa.schema([src.schema.field(k) for k in keys]))
 
-    available = {p["ds"] for p in lake.partitions(source)}
+    available = {p["ds"] for p in lake.partitions(source, version=features_version)}
     missing = [d for d in days if d not in available]
     if missing:
         raise MissingInputError(

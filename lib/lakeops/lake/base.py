@@ -233,13 +233,13 @@ class Lake(ABC):
                 found[key] = (low, high)
         return found
 
-    def spec(self, name: str | TableName) -> TableSpec:
-        """The table as its Delta log describes it: schema and partition columns."""
-        return self._spec_from_log(name, self._delta(name))
+    def spec(self, name: str | TableName, *, version: int | None = None) -> TableSpec:
+        """The table as its Delta log describes it (at ``version``): schema and partition columns."""
+        return self._spec_from_log(name, self._delta(name, version))
 
-    def partitions(self, name: str | TableName) -> list[dict[str, Any]]:
-        """The table's live partitions as typed values, e.g. ``[{"ds": date(2024, 1, 1)}]``."""
-        dt = self._delta(name)
+    def partitions(self, name: str | TableName, *, version: int | None = None) -> list[dict[str, Any]]:
+        """The live partitions (at ``version``) as typed values, e.g. ``[{"ds": date(2024, 1, 1)}]``."""
+        dt = self._delta(name, version)
         spec = self._spec_from_log(name, dt)
         return [{col: parse_partition_string(spec, col, value) for col, value in p.items()} for p in dt.partitions()]
 
