@@ -192,10 +192,7 @@ class Lake(ABC):
             raise InvalidParameterError(
                 f"{spec.name}: partition column(s) {unknown} come neither from {source}'s partitions nor constants"
             )
-        live = [
-            {c: parse_partition_string(src, c, v) for c, v in p.items()} for p in dt.partitions()
-        ]
-        live = [p for p in live if selection.matches(p)]
+        live = [p for p in _typed_partitions(src, dt) if selection.matches(p)]
         if not live:
             raise EmptyWriteError(f"{source} has no partition in {selection.describe()}; nothing was written")
         plan = MapPlan(spec=spec, source_partition_by=src.partition_by, columns=tuple(columns), constants=constants)
@@ -214,14 +211,10 @@ class Lake(ABC):
         dt = self._delta(name)
         spec = self._spec_from_log(name, dt)
         selection = PartitionSelection.build(spec, where) if where else None
-        actions = pa.table(dt.get_add_actions(flatten=True)).to_pylist()
         found: dict[tuple[Any, ...], tuple[Any, Any] | None] = {}
-        for action in actions:
-            values = {c: parse_partition_string(spec, c, action.get(f"partition.{c}")) for c in spec.partition_by}
-            if selection is not None and not selection.matches(values):
-                continue
-            key = tuple(values[c] for c in spec.partition_by)
-            low, high = action.get(f"min.{column}"), action.get(f"max.{column}")
+        for action in live_files(spec, dt, selection):
+            key = tuple(action.partition[c] for c in spec.partition_by)
+            low, high = action.stats.get(f"min.{column}"), action.stats.get(f"max.{column}")
             if key in found and found[key] is None:
                 continue
             if low is None or high is None:
@@ -240,8 +233,7 @@ class Lake(ABC):
     def partitions(self, name: str | TableName, *, version: int | None = None) -> list[dict[str, Any]]:
         """The live partitions (at ``version``) as typed values, e.g. ``[{"ds": date(2024, 1, 1)}]``."""
         dt = self._delta(name, version)
-        spec = self._spec_from_log(name, dt)
-        return [{col: parse_partition_string(spec, col, value) for col, value in p.items()} for p in dt.partitions()]
+        return _typed_partitions(self._spec_from_log(name, dt), dt)
 
     def version(self, name: str | TableName) -> int:
         return self._delta(name).version()
@@ -314,6 +306,29 @@ class Lake(ABC):
         _check_protocol(name, dt)
         ref = name if isinstance(name, TableName) else TableName.parse(name)
         return TableSpec(name=ref, schema=_arrow_schema(dt), partition_by=tuple(dt.metadata().partition_columns))
+
+
+@dataclass(frozen=True)
+class LiveFile:
+    """A data file of a table version, per its Delta log."""
+
+    path: str  # relative to the table root, as logged (percent-encoded)
+    partition: dict[str, Any]  # typed partition values
+    stats: dict[str, Any]  # the flattened add action: size, min.<col>, max.<col>, null_count.<col>, ...
+
+
+def live_files(spec: TableSpec, dt: DeltaTable, selection: PartitionSelection | None = None) -> list[LiveFile]:
+    """The files of ``dt``'s version, optionally only those inside ``selection``."""
+    files = []
+    for action in pa.table(dt.get_add_actions(flatten=True)).to_pylist():
+        values = {c: parse_partition_string(spec, c, action.get(f"partition.{c}")) for c in spec.partition_by}
+        if selection is None or selection.matches(values):
+            files.append(LiveFile(action["path"], values, action))
+    return files
+
+
+def _typed_partitions(spec: TableSpec, dt: DeltaTable) -> list[dict[str, Any]]:
+    return [{col: parse_partition_string(spec, col, value) for col, value in p.items()} for p in dt.partitions()]
 
 
 def _arrow_schema(dt: DeltaTable) -> pa.Schema:

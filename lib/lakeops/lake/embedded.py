@@ -29,12 +29,20 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from lakeops.errors import EmptyWriteError, PartitionViolationError, UnsupportedTableError
-from lakeops.lake.base import DEFAULT_RETENTION_HOURS, Lake, WriteResult
-from lakeops.lake.mapping import BatchFn, MapPlan, Unit, partition_folder, plan_tasks, run_units
+from lakeops.lake.base import DEFAULT_RETENTION_HOURS, Lake, WriteResult, live_files
+from lakeops.lake.mapping import (
+    HIVE_NULL,
+    BatchFn,
+    MapPlan,
+    Unit,
+    partition_folder,
+    plan_tasks,
+    run_units,
+    split_by_partition,
+)
 from lakeops.lake.spec import PartitionSelection, TableSpec, parse_partition_string, to_partition_string
 from lakeops.names import TableName
 
@@ -43,7 +51,6 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
 WRITE_DIR_PREFIX = "w-"
-_HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 #: Column types whose Parquet min/max are exact, so Delta data skipping is safe.
 _STATS_TYPES = (pa.int32(), pa.int64(), pa.date32())
 
@@ -82,16 +89,9 @@ class EmbeddedLake(Lake):
         from pyspark.sql import functions as F
 
         root = self.path(spec.name)
-        actions = pa.table(dt.get_add_actions(flatten=True))
-        paths = actions.column("path").to_pylist()
-        part_values = {
-            col: actions.column(f"partition.{col}").to_pylist() if actions.num_rows else [] for col in spec.partition_by
-        }
         groups: dict[tuple[Any, ...], list[str]] = defaultdict(list)
-        for i, rel in enumerate(paths):
-            values = {col: part_values[col][i] for col in spec.partition_by}
-            if selection is None or selection.matches(values):
-                groups[tuple(values[c] for c in spec.partition_by)].append(_file_uri(root, rel))
+        for file in live_files(spec, dt, selection):
+            groups[tuple(file.partition[c] for c in spec.partition_by)].append(_file_uri(root, file.path))
 
         schema = spec.spark_schema
         data_schema = type(schema)([f for f in schema.fields if f.name not in spec.partition_by])
@@ -201,20 +201,14 @@ class EmbeddedLake(Lake):
     def _units(self, dt: DeltaTable, src: TableSpec, selection: PartitionSelection) -> list[Unit]:
         """One unit per non-empty row group of the selected partitions' live files."""
         root = self.path(src.name)
-        actions = pa.table(dt.get_add_actions(flatten=True))
-        paths = actions.column("path").to_pylist() if actions.num_rows else []
-        parts = {c: actions.column(f"partition.{c}").to_pylist() if actions.num_rows else [] for c in src.partition_by}
         units = []
-        for i, rel in enumerate(paths):
-            values = {c: parse_partition_string(src, c, parts[c][i]) for c in src.partition_by}
-            if not selection.matches(values):
-                continue
-            path = root / unquote(rel)
+        for file in live_files(src, dt, selection):
+            path = root / unquote(file.path)
             meta = pq.read_metadata(path)
             for rg in range(meta.num_row_groups):
                 rows = meta.row_group(rg).num_rows
                 if rows:
-                    units.append(Unit(str(path), (rg,), rows, values))
+                    units.append(Unit(str(path), (rg,), rows, file.partition))
         return units
 
     def _append(self, df: DataFrame, spec: TableSpec, *, metadata: dict[str, Any]) -> WriteResult:
@@ -235,12 +229,7 @@ class EmbeddedLake(Lake):
         write_dir = self.path(spec.name) / f"{WRITE_DIR_PREFIX}{uuid.uuid4().hex}"
         data = [n for n in spec.schema.names if n not in spec.partition_by]
         try:
-            groups = table.select(list(spec.partition_by)).group_by(list(spec.partition_by)).aggregate([]).to_pylist() \
-                if spec.partition_by else [{}]
-            for i, key in enumerate(groups):
-                piece = table
-                for col, value in key.items():
-                    piece = piece.filter(pc.is_null(piece[col]) if value is None else pc.equal(piece[col], value))
+            for i, (key, piece) in enumerate(split_by_partition(table, spec.partition_by)):
                 folder = write_dir / partition_folder(spec, key) if key else write_dir
                 folder.mkdir(parents=True, exist_ok=True)
                 pq.write_table(piece.select(data), folder / f"part-{i:05d}.parquet", compression="snappy")
@@ -383,7 +372,7 @@ def _partition_values(rel: Path, spec: TableSpec) -> dict[str, str | None]:
         col, sep, value = part.partition("=")
         if sep and col in spec.partition_by:
             value = unquote(value)
-            found[col] = None if value == _HIVE_NULL else value
+            found[col] = None if value == HIVE_NULL else value
     missing = [c for c in spec.partition_by if c not in found]
     if missing:
         raise RuntimeError(f"{spec.name}: Spark wrote {rel} without partition folder(s) for {missing}")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -43,7 +44,8 @@ BatchFn = Callable[[pa.RecordBatch, Mapping[str, Any]], pa.RecordBatch]
 #: buffers (measured: 64k rows read faster than 256k).
 TASK_BATCH_ROWS = 65_536
 
-_HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
+#: How Spark (and Hive) name the folder of a null partition value.
+HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ class MapPlan:
         """The output partition a source partition's rows go to."""
         return {c: self.constants[c] if c in self.constants else source_values[c] for c in self.spec.partition_by}
 
-    @property
+    @cached_property
     def out_schema(self) -> pa.Schema:
         """The output's data columns (partition columns live in folder names and the log)."""
         return pa.schema([f for f in self.spec.schema if f.name not in self.spec.partition_by])
@@ -87,17 +89,8 @@ def map_frame(df: DataFrame, fn: BatchFn, plan: MapPlan) -> DataFrame:
     spec, part_cols = plan.spec, plan.source_partition_by
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        import pyarrow.compute as pc
-
         for batch in batches:
-            table = pa.Table.from_batches([batch])
-            keys = table.select(list(part_cols)).group_by(list(part_cols)).aggregate([]).to_pylist()
-            for key in keys:
-                mask = None
-                for col, value in key.items():
-                    cond = pc.is_null(table[col]) if value is None else pc.equal(table[col], value)
-                    mask = cond if mask is None else pc.and_(mask, cond)
-                piece = table.filter(mask) if mask is not None else table
+            for key, piece in split_by_partition(pa.Table.from_batches([batch]), part_cols):
                 piece_batch = piece.select(list(plan.columns)).combine_chunks().to_batches()
                 if not piece_batch:
                     continue
@@ -105,10 +98,25 @@ def map_frame(df: DataFrame, fn: BatchFn, plan: MapPlan) -> DataFrame:
                 values = plan.out_values(key)
                 arrays = {n: out.column(n) for n in out.schema.names}
                 for col in spec.partition_by:
-                    arrays[col] = pa.array([values[col]] * out.num_rows, type=spec.schema.field(col).type)
+                    arrays[col] = pa.repeat(pa.scalar(values[col], spec.schema.field(col).type), out.num_rows)
                 yield pa.RecordBatch.from_arrays([arrays[n] for n in spec.schema.names], schema=spec.schema)
 
     return df.select(*part_cols, *plan.columns).mapInArrow(run, spec.spark_schema)
+
+
+def split_by_partition(table: pa.Table, columns: Sequence[str]) -> Iterator[tuple[dict[str, Any], pa.Table]]:
+    """The rows of ``table`` per distinct value of ``columns`` (one piece, key ``{}``, when there are none)."""
+    import pyarrow.compute as pc
+
+    if not columns:
+        yield {}, table
+        return
+    for key in table.select(list(columns)).group_by(list(columns)).aggregate([]).to_pylist():
+        mask = None
+        for col, value in key.items():
+            cond = pc.is_null(table[col]) if value is None else pc.equal(table[col], value)
+            mask = cond if mask is None else pc.and_(mask, cond)
+        yield key, table.filter(mask)
 
 
 # ---------------------------------------------------------------------- file path
@@ -180,6 +188,6 @@ def run_units(units: Sequence[Unit], fn: BatchFn, plan: MapPlan, write_dir: str)
 def partition_folder(spec: TableSpec, values: Mapping[str, Any]) -> str:
     """Hive-style ``col=value/...`` folders for a partition, spelled as Spark spells them."""
     return "/".join(
-        f"{col}={_HIVE_NULL if values[col] is None else quote(to_partition_string(values[col]), safe='')}"
+        f"{col}={HIVE_NULL if values[col] is None else quote(to_partition_string(values[col]), safe='')}"
         for col in spec.partition_by
     )
