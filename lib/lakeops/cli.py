@@ -129,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--force", action="store_true", help="rescore days already scored by the same model version")
     sc.add_argument("--chunk-days", type=_positive("chunk-days"), default=31,
                     help="days per Spark job and commit (default 31)")
+    sc.add_argument("--engine", choices=["auto", "xgboost"], default="auto",
+                    help="auto (default): a compiled tree walk where it covers the model, else XGBoost's "
+                    "inplace_predict; xgboost: always inplace_predict (same scores to float32 rounding)")
 
     _command(
         sub, "tables", _cmd_tables,
@@ -249,7 +252,7 @@ def _cmd_score(args: argparse.Namespace, settings: Settings) -> int:
     days = _days(args)
     _, lake = _open(settings)
     r = score(lake, model_name=model.name, entity_keys=model.entity_keys, days=days, mlflow_cfg=settings.mlflow,
-              model_version=args.model_version, force=args.force, chunk_days=args.chunk_days)
+              model_version=args.model_version, force=args.force, chunk_days=args.chunk_days, engine=args.engine)
     skipped = f", {len(r.skipped)} day(s) already scored by this version skipped" if r.skipped else ""
     print(f"ml.predictions: {r.rows:,} rows for {len(r.scored)} day(s) scored by {r.model_name} "
           f"v{r.model_version}{skipped} (run {r.run_id})")

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
+from lakeops.forest import Forest
+
 if TYPE_CHECKING:
     import xgboost
     from pyspark.sql import DataFrame
@@ -33,30 +35,51 @@ if TYPE_CHECKING:
 SCORE = "score"
 PREDICTION = "prediction"
 
-# One parsed booster per Python worker process, keyed by a digest of its bytes.
-_BOOSTERS: dict[str, xgboost.Booster] = {}
+#: ``engine`` values: "auto" predicts with the compiled :class:`lakeops.forest.Forest`
+#: where it covers the model and XGBoost's ``inplace_predict`` otherwise;
+#: "xgboost" always uses ``inplace_predict``.
+ENGINES = ("auto", "xgboost")
 
 
-def _booster(raw: bytes, digest: str, nthread: int) -> xgboost.Booster:
-    booster = _BOOSTERS.get(digest)
-    if booster is None:
+@dataclass(frozen=True)
+class _Model:
+    booster: xgboost.Booster
+    forest: Forest | None
+
+
+# One parsed model per Python worker process, keyed by a digest of its bytes.
+_MODELS: dict[str, _Model] = {}
+
+
+def _model(raw: bytes, digest: str) -> _Model:
+    model = _MODELS.get(digest)
+    if model is None:
         import xgboost
 
         booster = xgboost.Booster()
         booster.load_model(bytearray(raw))
-        _BOOSTERS.clear()  # keep one model per worker: a job scores one model at a time
-        _BOOSTERS[digest] = booster
-    booster.set_param({"nthread": nthread})
-    return booster
+        _MODELS.clear()  # keep one model per worker: a job scores one model at a time
+        model = _MODELS[digest] = _Model(booster, Forest.from_booster(booster))
+    return model
 
 
 def encode_arrow(batch: pa.RecordBatch, features: Sequence[str], categories: Mapping[str, Sequence[str]]) -> np.ndarray:
-    """The model's input matrix (float32, NaN for missing) from an Arrow batch.
+    """The model's input matrix, ``(rows, features)`` float32 with NaN for missing, from an Arrow batch.
 
     A categorical value becomes its index in the frozen category list, an
-    unseen value the OTHER code (the list's length), and null NaN. Filled one
-    feature per contiguous row of a feature-major array (fast), then handed
-    over transposed; XGBoost reads either layout.
+    unseen value the OTHER code (the list's length), and null NaN. The result is
+    a transposed view of :func:`encode_feature_major`; XGBoost reads either layout.
+    """
+    return encode_feature_major(batch, features, categories).T
+
+
+def encode_feature_major(
+    batch: pa.RecordBatch, features: Sequence[str], categories: Mapping[str, Sequence[str]]
+) -> np.ndarray:
+    """The model's input as a ``(features, rows)`` float32 matrix: one contiguous row per feature.
+
+    Each feature is converted in one pass: a float column's nulls come out of
+    Arrow as NaN and numpy casts while copying (no intermediate Arrow arrays).
     """
     import pyarrow.compute as pc
 
@@ -64,15 +87,15 @@ def encode_arrow(batch: pa.RecordBatch, features: Sequence[str], categories: Map
     for j, name in enumerate(features):
         col = batch.column(name)
         values = categories.get(name)
-        if values is None:
-            col = pc.cast(col, pa.float32())
-        else:
-            codes = pc.index_in(pc.cast(col, pa.string()), value_set=pa.array(list(values), pa.string()))
-            coded = pc.fill_null(pc.cast(codes, pa.float32()), float(len(values)))
-            col = pc.if_else(pc.is_null(col), pa.scalar(None, pa.float32()), coded)
-        x[j] = col.fill_null(np.nan).to_numpy(zero_copy_only=False) if col.null_count else col.to_numpy(
-            zero_copy_only=False)
-    return x.T
+        if values is not None:
+            codes = pc.index_in(col.cast(pa.string()), value_set=pa.array(list(values), pa.string()))
+            if codes.null_count:  # unseen -> OTHER, null -> NaN
+                codes = pc.if_else(pc.is_null(col), np.nan, pc.fill_null(codes.cast(pa.float32()), float(len(values))))
+            col = codes
+        elif not pa.types.is_floating(col.type):
+            col = col.cast(pa.float64())  # ints, decimals; nulls become NaN below
+        x[j] = col.to_numpy(zero_copy_only=False)
+    return x
 
 
 @dataclass(frozen=True)
@@ -90,9 +113,12 @@ class BatchScorer:
     keys: tuple[str, ...]
     constants: Mapping[str, Any] = field(default_factory=dict)
     nthread: int = 1
+    engine: str = "auto"
     digest: str = field(init=False)
 
     def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}, got {self.engine!r}")
         object.__setattr__(self, "digest", hashlib.sha256(self.model_bytes).hexdigest())
 
     @classmethod
@@ -103,8 +129,12 @@ class BatchScorer:
         """Probability of class 1 for each row (float32, as XGBoost computes it)."""
         if batch.num_rows == 0:
             return np.empty(0, dtype=np.float32)
-        model = _booster(self.model_bytes, self.digest, self.nthread)
-        return model.inplace_predict(encode_arrow(batch, self.features, self.categories))
+        model = _model(self.model_bytes, self.digest)
+        x = encode_feature_major(batch, self.features, self.categories)
+        if model.forest is not None and self.engine == "auto":
+            return model.forest.predict(x, nthread=self.nthread)
+        model.booster.set_param({"nthread": self.nthread})
+        return model.booster.inplace_predict(x.T)
 
     def __call__(self, batch: pa.RecordBatch, partition: Mapping[str, Any] | None = None) -> pa.RecordBatch:
         scores = self.scores(batch)

@@ -38,7 +38,7 @@ from lakeops.config import MlflowConfig
 from lakeops.errors import InvalidParameterError, MissingInputError, SchemaMismatchError
 from lakeops.lake.tables import predictions_spec
 from lakeops.names import validate_name
-from lakeops.predict import BatchScorer
+from lakeops.predict import ENGINES, BatchScorer
 from lakeops.runs import job_run
 
 if TYPE_CHECKING:
@@ -74,8 +74,12 @@ def score(
     model_version: int | None = None,
     force: bool = False,
     chunk_days: int = DEFAULT_CHUNK_DAYS,
+    engine: str = "auto",
 ) -> ScoreResult:
     """Score ``days`` of ``features.<model_name>`` into ``ml.predictions``.
+
+    ``engine`` picks the predictor (:data:`lakeops.predict.ENGINES`): "auto" walks
+    the trees with :class:`lakeops.forest.Forest` where it covers the model.
 
     Raises:
         ModelNotFoundError: no champion (or no such version) in the registry.
@@ -88,6 +92,8 @@ def score(
         raise InvalidParameterError("no days to score")
     if chunk_days < 1:
         raise InvalidParameterError(f"chunk_days must be at least 1, got {chunk_days}")
+    if engine not in ENGINES:
+        raise InvalidParameterError(f"engine must be one of {ENGINES}, got {engine!r}")
     days = sorted(set(days))
     source = f"features.{model_name}"
 
@@ -123,6 +129,7 @@ def score(
             scorer = BatchScorer.from_booster(
                 model.booster, features=model.features, categories=model.categories, threshold=model.threshold,
                 keys=keys, constants={"model_version": model.version, "run_id": model.run_id}, nthread=cpus,
+                engine=engine,
             )
             columns = list(dict.fromkeys([*keys, *model.features]))
             chunks = [todo[i : i + chunk_days] for i in range(0, len(todo), chunk_days)]
