@@ -21,7 +21,8 @@ each path on a small partition:
     through ``lake.overwrite`` into a second table.
 (c) ceiling: one process, no Spark: the partition's files (from the Delta log)
     read with pyarrow, encoded, ``inplace_predict`` with every core, and the
-    same columns written with ``pyarrow.parquet.write_table``.
+    same columns written with ``pyarrow.parquet.write_table``. (lakeops itself
+    predicts with :mod:`lakeops.forest`, so it can beat this ceiling.)
 
 At 2M rows each path runs ``--repeats`` times (medians compared). Goals:
 (a) at least 4x faster than (b); (a)'s throughput at least 0.6 of (c)'s.
@@ -283,9 +284,13 @@ def main() -> int:
     small, large = min(sizes), max(sizes)
     marginal = (seconds[large] - seconds[small]) / (large - small)
     fixed = seconds[small] - marginal * small
+    # The cost of each further row, size to size: flat when nothing grows with the input but the work.
+    ordered = sorted(sizes)
+    steps = {f"{a}-{b}": (seconds[b] - seconds[a]) / (b - a) for a, b in zip(ordered, ordered[1:])}
     py_peak, jvm_peak = scaling["python_peak_gib"], scaling["jvm_peak_gib"]
     results["scaling"] = {"seconds": seconds, "us_per_row": {str(n): round(v * 1e6, 4) for n, v in per_row.items()},
                           "max_deviation_from_median": round(spread, 3), "marginal_us_per_row": round(marginal * 1e6, 4),
+                          "step_us_per_row": {k: round(v * 1e6, 4) for k, v in steps.items()},
                           "fixed_cost_s": round(fixed, 3)}
     results["driver_peak_rss_gib"] = {"python": round(py_peak, 3), "jvm": round(jvm_peak, 3), "rows": large}
 
@@ -297,6 +302,7 @@ def main() -> int:
     print(f"time per row, {small:,} to {large:,} rows: max deviation from the median {spread:.0%} "
           f"(goal <= {GOALS['per_row_spread']:.0%}) {verdict(spread <= GOALS['per_row_spread'])}; "
           f"marginal {marginal * 1e6:.3f} us/row plus a fixed {fixed:.2f}s per run")
+    print("  each further row, size to size: " + ", ".join(f"{k} {v * 1e6:.2f}" for k, v in steps.items()) + " us")
     print(f"driver peak RSS at {large:,} rows: Python {py_peak:.2f} GiB, JVM {jvm_peak:.2f} GiB "
           f"(goal < {GOALS['driver_rss_gib']} GiB each) "
           f"{verdict(max(py_peak, jvm_peak) < GOALS['driver_rss_gib'])}")

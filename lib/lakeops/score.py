@@ -125,7 +125,8 @@ def score(
     with job_run(lake, job=JOB, model=model_name, days=days) as run:
         rows = 0
         if todo:
-            cpus = int(lake.spark.sparkContext.getConf().get("spark.task.cpus", "1"))
+            # spark.conf reads one key over py4j; SparkContext.getConf() copies the whole conf (~20 ms).
+            cpus = int(lake.spark.conf.get("spark.task.cpus", "1"))
             scorer = BatchScorer.from_booster(
                 model.booster, features=model.features, categories=model.categories, threshold=model.threshold,
                 keys=keys, constants={"model_version": model.version, "run_id": model.run_id}, nthread=cpus,
