@@ -182,16 +182,26 @@ class EmbeddedLake(Lake):
         sc = self.spark.sparkContext
         tasks = plan_tasks(units, sc.defaultParallelism)
         target = str(write_dir)
-        sc.setJobDescription(f"lakeops: {src.name} -> {spec.name} ({selection.describe()})")
+        # Tasks create folders only inside this one, so a task still running after
+        # the job failed cannot bring it back once it is removed.
+        write_dir.mkdir()
+        group = f"lakeops-map-{write_dir.name}"
+        sc.setJobGroup(group, f"lakeops: {src.name} -> {spec.name} ({selection.describe()})", True)
         try:
             sc.parallelize(tasks, len(tasks)).mapPartitions(
                 lambda parts: [path for units in parts for path in run_units(units, fn, plan, target)]
             ).collect()
             staged = self._staged_files(write_dir, spec)
         except Exception:
+            # A failed job returns while its other tasks may still be writing: stop
+            # them and wait before removing what they wrote.
+            sc.cancelJobGroup(group)
+            _wait_for_tasks(sc, group)
             shutil.rmtree(write_dir, ignore_errors=True)
             raise
         finally:
+            sc.setLocalProperty("spark.jobGroup.id", None)
+            sc.setLocalProperty("spark.job.interruptOnCancel", None)
             sc.setJobDescription(None)
         return self._commit_overwrite(
             spec, write_dir, staged, PartitionSelection.build(spec, out), allow_empty=False,
@@ -432,3 +442,14 @@ def _remove_empty_dirs(folder: Path) -> None:
             sub.rmdir()
     if folder.is_dir() and not any(folder.iterdir()):
         folder.rmdir()
+
+
+def _wait_for_tasks(sc: Any, group: str, *, timeout_s: float = 60.0) -> None:
+    """Wait until no task of the job group's stages is running (or ``timeout_s`` passes)."""
+    tracker = sc.statusTracker()
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        stages = [s for j in tracker.getJobIdsForGroup(group) if (job := tracker.getJobInfo(j)) for s in job.stageIds]
+        if not any((info := tracker.getStageInfo(s)) and info.numActiveTasks > 0 for s in stages):
+            return
+        time.sleep(0.05)

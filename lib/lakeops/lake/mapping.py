@@ -175,7 +175,7 @@ def run_units(units: Sequence[Unit], fn: BatchFn, plan: MapPlan, write_dir: str)
                     continue
                 if writer is None:
                     path = folder / f"part-{tag}-{uuid.uuid4().hex[:8]}.parquet"
-                    folder.mkdir(parents=True, exist_ok=True)
+                    _make_folders(Path(write_dir), folder)
                     writer = pq.ParquetWriter(path, plan.out_schema, compression="snappy",
                                               use_dictionary=dictionary_columns(out))
                 writer.write_batch(out)
@@ -186,6 +186,15 @@ def run_units(units: Sequence[Unit], fn: BatchFn, plan: MapPlan, write_dir: str)
     finally:
         if writer is not None:
             writer.close()
+
+
+def _make_folders(root: Path, folder: Path) -> None:
+    """Create ``folder`` below ``root``, never ``root`` itself: if the driver removed
+    the write folder (the job failed), a late task fails instead of recreating it."""
+    current = root
+    for part in folder.relative_to(root).parts:
+        current = current / part
+        current.mkdir(exist_ok=True)  # FileNotFoundError once root is gone
 
 
 def dictionary_columns(batch: pa.RecordBatch) -> list[str]:
