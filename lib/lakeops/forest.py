@@ -50,9 +50,6 @@ LINKS = {
 #: Packing limits: 16 bits of node index within a tree, 15 bits of feature index.
 MAX_TREE_NODES = 1 << 16
 MAX_FEATURES = 1 << 15
-#: Rows walked together; eight independent walks fill the pipeline (measured: 4 is
-#: 1.4x slower, 16 no faster).
-LANES = 8
 #: Rows per block: the block's rows stay in cache while every tree walks them.
 BLOCK_ROWS = 512
 
@@ -79,13 +76,7 @@ class Forest:
     @classmethod
     def from_booster(cls, booster: xgboost.Booster) -> Forest | None:
         """The booster's trees packed for :meth:`predict`, or ``None`` if it is not supported."""
-        model = json.loads(bytes(booster.save_raw("json")))
-        return cls.from_json(model)
-
-    @classmethod
-    def from_json(cls, model: dict) -> Forest | None:
-        """From XGBoost's JSON model document (``Booster.save_raw("json")``)."""
-        learner = model["learner"]
+        learner = json.loads(bytes(booster.save_raw("json")))["learner"]
         params = learner["learner_model_param"]
         link = LINKS.get(learner["objective"]["name"])
         booster = learner["gradient_booster"]
@@ -134,7 +125,8 @@ class Forest:
         x = _feature_major(x, self.num_features)
         rows = x.shape[1]
         out = np.empty(rows, dtype=np.float32)
-        walk = _walk()
+        from lakeops._forest_kernel import walk  # numba loads here, on first use
+
         args = (x, self.nodes, self.leaves, self.tree_offsets, self.depth, np.float32(self.base_margin), out)
         parts = max(1, min(nthread, rows // BLOCK_ROWS))
         if parts == 1:
@@ -201,16 +193,3 @@ def _feature_major(x: np.ndarray, num_features: int) -> np.ndarray:
     if x.strides[1] != x.itemsize:
         x = np.ascontiguousarray(x)
     return x
-
-
-_KERNEL = None
-
-
-def _walk():
-    """The compiled kernel (numba, cached on disk), built on first use."""
-    global _KERNEL
-    if _KERNEL is None:
-        from lakeops import _forest_kernel
-
-        _KERNEL = _forest_kernel.walk
-    return _KERNEL
