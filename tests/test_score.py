@@ -243,6 +243,21 @@ def test_no_champion_is_a_clear_error(world, spark):
         run(lake, "nochamp", days=DAYS[:1])
 
 
+def test_a_model_not_logged_by_lakeops_is_refused(world):
+    """A registered xgboost model without lakeops' metadata (threshold, features) cannot be loaded."""
+    import mlflow
+    import xgboost
+
+    lake, rows, _ = world
+    booster = xgboost.train({"max_depth": 2, "nthread": 1}, xgboost.DMatrix(rows[["temp"]].to_numpy(), label=rows["label"]),
+                            num_boost_round=2)
+    registry.setup(MLFLOW, lake.root)
+    with mlflow.start_run(experiment_id=registry.experiment_for("foreign", lake.root)):
+        info = mlflow.xgboost.log_model(booster, name="model", registered_model_name="foreign")
+    with pytest.raises(registry.ModelNotFoundError, match="not logged by lakeops"):
+        registry.load("foreign", version=int(info.registered_model_version))
+
+
 def test_arrow_encoding_matches_the_spark_encoder(spark):
     from lakeops.train.encoding import encode
 

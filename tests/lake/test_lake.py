@@ -79,6 +79,26 @@ def test_time_travel_reads_an_earlier_version(spark, lake):
         lake.read("test.events", version=9)
 
 
+def test_log_is_checkpointed_and_reads_the_same_across_checkpoints(spark, lake):
+    """Every CHECKPOINT_INTERVAL commits the log gets a checkpoint; reads, time travel and
+    overwrites see the same table before and after one."""
+    from lakeops.lake.embedded import CHECKPOINT_INTERVAL
+
+    day_rows = pa.Table.from_pylist([r.asDict() for r in events(spark, D1, 3).collect()])
+    lake.overwrite(events(spark, D2, 4), EVENTS, partitions={"ds": [D2]})  # versions 0 (create) and 1
+    while lake.version(EVENTS.name) < CHECKPOINT_INTERVAL + 1:
+        lake.append_rows(day_rows, EVENTS)
+    log = lake.path(EVENTS.name) / "_delta_log"
+    assert (log / f"{CHECKPOINT_INTERVAL - 1:020d}.checkpoint.parquet").is_file()
+    appended = CHECKPOINT_INTERVAL  # versions 2..CHECKPOINT_INTERVAL + 1
+    assert lake.read(EVENTS.name, where={"ds": [D1]}).count() == 3 * appended
+    assert DeltaTable(str(lake.path(EVENTS.name))).to_pyarrow_table().num_rows == 3 * appended + 4
+    assert lake.read(EVENTS.name, version=2).count() == 4 + 3  # before the checkpoint
+    lake.overwrite(events(spark, D1, 5, tag="after"), EVENTS, partitions={"ds": [D1]})
+    assert fingerprint(lake.read(EVENTS.name, where={"ds": [D1]})) == fingerprint(events(spark, D1, 5, tag="after"))
+    assert lake.read(EVENTS.name, where={"ds": [D2]}).count() == 4
+
+
 def test_crash_before_commit_leaves_previous_version(spark, lake, monkeypatch):
     """R2, injected exception: files written, log not; rerun works; full vacuum removes orphans."""
     lake.overwrite(events(spark, D1, tag="good"), EVENTS, partitions={"ds": [D1]})

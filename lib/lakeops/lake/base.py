@@ -77,12 +77,7 @@ class Lake(ABC):
         Raises:
             SchemaMismatchError: the existing table differs from the spec.
         """
-        if self.exists(spec.name):
-            dt = self._delta(spec.name)
-            check_table_schema(spec, _arrow_schema(dt), dt.metadata().partition_columns)
-            return
-        self.path(spec.name).parent.mkdir(parents=True, exist_ok=True)
-        self._create(spec)
+        self._table_for_write(spec)
 
     def read(
         self,
@@ -131,14 +126,15 @@ class Lake(ABC):
         """
         selection = PartitionSelection.build(spec, partitions)
         df = conform(df, spec)
-        self.create(spec)
-        return self._overwrite(df, spec, selection, allow_empty=allow_empty, metadata=_commit_metadata(metadata))
+        target = self._table_for_write(spec)
+        return self._overwrite(df, spec, selection, target=target, allow_empty=allow_empty,
+                               metadata=_commit_metadata(metadata))
 
     def append(self, df: DataFrame, spec: TableSpec, *, metadata: Mapping[str, Any] | None = None) -> WriteResult:
         """Append ``df`` (for logs such as job runs; results use :meth:`overwrite`)."""
         df = conform(df, spec)
-        self.create(spec)
-        return self._append(df, spec, metadata=_commit_metadata(metadata))
+        target = self._table_for_write(spec)
+        return self._append(df, spec, target=target, metadata=_commit_metadata(metadata))
 
     def append_rows(self, rows: pa.Table, spec: TableSpec, *, metadata: Mapping[str, Any] | None = None) -> WriteResult:
         """Append a few rows given as Arrow (bookkeeping such as ``ml.job_runs``), without a Spark job.
@@ -153,8 +149,8 @@ class Lake(ABC):
             table = rows.select(spec.schema.names).cast(spec.schema)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
             raise SchemaMismatchError(f"{spec.name}: rows do not fit the schema ({exc}); nothing was written") from exc
-        self.create(spec)
-        return self._append_rows(table, spec, metadata=_commit_metadata(metadata))
+        target = self._table_for_write(spec)
+        return self._append_rows(table, spec, target=target, metadata=_commit_metadata(metadata))
 
     def map_partitions(
         self,
@@ -197,8 +193,9 @@ class Lake(ABC):
             raise EmptyWriteError(f"{source} has no partition in {selection.describe()}; nothing was written")
         plan = MapPlan(spec=spec, source_partition_by=src.partition_by, columns=tuple(columns), constants=constants)
         out = {c: sorted({plan.out_values(p)[c] for p in live}) for c in spec.partition_by}
-        self.create(spec)
-        return self._map_partitions(dt, src, selection, fn, plan, out, metadata=_commit_metadata(metadata))
+        target = self._table_for_write(spec)
+        return self._map_partitions(dt, src, selection, fn, plan, out, target=target,
+                                    metadata=_commit_metadata(metadata))
 
     def column_ranges(
         self, name: str | TableName, column: str, *, where: Mapping[str, Sequence[Any] | Any] | None = None
@@ -256,17 +253,30 @@ class Lake(ABC):
     @abstractmethod
     def _read(self, spec: TableSpec, dt: DeltaTable, selection: PartitionSelection | None) -> DataFrame: ...
 
+    # The write hooks get ``target``: the output table as :meth:`_table_for_write`
+    # opened it (created, schema checked), so a write opens its table's log once.
+
     @abstractmethod
     def _overwrite(
-        self, df: DataFrame, spec: TableSpec, selection: PartitionSelection, *, allow_empty: bool, metadata: dict[str, Any]
+        self,
+        df: DataFrame,
+        spec: TableSpec,
+        selection: PartitionSelection,
+        *,
+        target: DeltaTable,
+        allow_empty: bool,
+        metadata: dict[str, Any],
     ) -> WriteResult: ...
 
     @abstractmethod
-    def _append(self, df: DataFrame, spec: TableSpec, *, metadata: dict[str, Any]) -> WriteResult: ...
+    def _append(self, df: DataFrame, spec: TableSpec, *, target: DeltaTable, metadata: dict[str, Any]) -> WriteResult: ...
 
-    def _append_rows(self, table: pa.Table, spec: TableSpec, *, metadata: dict[str, Any]) -> WriteResult:
+    def _append_rows(
+        self, table: pa.Table, spec: TableSpec, *, target: DeltaTable, metadata: dict[str, Any]
+    ) -> WriteResult:
         """The portable way: a (small) DataFrame from the rows, then an append."""
-        return self._append(self.spark.createDataFrame(table.to_pylist(), spec.spark_schema), spec, metadata=metadata)
+        df = self.spark.createDataFrame(table.to_pylist(), spec.spark_schema)
+        return self._append(df, spec, target=target, metadata=metadata)
 
     def _map_partitions(
         self,
@@ -277,28 +287,48 @@ class Lake(ABC):
         plan: MapPlan,
         out: Mapping[str, Sequence[Any]],
         *,
+        target: DeltaTable,
         metadata: dict[str, Any],
     ) -> WriteResult:
         """The portable way: a Spark ``mapInArrow`` over the source, then an overwrite."""
         df = map_frame(self._read(src, dt, selection), fn, plan)
         return self._overwrite(
-            conform(df, plan.spec), plan.spec, PartitionSelection.build(plan.spec, out), allow_empty=False,
+            conform(df, plan.spec), plan.spec, PartitionSelection.build(plan.spec, out), target=target,
+            allow_empty=False,
             metadata={**metadata, "lakeops.source": str(src.name), "lakeops.source_version": dt.version()},
         )
 
     # ------------------------------------------------------------------ shared helpers
 
     def _delta(self, name: str | TableName, version: int | None = None) -> DeltaTable:
+        """The table's log at ``version`` (latest when ``None``); a pinned version is read directly."""
         from deltalake import DeltaTable
 
         path = self.path(name)
         if not (path / "_delta_log").is_dir():
             raise TableNotFoundError(f"table {name} does not exist (no Delta log under {path})")
-        dt = DeltaTable(str(path))
-        if version is not None:
-            if version > dt.version():
-                raise InvalidParameterError(f"{name} has no version {version}; the latest is {dt.version()}")
-            dt.load_as_version(version)
+        if version is None:
+            return DeltaTable(str(path))
+        try:
+            return DeltaTable(str(path), version=version)
+        except Exception:
+            latest = DeltaTable(str(path)).version()
+            if version > latest:
+                raise InvalidParameterError(f"{name} has no version {version}; the latest is {latest}") from None
+            raise
+
+    def _table_for_write(self, spec: TableSpec) -> DeltaTable:
+        """``spec``'s table, created if absent, its schema proven to match: the handle a write commits with.
+
+        Raises:
+            SchemaMismatchError: the existing table differs from the spec.
+        """
+        if not self.exists(spec.name):
+            self.path(spec.name).parent.mkdir(parents=True, exist_ok=True)
+            self._create(spec)
+        # Checked after creating too: a process that won a race to create it may have used another schema.
+        dt = self._delta(spec.name)
+        check_table_schema(spec, _arrow_schema(dt), dt.metadata().partition_columns)
         return dt
 
     def _spec_from_log(self, name: str | TableName, dt: DeltaTable) -> TableSpec:

@@ -41,7 +41,14 @@ class NativeLake(Lake):
         return df.where(selection.sql_predicate()) if selection is not None else df
 
     def _overwrite(
-        self, df: DataFrame, spec: TableSpec, selection: PartitionSelection, *, allow_empty: bool, metadata: dict[str, Any]
+        self,
+        df: DataFrame,
+        spec: TableSpec,
+        selection: PartitionSelection,
+        *,
+        target: DeltaTable,  # delta-spark reads the log itself
+        allow_empty: bool,
+        metadata: dict[str, Any],
     ) -> WriteResult:
         from pyspark.errors import AnalysisException
 
@@ -64,7 +71,7 @@ class NativeLake(Lake):
             raise
         return self._result(spec)
 
-    def _append(self, df: DataFrame, spec: TableSpec, *, metadata: dict[str, Any]) -> WriteResult:
+    def _append(self, df: DataFrame, spec: TableSpec, *, target: DeltaTable, metadata: dict[str, Any]) -> WriteResult:
         df.write.format("delta").mode("append").option("userMetadata", json.dumps(metadata)).save(
             self.path(spec.name).as_uri()
         )
