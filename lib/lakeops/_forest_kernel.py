@@ -2,6 +2,11 @@
 
 Kept apart so that importing :mod:`lakeops.forest` does not import numba, and so
 numba's on-disk cache has a real file to key on.
+
+Every index is unsigned: numba supports Python's negative indices, so a signed
+index costs a compare and a select on every array access. In this loop that
+was a third of the time (measured on a 100-tree, depth-6 model: 1.0 us per row
+with signed indices, 0.63 us with unsigned ones, one thread).
 """
 
 from __future__ import annotations
@@ -11,18 +16,19 @@ import numpy as np
 
 from lakeops.forest import BLOCK_ROWS
 
-_LOW = np.int64(0xFFFFFFFF)
+_U = np.uint64
+_LOW = _U(0xFFFFFFFF)
 
 
 @numba.njit(inline="always", nogil=True, error_model="numpy")
-def _step(x: np.ndarray, nodes: np.ndarray, offset: int, node: int, row: int) -> int:
+def _step(x: np.ndarray, nodes: np.ndarray, offset: np.uint64, node: np.uint64, row: np.uint64) -> np.uint64:
     """One level down from ``node`` for ``row``: left child + (goes right)."""
     word = nodes[offset + node]
-    high = word >> 32
+    high = word >> _U(32)
     threshold = np.uint32(word & _LOW).view(np.float32)
-    value = x[(high >> 16) & 0x7FFF, row]
-    right = np.int64(value >= threshold) | (np.int64(value != value) & ((high >> 31) & 1))
-    return (high & 0xFFFF) + right
+    value = x[(high >> _U(16)) & _U(0x7FFF), row]
+    right = _U(value >= threshold) | (_U(value != value) & (high >> _U(31)))
+    return (high & _U(0xFFFF)) + right
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
@@ -30,39 +36,42 @@ def walk(x, nodes, leaves, tree_offsets, depth, base, out, first, stop):  # prag
     """For rows ``first <= i < stop``: ``out[i] = base + sum over trees of the leaf row i reaches``.
 
     Rows go in blocks that stay in cache while every tree walks them; within a
-    block eight rows walk together (measured: four lanes are 1.4x slower,
-    sixteen no faster).
+    block eight rows walk together, so eight independent chains of loads overlap
+    in the CPU (measured with signed indices: four lanes 1.4x slower, sixteen no
+    faster).
     """
-    for start in range(first, stop, BLOCK_ROWS):
-        end = min(start + BLOCK_ROWS, stop)
+    nodes = nodes.view(np.uint64)
+    zero, one = _U(0), _U(1)
+    for block in range(first, stop, BLOCK_ROWS):
+        start, end = _U(block), _U(min(block + BLOCK_ROWS, stop))
         for i in range(start, end):
-            out[i] = base
+            out[_U(i)] = base
         for t in range(tree_offsets.shape[0]):
-            o = tree_offsets[t]
+            o = _U(tree_offsets[_U(t)])
             i = start
-            while i + 8 <= end:
-                j0 = j1 = j2 = j3 = j4 = j5 = j6 = j7 = 0
+            while i + _U(8) <= end:
+                j0 = j1 = j2 = j3 = j4 = j5 = j6 = j7 = zero
                 for _ in range(depth):
                     j0 = _step(x, nodes, o, j0, i)
-                    j1 = _step(x, nodes, o, j1, i + 1)
-                    j2 = _step(x, nodes, o, j2, i + 2)
-                    j3 = _step(x, nodes, o, j3, i + 3)
-                    j4 = _step(x, nodes, o, j4, i + 4)
-                    j5 = _step(x, nodes, o, j5, i + 5)
-                    j6 = _step(x, nodes, o, j6, i + 6)
-                    j7 = _step(x, nodes, o, j7, i + 7)
+                    j1 = _step(x, nodes, o, j1, i + _U(1))
+                    j2 = _step(x, nodes, o, j2, i + _U(2))
+                    j3 = _step(x, nodes, o, j3, i + _U(3))
+                    j4 = _step(x, nodes, o, j4, i + _U(4))
+                    j5 = _step(x, nodes, o, j5, i + _U(5))
+                    j6 = _step(x, nodes, o, j6, i + _U(6))
+                    j7 = _step(x, nodes, o, j7, i + _U(7))
                 out[i] += leaves[o + j0]
-                out[i + 1] += leaves[o + j1]
-                out[i + 2] += leaves[o + j2]
-                out[i + 3] += leaves[o + j3]
-                out[i + 4] += leaves[o + j4]
-                out[i + 5] += leaves[o + j5]
-                out[i + 6] += leaves[o + j6]
-                out[i + 7] += leaves[o + j7]
-                i += 8
+                out[i + _U(1)] += leaves[o + j1]
+                out[i + _U(2)] += leaves[o + j2]
+                out[i + _U(3)] += leaves[o + j3]
+                out[i + _U(4)] += leaves[o + j4]
+                out[i + _U(5)] += leaves[o + j5]
+                out[i + _U(6)] += leaves[o + j6]
+                out[i + _U(7)] += leaves[o + j7]
+                i += _U(8)
             while i < end:
-                j = 0
+                j = zero
                 for _ in range(depth):
                     j = _step(x, nodes, o, j, i)
                 out[i] += leaves[o + j]
-                i += 1
+                i += one
