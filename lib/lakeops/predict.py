@@ -4,7 +4,7 @@ One piece of scoring code for every caller: :class:`BatchScorer` turns an Arrow
 batch of feature columns into scores. It carries the booster as UBJSON bytes;
 each Python worker parses it once (cached by digest) and predicts whole batches
 with as many threads as a Spark task may use: through :class:`lakeops.forest.Forest`
-(a compiled, branch-free tree walk, about 1.6x faster) where it covers the
+(a compiled, branch-free tree walk, about 2.6x faster) where it covers the
 model, otherwise ``Booster.inplace_predict`` (no DMatrix). Categorical
 features are encoded here with the categories frozen
 at training time, exactly as :func:`lakeops.train.encoding.encode` does in Spark.
