@@ -13,6 +13,7 @@ Reads and writes the MLflow tracking store (``sqlite:///<lake>/mlflow.db`` and
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -51,9 +52,15 @@ class LoadedModel:
 
 
 def setup(cfg: MlflowConfig, lake_root: Path) -> str:
-    """Point MLflow at the configured (or embedded) store; returns the tracking URI."""
+    """Point MLflow at the configured (or embedded) store; returns the tracking URI.
+
+    Also turns off MLflow's artifact progress bars unless the environment asks
+    for them (``MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR``): a batch job's log is not
+    a terminal, and loading a model would otherwise draw one per run.
+    """
     import mlflow
 
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     root = Path(lake_root).resolve()
     tracking = cfg.tracking_uri or f"sqlite:///{root / 'mlflow.db'}"
     mlflow.set_tracking_uri(tracking)
