@@ -17,6 +17,7 @@ from lakeops.errors import (
     PartitionViolationError,
     SchemaMismatchError,
     TableNotFoundError,
+    UnsupportedTableError,
 )
 from lakeops.lake import TableSpec
 
@@ -97,6 +98,22 @@ def test_log_is_checkpointed_and_reads_the_same_across_checkpoints(spark, lake):
     lake.overwrite(events(spark, D1, 5, tag="after"), EVENTS, partitions={"ds": [D1]})
     assert fingerprint(lake.read(EVENTS.name, where={"ds": [D1]})) == fingerprint(events(spark, D1, 5, tag="after"))
     assert lake.read(EVENTS.name, where={"ds": [D2]}).count() == 4
+
+
+def test_table_with_a_newer_writer_protocol_is_refused_before_writing(spark, lake):
+    """A table another writer upgraded (change data feed: writer version 4) is not written by delta-rs commits."""
+    lake.overwrite(events(spark, D1, 5), EVENTS, partitions={"ds": [D1]})
+    path = lake.path(EVENTS.name)
+    DeltaTable(str(path)).alter.set_table_properties({"delta.enableChangeDataFeed": "true"})
+    version, files = lake.version(EVENTS.name), sorted(p.name for p in path.rglob("*.parquet"))
+    rows = pa.Table.from_pylist([r.asDict() for r in events(spark, D2, 2).collect()])
+    with pytest.raises(UnsupportedTableError, match="writer version 4"):
+        lake.overwrite(events(spark, D2, 3), EVENTS, partitions={"ds": [D2]})
+    with pytest.raises(UnsupportedTableError, match="writer version 4"):
+        lake.append_rows(rows, EVENTS)
+    assert lake.version(EVENTS.name) == version
+    assert sorted(p.name for p in path.rglob("*.parquet")) == files  # not even staged
+    assert lake.read(EVENTS.name).count() == 5
 
 
 def test_crash_before_commit_leaves_previous_version(spark, lake, monkeypatch):

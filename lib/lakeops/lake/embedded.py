@@ -93,6 +93,19 @@ class EmbeddedLake(Lake):
             configuration={"delta.checkpointInterval": str(CHECKPOINT_INTERVAL)},
         )
 
+    def _table_for_write(self, spec: TableSpec) -> DeltaTable:
+        """As :meth:`Lake._table_for_write`, and refuse tables whose writer protocol delta-rs
+        commits here cannot honour (before anything is written)."""
+        dt = super()._table_for_write(spec)
+        proto = dt.protocol()
+        if proto.min_writer_version > 2 or proto.writer_features:
+            raise UnsupportedTableError(
+                f"{spec.name} needs Delta writer version {proto.min_writer_version} "
+                f"(features: {', '.join(proto.writer_features or []) or 'none'}); the embedded backend "
+                "writes version 2 tables only: set lake.backend=native"
+            )
+        return dt
+
     def _read(self, spec: TableSpec, dt: DeltaTable, selection: PartitionSelection | None) -> DataFrame:
         from pyspark.sql import functions as F
 
@@ -194,7 +207,6 @@ class EmbeddedLake(Lake):
         the file names the tasks return; rows never cross into the JVM.
         """
         spec = plan.spec
-        _check_writable(spec.name, target)
         units = self._units(dt, src, selection)
         write_dir = self.path(spec.name) / f"{WRITE_DIR_PREFIX}{uuid.uuid4().hex}"
         sc = self.spark.sparkContext
@@ -255,7 +267,6 @@ class EmbeddedLake(Lake):
         """Write the rows with pyarrow into a write folder and commit an append; no Spark job."""
         if table.num_rows == 0:
             return WriteResult(str(spec.name), target.version(), 0, 0, ())
-        _check_writable(spec.name, target)
         write_dir = self.path(spec.name) / f"{WRITE_DIR_PREFIX}{uuid.uuid4().hex}"
         data = [n for n in spec.schema.names if n not in spec.partition_by]
         try:
@@ -272,7 +283,6 @@ class EmbeddedLake(Lake):
 
     def _stage(self, df: DataFrame, spec: TableSpec, target: DeltaTable) -> tuple[Path, list[_StagedFile]]:
         """Write ``df`` as Parquet into a new write folder; describe the non-empty files."""
-        _check_writable(spec.name, target)
         root = self.path(spec.name)
         write_dir = root / f"{WRITE_DIR_PREFIX}{uuid.uuid4().hex}"
         writer = df.write.mode("errorifexists")
@@ -392,16 +402,6 @@ class EmbeddedLake(Lake):
             if not dry_run:
                 _remove_empty_dirs(write_dir)
         return removed
-
-
-def _check_writable(name: TableName, dt: DeltaTable) -> None:
-    proto = dt.protocol()
-    if proto.min_writer_version > 2 or proto.writer_features:
-        raise UnsupportedTableError(
-            f"{name} needs Delta writer version {proto.min_writer_version} "
-            f"(features: {', '.join(proto.writer_features or []) or 'none'}); the embedded backend "
-            "writes version 2 tables only: set lake.backend=native"
-        )
 
 
 def _file_uri(root: Path, rel: str) -> str:
