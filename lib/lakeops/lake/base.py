@@ -333,7 +333,7 @@ class Lake(ABC):
 
     def _spec_from_log(self, name: str | TableName, dt: DeltaTable) -> TableSpec:
         """A spec for whatever the log says the table is (reads need no declared spec)."""
-        _check_protocol(name, dt)
+        check_protocol(name, dt)
         ref = name if isinstance(name, TableName) else TableName.parse(name)
         return TableSpec(name=ref, schema=_arrow_schema(dt), partition_by=tuple(dt.metadata().partition_columns))
 
@@ -367,14 +367,20 @@ def _arrow_schema(dt: DeltaTable) -> pa.Schema:
     return pa.schema([pa.field(f.name, pa.string()) if f.type in _STRING_TYPES else f for f in schema])
 
 
-def _check_protocol(name: object, dt: DeltaTable) -> None:
-    """Refuse tables whose protocol needs more than reading files listed in the log."""
+def check_protocol(name: object, dt: DeltaTable, *, writer: bool = False) -> None:
+    """Refuse tables whose Delta protocol asks for more than the embedded backend does:
+    reader version 1 (read the files the log lists) or, for writes, writer version 2."""
     proto = dt.protocol()
-    if proto.min_reader_version > 1 or proto.reader_features:
+    if writer:
+        kind, verb, limit, hint = "writer", "writes", 2, ""
+        version, features = proto.min_writer_version, proto.writer_features
+    else:
+        kind, verb, limit, hint = "reader", "reads", 1, ", e.g. deletion vectors or column mapping"
+        version, features = proto.min_reader_version, proto.reader_features
+    if version > limit or features:
         raise UnsupportedTableError(
-            f"{name} needs Delta reader version {proto.min_reader_version} "
-            f"(features: {', '.join(proto.reader_features or []) or 'none'}), e.g. deletion vectors or "
-            "column mapping; the embedded backend reads version 1 tables only: set lake.backend=native"
+            f"{name} needs Delta {kind} version {version} (features: {', '.join(features or []) or 'none'}){hint}; "
+            f"the embedded backend {verb} version {limit} tables only: set lake.backend=native"
         )
 
 

@@ -31,8 +31,8 @@ from urllib.parse import unquote
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from lakeops.errors import EmptyWriteError, PartitionViolationError, UnsupportedTableError
-from lakeops.lake.base import DEFAULT_RETENTION_HOURS, Lake, WriteResult, live_files
+from lakeops.errors import EmptyWriteError, PartitionViolationError
+from lakeops.lake.base import DEFAULT_RETENTION_HOURS, Lake, WriteResult, check_protocol, live_files
 from lakeops.lake.mapping import (
     HIVE_NULL,
     BatchFn,
@@ -97,13 +97,7 @@ class EmbeddedLake(Lake):
         """As :meth:`Lake._table_for_write`, and refuse tables whose writer protocol delta-rs
         commits here cannot honour (before anything is written)."""
         dt = super()._table_for_write(spec)
-        proto = dt.protocol()
-        if proto.min_writer_version > 2 or proto.writer_features:
-            raise UnsupportedTableError(
-                f"{spec.name} needs Delta writer version {proto.min_writer_version} "
-                f"(features: {', '.join(proto.writer_features or []) or 'none'}); the embedded backend "
-                "writes version 2 tables only: set lake.backend=native"
-            )
+        check_protocol(spec.name, dt, writer=True)
         return dt
 
     def _read(self, spec: TableSpec, dt: DeltaTable, selection: PartitionSelection | None) -> DataFrame:
