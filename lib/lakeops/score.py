@@ -178,8 +178,10 @@ def _scored_by(lake: Lake, model_name: str, version: int, days: Sequence[date]) 
     """Days whose prediction partition holds only rows of ``version`` (from the log's file stats)."""
     if not lake.exists(PREDICTIONS):
         return set()
-    ranges = lake.column_ranges(PREDICTIONS, "model_version", where={"model_name": [model_name], "ds": list(days)})
-    spec = lake.spec(PREDICTIONS)
+    pinned = lake.version(PREDICTIONS)  # the ranges and the partition layout from one read of the log
+    ranges = lake.column_ranges(PREDICTIONS, "model_version", where={"model_name": [model_name], "ds": list(days)},
+                                version=pinned)
+    spec = lake.spec(PREDICTIONS, version=pinned)
     at = spec.partition_by.index("ds")
     return {key[at] for key, found in ranges.items() if found == (version, version)}
 

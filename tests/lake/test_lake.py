@@ -80,6 +80,25 @@ def test_time_travel_reads_an_earlier_version(spark, lake):
         lake.read("test.events", version=9)
 
 
+def test_pinned_reads_share_one_log_read_and_notice_a_recreated_table(spark, lake):
+    """A pinned version's log is read once per Lake; a table removed and created again at
+    the same place (its versions start over) is read afresh, never from the old handle."""
+    import shutil
+
+    lake.overwrite(events(spark, D1, 5, tag="old"), EVENTS, partitions={"ds": [D1]})
+    pinned = lake.version(EVENTS.name)
+    lake.overwrite(events(spark, D1, 6, tag="newer"), EVENTS, partitions={"ds": [D1]})
+    assert lake._delta(EVENTS.name, pinned) is lake._delta(EVENTS.name, pinned)
+    assert fingerprint(lake.read(EVENTS.name, version=pinned)) == fingerprint(events(spark, D1, 5, tag="old"))
+    assert lake.partitions(EVENTS.name, version=pinned) == [{"ds": D1}]
+
+    shutil.rmtree(lake.path(EVENTS.name))
+    lake.overwrite(events(spark, D2, 7, tag="again"), EVENTS, partitions={"ds": [D2]})
+    assert DeltaTable(str(lake.path(EVENTS.name))).version() == pinned  # same version number, another table
+    assert lake.partitions(EVENTS.name, version=pinned) == [{"ds": D2}]
+    assert fingerprint(lake.read(EVENTS.name, version=pinned)) == fingerprint(events(spark, D2, 7, tag="again"))
+
+
 def test_log_is_checkpointed_and_reads_the_same_across_checkpoints(spark, lake):
     """Every CHECKPOINT_INTERVAL commits the log gets a checkpoint; reads, time travel and
     overwrites see the same table before and after one."""

@@ -9,8 +9,11 @@ Subclasses implement storage: :mod:`lakeops.lake.embedded` and
 
 from __future__ import annotations
 
+import hashlib
 import json
+import threading
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +37,10 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 DEFAULT_RETENTION_HOURS = 168
+#: Pinned table versions a Lake keeps open. A committed version never changes, so a
+#: job that pins one (checks, skips, then the work) reads its log once instead of
+#: once per question; a handful covers a job's inputs and outputs.
+PINNED_HANDLES = 8
 
 _STRING_TYPES = (pa.large_string(), pa.string_view())
 
@@ -58,6 +65,9 @@ class Lake(ABC):
         self.spark = spark
         self.root = Path(root).resolve()
         self.commit_retries = commit_retries
+        # (table folder, version) -> (handle, a digest of its commit file); see _delta.
+        self._pinned: OrderedDict[tuple[Path, int], tuple[DeltaTable, bytes]] = OrderedDict()
+        self._pinned_lock = threading.Lock()
 
     # ------------------------------------------------------------------ locations
 
@@ -198,14 +208,20 @@ class Lake(ABC):
                                     metadata=_commit_metadata(metadata))
 
     def column_ranges(
-        self, name: str | TableName, column: str, *, where: Mapping[str, Sequence[Any] | Any] | None = None
+        self,
+        name: str | TableName,
+        column: str,
+        *,
+        where: Mapping[str, Sequence[Any] | Any] | None = None,
+        version: int | None = None,
     ) -> dict[tuple[Any, ...], tuple[Any, Any] | None]:
-        """Per live partition, the min and max of an integer ``column``, from the log's file stats.
+        """Per live partition (at ``version``), the min and max of an integer ``column``, from the log's file stats.
 
-        ``None`` for a partition where some file has no stats for it. Reads no
-        data files, so it answers "which version wrote these partitions" cheaply.
+        Keys are partition values in the table's ``partition_by`` order. ``None``
+        for a partition where some file has no stats for it. Reads no data files,
+        so it answers "which version wrote these partitions" cheaply.
         """
-        dt = self._delta(name)
+        dt = self._delta(name, version)
         spec = self._spec_from_log(name, dt)
         selection = PartitionSelection.build(spec, where) if where else None
         found: dict[tuple[Any, ...], tuple[Any, Any] | None] = {}
@@ -233,7 +249,10 @@ class Lake(ABC):
         return _typed_partitions(self._spec_from_log(name, dt), dt)
 
     def version(self, name: str | TableName) -> int:
-        return self._delta(name).version()
+        """The latest version; reads pinned to it afterwards reuse this read of the log."""
+        dt = self._delta(name)
+        self._remember(self.path(name), dt)
+        return dt.version()
 
     def history(self, name: str | TableName, *, limit: int | None = None) -> list[dict[str, Any]]:
         """Commits newest first: version, timestamp (ms), operation, parameters, lakeops metadata."""
@@ -309,13 +328,46 @@ class Lake(ABC):
             raise TableNotFoundError(f"table {name} does not exist (no Delta log under {path})")
         if version is None:
             return DeltaTable(str(path))
+        dt = self._recall(path, version)
+        if dt is not None:
+            return dt
         try:
-            return DeltaTable(str(path), version=version)
+            dt = DeltaTable(str(path), version=version)
         except Exception:
             latest = DeltaTable(str(path)).version()
             if version > latest:
                 raise InvalidParameterError(f"{name} has no version {version}; the latest is {latest}") from None
             raise
+        self._remember(path, dt)
+        return dt
+
+    # Pinned handles are shared between callers, so only read paths get them: writers
+    # open their own (_table_for_write) and move them forward when they commit.
+
+    def _recall(self, path: Path, version: int) -> DeltaTable | None:
+        """A kept handle of ``version``, if its commit file is still the one it was read from
+        (a table deleted and created again at the same place starts its versions over)."""
+        with self._pinned_lock:
+            kept = self._pinned.get((path, version))
+            if kept is not None:
+                self._pinned.move_to_end((path, version))
+        if kept is None:
+            return None
+        dt, identity = kept
+        if _commit_identity(path, version) != identity or dt.version() != version:
+            return None
+        return dt
+
+    def _remember(self, path: Path, dt: DeltaTable) -> None:
+        version = dt.version()
+        identity = _commit_identity(path, version)
+        if identity is None:  # no commit file to check against later (cleaned up after a checkpoint)
+            return
+        with self._pinned_lock:
+            self._pinned[(path, version)] = (dt, identity)
+            self._pinned.move_to_end((path, version))
+            while len(self._pinned) > PINNED_HANDLES:
+                self._pinned.popitem(last=False)
 
     def _table_for_write(self, spec: TableSpec) -> DeltaTable:
         """``spec``'s table, created if absent, its schema proven to match: the handle a write commits with.
@@ -336,6 +388,20 @@ class Lake(ABC):
         check_protocol(name, dt)
         ref = name if isinstance(name, TableName) else TableName.parse(name)
         return TableSpec(name=ref, schema=_arrow_schema(dt), partition_by=tuple(dt.metadata().partition_columns))
+
+
+def _commit_identity(path: Path, version: int) -> bytes | None:
+    """A digest of a version's commit file, or ``None`` if it is gone.
+
+    The content, not the file's inode and times: a recreated table's commit can get a
+    freed inode and a same-tick mtime, but never the same bytes (each commit names new
+    files or a new table id). Reading and hashing a commit costs microseconds to a few
+    milliseconds; opening a version costs more.
+    """
+    try:
+        return hashlib.blake2b((path / "_delta_log" / f"{version:020d}.json").read_bytes(), digest_size=16).digest()
+    except OSError:
+        return None
 
 
 @dataclass(frozen=True)
