@@ -38,7 +38,9 @@ hosts the executors) is reset and read back from ``/proc`` (Linux); goal:
 under 2 GiB. The size series runs in a fresh process, so neither the data
 generation nor spark_udf's work counts against the JVM's memory. Besides the
 time per row, the marginal cost per row (the slope from the smallest to the
-largest run) and the fixed cost per run are reported.
+largest run), the fixed cost per run, and the cost of each further row from one
+size to the next (with their spread: flat when nothing but the work grows with
+the input) are reported.
 
 Figures go to stdout and to ``bench/results/score_throughput.json``.
 
@@ -305,10 +307,13 @@ def main() -> int:
     # The cost of each further row, size to size: flat when nothing grows with the input but the work.
     ordered = sorted(sizes)
     steps = {f"{a}-{b}": (seconds[b] - seconds[a]) / (b - a) for a, b in zip(ordered, ordered[1:])}
+    step_centre = statistics.median(steps.values())
+    step_spread = max(abs(v / step_centre - 1) for v in steps.values())
     py_peak, jvm_peak = scaling["python_peak_gib"], scaling["jvm_peak_gib"]
     results["scaling"] = {"seconds": seconds, "us_per_row": {str(n): round(v * 1e6, 4) for n, v in per_row.items()},
                           "max_deviation_from_median": round(spread, 3), "marginal_us_per_row": round(marginal * 1e6, 4),
                           "step_us_per_row": {k: round(v * 1e6, 4) for k, v in steps.items()},
+                          "step_max_deviation_from_median": round(step_spread, 3),
                           "fixed_cost_s": round(fixed, 3)}
     results["driver_peak_rss_gib"] = {"python": round(py_peak, 3), "jvm": round(jvm_peak, 3), "rows": large}
 
@@ -320,7 +325,8 @@ def main() -> int:
     print(f"time per row, {small:,} to {large:,} rows: max deviation from the median {spread:.0%} "
           f"(goal <= {GOALS['per_row_spread']:.0%}) {verdict(spread <= GOALS['per_row_spread'])}; "
           f"marginal {marginal * 1e6:.3f} us/row plus a fixed {fixed:.2f}s per run")
-    print("  each further row, size to size: " + ", ".join(f"{k} {v * 1e6:.2f}" for k, v in steps.items()) + " us")
+    print("  each further row, size to size: " + ", ".join(f"{k} {v * 1e6:.2f}" for k, v in steps.items())
+          + f" us (max deviation from their median {step_spread:.0%})")
     print(f"driver peak RSS at {large:,} rows: Python {py_peak:.2f} GiB, JVM {jvm_peak:.2f} GiB "
           f"(goal < {GOALS['driver_rss_gib']} GiB each) "
           f"{verdict(max(py_peak, jvm_peak) < GOALS['driver_rss_gib'])}")
