@@ -283,3 +283,26 @@ def test_tasks_are_balanced_and_keep_partitions_together():
     for t in tasks:
         assert [u.partition["ds"] for u in t] == sorted(u.partition["ds"] for u in t)
     assert len(plan_tasks(units[:1], 8)) == 1
+
+
+def test_model_files_are_read_in_place_from_a_local_store_and_downloaded_otherwise(world):
+    """registry.load reads a local artifact folder where it lies; any other location is
+    downloaded once into a temporary folder that is gone afterwards."""
+    from mlflow import MlflowClient
+
+    from lakeops.registry import _model_folder
+
+    lake, _, version = world
+    registry.setup(MLFLOW, lake.root)
+    client = MlflowClient()
+    with _model_folder(client, "risk", version) as folder:
+        assert folder.is_relative_to(lake.root / "mlartifacts") and (folder / "MLmodel").is_file()
+
+    class ResolvesToRegistryUri:  # a store MLflow must fetch from: the models:/ URI itself
+        def get_model_version_download_uri(self, name, v):
+            return f"models:/{name}/{v}"
+
+    with _model_folder(ResolvesToRegistryUri(), "risk", version) as copied:
+        assert not copied.is_relative_to(lake.root) and (copied / "MLmodel").is_file()
+        assert (copied / "MLmodel").read_bytes() == (folder / "MLmodel").read_bytes()
+    assert not copied.exists()

@@ -157,7 +157,7 @@ def _model_folder(client: MlflowClient, model_name: str, version: int) -> Iterat
 
     where = client.get_model_version_download_uri(model_name, str(version))
     parsed = urlparse(where)
-    if parsed.scheme == "file" and not parsed.netloc:
+    if parsed.scheme in ("", "file") and not parsed.netloc:  # a local folder, as a path or a file: URI
         folder = Path(url2pathname(parsed.path))
         if folder.is_dir():
             yield folder  # read in place, nothing copied
