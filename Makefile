@@ -35,6 +35,7 @@ demo: check-env $(STAMP)
 	$(BIN)/lakeops --lake $(LAKE) tables
 
 test: check-env $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: check-env $(STAMP)

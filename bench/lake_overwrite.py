@@ -46,7 +46,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 GOAL_RATIO = 1.3
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
 
         report = {
             "benchmark": "lake_overwrite",
-            "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "rows": args.rows,
             "repeats": args.repeats,
             "input_partitions": partitions,

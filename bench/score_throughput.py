@@ -14,18 +14,18 @@ loads the model and the compiled kernel; the next ones let one-time work after a
 worker's first task, such as its first garbage collection and the JVM's
 compilation of the job path, finish outside the timed runs):
 
-(a) lakeops: ``lakeops.score.score(..., force=True)``: loads the champion from
-    the registry, checks the inputs, and replaces the ``ml.predictions``
+(a) lakeops: ``lakeops.score.run.score(..., force=True)``: loads the champion from
+    the registry, checks the inputs, and replaces the ``predictions.<model>``
     partition (tasks read the feature files with pyarrow and write prediction
     files; one Delta commit).
 (b) spark_udf: ``mlflow.pyfunc.spark_udf(spark, "models:/bench_score@champion",
     env_manager="local")`` over the partition read through the lake and encoded
-    by ``lakeops.train.encoding.encode``, with the same output columns written
+    by ``lakeops.evaluate.encoding.encode``, with the same output columns written
     through ``lake.overwrite`` into a second table.
 (c) ceiling: one process, no Spark: the partition's files (from the Delta log)
     read with pyarrow, encoded, ``inplace_predict`` with every core, and the
     same columns written with ``pyarrow.parquet.write_table``. (lakeops itself
-    predicts with :mod:`lakeops.forest`, so it can beat this ceiling.)
+    predicts with :mod:`lakeops.score.forest`, so it can beat this ceiling.)
 
 At 2M rows each path runs ``--repeats`` times (medians compared). Goals:
 (a) at least 4x faster than (b); (a)'s throughput at least 0.6 of (c)'s.
@@ -110,7 +110,7 @@ def register_model(lake, day: date) -> None:
 
     from lakeops import registry
     from lakeops.config import MlflowConfig
-    from lakeops.predict import encode_arrow
+    from lakeops.evaluate.encoding import encode_arrow
 
     table = _arrow_partition(lake, day).slice(0, 200_000)
     x = encode_arrow(table.combine_chunks().to_batches()[0], FEATURES, CATEGORIES)
@@ -141,11 +141,13 @@ def _arrow_partition(lake, day: date):
 
 
 def run_lakeops(lake, day: date) -> float:
-    from lakeops.config import MlflowConfig
-    from lakeops.score import score
+    from lakeops.config import FeaturesConfig, MlflowConfig, ModelConfig, SourcesConfig
+    from lakeops.score.run import score
 
+    model = ModelConfig(name=MODEL, entity_keys=("host_id",), sources=SourcesConfig("raw.a", "raw.b"), label="y",
+                        features=FeaturesConfig(sql="unused.sql"))
     t0 = time.perf_counter()
-    score(lake, model_name=MODEL, entity_keys=["host_id"], days=[day], mlflow_cfg=MlflowConfig(), force=True)
+    score(lake, model, days=[day], mlflow_cfg=MlflowConfig(), force=True)
     return time.perf_counter() - t0
 
 
@@ -154,19 +156,20 @@ def run_spark_udf(spark, lake, day: date) -> float:
     from pyspark.sql import functions as F
 
     from lakeops import registry
-    from lakeops.train.encoding import encode
+    from lakeops.evaluate.encoding import encode
 
     t0 = time.perf_counter()
     loaded = registry.load(MODEL, alias=registry.CHAMPION)  # threshold, version, run id
     udf = mlflow.pyfunc.spark_udf(spark, f"models:/{MODEL}@{registry.CHAMPION}", result_type="double",
                                   env_manager="local")
-    spec = lake.spec("ml.predictions")
-    out_spec = type(spec)(name="ml.predictions_spark_udf", schema=spec.schema, partition_by=spec.partition_by)
+    spec = lake.spec(f"predictions.{MODEL}")
+    out_spec = type(spec)(name=f"predictions.{MODEL}_spark_udf", schema=spec.schema, partition_by=spec.partition_by)
     df = encode(lake.read(f"features.{MODEL}", where={"ds": [day]}), CATEGORIES)
     scored = df.select("ds", "host_id", udf(*FEATURES).alias("score")).select(
         "ds", F.lit(MODEL).alias("model_name"), F.lit(loaded.version).alias("model_version"), "host_id", "score",
-        (F.col("score") >= loaded.threshold).cast("int").alias("prediction"), F.lit(loaded.run_id).alias("run_id"))
-    lake.overwrite(scored, out_spec, partitions={"model_name": [MODEL], "ds": [day]})
+        (F.col("score") >= loaded.threshold).cast("int").alias("prediction"),
+        F.lit(loaded.run_id).alias("mlflow_run_id"))
+    lake.overwrite(scored, out_spec, partitions={"ds": [day]})
     return time.perf_counter() - t0
 
 
@@ -175,7 +178,8 @@ def run_ceiling(lake, day: date, out_dir: Path) -> float:
     import pyarrow.parquet as pq
 
     from lakeops import registry
-    from lakeops.predict import constant_array, encode_arrow
+    from lakeops.evaluate.encoding import encode_arrow
+    from lakeops.score.batch import constant_array
 
     loaded = registry.load(MODEL, alias=registry.CHAMPION)
     booster = loaded.booster
@@ -187,7 +191,7 @@ def run_ceiling(lake, day: date, out_dir: Path) -> float:
     out = pa.table({"model_version": pa.array(np.full(len(scores), loaded.version, np.int32)),
                     "host_id": table.column("host_id"), "score": pa.array(scores.astype(np.float64)),
                     "prediction": pa.array((scores >= loaded.threshold).astype(np.int32)),
-                    "run_id": constant_array(loaded.run_id, len(scores))})
+                    "mlflow_run_id": constant_array(loaded.run_id, len(scores))})
     pq.write_table(out, out_dir / f"ceiling-{day}.parquet")
     return time.perf_counter() - t0
 
@@ -306,7 +310,7 @@ def main() -> int:
     fixed = seconds[small] - marginal * small
     # The cost of each further row, size to size: flat when nothing grows with the input but the work.
     ordered = sorted(sizes)
-    steps = {f"{a}-{b}": (seconds[b] - seconds[a]) / (b - a) for a, b in zip(ordered, ordered[1:])}
+    steps = {f"{a}-{b}": (seconds[b] - seconds[a]) / (b - a) for a, b in zip(ordered, ordered[1:], strict=False)}
     step_centre = statistics.median(steps.values())
     step_spread = max(abs(v / step_centre - 1) for v in steps.values())
     py_peak, jvm_peak = scaling["python_peak_gib"], scaling["jvm_peak_gib"]

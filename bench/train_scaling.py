@@ -68,7 +68,7 @@ def load_numpy(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def auc(y: np.ndarray, p: np.ndarray) -> float:
-    from lakeops.train.metrics import roc_auc
+    from lakeops.evaluate.metrics import roc_auc
 
     return roc_auc(y, p)
 

@@ -114,8 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         hosts_distinct = lake.read(TELEMETRY.name).select("host_id").distinct().count()
 
         tasks = sc.parallelize(range(4), 4).mapPartitions(_task_jvm).collect()
-        memory_status = sc._jsc.sc().getExecutorMemoryStatus()  # noqa: SLF001 - block managers: driver + executors
-        infos = sc._jsc.sc().statusTracker().getExecutorInfos()  # noqa: SLF001
+        memory_status = sc._jsc.sc().getExecutorMemoryStatus()
+        infos = sc._jsc.sc().statusTracker().getExecutorInfos()
         out = {
             "master": sc.master,
             "driver_pid": os.getpid(),

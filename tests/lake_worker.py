@@ -1,4 +1,4 @@
-"""A separate process that writes one partition of test.events (R2, R7, R8, R9).
+"""A separate process that writes one partition of test.events (the crash and concurrency promises of docs/reliability.md).
 
     python tests/lake_worker.py --lake DIR --ds 2024-01-01 --tag a [--barrier DIR --parties 2] [--kill-at-commit]
 
@@ -21,11 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from lakedata import EVENTS, events  # noqa: E402
+from lakedata import EVENTS, events
 
-from lakeops.config import load_settings  # noqa: E402
-from lakeops.lake import open_lake  # noqa: E402
-from lakeops.spark import get_session  # noqa: E402
+from lakeops.config import load_settings
+from lakeops.lake import open_lake
+from lakeops.spark import get_session
 
 
 def main() -> int:

@@ -15,12 +15,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from lakedata import EVENTS, events, fingerprint  # noqa: E402
+from lakedata import EVENTS, events, fingerprint
 
-from lakeops.config import load_settings  # noqa: E402
-from lakeops.errors import EmptyWriteError, PartitionViolationError, SchemaMismatchError  # noqa: E402
-from lakeops.lake import open_lake  # noqa: E402
-from lakeops.spark import get_session, has_delta  # noqa: E402
+from lakeops.config import load_settings
+from lakeops.errors import EmptyWriteError, PartitionViolationError, SchemaMismatchError
+from lakeops.lake import open_lake
+from lakeops.spark import get_session, has_delta
 
 D1, D2 = date(2024, 1, 1), date(2024, 1, 2)
 

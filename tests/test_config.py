@@ -18,6 +18,8 @@ def _conf(tmp_path: Path, settings: str = "", model: str | None = None, overlay:
     (base / "lakeops.yaml").write_text(settings or "lake:\n  root: ./lh\n")
     if model is not None:
         (base / "models" / "m.yaml").write_text(model)
+    (tmp_path / "sql").mkdir(exist_ok=True)
+    (tmp_path / "sql" / "m.sql").write_text("select 1")
     if overlay is not None:
         (tmp_path / "conf" / "dev").mkdir()
         (tmp_path / "conf" / "dev" / "lakeops.yaml").write_text(overlay)
@@ -88,6 +90,13 @@ def test_bad_settings_name_file_and_key(tmp_path, settings, message):
         (GOOD_MODEL.replace("[host_id]", "['../x']"), r"m.yaml: entity_keys: invalid column name"),
         (GOOD_MODEL.replace("raw.telemetry", "raw/../../etc"), r"sources.observations"),
         (GOOD_MODEL.replace("numeric: [a, b]", "numeric: a"), r"features.numeric: expected a list"),
+        # Problems that used to surface only once Spark was running are config errors now.
+        (GOOD_MODEL.replace("sql/m.sql", "sql/missing.sql"), r"m.yaml: features.sql: no file .*missing.sql"),
+        (GOOD_MODEL.replace("sql/m.sql", "../../etc/passwd"), r"m.yaml: features.sql: .*escapes"),
+        (GOOD_MODEL + "train: {params: {nthread: 4}}\n", r"m.yaml: train.params may not set \['nthread'\]"),
+        (GOOD_MODEL + "train: {search: {space: {num_workers: [1, 2]}}}\n", r"train.search.space may not set"),
+        (GOOD_MODEL + "key_types: {region: int64}\n", r"key_types: 'region' is not one of entity_keys"),
+        (GOOD_MODEL + "key_types: {host_id: float}\n", r"key_types.host_id: expected one of"),
     ],
 )
 def test_bad_model_files_name_file_and_key(tmp_path, model, message):

@@ -1,4 +1,4 @@
-"""Hostile names, dates and paths are rejected before anything runs (R14)."""
+"""Hostile names, dates and paths are rejected before anything runs (docs/reliability.md)."""
 
 from __future__ import annotations
 

@@ -15,14 +15,13 @@ import argparse
 import logging
 import os
 import sys
-import time
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
 from lakeops import __version__
 from lakeops.config import Settings, load_settings
-from lakeops.dates import parse_ds
+from lakeops.dates import days_of, parse_ds
 from lakeops.errors import ConfigError, InvalidParameterError, LakeopsError
 
 log = logging.getLogger("lakeops")
@@ -115,9 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sc = _command(
         sub, "score", _cmd_score, model=True,
-        help="score feature partitions with the champion into ml.predictions (a day or a backfill range)",
+        help="score feature partitions with the champion into predictions.<model> (a day or a backfill range)",
         description="Load models:/<model>@champion (or --model-version), check features.<model> against the "
-        "model's inputs, and replace the (model_name, ds) partitions of ml.predictions. Days already scored "
+        "model's inputs, and replace the ds partitions of predictions.<model>. Days already scored "
         "by the same model version are skipped unless --force; the rest is scored in chunks of --chunk-days, "
         "each one Spark job and one atomic commit, so an interrupted backfill resumes where it stopped.",
     )
@@ -127,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--model-version", type=_positive("model-version"),
                     help="score with this registered version instead of the champion")
     sc.add_argument("--force", action="store_true", help="rescore days already scored by the same model version")
-    # 31 and the engine names are lakeops.score.DEFAULT_CHUNK_DAYS and lakeops.predict.ENGINES,
+    # 31 and the engine names are lakeops.score.run.DEFAULT_CHUNK_DAYS and lakeops.score.batch.ENGINES,
     # written out so that building the parser (and --help) does not import pyarrow (~0.25 s).
     sc.add_argument("--chunk-days", type=_positive("chunk-days"), default=31,
                     help="days per Spark job and commit (default %(default)s)")
@@ -188,48 +187,33 @@ def _add_global_options(parser: argparse.ArgumentParser, *, inherited: bool = Fa
 
 
 def _cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
-    from lakeops.data import generate
+    from lakeops.stages import run_generate
 
-    spark, lake = _open(settings)
-    generate(
-        spark,
-        lake,
-        start=args.start,
-        end=args.end,
-        hosts=args.hosts,
-        rows_per_day=args.rows_per_day,
-        seed=args.seed,
-        drift_start=args.drift_start,
-    )
+    r = run_generate(settings, start=args.start, end=args.end, hosts=args.hosts, rows_per_day=args.rows_per_day,
+                     seed=args.seed, drift_start=args.drift_start)
+    print(f"raw.telemetry: {r.telemetry.rows:,} rows, raw.incidents: {r.incidents.rows:,} rows for "
+          f"{args.start}..{args.end}" + (f"; drift from {args.drift_start} in raw.scenario" if r.scenario else ""))
     return EXIT_OK
 
 
 def _cmd_prepare(args: argparse.Namespace, settings: Settings) -> int:
-    from lakeops.prepare import prepare, read_feature_sql
+    from lakeops.stages import run_prepare
 
-    model = settings.model(args.model)
-    days = _days(args)
-    sql = read_feature_sql(settings.project_dir, model)
-    raw_suite = settings.suite(model.quality.raw) if model.quality.raw else None
-    features_suite = settings.suite(model.quality.features) if model.quality.features else None
-    _, lake = _open(settings)
-    result = prepare(lake, model, days=days, feature_sql=sql, raw_suite=raw_suite, features_suite=features_suite)
+    days = days_of(ds=args.ds, start=args.start, end=args.end)
+    result = run_prepare(settings, args.model, days=days)
     warnings = [o for suite in result.quality for o in suite.warnings]
     for w in warnings:
         log.warning("data-quality warning: %s: %s(%s): %s", w.suite, w.expectation, w.column, w.observed)
-    print(f"features.{model.name}: {result.write.rows:,} rows for {days[0]}..{days[-1]} "
-          f"(version {result.write.version}, run {result.run_id}, {len(warnings)} warning(s))")
+    print(f"{result.write.table}: {result.write.rows:,} rows for {days[0]}..{days[-1]} "
+          f"(version {result.write.version}, job run {result.job_run_id}, {len(warnings)} warning(s))")
     return EXIT_OK
 
 
 def _cmd_train(args: argparse.Namespace, settings: Settings) -> int:
-    from lakeops.train.pipeline import default_code_version, train
+    from lakeops.stages import run_train
 
-    model = settings.model(args.model)
-    _, lake = _open(settings)
-    result = train(lake, model, ds=args.ds, mlflow_cfg=settings.mlflow,
-                   code_version=default_code_version(settings.project_dir))
-    print(f"{model.name} version {result.version} is the challenger: holdout AUC {result.holdout.auc:.4f}, "
+    result = run_train(settings, args.model, ds=args.ds)
+    print(f"{result.model_name} version {result.version} is the challenger: holdout AUC {result.holdout.auc:.4f}, "
           f"PR-AUC {result.holdout.pr_auc:.4f}, logloss {result.holdout.logloss:.4f}, threshold "
           f"{result.threshold:.4f} (train {result.train_days[0]}..{result.train_days[-1]}, holdout "
           f"{result.holdout_days[0]}..{result.holdout_days[-1]}, MLflow run {result.mlflow_run_id})")
@@ -237,27 +221,23 @@ def _cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
-    from lakeops.validate import validate_model
+    from lakeops.stages import run_validate
 
-    model = settings.model(args.model)
-    _, lake = _open(settings)
-    d = validate_model(lake, model, ds=args.ds, mlflow_cfg=settings.mlflow, mode=args.mode)
+    d = run_validate(settings, args.model, ds=args.ds, mode=args.mode)
     champion = f"v{d.champion_version}" if d.champion_version else "none"
-    print(f"{model.name}: challenger v{d.challenger_version} vs champion {champion}: {d.decision} ({d.reason})")
+    print(f"{args.model}: challenger v{d.challenger_version} vs champion {champion}: {d.decision} ({d.reason})")
     return EXIT_OK
 
 
 def _cmd_score(args: argparse.Namespace, settings: Settings) -> int:
-    from lakeops.score import score
+    from lakeops.stages import run_score
 
-    model = settings.model(args.model)
-    days = _days(args)
-    _, lake = _open(settings)
-    r = score(lake, model_name=model.name, entity_keys=model.entity_keys, days=days, mlflow_cfg=settings.mlflow,
-              model_version=args.model_version, force=args.force, chunk_days=args.chunk_days, engine=args.engine)
+    days = days_of(ds=args.ds, start=args.start, end=args.end)
+    r = run_score(settings, args.model, days=days, model_version=args.model_version, force=args.force,
+                  chunk_days=args.chunk_days, engine=args.engine)
     skipped = f", {len(r.skipped)} day(s) already scored by this version skipped" if r.skipped else ""
-    print(f"ml.predictions: {r.rows:,} rows for {len(r.scored)} day(s) scored by {r.model_name} "
-          f"v{r.model_version}{skipped} (run {r.run_id})")
+    print(f"predictions.{r.model_name}: {r.rows:,} rows for {len(r.scored)} day(s) scored by {r.model_name} "
+          f"v{r.model_version}{skipped} (job run {r.job_run_id})")
     return EXIT_OK
 
 
@@ -271,32 +251,6 @@ def _cmd_tables(args: argparse.Namespace, settings: Settings) -> int:
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def _open(settings: Settings):
-    """The Spark session and the lake, built once per process."""
-    from lakeops.lake import open_lake
-    from lakeops.spark import get_session
-
-    started = time.monotonic()
-    log.info("starting Spark (%s)", settings.spark.master)
-    spark = get_session(settings.spark, delta=settings.lake.backend == "native", progress=sys.stderr.isatty())
-    log.info("Spark %s ready in %.1fs; lakehouse %s", spark.version, time.monotonic() - started,
-             Path(settings.lake.root).resolve())
-    return spark, open_lake(spark, settings.lake)
-
-
-def _days(args: argparse.Namespace) -> list[date]:
-    """``--ds D`` or ``--start D --end D``, exactly one of them."""
-    from lakeops.dates import date_range
-
-    if args.ds is not None:
-        if args.start is not None or args.end is not None:
-            raise InvalidParameterError("give either --ds or --start/--end, not both")
-        return [args.ds]
-    if args.start is None or args.end is None:
-        raise InvalidParameterError("give --ds D, or --start D and --end D")
-    return date_range(args.start, args.end)
 
 
 def _positive(option: str):

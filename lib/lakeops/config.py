@@ -27,7 +27,7 @@ from typing import Any, Literal
 import yaml
 
 from lakeops.errors import ConfigError, InvalidParameterError
-from lakeops.names import TableName, validate_name
+from lakeops.names import TableName, path_under, validate_name
 
 SETTINGS_FILE = "lakeops.yaml"
 MODELS_DIR = "models"
@@ -163,6 +163,7 @@ class ModelConfig:
     """One model, from ``conf/<env>/models/<name>.yaml``."""
 
     name: str
+    #: Columns that identify one row of the feature table within a ds.
     entity_keys: tuple[str, ...]
     sources: SourcesConfig
     label: str
@@ -170,6 +171,8 @@ class ModelConfig:
     quality: QualityConfig = QualityConfig()
     train: TrainConfig = TrainConfig()
     gate: GateConfig = GateConfig()
+    #: Types of entity key columns that are not strings (string, int32, int64, date).
+    key_types: Mapping[str, Literal["string", "int32", "int64", "date"]] = field(default_factory=dict)
     description: str = ""
 
 
@@ -189,6 +192,10 @@ class Settings:
     def project_dir(self) -> Path:
         """The folder that holds ``conf/`` and ``sql/``."""
         return self.conf_dir.resolve().parent
+
+    def feature_sql(self, model: ModelConfig) -> str:
+        """The model's feature SQL text (its path was checked when the config was loaded)."""
+        return path_under(self.project_dir, *Path(model.features.sql).parts).read_text()
 
     def suite(self, name: str) -> SuiteConfig:
         """The named data-quality suite."""
@@ -298,7 +305,7 @@ def load_settings(
             _check_expectation(expectation, f"{suite_origins[name]['']}: expectations[{i}]")
     models = _build_named(ModelConfig, model_docs, model_origins)
     for name, model in models.items():
-        _check_model(model, model_origins[name])
+        _check_model(model, model_origins[name], project_dir=conf_dir.resolve().parent)
         for stage in ("raw", "features"):
             suite_name = getattr(model.quality, stage)
             if suite_name and suite_name not in suites:
@@ -350,12 +357,34 @@ def _check_expectation(e: ExpectationConfig, where: str) -> None:
         raise ConfigError(f"{where}: mostly must be in (0, 1], got {e.mostly}")
 
 
-def _check_model(model: ModelConfig, origins: Mapping[str, str]) -> None:
+#: XGBoost parameters lakeops sets itself; ``train.params`` and ``train.search.space`` may not.
+RESERVED_TRAIN_PARAMS = frozenset(
+    {"num_workers", "features_col", "label_col", "validation_indicator_col", "missing", "n_jobs", "nthread"}
+)
+
+
+def _check_model(model: ModelConfig, origins: Mapping[str, str], *, project_dir: Path) -> None:
     def check(value: str, key: str) -> None:
         try:
             validate_name(value, kind="column name")
         except InvalidParameterError as exc:
             raise ConfigError(f"{_origin(origins, key)}: {key}: {exc}") from None
+
+    for key in model.key_types:
+        if key not in model.entity_keys:
+            raise ConfigError(f"{_origin(origins, 'key_types')}: key_types: {key!r} is not one of entity_keys "
+                              f"{list(model.entity_keys)}")
+    for section, keys in (("train.params", model.train.params), ("train.search.space", model.train.search.space)):
+        bad = sorted(RESERVED_TRAIN_PARAMS & set(keys))
+        if bad:
+            raise ConfigError(f"{_origin(origins, section)}: {section} may not set {bad}: lakeops sets them")
+    try:
+        sql = path_under(project_dir, *Path(model.features.sql).parts)
+    except InvalidParameterError as exc:
+        raise ConfigError(f"{_origin(origins, 'features.sql')}: features.sql: {exc}") from None
+    if not sql.is_file():
+        raise ConfigError(f"{_origin(origins, 'features.sql')}: features.sql: no file {sql} "
+                          "(the path is relative to the folder that holds conf/)")
 
     for table_key in ("observations", "labels"):
         try:

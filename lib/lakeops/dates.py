@@ -44,3 +44,14 @@ def date_range(start: date, end: date) -> list[date]:
             f"range {start}..{end} spans {days} days; the limit is {MAX_RANGE_DAYS}"
         )
     return [start + timedelta(days=i) for i in range(days)]
+
+
+def days_of(*, ds: date | None = None, start: date | None = None, end: date | None = None) -> list[date]:
+    """One day (``ds``) or a range (``start`` to ``end``): exactly one of the two forms."""
+    if ds is not None:
+        if start is not None or end is not None:
+            raise InvalidParameterError("give either --ds or --start/--end, not both")
+        return [ds]
+    if start is None or end is None:
+        raise InvalidParameterError("give --ds D, or --start D and --end D")
+    return date_range(start, end)

@@ -2,7 +2,7 @@
 
 Every table, schema and model name passes through :func:`validate_name` before it
 is used in a path or a query, and every table location is resolved and checked
-to stay under the lakehouse root (R14 in the reliability plan).
+to stay under the lakehouse root (docs/reliability.md: hostile parameters are refused).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Models are logged in MLflow's xgboost flavor as UBJSON (never pickle) and are
 loaded only from the registry through ``models:/<name>@<alias>`` or
-``models:/<name>/<version>`` URIs (R18). A model's decision threshold, feature
+``models:/<name>/<version>`` URIs (docs/reliability.md: models load only from the registry). A model's decision threshold, feature
 list and category encoding travel in its MLmodel ``metadata``. Exactly one
 version holds the ``champion`` alias at a time: aliases are unique per model.
 
@@ -34,7 +34,26 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CHAMPION, CHALLENGER = "champion", "challenger"
+#: The key of lakeops' own section in a model's MLmodel metadata.
 METADATA_KEY = "lakeops"
+
+# Run tags every trained model carries: what it was built from (its lineage).
+TAG_MODEL = "lakeops.model"
+TAG_DS = "lakeops.ds"
+TAG_FEATURES_TABLE = "lakeops.features_table"
+TAG_FEATURES_VERSION = "lakeops.features_version"
+TAG_TRAIN_START = "lakeops.train_start"
+TAG_TRAIN_END = "lakeops.train_end"
+TAG_HOLDOUT_START = "lakeops.holdout_start"
+TAG_HOLDOUT_END = "lakeops.holdout_end"
+TAG_CONFIG_HASH = "lakeops.config_hash"
+TAG_CODE_VERSION = "lakeops.code_version"
+TAG_JOB_RUN_ID = "lakeops.job_run_id"
+
+# Artifacts of a training run, beside the model.
+ARTIFACT_MODEL = "model"
+ARTIFACT_CALIBRATION = "calibration_holdout.json"
+ARTIFACT_CATEGORIES = "categories.json"
 
 
 class ModelNotFoundError(LakeopsError):
@@ -172,7 +191,7 @@ def _read_mlmodel(path: Path) -> dict[str, Any]:
     import yaml
 
     with path.open() as f:
-        return yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - safe loaders only
+        return yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def log_model(
@@ -197,7 +216,7 @@ def log_model(
     signature = infer_signature(example, booster.inplace_predict(example.to_numpy()))
     info = mlflow.xgboost.log_model(
         booster,
-        name="model",
+        name=ARTIFACT_MODEL,
         signature=signature,
         input_example=example,
         model_format="ubj",

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -39,7 +39,7 @@ class JobRun:
     model_name: str | None
     ds_start: date
     ds_end: date
-    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    job_run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     rows_in: int | None = None
     rows_out: int | None = None
 
@@ -48,9 +48,9 @@ class JobRun:
 def job_run(lake: Lake, *, job: str, model: str | None, days: list[date]) -> Iterator[JobRun]:
     """Record the enclosed work as one ``ml.job_runs`` row (status success or failed)."""
     run = JobRun(job=job, model_name=model, ds_start=min(days), ds_end=max(days))
-    started = datetime.now(timezone.utc)  # clock-ok: when the run happened, not what data it touches
+    started = datetime.now(UTC)  # clock-ok: when the run happened, not what data it touches
     t0 = time.monotonic()
-    log.info("%s run %s: %s %s..%s", job, run.run_id, model or "-", run.ds_start, run.ds_end)
+    log.info("%s run %s: %s %s..%s", job, run.job_run_id, model or "-", run.ds_start, run.ds_end)
     try:
         yield run
     except BaseException as exc:
@@ -66,13 +66,13 @@ def _message(exc: BaseException) -> str:
 
 def _record(lake: Lake, run: JobRun, status: str, started: datetime, seconds: float, error: str | None) -> None:
     row = (
-        run.run_id, run.job, run.model_name, run.ds_start, run.ds_end, status, run.rows_in, run.rows_out,
-        round(seconds, 3), error, started, datetime.now(timezone.utc),  # clock-ok: run timestamp
+        run.job_run_id, run.job, run.model_name, run.ds_start, run.ds_end, status, run.rows_in, run.rows_out,
+        round(seconds, 3), error, started, datetime.now(UTC),  # clock-ok: run timestamp
     )
     try:
         # One row through pyarrow, not a Spark job: bookkeeping should cost milliseconds.
         rows = pa.Table.from_pylist([dict(zip(JOB_RUNS.schema.names, row, strict=True))], schema=JOB_RUNS.schema)
-        lake.append_rows(rows, JOB_RUNS, metadata={"job": run.job, "run_id": run.run_id})
+        lake.append_rows(rows, JOB_RUNS, metadata={"job": run.job, "job_run_id": run.job_run_id})
     except Exception:
         # Never let bookkeeping hide the job's own outcome or error.
-        log.exception("could not record %s run %s in %s", run.job, run.run_id, JOB_RUNS.name)
+        log.exception("could not record %s run %s in %s", run.job, run.job_run_id, JOB_RUNS.name)

@@ -52,7 +52,7 @@ def without_spark_archives(path: list[str]) -> list[str]:
     return path
 
 
-def _freezing(worker_main):  # noqa: ANN001, ANN202 - pyspark's untyped worker entry point
+def _freezing(worker_main):
     def main(infile: IO[bytes], outfile: IO[bytes]) -> None:
         try:
             worker_main(infile, outfile)

@@ -1,9 +1,9 @@
-"""The embedded Delta backend against the reliability plan (R1-R5, R9-R11)."""
+"""The embedded Delta backend against docs/reliability.md: reruns, crashes, empty input, schema drift, interop."""
 
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -38,7 +38,7 @@ def test_overwrite_then_read_round_trip(spark, lake):
 
 
 def test_rerun_gives_identical_table_and_one_more_version(spark, lake):
-    """R1."""
+    """A rerun changes nothing."""
     lake.overwrite(events(spark, D1), EVENTS, partitions={"ds": [D1]})
     lake.overwrite(events(spark, D2), EVENTS, partitions={"ds": [D2]})
     before, version = fingerprint(lake.read("test.events")), lake.version("test.events")
@@ -56,7 +56,7 @@ def test_overwrite_replaces_only_the_selected_partition(spark, lake):
 
 
 def test_out_of_order_backfill_keeps_every_partition(spark, lake):
-    """R3."""
+    """Out-of-order backfills lose nothing."""
     for day in (D3, D1, D2):
         lake.overwrite(events(spark, day, 5), EVENTS, partitions={"ds": [day]})
     got = {r.ds for r in lake.read("test.events").select("ds").distinct().collect()}
@@ -136,7 +136,7 @@ def test_table_with_a_newer_writer_protocol_is_refused_before_writing(spark, lak
 
 
 def test_crash_before_commit_leaves_previous_version(spark, lake, monkeypatch):
-    """R2, injected exception: files written, log not; rerun works; full vacuum removes orphans."""
+    """A crash never half-writes (an injected exception): files written, log not; rerun works; full vacuum removes orphans."""
     lake.overwrite(events(spark, D1, tag="good"), EVENTS, partitions={"ds": [D1]})
     good, version = fingerprint(lake.read("test.events")), lake.version("test.events")
 
@@ -164,7 +164,7 @@ def test_crash_before_commit_leaves_previous_version(spark, lake, monkeypatch):
 
 
 def test_empty_input_is_refused_and_partition_kept(spark, lake):
-    """R4."""
+    """An empty input never wipes a partition."""
     lake.overwrite(events(spark, D1), EVENTS, partitions={"ds": [D1]})
     before, version = fingerprint(lake.read("test.events")), lake.version("test.events")
     with pytest.raises(EmptyWriteError, match="no rows"):
@@ -178,7 +178,7 @@ def test_empty_input_is_refused_and_partition_kept(spark, lake):
 
 
 def test_rows_outside_the_partition_are_rejected(spark, lake):
-    """R5."""
+    """Rows outside the partitions being replaced are refused."""
     lake.overwrite(events(spark, D1), EVENTS, partitions={"ds": [D1]})
     before, version = fingerprint(lake.read("test.events")), lake.version("test.events")
     stray = events(spark, D1, 5).unionByName(events(spark, D2, 3))
@@ -200,7 +200,7 @@ def test_rows_outside_the_partition_are_rejected(spark, lake):
     ids=["extra-column", "changed-type", "case-only-rename", "missing-column"],
 )
 def test_schema_drift_is_a_clear_error_and_no_commit(spark, lake, mutate, column):
-    """R11."""
+    """Schema drift is a named error."""
     lake.overwrite(events(spark, D1), EVENTS, partitions={"ds": [D1]})
     version = lake.version("test.events")
     with pytest.raises(SchemaMismatchError, match=f"'{column}'"):
@@ -252,7 +252,7 @@ def test_history_records_lakeops_metadata(spark, lake):
 
 
 def test_table_reads_identically_through_deltalake_alone(spark, lake):
-    """R10: another Delta reader sees the same rows, and the log is well-formed."""
+    """Any Delta reader reads our tables: another Delta reader sees the same rows, and the log is well-formed."""
     lake.overwrite(events(spark, D1, 30).unionByName(events(spark, D2, 20)), EVENTS, partitions={"ds": [D1, D2]})
     lake.overwrite(events(spark, D2, 25, tag="b"), EVENTS, partitions={"ds": [D2]})
 
@@ -269,7 +269,7 @@ def test_table_reads_identically_through_deltalake_alone(spark, lake):
 def _utc_naive(value):
     """Spark returns naive datetimes in the session zone (UTC); Arrow returns aware ones."""
     if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.astimezone(UTC).replace(tzinfo=None)
     return value
 
 

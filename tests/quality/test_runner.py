@@ -81,7 +81,7 @@ def test_a_new_category_is_a_warning_when_its_policy_says_so(spark):
 
 
 def test_missing_column_is_reported_failed_never_passed(spark):
-    """R13."""
+    """A check that cannot run is a failure."""
     rows = [(d, h, t) for d, h, _, t in _rows()]
     out = _by_kind(_check(spark, rows, schema="ds date, host_id string, tier string"))
     assert out["between"].success is False

@@ -11,13 +11,13 @@ import pytest
 
 from lakeops import registry
 from lakeops.config import LakeConfig, MlflowConfig
-from lakeops.data import generate
 from lakeops.dates import date_range
+from lakeops.features import prepare
+from lakeops.gate import validate_model
 from lakeops.lake import open_lake
-from lakeops.prepare import prepare, read_feature_sql
+from lakeops.synth import generate
 from lakeops.train.data import VALIDATION, TrainingWindow, training_frame
 from lakeops.train.pipeline import config_hash, train
-from lakeops.validate import validate_model
 
 pytestmark = pytest.mark.slow
 
@@ -30,10 +30,10 @@ def world(spark, settings, tmp_path_factory):
     """A month of 400 hosts, prepared from Jan 8 to Jan 25 (labels through Jan 25)."""
     root = tmp_path_factory.mktemp("lake")
     lake = open_lake(spark, replace(settings.lake, root=str(root)))
-    generate(spark, lake, start=date(2024, 1, 1), end=date(2024, 1, 26), hosts=400, seed=5)
+    generate(lake, start=date(2024, 1, 1), end=date(2024, 1, 26), hosts=400, seed=5)
     base = settings.model("incident_risk")
     prepare(lake, base, days=date_range(date(2024, 1, 8), date(2024, 1, 25)),
-            feature_sql=read_feature_sql(settings.project_dir, base),
+            feature_sql=settings.feature_sql(base),
             raw_suite=settings.suite(base.quality.raw), features_suite=settings.suite(base.quality.features))
     model = replace(base, train=replace(base.train, search=replace(base.train.search, trials=2)))
     first = train(lake, model, ds=DS, mlflow_cfg=MLFLOW, code_version="test")
@@ -124,8 +124,7 @@ def test_gate_promotes_then_rejects_a_weak_challenger_and_dry_run_moves_nothing(
 def test_training_refuses_days_without_a_passed_gate(world, spark):
     from pyspark.sql import functions as F
 
-    from lakeops.lake.tables import DATA_QUALITY
-    from lakeops.prepare import feature_spec
+    from lakeops.lake.tables import DATA_QUALITY, features_spec
     from lakeops.train.data import TrainingDataError, choose_window
 
     lake, model, _ = world
@@ -135,7 +134,7 @@ def test_training_refuses_days_without_a_passed_gate(world, spark):
     # The same features in a lake with no gate records: refused.
     bare = open_lake(spark, LakeConfig(root=str(Path(lake.root).parent / "bare")))
     days = date_range(date(2024, 1, 10), date(2024, 1, 24))
-    bare.overwrite(lake.read("features.incident_risk", where={"ds": days}), feature_spec(model), partitions={"ds": days})
+    bare.overwrite(lake.read("features.incident_risk", where={"ds": days}), features_spec(model), partitions={"ds": days})
     with pytest.raises(TrainingDataError, match="ml.data_quality"):
         choose_window(bare, model, DS)
 

@@ -152,15 +152,29 @@ class Lake(ABC):
         Raises:
             SchemaMismatchError: a column of ``spec`` is missing or cannot be cast.
         """
-        missing = [n for n in spec.schema.names if n not in rows.schema.names]
-        if missing:
-            raise SchemaMismatchError(f"{spec.name}: rows lack column(s) {missing}; nothing was written")
-        try:
-            table = rows.select(spec.schema.names).cast(spec.schema)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
-            raise SchemaMismatchError(f"{spec.name}: rows do not fit the schema ({exc}); nothing was written") from exc
+        table = _fit_rows(rows, spec)
         target = self._table_for_write(spec)
         return self._append_rows(table, spec, target=target, metadata=_commit_metadata(metadata))
+
+    def overwrite_rows(
+        self,
+        rows: pa.Table,
+        spec: TableSpec,
+        *,
+        partitions: Mapping[str, Sequence[Any] | Any] | None = None,
+        allow_empty: bool = False,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> WriteResult:
+        """:meth:`overwrite` for a few rows given as Arrow (small result tables), without a Spark job.
+
+        Raises:
+            SchemaMismatchError, PartitionViolationError, EmptyWriteError: as :meth:`overwrite`.
+        """
+        selection = PartitionSelection.build(spec, partitions)
+        table = _fit_rows(rows, spec)
+        target = self._table_for_write(spec)
+        return self._overwrite_rows(table, spec, selection, target=target, allow_empty=allow_empty,
+                                    metadata=_commit_metadata(metadata))
 
     def map_partitions(
         self,
@@ -296,6 +310,20 @@ class Lake(ABC):
         """The portable way: a (small) DataFrame from the rows, then an append."""
         df = self.spark.createDataFrame(table.to_pylist(), spec.spark_schema)
         return self._append(df, spec, target=target, metadata=metadata)
+
+    def _overwrite_rows(
+        self,
+        table: pa.Table,
+        spec: TableSpec,
+        selection: PartitionSelection,
+        *,
+        target: DeltaTable,
+        allow_empty: bool,
+        metadata: dict[str, Any],
+    ) -> WriteResult:
+        """The portable way: a (small) DataFrame from the rows, then an overwrite."""
+        df = self.spark.createDataFrame(table.to_pylist(), spec.spark_schema)
+        return self._overwrite(df, spec, selection, target=target, allow_empty=allow_empty, metadata=metadata)
 
     def _map_partitions(
         self,
@@ -448,6 +476,17 @@ def check_protocol(name: object, dt: DeltaTable, *, writer: bool = False) -> Non
             f"{name} needs Delta {kind} version {version} (features: {', '.join(features or []) or 'none'}){hint}; "
             f"the embedded backend {verb} version {limit} tables only: set lake.backend=native"
         )
+
+
+def _fit_rows(rows: pa.Table, spec: TableSpec) -> pa.Table:
+    """``rows`` with exactly ``spec``'s columns and types, or a :class:`SchemaMismatchError`."""
+    missing = [n for n in spec.schema.names if n not in rows.schema.names]
+    if missing:
+        raise SchemaMismatchError(f"{spec.name}: rows lack column(s) {missing}; nothing was written")
+    try:
+        return rows.select(spec.schema.names).cast(spec.schema)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+        raise SchemaMismatchError(f"{spec.name}: rows do not fit the schema ({exc}); nothing was written") from exc
 
 
 def _commit_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -7,7 +7,7 @@ writes nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -43,7 +43,7 @@ def list_tables(root: Path) -> list[TableInfo]:
         actions = pa.table(dt.get_add_actions(flatten=True))
         counts = actions.column("num_records").to_pylist() if actions.num_rows else []
         part_cols = [c for c in actions.column_names if c.startswith("partition.")]
-        partitions = len(set(zip(*(actions.column(c).to_pylist() for c in part_cols)))) if part_cols else None
+        partitions = len(set(zip(*(actions.column(c).to_pylist() for c in part_cols), strict=False))) if part_cols else None
         last = dt.history(1)[0]
         found.append(
             TableInfo(
@@ -52,7 +52,7 @@ def list_tables(root: Path) -> list[TableInfo]:
                 files=len(counts),
                 partitions=partitions,
                 version=dt.version(),
-                last_commit=datetime.fromtimestamp(last["timestamp"] / 1000, tz=timezone.utc),
+                last_commit=datetime.fromtimestamp(last["timestamp"] / 1000, tz=UTC),
                 last_operation=str(last.get("operation", "")),
             )
         )
@@ -78,5 +78,5 @@ def format_tables(tables: list[TableInfo]) -> str:
     ]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     right = {1, 2, 3, 4}
-    fmt = lambda r: "  ".join(v.rjust(w) if i in right else v.ljust(w) for i, (v, w) in enumerate(zip(r, widths)))  # noqa: E731
+    fmt = lambda r: "  ".join(v.rjust(w) if i in right else v.ljust(w) for i, (v, w) in enumerate(zip(r, widths, strict=False)))  # noqa: E731
     return "\n".join([fmt(header), fmt(tuple("-" * w for w in widths)), *map(fmt, rows)])

@@ -261,19 +261,39 @@ class EmbeddedLake(Lake):
         """Write the rows with pyarrow into a write folder and commit an append; no Spark job."""
         if table.num_rows == 0:
             return WriteResult(str(spec.name), target.version(), 0, 0, ())
+        write_dir, staged = self._stage_rows(table, spec)
+        return self._commit(spec, target, staged, write_id=write_dir.name, mode="append", selection=None,
+                            metadata={**metadata, "lakeops.operation": "append"})
+
+    def _overwrite_rows(
+        self,
+        table: pa.Table,
+        spec: TableSpec,
+        selection: PartitionSelection,
+        *,
+        target: DeltaTable,
+        allow_empty: bool,
+        metadata: dict[str, Any],
+    ) -> WriteResult:
+        """Write the rows with pyarrow into a write folder and replace ``selection`` in one commit."""
+        write_dir, staged = self._stage_rows(table, spec)
+        return self._commit_overwrite(spec, target, write_dir, staged, selection, allow_empty=allow_empty,
+                                      metadata=metadata)
+
+    def _stage_rows(self, table: pa.Table, spec: TableSpec) -> tuple[Path, list[_StagedFile]]:
+        """Write Arrow rows as Parquet (one file per partition) into a new write folder."""
         write_dir = self.path(spec.name) / f"{WRITE_DIR_PREFIX}{uuid.uuid4().hex}"
         data = [n for n in spec.schema.names if n not in spec.partition_by]
         try:
+            write_dir.mkdir()
             for i, (key, piece) in enumerate(split_by_partition(table, spec.partition_by)):
                 folder = write_dir / partition_folder(spec, key) if key else write_dir
                 folder.mkdir(parents=True, exist_ok=True)
                 pq.write_table(piece.select(data), folder / f"part-{i:05d}.parquet", compression="snappy")
-            staged = self._staged_files(write_dir, spec)
+            return write_dir, self._staged_files(write_dir, spec)
         except Exception:
             shutil.rmtree(write_dir, ignore_errors=True)
             raise
-        return self._commit(spec, target, staged, write_id=write_dir.name, mode="append", selection=None,
-                            metadata={**metadata, "lakeops.operation": "append"})
 
     def _stage(self, df: DataFrame, spec: TableSpec, target: DeltaTable) -> tuple[Path, list[_StagedFile]]:
         """Write ``df`` as Parquet into a new write folder; describe the non-empty files."""

@@ -144,7 +144,9 @@ def plan_tasks(units: Sequence[Unit], slots: int) -> list[list[Unit]]:
         i = loads.index(min(loads))
         tasks[i].append(unit)
         loads[i] += unit.rows
-    key = lambda u: ([to_partition_string(v) for v in u.partition.values()], u.path, u.row_groups)
+    def key(u: Unit) -> tuple:
+        return [to_partition_string(v) for v in u.partition.values()], u.path, u.row_groups
+
     return [sorted(t, key=key) for t in tasks if t]
 
 

@@ -1,14 +1,27 @@
-"""The table contracts of the raw layer.
+"""Every table contract in one place: names, schemas, partitioning.
 
-Later stages declare theirs beside these (``ml.*``); a model's feature table is
-built from its config. SQL DDL for catalog users mirrors these in ``sql/ddl/``.
+- ``raw.*``: what the demo generator writes (a real deployment brings its own raw tables).
+- ``features.<model>`` and ``predictions.<model>``: one table per model, built
+  from its config (:func:`features_spec`, :func:`predictions_spec`), so models
+  with different entity keys live side by side with their key types intact.
+- ``ml.*``: what the stages record: data quality, job runs, baselines, gate decisions.
+
+Two run ids never share a name: ``job_run_id`` is a lakeops job run (a row of
+``ml.job_runs``), ``mlflow_run_id`` the MLflow run that produced a model.
+SQL DDL for catalog users mirrors these in ``sql/ddl/``.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pyarrow as pa
 
 from lakeops.lake.spec import TableSpec
+from lakeops.names import validate_name
+
+if TYPE_CHECKING:
+    from lakeops.config import ModelConfig
 
 UTC_TS = pa.timestamp("us", tz="UTC")
 
@@ -74,7 +87,7 @@ DATA_QUALITY = TableSpec(
     schema=pa.schema(
         [
             ("ds", pa.date32()),
-            ("run_id", pa.string()),
+            ("job_run_id", pa.string()),
             ("job", pa.string()),
             ("model_name", pa.string()),
             ("suite", pa.string()),
@@ -90,14 +103,14 @@ DATA_QUALITY = TableSpec(
     ),
     partition_by=("ds",),
     description="One row per expectation per data-quality run and ds: what was checked, the outcome, "
-    "what was observed. A log: reruns add rows under a new run_id.",
+    "what was observed. A log: reruns add rows under a new job_run_id.",
 )
 
 JOB_RUNS = TableSpec(
     name="ml.job_runs",
     schema=pa.schema(
         [
-            ("run_id", pa.string()),
+            ("job_run_id", pa.string()),
             ("job", pa.string()),
             ("model_name", pa.string()),
             ("ds_start", pa.date32()),
@@ -146,7 +159,7 @@ MODEL_VALIDATIONS = TableSpec(
         [
             ("ds", pa.date32()),
             ("model_name", pa.string()),
-            ("run_id", pa.string()),
+            ("job_run_id", pa.string()),
             ("mode", pa.string()),
             ("challenger_version", pa.int32()),
             ("champion_version", pa.int32()),
@@ -173,14 +186,51 @@ MODEL_VALIDATIONS = TableSpec(
 )
 
 
-def predictions_spec(keys: pa.Schema) -> TableSpec:
-    """``ml.predictions`` for models whose entity key columns are ``keys`` (e.g. ``host_id: string``).
+FEATURES_SCHEMA = "features"
+PREDICTIONS_SCHEMA = "predictions"
 
-    The key columns come from the model's feature table, so the contract follows
-    the model config; every model scored into one lake shares the key columns.
+#: Arrow types an entity key column may declare (``entity_keys`` in a model's config).
+KEY_TYPES = {"string": pa.string(), "int32": pa.int32(), "int64": pa.int64(), "date": pa.date32()}
+
+
+def features_table(model_name: str) -> str:
+    """``features.<model>``: the model's feature table."""
+    return f"{FEATURES_SCHEMA}.{validate_name(model_name, kind='model name')}"
+
+
+def predictions_table(model_name: str) -> str:
+    """``predictions.<model>``: the model's scores, one table per model."""
+    return f"{PREDICTIONS_SCHEMA}.{validate_name(model_name, kind='model name')}"
+
+
+def key_schema(model: ModelConfig) -> pa.Schema:
+    """The model's entity key columns with their declared types."""
+    return pa.schema([(key, KEY_TYPES[model.key_types.get(key, "string")]) for key in model.entity_keys])
+
+
+def features_spec(model: ModelConfig) -> TableSpec:
+    """The contract of ``features.<model>``, from the model's config."""
+    fields = [pa.field("ds", pa.date32()), *key_schema(model)]
+    fields += [pa.field(c, pa.string()) for c in model.features.categorical]
+    fields += [pa.field(c, pa.float64()) for c in model.features.numeric]
+    fields.append(pa.field(model.label, pa.int32()))
+    return TableSpec(
+        name=features_table(model.name),
+        schema=pa.schema(fields),
+        partition_by=("ds",),
+        description=f"Features and label of model {model.name}, one row per {', '.join(model.entity_keys)} and ds.",
+    )
+
+
+def predictions_spec(model_name: str, keys: pa.Schema) -> TableSpec:
+    """``predictions.<model>`` for a model whose entity key columns are ``keys`` (e.g. ``host_id: string``).
+
+    One table per model: each model's keys keep their own names and types, and
+    rescoring a day replaces one partition of one model's table. ``model_name``
+    is kept as a column so that rows from several models can be unioned.
     """
     return TableSpec(
-        name="ml.predictions",
+        name=predictions_table(model_name),
         schema=pa.schema(
             [
                 ("ds", pa.date32()),
@@ -189,10 +239,10 @@ def predictions_spec(keys: pa.Schema) -> TableSpec:
                 *[(f.name, f.type) for f in keys],
                 ("score", pa.float64()),  # probability of the positive class
                 ("prediction", pa.int32()),  # 1 when score >= the model's stored threshold
-                ("run_id", pa.string()),  # the MLflow run that produced the model version
+                ("mlflow_run_id", pa.string()),  # the MLflow run that produced the model version
             ]
         ),
-        partition_by=("model_name", "ds"),
-        description="One row per entity, model and day scored: the score, the 0/1 decision at the model's "
-        "threshold and the model version. Re-scoring a (model_name, ds) partition replaces it.",
+        partition_by=("ds",),
+        description=f"One row per entity and day scored by model {model_name}: the score, the 0/1 decision at "
+        "the model's threshold and the model version. Re-scoring a ds partition replaces it.",
     )

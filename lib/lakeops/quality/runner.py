@@ -1,19 +1,19 @@
 """Run a data-quality suite with Great Expectations on Spark DataFrames.
 
 The caller passes the rows to check and the partitions (``days``) they should
-cover. Results become :class:`ExpectationOutcome` rows (see
-:func:`lakeops.quality.results.outcome_rows` for ``ml.data_quality``) and a result
-document (GX's own JSON, per batch) that is kept beside the table.
+cover. Results become :class:`ExpectationOutcome` rows, each knowing the days it
+failed on (the caller writes them to ``ml.data_quality``, one row per ds), and
+a result document (GX's own JSON, per batch) that is kept beside the table.
 
 An expectation that cannot be evaluated (a missing column, say) counts as
-failed, never as passed (R13). Reads and writes no tables.
+failed, never as passed (docs/reliability.md: a check that cannot run is a failure). Reads and writes no tables.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +40,12 @@ class ExpectationOutcome:
     policy: str
     success: bool
     observed: str
+    #: The days this expectation fails on (empty when it passed).
     failing_ds: tuple[date, ...] = ()
+
+    def success_on(self, day: date) -> bool:
+        """The outcome for one partition of the run."""
+        return self.success or day not in self.failing_ds
 
 
 @dataclass(frozen=True)
@@ -100,14 +105,46 @@ def run_suite(
         frame = df if batch == ROWS else _rows_per_ds(df, days, ds_column)
         result = _validate(frame, items, name=f"{suite.name}_{batch}", index=[c for c in index if c in frame.columns])
         document[batch] = result.to_json_dict()
-        for item, res in zip(items, _in_order(items, result), strict=True):
-            outcomes.append(_outcome(item, res, suite=suite.name, stage=stage, ds_column=ds_column))
+        found = [_outcome(item, res, suite=suite.name, stage=stage)
+                 for item, res in zip(items, _in_order(items, result), strict=True)]
+        failed = [i for i, o in enumerate(found) if not o.success]
+        if failed:
+            by_day = _failing_days(df, [items[i] for i in failed], batch=batch, days=days, ds_column=ds_column,
+                                   name=f"{suite.name}_{batch}")
+            for i, failing in zip(failed, by_day, strict=True):
+                # A failure no single day reproduces (a range-wide 'mostly') counts against every day.
+                found[i] = replace(found[i], failing_ds=failing or tuple(days))
+        outcomes.extend(found)
     outcome = SuiteOutcome(suite.name, stage, tuple(outcomes), document)
     log.info(
         "quality %s (%s): %d expectation(s), %d failed, %d warning(s)",
         suite.name, stage, len(outcomes), len(outcome.failures), len(outcome.warnings),
     )
     return outcome
+
+
+def _failing_days(
+    df: DataFrame, items: list[PlannedExpectation], *, batch: str, days: list[date], ds_column: str, name: str
+) -> list[tuple[date, ...]]:
+    """For each failed expectation, the days on which it fails on its own.
+
+    Runs only when something failed: each day is validated again with just the
+    failed expectations (planned for that day, so ``freshness`` means "fresh as
+    of that day"), so a range with one bad day marks only that day.
+    """
+    from pyspark.sql import functions as F
+
+    if len(days) == 1 or ds_column not in df.columns:
+        return [tuple(days)] * len(items)
+    failing: list[list[date]] = [[] for _ in items]
+    for d in days:
+        planned = [plan(item.rule, last_ds=d, ds_column=ds_column) for item in items]
+        frame = df.where(F.col(ds_column) == F.lit(d)) if batch == ROWS else _rows_per_ds(df, [d], ds_column)
+        result = _validate(frame, planned, name=f"{name}_{d:%Y%m%d}", index=[])
+        for i, res in enumerate(_in_order(planned, result)):
+            if not res.success or _exception_messages(res.exception_info):
+                failing[i].append(d)
+    return [tuple(f) for f in failing]
 
 
 def _rows_per_ds(df: DataFrame, days: list[date], ds_column: str) -> DataFrame:
@@ -149,18 +186,15 @@ def _in_order(items: list[PlannedExpectation], result) -> list[Any]:
     return [by_position[i] for i in range(len(items))]
 
 
-def _outcome(item: PlannedExpectation, res, *, suite: str, stage: str, ds_column: str) -> ExpectationOutcome:
+def _outcome(item: PlannedExpectation, res, *, suite: str, stage: str) -> ExpectationOutcome:
     errors = _exception_messages(res.exception_info)
     result = res.result or {}
-    failing: list[date] = []
     if errors or (not res.success and not result):
         observed = f"could not be evaluated: {errors[0] if errors else 'no result'}"
     elif "observed_value" in result:
         observed = f"observed {result['observed_value']}"
     else:
         examples = result.get("partial_unexpected_index_list") or result.get("partial_unexpected_list") or []
-        failing = sorted({date.fromisoformat(str(e[ds_column])[:10]) for e in examples
-                          if isinstance(e, dict) and e.get(ds_column)})
         count, total = result.get("unexpected_count", 0), result.get("element_count", 0)
         observed = f"{count} of {total} unexpected"
         if examples and count:
@@ -174,7 +208,6 @@ def _outcome(item: PlannedExpectation, res, *, suite: str, stage: str, ds_column
         policy=item.rule.policy,
         success=bool(res.success) and not errors,
         observed=observed,
-        failing_ds=tuple(failing),
     )
 
 

@@ -1,11 +1,13 @@
 """Reference distributions frozen at training time, for drift monitoring.
 
-For every numeric feature: decile edges (approximate quantiles of the training
-rows), the bins ``(-inf, e1], (e1, e2], ..., (ek, inf)`` and the share of rows
-in each, plus a null bucket. For every categorical feature: the kept categories,
-an ``__other__`` bucket and a ``__null__`` bucket. The model's score gets numeric
-bins too. Every proportion is ``count / baseline_rows``, so a PSI against any
-later partition can be recomputed by hand from ``ml.baselines`` alone.
+For every numeric feature and the model's score: decile edges (approximate
+quantiles of the training rows) and the share of rows in each bin
+``(-inf, e1], (e1, e2], ..., (ek, inf)``, plus a null bucket. For every
+categorical feature: the kept categories, an ``__other__`` bucket and a
+``__null__`` bucket. The bucketing is :mod:`lakeops.evaluate.bins`, the same
+function monitoring counts each day with. Every proportion is
+``count / baseline_rows``, so a PSI against any later partition can be
+recomputed by hand from ``ml.baselines`` alone.
 
 Computes rows for ``ml.baselines``; the caller writes them.
 """
@@ -16,8 +18,10 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import TYPE_CHECKING
 
+import pyarrow as pa
+
+from lakeops.evaluate.bins import ColumnBins, count_frame
 from lakeops.lake.tables import BASELINES
-from lakeops.train.encoding import NULL, OTHER
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -44,49 +48,29 @@ def baseline_rows(
     score_column: str | None,
     ds_start: date,
     ds_end: date,
-) -> DataFrame:
+) -> pa.Table:
     """``ml.baselines`` rows for ``df`` (the training rows, with a score column if given)."""
-    from pyspark.sql import functions as F
-
-    spark = df.sparkSession
-    numeric = [*numeric, *([score_column] if score_column else [])]
-    edges = numeric_edges(df, numeric)
     df = df.cache()
-    total = df.count()
-    aggs = []
-    for col in numeric:
-        e = edges[col]
-        x = F.col(col)
-        # bin i holds (e[i-1], e[i]]; -1 is the null (or NaN) bucket.
-        index = F.when(x.isNull() | F.isnan(x), F.lit(-1))
-        for i, edge in enumerate(e):
-            index = index.when(x <= F.lit(edge), F.lit(i))
-        aggs.append((col, index.otherwise(F.lit(len(e)))))
-    for col, kept in categorical.items():
-        value = F.when(F.col(col).isNull(), F.lit(NULL)).when(F.col(col).isin(list(kept)), F.col(col)).otherwise(F.lit(OTHER))
-        aggs.append((col, value))
-
-    # One pass over the rows for every column: (column, bucket) pairs, counted.
-    pairs = F.explode(F.array(*[F.struct(F.lit(col).alias("col"), expr.cast("string").alias("key")) for col, expr in aggs]))
-    tallies: dict[str, dict[str, int]] = {}
-    for r in df.select(pairs.alias("p")).groupBy("p.col", "p.key").agg(F.count("*").alias("n")).collect():
-        tallies.setdefault(r["col"], {})[r["key"]] = r["n"]
+    try:
+        numeric = [*numeric, *([score_column] if score_column else [])]
+        bins = [
+            ColumnBins(col, "score" if col == score_column else "numeric", edges=tuple(edges))
+            for col, edges in numeric_edges(df, numeric).items()
+        ]
+        bins += [ColumnBins(col, "categorical", categories=tuple(kept)) for col, kept in categorical.items()]
+        counts = count_frame(df, bins)
+    finally:
+        df.unpersist()
     rows = []
-    for col, _ in aggs:
-        counts = tallies.get(col, {})
-        if col in edges:
-            e = edges[col]
-            kind = "score" if col == score_column else "numeric"
-            bounds = [float("-inf"), *e, float("inf")]
-            for i in range(len(e) + 1):
-                rows.append((col, kind, i, bounds[i], bounds[i + 1], None, counts.get(str(i), 0)))
-            rows.append((col, kind, -1, None, None, NULL, counts.get("-1", 0)))
-        else:
-            for i, cat in enumerate([*categorical[col], OTHER, NULL]):
-                rows.append((col, "categorical", -1 if cat == NULL else i, None, None, cat, counts.get(cat, 0)))
-    data = [
-        (model_name, model_version, col, kind, idx, lo, hi, cat, n, n / total if total else 0.0, total, ds_start, ds_end)
-        for col, kind, idx, lo, hi, cat, n in rows
-    ]
-    df.unpersist()
-    return spark.createDataFrame(data, BASELINES.spark_schema).coalesce(1)
+    for b in bins:
+        total = int(counts[b.column].sum())
+        for index, (lower, upper), label, n in zip(b.bin_indices(), b.bounds(), b.labels(), counts[b.column],
+                                                   strict=True):
+            rows.append({
+                "model_name": model_name, "model_version": model_version, "column_name": b.column,
+                "column_type": b.kind, "bin_index": index, "lower": lower, "upper": upper,
+                "category": None if b.numeric and index != -1 else label, "count": int(n),
+                "proportion": int(n) / total if total else 0.0, "baseline_rows": total,
+                "ds_start": ds_start, "ds_end": ds_end,
+            })
+    return pa.Table.from_pylist(rows, schema=BASELINES.schema)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from lakeops.config import ModelConfig
 from lakeops.dates import date_range
 from lakeops.errors import LakeopsError
-from lakeops.lake.tables import DATA_QUALITY
+from lakeops.lake.tables import DATA_QUALITY, features_table
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -38,7 +38,7 @@ def choose_window(lake: Lake, model: ModelConfig, ds: date) -> TrainingWindow:
     """Labelled days in the window ending at ``ds``; the newest ``holdout_days`` are held out."""
     from pyspark.sql import functions as F
 
-    table = f"features.{model.name}"
+    table = features_table(model.name)
     cfg = model.train
     version = lake.version(table)
     window = date_range(ds - timedelta(days=cfg.window_days - 1), ds)
@@ -85,7 +85,7 @@ def training_frame(lake: Lake, model: ModelConfig, window: TrainingWindow, *, se
     """Training rows with a reproducible validation flag (a hash of key, ds and seed)."""
     from pyspark.sql import functions as F
 
-    df = lake.read(f"features.{model.name}", where={"ds": list(window.train_days)}, version=window.features_version)
+    df = lake.read(features_table(model.name), where={"ds": list(window.train_days)}, version=window.features_version)
     df = df.where(F.col(model.label).isNotNull())
     bucket = F.abs(F.xxhash64(*model.entity_keys, "ds", F.lit(seed))) % 10_000
     return df.withColumn(VALIDATION, bucket < int(model.train.validation_fraction * 10_000))
@@ -94,5 +94,5 @@ def training_frame(lake: Lake, model: ModelConfig, window: TrainingWindow, *, se
 def holdout_frame(lake: Lake, model: ModelConfig, days: tuple[date, ...], *, version: int | None = None) -> DataFrame:
     from pyspark.sql import functions as F
 
-    df = lake.read(f"features.{model.name}", where={"ds": list(days)}, version=version)
+    df = lake.read(features_table(model.name), where={"ds": list(days)}, version=version)
     return df.where(F.col(model.label).isNotNull())

@@ -28,8 +28,6 @@ log = logging.getLogger(__name__)
 
 #: Parameters XGBoost wants as integers (YAML numbers arrive as floats).
 _INT_PARAMS = {"n_estimators", "max_depth", "max_leaves", "max_bin", "num_parallel_tree"}
-#: Parameters lakeops sets itself; config may not override them.
-_RESERVED = {"num_workers", "features_col", "label_col", "validation_indicator_col", "missing", "n_jobs", "nthread"}
 
 
 def check_workers(spark: SparkSession, num_workers: int) -> int:
@@ -47,10 +45,8 @@ def check_workers(spark: SparkSession, num_workers: int) -> int:
 
 def candidates(cfg: TrainConfig) -> list[dict[str, Any]]:
     """Trial parameters: the base params first, then random draws from the search space."""
+    # Reserved parameters (lakeops.config.RESERVED_TRAIN_PARAMS) were refused when the config was loaded.
     base = {k: _typed(k, v) for k, v in cfg.params.items()}
-    bad = _RESERVED & set(base) | _RESERVED & set(cfg.search.space)
-    if bad:
-        raise LakeopsError(f"train.params / train.search.space may not set {sorted(bad)}: lakeops sets them")
     trials = [base]
     rng = random.Random(cfg.search.seed)
     seen = {tuple(sorted(base.items()))}

@@ -17,14 +17,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lakeops import registry
-from lakeops.config import ModelConfig, MlflowConfig
-from lakeops.lake.tables import BASELINES
-from lakeops.predict import SCORE, labels_and_scores, score_frame
+from lakeops.config import MlflowConfig, ModelConfig
+from lakeops.evaluate import metrics
+from lakeops.evaluate.encoding import encode
+from lakeops.evaluate.scoring import SCORE, labels_and_scores, score_frame
+from lakeops.lake.tables import BASELINES, features_table
 from lakeops.runs import job_run
-from lakeops.train import metrics
 from lakeops.train.baselines import baseline_rows
+from lakeops.train.categories import fit_categories
 from lakeops.train.data import VALIDATION, choose_window, holdout_frame, training_frame
-from lakeops.train.encoding import encode, fit_categories
 from lakeops.train.fit import candidates, check_workers, fit
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ def train(lake: Lake, model: ModelConfig, *, ds: date, mlflow_cfg: MlflowConfig,
             registry.setup(mlflow_cfg, lake.root)
             experiment = registry.experiment_for(model.name, lake.root)
             with mlflow.start_run(experiment_id=experiment, run_name=f"train {ds}") as parent:
-                mlflow.set_tags(_lineage(model, window, ds, code_version, run.run_id))
+                mlflow.set_tags(_lineage(model, window, ds, code_version, run.job_run_id))
                 mlflow.log_params({"train_rows": run.rows_in, "positives": positives, "scale_pos_weight": round(scale, 4),
                                    "num_workers": cfg.num_workers, "threads_per_worker": threads,
                                    "features": ",".join(features)})
@@ -108,8 +109,8 @@ def train(lake: Lake, model: ModelConfig, *, ds: date, mlflow_cfg: MlflowConfig,
                 mlflow.log_params({f"best_{k}": v for k, v in best_params.items()} | {"threshold": threshold})
                 mlflow.log_metrics({f"val_{k}": v for k, v in validation.as_dict().items()})
                 mlflow.log_metrics({f"holdout_{k}": v for k, v in holdout.as_dict().items()})
-                mlflow.log_dict({"bins": metrics.calibration_table(hy, hp)}, "calibration_holdout.json")
-                mlflow.log_dict(categories, "categories.json")
+                mlflow.log_dict({"bins": metrics.calibration_table(hy, hp)}, registry.ARTIFACT_CALIBRATION)
+                mlflow.log_dict(categories, registry.ARTIFACT_CATEGORIES)
 
                 example = encoded.select(*features).limit(5).toPandas()
                 version = registry.log_model(best_booster, model_name=model.name, example=example,
@@ -122,9 +123,9 @@ def train(lake: Lake, model: ModelConfig, *, ds: date, mlflow_cfg: MlflowConfig,
                     categorical=categories, score_column=SCORE,
                     ds_start=window.train_days[0], ds_end=window.train_days[-1],
                 )
-                written = lake.overwrite(baselines, BASELINES,
-                                         partitions={"model_name": [model.name], "model_version": [version]},
-                                         metadata={"job": JOB, "run_id": run.run_id})
+                written = lake.overwrite_rows(baselines, BASELINES,
+                                              partitions={"model_name": [model.name], "model_version": [version]},
+                                              metadata={"job": JOB, "job_run_id": run.job_run_id})
                 run.rows_out = written.rows
                 # Only a version with its baselines in place becomes the challenger.
                 registry.set_alias(model.name, registry.CHALLENGER, version)
@@ -140,17 +141,17 @@ def train(lake: Lake, model: ModelConfig, *, ds: date, mlflow_cfg: MlflowConfig,
 def _lineage(model: ModelConfig, window, ds: date, code_version: str, job_run_id: str) -> dict[str, str]:
     """Tags that answer "what was this model built from"."""
     return {
-        "lakeops.model": model.name,
-        "lakeops.ds": ds.isoformat(),
-        "lakeops.features_table": f"features.{model.name}",
-        "lakeops.features_version": str(window.features_version),
-        "lakeops.train_start": window.train_days[0].isoformat(),
-        "lakeops.train_end": window.train_days[-1].isoformat(),
-        "lakeops.holdout_start": window.holdout_days[0].isoformat(),
-        "lakeops.holdout_end": window.holdout_days[-1].isoformat(),
-        "lakeops.config_hash": config_hash(model),
-        "lakeops.code_version": code_version,
-        "lakeops.job_run_id": job_run_id,
+        registry.TAG_MODEL: model.name,
+        registry.TAG_DS: ds.isoformat(),
+        registry.TAG_FEATURES_TABLE: features_table(model.name),
+        registry.TAG_FEATURES_VERSION: str(window.features_version),
+        registry.TAG_TRAIN_START: window.train_days[0].isoformat(),
+        registry.TAG_TRAIN_END: window.train_days[-1].isoformat(),
+        registry.TAG_HOLDOUT_START: window.holdout_days[0].isoformat(),
+        registry.TAG_HOLDOUT_END: window.holdout_days[-1].isoformat(),
+        registry.TAG_CONFIG_HASH: config_hash(model),
+        registry.TAG_CODE_VERSION: code_version,
+        registry.TAG_JOB_RUN_ID: job_run_id,
     }
 
 

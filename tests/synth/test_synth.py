@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import numpy as np
 import pytest
 
-from lakeops.data import synth
+from lakeops.synth import synth
 
 DAY = date(2024, 3, 1)
 

@@ -12,13 +12,13 @@ through a fixed logistic function (:func:`incident_logit`), so a model can learn
 what is *observed* from that day on, not the true risk: a shifted column's
 relationship to incidents breaks, as it does when a monitoring agent changes.
 
-Reads and writes no tables; :mod:`lakeops.data.generate` does.
+Reads and writes no tables; :mod:`lakeops.synth.generate` does.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
@@ -241,7 +241,7 @@ def incidents(*, seed: int, block: Block, day: date) -> pa.RecordBatch:
     host_idx = np.repeat(np.arange(block.size), count)
     k = np.concatenate([np.arange(c) for c in count[count > 0]]) if host_idx.size else np.array([], dtype=np.int64)
     n = host_idx.size
-    day_start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    day_start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     offsets_us = (rng.random(n) * 86_400 * 1_000_000).astype(np.int64)
     opened = np.datetime64(day_start.replace(tzinfo=None), "us") + offsets_us.astype("timedelta64[us]")
     global_idx = block.lo + host_idx

@@ -23,17 +23,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
+
+import pyarrow as pa
 
 from lakeops import registry
 from lakeops.config import GateConfig, MlflowConfig, ModelConfig
 from lakeops.dates import date_range, parse_ds
-from lakeops.lake.tables import MODEL_VALIDATIONS
-from lakeops.predict import labels_and_scores
+from lakeops.evaluate import metrics
+from lakeops.evaluate.scoring import labels_and_scores
+from lakeops.lake.tables import MODEL_VALIDATIONS, features_table
 from lakeops.runs import job_run
-from lakeops.train import metrics
-from lakeops.train.data import holdout_frame
 
 if TYPE_CHECKING:
     from lakeops.lake import Lake
@@ -81,8 +82,8 @@ def validate_model(
     with job_run(lake, job=JOB, model=model.name, days=[ds]) as run:
         challenger = registry.load(model.name, alias=registry.CHALLENGER)
         champion_version = registry.alias_version(model.name, registry.CHAMPION)
-        start = parse_ds(challenger.tags["lakeops.holdout_start"])
-        end = parse_ds(challenger.tags["lakeops.holdout_end"])
+        start = parse_ds(challenger.tags[registry.TAG_HOLDOUT_START])
+        end = parse_ds(challenger.tags[registry.TAG_HOLDOUT_END])
         days = tuple(date_range(start, end))
 
         if champion_version == challenger.version:
@@ -93,7 +94,7 @@ def validate_model(
             decision = GateDecision("promoted", None, "gate disabled: promoted without comparison",
                                     challenger.version, champion_version, None, None)
         else:
-            holdout = holdout_frame(lake, model, days).cache()
+            holdout = _holdout(lake, model, days).cache()
             try:
                 run.rows_in = holdout.count()
                 ch_eval = _evaluate(holdout, challenger, model)
@@ -114,10 +115,16 @@ def validate_model(
                 decision_name = "promoted"
             decision = GateDecision(decision_name, passed, reason, challenger.version, champion_version, ch_eval, cp_eval)
 
-        _record(lake, model, ds, run.run_id, mode, days, run.rows_in, decision)
+        _record(lake, model, ds, run.job_run_id, mode, days, run.rows_in, decision)
         run.rows_out = 1
         log.info("%s: challenger v%d %s (%s)", model.name, decision.challenger_version, decision.decision, decision.reason)
         return decision
+
+
+def _holdout(lake: Lake, model: ModelConfig, days: tuple[date, ...]):
+    """The labelled rows of the holdout days (the same rows for both models)."""
+    df = lake.read(features_table(model.name), where={"ds": list(days)})
+    return df.where(df[model.label].isNotNull())
 
 
 def _evaluate(holdout, loaded: registry.LoadedModel, model: ModelConfig) -> metrics.Evaluation:
@@ -126,16 +133,22 @@ def _evaluate(holdout, loaded: registry.LoadedModel, model: ModelConfig) -> metr
     return metrics.evaluate(y, p, threshold=loaded.threshold)
 
 
-def _record(lake: Lake, model: ModelConfig, ds: date, run_id: str, mode: str, days: tuple[date, ...],
+def _record(lake: Lake, model: ModelConfig, ds: date, job_run_id: str, mode: str, days: tuple[date, ...],
             rows: int | None, d: GateDecision) -> None:
     gate = model.gate
     ch, cp = d.challenger, d.champion
-    row = (
-        ds, model.name, run_id, mode, d.challenger_version, d.champion_version, days[0], days[-1], rows,
-        ch.auc if ch else None, ch.logloss if ch else None, ch.pr_auc if ch else None,
-        cp.auc if cp else None, cp.logloss if cp else None, cp.pr_auc if cp else None,
-        gate.min_auc, gate.max_auc_drop, gate.max_logloss_increase_pct, d.passed, d.decision, d.reason,
-        datetime.now(timezone.utc),  # clock-ok: when the decision was made
-    )
-    lake.append(lake.spark.createDataFrame([row], MODEL_VALIDATIONS.spark_schema).coalesce(1), MODEL_VALIDATIONS,
-                metadata={"job": JOB, "run_id": run_id})
+    row = {
+        "ds": ds, "model_name": model.name, "job_run_id": job_run_id, "mode": mode,
+        "challenger_version": d.challenger_version, "champion_version": d.champion_version,
+        "holdout_start": days[0], "holdout_end": days[-1], "holdout_rows": rows,
+        "challenger_auc": ch.auc if ch else None, "challenger_logloss": ch.logloss if ch else None,
+        "challenger_pr_auc": ch.pr_auc if ch else None,
+        "champion_auc": cp.auc if cp else None, "champion_logloss": cp.logloss if cp else None,
+        "champion_pr_auc": cp.pr_auc if cp else None,
+        "min_auc": gate.min_auc, "max_auc_drop": gate.max_auc_drop,
+        "max_logloss_increase_pct": gate.max_logloss_increase_pct,
+        "passed": d.passed, "decision": d.decision, "reason": d.reason,
+        "decided_at": datetime.now(UTC),  # clock-ok: when the decision was made
+    }
+    lake.append_rows(pa.Table.from_pylist([row], schema=MODEL_VALIDATIONS.schema), MODEL_VALIDATIONS,
+                     metadata={"job": JOB, "job_run_id": job_run_id})

@@ -10,10 +10,10 @@ import pytest
 from lakedata import fingerprint
 
 from lakeops.cli import main
-from lakeops.data import generate
 from lakeops.dates import date_range
-from lakeops.lake.tables import TELEMETRY
-from lakeops.prepare import QualityGateError, feature_spec, prepare, read_feature_sql
+from lakeops.features import QualityGateError, prepare
+from lakeops.lake.tables import TELEMETRY, features_spec
+from lakeops.synth import generate
 
 START, END = date(2024, 1, 1), date(2024, 1, 16)
 DAYS = date_range(date(2024, 1, 8), date(2024, 1, 14))
@@ -21,10 +21,10 @@ DAYS = date_range(date(2024, 1, 8), date(2024, 1, 14))
 
 @pytest.fixture
 def world(spark, lake, settings):
-    generate(spark, lake, start=START, end=END, hosts=150, seed=11)
+    generate(lake, start=START, end=END, hosts=150, seed=11)
     model = settings.model("incident_risk")
     kwargs = dict(
-        feature_sql=read_feature_sql(settings.project_dir, model),
+        feature_sql=settings.feature_sql(model),
         raw_suite=settings.suite(model.quality.raw),
         features_suite=settings.suite(model.quality.features),
     )
@@ -42,12 +42,12 @@ def test_prepare_builds_features_matching_an_independent_computation(spark, lake
     result = prepare(lake, model, days=DAYS, **kwargs)
     assert result.write.rows == 150 * len(DAYS)
     features = lake.read("features.incident_risk").toPandas()
-    assert set(features.columns) == set(feature_spec(model).schema.names)
+    assert set(features.columns) == set(features_spec(model).schema.names)
 
     # Recompute the label, a rolling mean and the incident history with pandas.
     tel = lake.read("raw.telemetry").toPandas()
     inc = lake.read("raw.incidents").toPandas()
-    hit = set(zip(inc.host_id, inc.ds))
+    hit = set(zip(inc.host_id, inc.ds, strict=False))
     f = features.set_index(["host_id", "ds"]).sort_index()
     for (host, ds), row in f.sample(40, random_state=1).iterrows():
         assert row.incident_next_day == int((host, ds + timedelta(days=1)) in hit)
@@ -99,7 +99,7 @@ def test_duplicated_raw_partition_fails_the_gate_and_changes_nothing(spark, lake
     # "What failed and why", in SQL.
     failed = _sql(spark, lake, """
         select r.status, q.expectation, q.column_name, q.observed_value
-        from runs r join dq q on q.run_id = r.run_id
+        from runs r join dq q on q.job_run_id = r.job_run_id
         where r.job = 'prepare' and r.status = 'failed' and not q.success and q.policy = 'fail'
         """, runs="ml.job_runs", dq="ml.data_quality")
     assert {(r.expectation, r.column_name) for r in failed} == {("unique", "host_id")}
@@ -117,3 +117,23 @@ def test_feature_sql_that_disagrees_with_the_config_is_a_schema_error(spark, lak
     with pytest.raises(SchemaMismatchError, match="not_produced"):
         prepare(lake, renamed, days=[DAYS[0]], **{**kwargs, "features_suite": None})
     assert not lake.exists("features.incident_risk")
+
+
+def test_a_range_with_one_bad_day_marks_only_that_day_failed(spark, lake, world):
+    model, kwargs = world
+    bad = DAYS[3]
+    day = lake.read("raw.telemetry", where={"ds": [bad]}).cache()
+    lake.overwrite(day.unionByName(day), TELEMETRY, partitions={"ds": [bad]})
+    with pytest.raises(QualityGateError, match=rf"failing day\(s\): {bad}"):
+        prepare(lake, model, days=DAYS, **kwargs)
+    assert not lake.exists("features.incident_risk")
+
+    rows = _sql(spark, lake, """
+        select ds, success from dq where stage = 'raw' and expectation = 'unique' and column_name = 'host_id'
+        """, dq="ml.data_quality")
+    assert sorted(r.ds for r in rows) == DAYS  # one row per day of the range
+    assert {r.ds for r in rows if not r.success} == {bad}
+    # The other expectations passed on every day.
+    others = _sql(spark, lake, "select count(*) as n from dq where not success and expectation <> 'unique'",
+                  dq="ml.data_quality")
+    assert others[0].n == 0

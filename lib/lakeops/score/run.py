@@ -1,12 +1,12 @@
 """Batch scoring: the champion (or a chosen version) scores feature partitions.
 
 Reads ``features.<model>`` (the days asked for, at one Delta version) and the
-MLflow registry; writes ``ml.predictions`` partitions ``(model_name, ds)`` and a
+MLflow registry; writes ``predictions.<model>`` partitions (by ``ds``) and a
 row in ``ml.job_runs``.
 
 - The model loads from the registry only (``models:/<name>@champion`` or a
   version number). Before anything runs, the feature table is checked against
-  what the model needs (R16): a missing feature, a numeric feature that is not
+  what the model needs (docs/reliability.md, "scoring input"): a missing feature, a numeric feature that is not
   numeric, a categorical one that is not a string, or a missing key column is
   an error that names the column, and nothing is written.
 - Idempotent and resumable: a day whose partition was already written by the
@@ -14,9 +14,9 @@ row in ``ml.job_runs``.
   of ``chunk_days`` days, each one Spark job and one Delta commit. An
   interrupted backfill leaves whole chunks behind, never half a partition, and a
   rerun picks up at the first chunk that is not there. Scores are deterministic
-  and ``run_id`` is the model's MLflow run, so a forced rerun writes the same rows.
+  and ``mlflow_run_id`` is the model's MLflow run, so a forced rerun writes the same rows.
 - Fast: :meth:`lakeops.lake.Lake.map_partitions` runs a
-  :class:`lakeops.predict.BatchScorer` inside tasks that read the feature
+  :class:`lakeops.score.batch.BatchScorer` inside tasks that read the feature
   files' row groups with pyarrow and write prediction files directly (embedded
   backend); each task predicts with ``spark.task.cpus`` threads. Only file names
   reach the driver.
@@ -34,12 +34,11 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from lakeops import registry
-from lakeops.config import MlflowConfig
+from lakeops.config import MlflowConfig, ModelConfig
 from lakeops.errors import InvalidParameterError, MissingInputError, SchemaMismatchError
-from lakeops.lake.tables import predictions_spec
-from lakeops.names import validate_name
-from lakeops.predict import ENGINES, BatchScorer
+from lakeops.lake.tables import features_table, predictions_spec, predictions_table
 from lakeops.runs import job_run
+from lakeops.score.batch import ENGINES, BatchScorer
 
 if TYPE_CHECKING:
     from lakeops.lake import Lake, TableSpec
@@ -47,7 +46,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 JOB = "score"
-PREDICTIONS = "ml.predictions"
 #: Days per Spark job and commit: what an interruption can cost, at most.
 DEFAULT_CHUNK_DAYS = 31
 
@@ -61,14 +59,24 @@ class ScoreResult:
     scored: tuple[date, ...]
     skipped: tuple[date, ...]
     rows: int
-    run_id: str
+    job_run_id: str
+
+
+def check_score_args(*, days: Sequence[date], chunk_days: int, engine: str) -> list[date]:
+    """Refuse bad options before anything starts; returns the sorted days."""
+    if not days:
+        raise InvalidParameterError("no days to score")
+    if isinstance(chunk_days, bool) or not isinstance(chunk_days, int) or chunk_days < 1:
+        raise InvalidParameterError(f"chunk_days must be a positive integer, got {chunk_days!r}")
+    if engine not in ENGINES:
+        raise InvalidParameterError(f"engine must be one of {ENGINES}, got {engine!r}")
+    return sorted(set(days))
 
 
 def score(
     lake: Lake,
+    model_cfg: ModelConfig,
     *,
-    model_name: str,
-    entity_keys: Sequence[str],
     days: Sequence[date],
     mlflow_cfg: MlflowConfig,
     model_version: int | None = None,
@@ -76,26 +84,21 @@ def score(
     chunk_days: int = DEFAULT_CHUNK_DAYS,
     engine: str = "auto",
 ) -> ScoreResult:
-    """Score ``days`` of ``features.<model_name>`` into ``ml.predictions``.
+    """Score ``days`` of ``features.<model>`` into ``predictions.<model>``.
 
-    ``engine`` picks the predictor (:data:`lakeops.predict.ENGINES`): "auto" walks
-    the trees with :class:`lakeops.forest.Forest` where it covers the model.
+    ``engine`` picks the predictor (:data:`lakeops.score.batch.ENGINES`): "auto" walks
+    the trees with :class:`lakeops.score.forest.Forest` where it covers the model.
 
     Raises:
         ModelNotFoundError: no champion (or no such version) in the registry.
         MissingInputError: a day has no feature partition (run prepare first).
-        SchemaMismatchError: the feature table does not fit the model (R16).
+        SchemaMismatchError: the feature table does not fit the model.
         In every case nothing was written.
     """
-    validate_name(model_name, kind="model name")
-    if not days:
-        raise InvalidParameterError("no days to score")
-    if chunk_days < 1:
-        raise InvalidParameterError(f"chunk_days must be at least 1, got {chunk_days}")
-    if engine not in ENGINES:
-        raise InvalidParameterError(f"engine must be one of {ENGINES}, got {engine!r}")
-    days = sorted(set(days))
-    source = f"features.{model_name}"
+    days = check_score_args(days=days, chunk_days=chunk_days, engine=engine)
+    model_name = model_cfg.name
+    source = features_table(model_name)
+    target = predictions_table(model_name)
 
     registry.setup(mlflow_cfg, lake.root)
     if model_version is None:
@@ -105,9 +108,9 @@ def score(
     # One version of the features for the whole run: checks, skips and scoring all see the same days.
     features_version = lake.version(source)
     src = lake.spec(source, version=features_version)
-    keys = tuple(entity_keys)
+    keys = tuple(model_cfg.entity_keys)
     check_inputs(src, model, keys)
-    spec = predictions_spec(pa.schema([src.schema.field(k) for k in keys]))
+    spec = predictions_spec(model_name, pa.schema([src.schema.field(k) for k in keys]))
 
     available = {p["ds"] for p in lake.partitions(source, version=features_version)}
     missing = [d for d in days if d not in available]
@@ -116,7 +119,7 @@ def score(
             f"{source} has no partition for {_describe_days(missing)}: run `lakeops prepare --model {model_name}` "
             "for those days first; nothing was scored"
         )
-    done = set() if force else _scored_by(lake, model_name, model.version, days)
+    done = set() if force else _scored_by(lake, target, model.version, days)
     todo = [d for d in days if d not in done]
     if done:
         log.info("skipping %d day(s) already scored by %s v%d: %s; --force rescores them",
@@ -129,7 +132,8 @@ def score(
             cpus = int(lake.spark.conf.get("spark.task.cpus", "1"))
             scorer = BatchScorer.from_booster(
                 model.booster, features=model.features, categories=model.categories, threshold=model.threshold,
-                keys=keys, constants={"model_version": model.version, "run_id": model.run_id}, nthread=cpus,
+                keys=keys, nthread=cpus,
+                constants={"model_name": model_name, "model_version": model.version, "mlflow_run_id": model.run_id},
                 engine=engine,
             )
             columns = list(dict.fromkeys([*keys, *model.features]))
@@ -138,19 +142,18 @@ def score(
                 t0 = time.monotonic()
                 written = lake.map_partitions(
                     source, scorer, spec, where={"ds": chunk}, columns=columns, version=features_version,
-                    constants={"model_name": model_name},
-                    metadata={"job": JOB, "run_id": run.run_id, "model_version": model.version},
+                    metadata={"job": JOB, "job_run_id": run.job_run_id, "model_version": model.version},
                 )
                 rows += written.rows
                 log.info("chunk %d/%d: %s scored by %s v%d: %d rows in %.1fs (%s version %d)", n, len(chunks),
                          _describe_days(chunk), model_name, model.version, written.rows, time.monotonic() - t0,
-                         PREDICTIONS, written.version)
+                         target, written.version)
         run.rows_in = run.rows_out = rows
-    return ScoreResult(model_name, model.version, tuple(todo), tuple(sorted(done)), rows, run.run_id)
+    return ScoreResult(model_name, model.version, tuple(todo), tuple(sorted(done)), rows, run.job_run_id)
 
 
 def check_inputs(src: TableSpec, model: registry.LoadedModel, keys: Sequence[str]) -> None:
-    """Refuse a feature table that does not fit the model (R16), naming every bad column."""
+    """Refuse a feature table that does not fit the model, naming every bad column."""
     problems = []
     if "ds" not in src.partition_by:
         problems.append(f"it is not partitioned by ds (partitioned by {list(src.partition_by)})")
@@ -174,16 +177,12 @@ def check_inputs(src: TableSpec, model: registry.LoadedModel, keys: Sequence[str
         )
 
 
-def _scored_by(lake: Lake, model_name: str, version: int, days: Sequence[date]) -> set[date]:
+def _scored_by(lake: Lake, table: str, version: int, days: Sequence[date]) -> set[date]:
     """Days whose prediction partition holds only rows of ``version`` (from the log's file stats)."""
-    if not lake.exists(PREDICTIONS):
+    if not lake.exists(table):
         return set()
-    pinned = lake.version(PREDICTIONS)  # the ranges and the partition layout from one read of the log
-    ranges = lake.column_ranges(PREDICTIONS, "model_version", where={"model_name": [model_name], "ds": list(days)},
-                                version=pinned)
-    spec = lake.spec(PREDICTIONS, version=pinned)
-    at = spec.partition_by.index("ds")
-    return {key[at] for key, found in ranges.items() if found == (version, version)}
+    ranges = lake.column_ranges(table, "model_version", where={"ds": list(days)})
+    return {key[0] for key, found in ranges.items() if found == (version, version)}
 
 
 def _describe_days(days: Sequence[date]) -> str:

@@ -7,9 +7,8 @@ walks eight rows at once, each step computed rather than branched on::
 
     child = left + (x >= threshold  or  (x is NaN and the default is right))
 
-so the eight independent walks overlap in the CPU's pipeline. Measured on the
-benchmark model (100 trees of depth 6, 22 features, 1M rows, one thread):
-about 0.63 s against ``inplace_predict``'s 1.65 s. Leaves point at themselves,
+so the eight independent walks overlap in the CPU's pipeline (the README gives
+the benchmark's figures against ``inplace_predict``). Leaves point at themselves,
 so every tree is walked to the ensemble's maximum depth without a leaf test.
 
 Semantics are XGBoost's: inputs are float32; a split sends ``x < threshold``
@@ -50,8 +49,6 @@ LINKS = {
 #: Packing limits: 16 bits of node index within a tree, 15 bits of feature index.
 MAX_TREE_NODES = 1 << 16
 MAX_FEATURES = 1 << 15
-#: Rows per block: the block's rows stay in cache while every tree walks them.
-BLOCK_ROWS = 512
 
 
 @dataclass(frozen=True)
@@ -125,7 +122,7 @@ class Forest:
         x = _feature_major(x, self.num_features)
         rows = x.shape[1]
         out = np.empty(rows, dtype=np.float32)
-        from lakeops._forest_kernel import walk  # numba loads here, on first use
+        from lakeops.score._kernel import BLOCK_ROWS, walk  # numba loads here, on first use
 
         args = (x, self.nodes, self.leaves, self.tree_offsets, self.depth, np.float32(self.base_margin), out)
         parts = max(1, min(nthread, rows // BLOCK_ROWS))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as sk
 
-from lakeops.train import metrics as m
+from lakeops.evaluate import metrics as m
 
 
 def test_hand_computed_values():

@@ -4,7 +4,7 @@ Writes ``raw.telemetry`` and ``raw.incidents`` (the date partitions of the
 range, replaced atomically) and, with ``drift_start``, ``raw.scenario`` (the
 ground truth of the injected drift). Generation runs on Spark's executors: one
 task per (day, block of hosts), each a pure function of its arguments
-(:mod:`lakeops.data.synth`), so nothing is collected to the driver and the same
+(:mod:`lakeops.synth.synth`), so nothing is collected to the driver and the same
 arguments give identical tables.
 """
 
@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from lakeops.data import synth
 from lakeops.dates import date_range
 from lakeops.errors import InvalidParameterError
 from lakeops.lake.tables import INCIDENTS, SCENARIO, TELEMETRY
 from lakeops.runs import job_run
+from lakeops.synth import synth
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -43,8 +43,22 @@ class GenerateResult:
     scenario: WriteResult | None
 
 
+def check_generate_args(*, start: date, end: date, hosts: int, rows_per_day: int | None, seed: int) -> int:
+    """Refuse bad arguments before anything starts; returns the hosts reporting each day."""
+    date_range(start, end)
+    if not 1 <= hosts <= MAX_HOSTS:
+        raise InvalidParameterError(f"--hosts must be between 1 and {MAX_HOSTS:,}, got {hosts}")
+    rows_per_day = hosts if rows_per_day is None else rows_per_day
+    if not 1 <= rows_per_day <= hosts:
+        raise InvalidParameterError(
+            f"--rows-per-day must be between 1 and --hosts ({hosts}): each host reports at most once a day"
+        )
+    if seed < 0:
+        raise InvalidParameterError(f"--seed must be non-negative, got {seed}")
+    return rows_per_day
+
+
 def generate(
-    spark: SparkSession,
     lake: Lake,
     *,
     start: date,
@@ -62,19 +76,10 @@ def generate(
         seed: the world's seed; same seed and arguments, same rows.
         drift_start: from this day on, the columns in :data:`synth.DRIFTS` drift.
     """
+    rows_per_day = check_generate_args(start=start, end=end, hosts=hosts, rows_per_day=rows_per_day, seed=seed)
     days = date_range(start, end)
-    if not 1 <= hosts <= MAX_HOSTS:
-        raise InvalidParameterError(f"--hosts must be between 1 and {MAX_HOSTS:,}, got {hosts}")
-    rows_per_day = hosts if rows_per_day is None else rows_per_day
-    if not 1 <= rows_per_day <= hosts:
-        raise InvalidParameterError(
-            f"--rows-per-day must be between 1 and --hosts ({hosts}): each host reports at most once a day"
-        )
-    if seed < 0:
-        raise InvalidParameterError(f"--seed must be non-negative, got {seed}")
-
     with job_run(lake, job="generate", model=None, days=days) as run:
-        result = _generate(spark, lake, days=days, hosts=hosts, rows_per_day=rows_per_day, seed=seed,
+        result = _generate(lake.spark, lake, days=days, hosts=hosts, rows_per_day=rows_per_day, seed=seed,
                            drift_start=drift_start)
         run.rows_out = result.telemetry.rows + result.incidents.rows
     return result
@@ -116,9 +121,14 @@ def _generate(
 
     scenario = None
     if drift_start is not None:
-        rows = [(col, kind, drift_start, detail) for col, kind, detail in synth.DRIFTS]
-        scenario = lake.overwrite(spark.createDataFrame(rows, SCENARIO.spark_schema).coalesce(1), SCENARIO, metadata=meta)
-        log.info("raw.scenario: %d drifting column(s) from %s, version %d", len(rows), drift_start, scenario.version)
+        rows = pa.Table.from_pylist(
+            [{"column_name": col, "drift_kind": kind, "start_ds": drift_start, "detail": detail}
+             for col, kind, detail in synth.DRIFTS],
+            schema=SCENARIO.schema,
+        )
+        scenario = lake.overwrite_rows(rows, SCENARIO, metadata=meta)
+        log.info("raw.scenario: %d drifting column(s) from %s, version %d", rows.num_rows, drift_start,
+                 scenario.version)
     return GenerateResult(telemetry, incidents, scenario)
 
 

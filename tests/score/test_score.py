@@ -1,4 +1,4 @@
-"""Batch scoring into ml.predictions: correctness, reruns, backfills, bad input.
+"""Batch scoring into predictions.<model>: correctness, reruns, backfills, bad input.
 
 A small feature table (four numeric features, one an integer, and one
 categorical) is written through the lake; a real XGBoost model trained on it is
@@ -19,13 +19,14 @@ import pytest
 from lakedata import fingerprint
 
 from lakeops import registry
-from lakeops.config import MlflowConfig
+from lakeops.config import FeaturesConfig, MlflowConfig, ModelConfig, SourcesConfig
 from lakeops.errors import MissingInputError, SchemaMismatchError
+from lakeops.evaluate.encoding import encode_arrow
 from lakeops.lake import Lake, TableSpec
 from lakeops.lake.embedded import EmbeddedLake
 from lakeops.lake.mapping import Unit, plan_tasks
-from lakeops.predict import BatchScorer, encode_arrow
-from lakeops.score import score
+from lakeops.score.batch import BatchScorer
+from lakeops.score.run import score
 
 NUMERIC = ["load", "latency", "errors", "temp"]
 CATEGORICAL = ["tier"]
@@ -98,29 +99,40 @@ def world(spark, settings, tmp_path_factory):
     return lake, rows, version
 
 
+def model_config(name: str) -> ModelConfig:
+    """A model config as a YAML file would give it (scoring reads its name and entity keys)."""
+    return ModelConfig(name=name, entity_keys=("host_id",), sources=SourcesConfig("raw.a", "raw.b"), label="label",
+                       features=FeaturesConfig(sql="unused.sql", numeric=tuple(NUMERIC), categorical=tuple(CATEGORICAL)))
+
+
 def run(lake: Lake, model: str = "risk", days=DAYS, **kwargs):
-    return score(lake, model_name=model, entity_keys=["host_id"], days=days, mlflow_cfg=MLFLOW, **kwargs)
+    return score(lake, model_config(model), days=days, mlflow_cfg=MLFLOW, **kwargs)
+
+
+def table(model: str) -> str:
+    return f"predictions.{model}"
 
 
 def predictions(lake: Lake, model: str, days=DAYS) -> pd.DataFrame:
-    return lake.read("ml.predictions", where={"model_name": [model], "ds": list(days)}).toPandas()
+    return lake.read(table(model), where={"ds": list(days)}).toPandas()
 
 
 def test_a_week_is_scored_and_matches_the_registered_model(world, spark):
     import mlflow
 
-    from lakeops.train.encoding import encode
+    from lakeops.evaluate.encoding import encode
 
     lake, rows, version = world
     result = run(lake)
     assert result.scored == tuple(DAYS) and result.skipped == () and result.rows == len(rows)
-    parts = [p for p in lake.partitions("ml.predictions") if p["model_name"] == "risk"]
+    parts = lake.partitions(table("risk"))
     assert sorted(p["ds"] for p in parts) == DAYS
 
     stored = predictions(lake, "risk")
     assert len(stored) == len(rows) and not stored.duplicated(["ds", "host_id"]).any()
     loaded = registry.load("risk", alias=registry.CHAMPION)
-    assert set(stored["model_version"]) == {version} and set(stored["run_id"]) == {loaded.run_id}
+    assert set(stored["model_version"]) == {version} and set(stored["mlflow_run_id"]) == {loaded.run_id}
+    assert set(stored["model_name"]) == {"risk"}
 
     # Independent path: Spark-side encoding, then MLflow's pyfunc model.
     encoded = encode(lake.read("features.risk").select("ds", "host_id", *FEATURES), {"tier": TIERS}).toPandas()
@@ -135,19 +147,19 @@ def test_a_week_is_scored_and_matches_the_registered_model(world, spark):
 
 def test_rerun_skips_and_force_rewrites_identically(world):
     lake, rows, _ = world
-    if not lake.exists("ml.predictions") or not predictions(lake, "risk").shape[0]:
+    if not lake.exists(table("risk")) or not predictions(lake, "risk").shape[0]:
         run(lake)
-    before_version = lake.version("ml.predictions")
-    before = fingerprint(lake.read("ml.predictions", where={"model_name": ["risk"]}))
+    before_version = lake.version(table("risk"))
+    before = fingerprint(lake.read(table("risk")))
 
     again = run(lake)
     assert again.scored == () and again.skipped == tuple(DAYS) and again.rows == 0
-    assert lake.version("ml.predictions") == before_version
+    assert lake.version(table("risk")) == before_version
 
     forced = run(lake, force=True, chunk_days=3)  # three commits: 3 + 3 + 1 days
     assert forced.scored == tuple(DAYS)
-    assert lake.version("ml.predictions") == before_version + 3
-    assert fingerprint(lake.read("ml.predictions", where={"model_name": ["risk"]})) == before
+    assert lake.version(table("risk")) == before_version + 3
+    assert fingerprint(lake.read(table("risk"))) == before
 
 
 def test_another_version_rescored_and_fast_path_equals_portable_path(world, spark):
@@ -166,12 +178,12 @@ def test_another_version_rescored_and_fast_path_equals_portable_path(world, spar
     loaded = registry.load("risk", version=v2)
     scorer = BatchScorer.from_booster(loaded.booster, features=loaded.features, categories=loaded.categories,
                                       threshold=loaded.threshold, keys=("host_id",),
-                                      constants={"model_version": v2, "run_id": loaded.run_id})
-    spec = replace(lake.spec("ml.predictions"), name="ml.predictions_portable")
-    portable.map_partitions("features.risk", scorer, spec, where={"ds": DAYS[:2]}, columns=["host_id", *FEATURES],
-                            constants={"model_name": "risk"})
-    assert fingerprint(portable.read("ml.predictions_portable")) == fingerprint(
-        lake.read("ml.predictions", where={"model_name": ["risk"], "ds": DAYS[:2]}))
+                                      constants={"model_name": "risk", "model_version": v2,
+                                                 "mlflow_run_id": loaded.run_id})
+    spec = replace(lake.spec(table("risk")), name="predictions.risk_portable")
+    portable.map_partitions("features.risk", scorer, spec, where={"ds": DAYS[:2]}, columns=["host_id", *FEATURES])
+    assert fingerprint(portable.read("predictions.risk_portable")) == fingerprint(
+        lake.read(table("risk"), where={"ds": DAYS[:2]}))
 
 
 def test_interrupted_backfill_leaves_whole_days_and_resumes(world, spark):
@@ -188,28 +200,26 @@ def test_interrupted_backfill_leaves_whole_days_and_resumes(world, spark):
             fh.seek(0)
             fh.write(b"garbage!" * 64)
 
-    folders = _write_folders(lake)
+    folders = _write_folders(lake, model)
     with pytest.raises(Exception):  # noqa: B017 - whatever Spark raises for a corrupt file
         run(lake, model, chunk_days=2)
-    assert len(_write_folders(lake) - folders) == 2  # the two committed chunks; the failed one cleaned up
+    assert len(_write_folders(lake, model) - folders) == 2  # the two committed chunks; the failed one cleaned up
     done = predictions(lake, model)
     assert sorted(set(done["ds"])) == DAYS[:4]  # chunks 1 and 2 committed, chunk 3 not at all
     assert (done.groupby("ds").size() == ROWS_PER_DAY).all()
-    versions = {d: lake.column_ranges("ml.predictions", "model_version",
-                                      where={"model_name": [model], "ds": [d]}) for d in DAYS[:4]}
+    versions = {d: lake.column_ranges(table(model), "model_version", where={"ds": [d]}) for d in DAYS[:4]}
 
     write_features(spark, lake, features_spec(model), rows[rows["ds"] == broken_day])  # repair the day
-    history_before = lake.version("ml.predictions")
+    history_before = lake.version(table(model))
     resumed = run(lake, model, chunk_days=2)
     assert resumed.skipped == tuple(DAYS[:4]) and resumed.scored == tuple(DAYS[4:])
-    assert lake.version("ml.predictions") == history_before + 2
+    assert lake.version(table(model)) == history_before + 2
     assert sorted(set(predictions(lake, model)["ds"])) == DAYS
-    assert versions == {d: lake.column_ranges("ml.predictions", "model_version",
-                                              where={"model_name": [model], "ds": [d]}) for d in DAYS[:4]}
+    assert versions == {d: lake.column_ranges(table(model), "model_version", where={"ds": [d]}) for d in DAYS[:4]}
 
 
-def _write_folders(lake: Lake) -> set[str]:
-    return {p.name for p in lake.path("ml.predictions").glob("w-*")}
+def _write_folders(lake: Lake, model: str) -> set[str]:
+    return {p.name for p in lake.path(table(model)).glob("w-*")}
 
 
 def test_feature_table_that_does_not_fit_the_model_writes_nothing(world, spark):
@@ -218,21 +228,20 @@ def test_feature_table_that_does_not_fit_the_model_writes_nothing(world, spark):
     bad = rows.drop(columns=["temp"]).assign(tier=rows["tier"].map({"gold": 1, "silver": 2, "bronze": 3, "tin": 4}))
     write_features(spark, lake, features_spec(model, tier_type=pa.int64(), drop="temp"), bad)
     register(lake, model, rows, trees=3)
-    before = lake.version("ml.predictions") if lake.exists("ml.predictions") else None
+    assert not lake.exists(table(model))
     with pytest.raises(SchemaMismatchError) as err:
         run(lake, model)
     message = str(err.value)
     assert "'temp' is missing" in message and "'tier' is int64" in message and "nothing was scored" in message
-    after = lake.version("ml.predictions") if lake.exists("ml.predictions") else None
-    assert after == before
+    assert not lake.exists(table(model))
 
 
 def test_missing_feature_day_writes_nothing(world):
     lake, _, _ = world
-    before = lake.version("ml.predictions") if lake.exists("ml.predictions") else None
+    before = lake.version(table("risk")) if lake.exists(table("risk")) else None
     with pytest.raises(MissingInputError, match="2024-03-09.*run `lakeops prepare"):
         run(lake, days=[DAYS[-1], date(2024, 3, 9)], force=True)
-    assert (lake.version("ml.predictions") if lake.exists("ml.predictions") else None) == before
+    assert (lake.version(table("risk")) if lake.exists(table("risk")) else None) == before
 
 
 def test_no_champion_is_a_clear_error(world, spark):
@@ -259,7 +268,7 @@ def test_a_model_not_logged_by_lakeops_is_refused(world):
 
 
 def test_arrow_encoding_matches_the_spark_encoder(spark):
-    from lakeops.train.encoding import encode
+    from lakeops.evaluate.encoding import encode
 
     rows = [(1.5, 1, "x"), (None, 2, None), (3.0, None, "y"), (4.0, 4, "zz")]
     batch = pa.RecordBatch.from_pylist([dict(zip("anc", r, strict=True)) for r in rows],

@@ -18,8 +18,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -27,10 +26,10 @@ import pyarrow as pa
 from lakeops.config import ModelConfig, SuiteConfig
 from lakeops.dates import date_range
 from lakeops.errors import LakeopsError
-from lakeops.lake.spec import TableSpec, conform
-from lakeops.lake.tables import DATA_QUALITY
+from lakeops.lake.spec import conform
+from lakeops.lake.tables import DATA_QUALITY, features_spec
 from lakeops.names import path_under
-from lakeops.quality.runner import SuiteOutcome, run_suite
+from lakeops.quality import SuiteOutcome, run_suite
 from lakeops.runs import job_run
 
 if TYPE_CHECKING:
@@ -49,24 +48,9 @@ class QualityGateError(LakeopsError):
 
 @dataclass(frozen=True)
 class PrepareResult:
-    run_id: str
+    job_run_id: str
     write: WriteResult
     quality: tuple[SuiteOutcome, ...]
-
-
-def feature_spec(model: ModelConfig) -> TableSpec:
-    """The contract of ``features.<model>``, from the model's config."""
-    fields = [pa.field("ds", pa.date32())]
-    fields += [pa.field(k, pa.string()) for k in model.entity_keys]
-    fields += [pa.field(c, pa.string()) for c in model.features.categorical]
-    fields += [pa.field(c, pa.float64()) for c in model.features.numeric]
-    fields.append(pa.field(model.label, pa.int32()))
-    return TableSpec(
-        name=f"features.{model.name}",
-        schema=pa.schema(fields),
-        partition_by=("ds",),
-        description=f"Features and label of model {model.name}, one row per {', '.join(model.entity_keys)} and ds.",
-    )
 
 
 def prepare(
@@ -93,7 +77,7 @@ def prepare(
     """
     spark = lake.spark
     days = sorted(set(days))
-    spec = feature_spec(model)
+    spec = features_spec(model)
     outcomes: list[SuiteOutcome] = []
     with job_run(lake, job=JOB, model=model.name, days=days) as run:
         lookback = timedelta(days=model.features.lookback_days)
@@ -107,7 +91,7 @@ def prepare(
             run.rows_in = raw.count()
             if raw_suite is not None:
                 outcomes.append(run_suite(raw, raw_suite, stage="raw", days=days, index_columns=model.entity_keys))
-                _gate(lake, run.run_id, model, days, outcomes)
+                _gate(lake, run.job_run_id, model, days, outcomes)
 
             views = {"observations": f"lakeops_{model.name}_observations", "labels": f"lakeops_{model.name}_labels"}
             observations.createOrReplaceTempView(views["observations"])
@@ -132,15 +116,16 @@ def prepare(
                 outcomes.append(
                     run_suite(features, features_suite, stage="features", days=days, index_columns=model.entity_keys)
                 )
-                _gate(lake, run.run_id, model, days, outcomes)
+                _gate(lake, run.job_run_id, model, days, outcomes)
 
             write = lake.overwrite(
-                features, spec, partitions={"ds": days}, metadata={"job": JOB, "run_id": run.run_id, "model": model.name}
+                features, spec, partitions={"ds": days},
+                metadata={"job": JOB, "job_run_id": run.job_run_id, "model": model.name},
             )
             run.rows_out = write.rows
-            _record_quality(lake, run.run_id, model, days, outcomes)
+            _record_quality(lake, run.job_run_id, model, days, outcomes)
             log.info("%s: %s rows in %d partition(s), version %d", spec.name, f"{write.rows:,}", len(days), write.version)
-            return PrepareResult(run.run_id, write, tuple(outcomes))
+            return PrepareResult(run.job_run_id, write, tuple(outcomes))
         finally:
             for frame in cached:
                 frame.unpersist()
@@ -152,42 +137,41 @@ def _labels_through(lake: Lake, model: ModelConfig) -> date | None:
     return max(values) if values else None
 
 
-def _gate(lake: Lake, run_id: str, model: ModelConfig, days: list[date], outcomes: list[SuiteOutcome]) -> None:
+def _gate(lake: Lake, job_run_id: str, model: ModelConfig, days: list[date], outcomes: list[SuiteOutcome]) -> None:
     failed = [o for o in outcomes if not o.passed]
     if not failed:
         return
-    _record_quality(lake, run_id, model, days, outcomes)
+    _record_quality(lake, job_run_id, model, days, outcomes)
     listing = "\n".join(o.describe_failures() for o in failed)
     span = f"{days[0]}" if len(days) == 1 else f"{days[0]}..{days[-1]}"
+    bad = sorted({d for suite in failed for o in suite.failures for d in o.failing_ds})
+    on = "" if len(days) == 1 else f" (failing day(s): {', '.join(map(str, bad))})"
     raise QualityGateError(
-        f"data-quality gate failed for {model.name} {span}; nothing was written:\n{listing}\n"
-        f"(details: ml.data_quality where run_id = '{run_id}')"
+        f"data-quality gate failed for {model.name} {span}{on}; nothing was written:\n{listing}\n"
+        f"(details: ml.data_quality where job_run_id = '{job_run_id}')"
     )
 
 
-def _record_quality(lake: Lake, run_id: str, model: ModelConfig, days: list[date], outcomes: list[SuiteOutcome]) -> None:
-    """Append every outcome to ml.data_quality (a row per day) and keep the GX documents."""
+def _record_quality(
+    lake: Lake, job_run_id: str, model: ModelConfig, days: list[date], outcomes: list[SuiteOutcome]
+) -> None:
+    """Append every outcome to ml.data_quality (a row per day, with that day's outcome); keep the GX documents."""
     if not outcomes:
         return
-    checked_at = datetime.now(timezone.utc)  # clock-ok: when the check ran
-    rows = [
-        (d, run_id, JOB, model.name, o.suite, o.stage, o.expectation, o.gx_type, o.column, o.policy, o.success,
-         o.observed, checked_at)
-        for suite in outcomes
-        for o in suite.outcomes
-        for d in days
-    ]
-    lake.append(lake.spark.createDataFrame(rows, DATA_QUALITY.spark_schema).coalesce(1), DATA_QUALITY,
-                metadata={"job": JOB, "run_id": run_id})
+    checked_at = datetime.now(UTC)  # clock-ok: when the check ran
+    rows = pa.Table.from_pylist(
+        [
+            {"ds": d, "job_run_id": job_run_id, "job": JOB, "model_name": model.name, "suite": o.suite,
+             "stage": o.stage, "expectation": o.expectation, "gx_expectation": o.gx_type, "column_name": o.column,
+             "policy": o.policy, "success": o.success_on(d), "observed_value": o.observed, "checked_at": checked_at}
+            for suite in outcomes
+            for o in suite.outcomes
+            for d in days
+        ],
+        schema=DATA_QUALITY.schema,
+    )
+    lake.append_rows(rows, DATA_QUALITY, metadata={"job": JOB, "job_run_id": job_run_id})
     folder = path_under(lake.root, "_reports", "data_quality", model.name)
     folder.mkdir(parents=True, exist_ok=True)
     for suite in outcomes:
-        (folder / f"{run_id}-{suite.stage}.json").write_text(json.dumps(suite.document, indent=1, default=str))
-
-
-def read_feature_sql(project_dir: Path, model: ModelConfig) -> str:
-    """The model's feature SQL, from a path that must stay inside the project."""
-    path = path_under(project_dir, *Path(model.features.sql).parts)
-    if not path.is_file():
-        raise LakeopsError(f"feature SQL for {model.name} not found: {path} (features.sql in the model's config)")
-    return path.read_text()
+        (folder / f"{job_run_id}-{suite.stage}.json").write_text(json.dumps(suite.document, indent=1, default=str))

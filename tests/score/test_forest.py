@@ -1,4 +1,4 @@
-"""lakeops.forest: the compiled tree walk must predict what XGBoost predicts.
+"""lakeops.score.forest: the compiled tree walk must predict what XGBoost predicts.
 
 Checked three ways: against values computed by hand from a stump's own
 threshold and leaves, against a plain recursive walk of the JSON trees written
@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 import xgboost
 
-from lakeops.forest import Forest
-from lakeops.predict import BatchScorer
+from lakeops.score.batch import BatchScorer
+from lakeops.score.forest import Forest
 
 
 def _data(rows: int, features: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,146 @@
+"""One entry per lifecycle stage: what the CLI, ``jobs/*.py`` and the Airflow tasks call.
+
+Each ``run_*`` takes the loaded :class:`~lakeops.config.Settings`, the model's
+name and the day(s), checks every argument and the model's config *before*
+Spark starts, opens the Spark session and the lake once per process, runs the
+stage (which records its ``ml.job_runs`` row) and returns the stage's small
+result dataclass. Nothing else assembles a stage.
+
+======================  ==========================================  =============================================
+entry                   reads                                       writes
+======================  ==========================================  =============================================
+:func:`run_generate`    nothing                                     ``raw.telemetry``, ``raw.incidents``, ``raw.scenario``
+:func:`run_prepare`     the model's sources                         ``features.<model>``, ``ml.data_quality``
+:func:`run_train`       ``features.<model>``, ``ml.data_quality``   MLflow run and version @challenger, ``ml.baselines``
+:func:`run_validate`    ``features.<model>``, the registry          ``ml.model_validations``, alias @champion
+:func:`run_score`       ``features.<model>``, the registry          ``predictions.<model>``
+======================  ==========================================  =============================================
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lakeops.config import Settings
+from lakeops.errors import InvalidParameterError
+
+if TYPE_CHECKING:
+    from lakeops.features import PrepareResult
+    from lakeops.gate import GateDecision
+    from lakeops.lake import Lake
+    from lakeops.score.run import ScoreResult
+    from lakeops.synth import GenerateResult
+    from lakeops.train.pipeline import TrainResult
+
+log = logging.getLogger("lakeops")
+
+GATE_MODES = ("disabled", "dry_run", "enabled")
+
+
+def run_generate(
+    settings: Settings,
+    *,
+    start: date,
+    end: date,
+    hosts: int = 1000,
+    rows_per_day: int | None = None,
+    seed: int = 42,
+    drift_start: date | None = None,
+) -> GenerateResult:
+    """Write the synthetic demo tables for ``start..end``."""
+    from lakeops.synth import check_generate_args, generate
+
+    check_generate_args(start=start, end=end, hosts=hosts, rows_per_day=rows_per_day, seed=seed)
+    return generate(open_lake(settings), start=start, end=end, hosts=hosts, rows_per_day=rows_per_day, seed=seed,
+                    drift_start=drift_start)
+
+
+def run_prepare(settings: Settings, model: str, *, days: Sequence[date]) -> PrepareResult:
+    """Build ``features.<model>`` for ``days``, behind the model's data-quality suites."""
+    from lakeops.features import prepare
+
+    cfg = settings.model(model)
+    days = _days(days)
+    sql = settings.feature_sql(cfg)
+    raw = settings.suite(cfg.quality.raw) if cfg.quality.raw else None
+    features = settings.suite(cfg.quality.features) if cfg.quality.features else None
+    return prepare(open_lake(settings), cfg, days=days, feature_sql=sql, raw_suite=raw, features_suite=features)
+
+
+def run_train(settings: Settings, model: str, *, ds: date) -> TrainResult:
+    """Train ``model`` on the window ending at ``ds`` and register it as the challenger."""
+    from lakeops.train.pipeline import default_code_version, train
+
+    cfg = settings.model(model)
+    _day(ds)
+    return train(open_lake(settings), cfg, ds=ds, mlflow_cfg=settings.mlflow,
+                 code_version=default_code_version(settings.project_dir))
+
+
+def run_validate(settings: Settings, model: str, *, ds: date, mode: str | None = None) -> GateDecision:
+    """Compare the challenger with the champion; promote it when the gate (and ``mode``) allow."""
+    from lakeops.gate import validate_model
+
+    cfg = settings.model(model)
+    _day(ds)
+    if mode is not None and mode not in GATE_MODES:
+        raise InvalidParameterError(f"invalid mode {mode!r}: expected one of {', '.join(GATE_MODES)}")
+    return validate_model(open_lake(settings), cfg, ds=ds, mlflow_cfg=settings.mlflow, mode=mode)
+
+
+def run_score(
+    settings: Settings,
+    model: str,
+    *,
+    days: Sequence[date],
+    model_version: int | None = None,
+    force: bool = False,
+    chunk_days: int = 31,
+    engine: str = "auto",
+) -> ScoreResult:
+    """Score ``days`` of ``features.<model>`` with the champion (or ``model_version``)."""
+    from lakeops.score.run import check_score_args, score
+
+    cfg = settings.model(model)
+    days = check_score_args(days=_days(days), chunk_days=chunk_days, engine=engine)
+    if model_version is not None and (isinstance(model_version, bool) or not isinstance(model_version, int)
+                                      or model_version < 1):
+        raise InvalidParameterError(f"invalid model version {model_version!r}: expected a positive integer")
+
+    return score(open_lake(settings), cfg, days=days, mlflow_cfg=settings.mlflow, model_version=model_version,
+                 force=force, chunk_days=chunk_days, engine=engine)
+
+
+# ----------------------------------------------------------------------------- the session
+
+
+def open_lake(settings: Settings) -> Lake:
+    """The lake through the one Spark session of this process (started on first use)."""
+    from lakeops.lake import open_lake as open_lake_on
+    from lakeops.spark import get_session
+
+    started = time.monotonic()
+    spark = get_session(settings.spark, delta=settings.lake.backend == "native", progress=sys.stderr.isatty())
+    log.info("Spark %s ready in %.1fs; lakehouse %s", spark.version, time.monotonic() - started,
+             Path(settings.lake.root).resolve())
+    return open_lake_on(spark, settings.lake)
+
+
+def _days(days: Sequence[date]) -> list[date]:
+    if not days:
+        raise InvalidParameterError("no days given")
+    for d in days:
+        _day(d)
+    return sorted(set(days))
+
+
+def _day(ds: object) -> date:
+    if not isinstance(ds, date):
+        raise InvalidParameterError(f"invalid ds {ds!r}: expected a date")
+    return ds
