@@ -5,7 +5,7 @@
 Commands: ``generate`` (synthetic raw tables), ``prepare`` (a model's feature
 table behind the data-quality gate), ``train`` and ``validate-model`` (the
 champion/challenger loop), ``score`` (batch predictions and backfills),
-``tables`` (what the lakehouse holds). Errors a user can fix print one line and
+``monitor`` (drift, profiles and the report), ``tables`` (what the lakehouse holds). Errors a user can fix print one line and
 exit with 2 (bad parameter or config) or 1 (anything else that went wrong).
 """
 
@@ -134,6 +134,19 @@ def build_parser() -> argparse.ArgumentParser:
                     help="auto (default): a compiled tree walk where it covers the model, else XGBoost's "
                     "inplace_predict; xgboost: always inplace_predict (same scores to float32 rounding)")
 
+    mon = _command(
+        sub, "monitor", _cmd_monitor, model=True,
+        help="drift (PSI, KS, JS, Wasserstein, chi-square), profiles and the HTML report for a day or a range",
+        description="Count each day's features and scores against the frozen baseline of the model version "
+        "that scored it (one Spark job), write ml.drift_metrics, ml.drift_counts and ml.profile_metrics for "
+        "those (model, ds) partitions, and the report <lake>/reports/<model>/<ds>.html. A rerun gives "
+        "identical rows.",
+    )
+    mon.add_argument("--ds", type=_ds("ds"), help="one partition date, YYYY-MM-DD")
+    mon.add_argument("--start", type=_ds("start"), help="first day of a range (with --end)")
+    mon.add_argument("--end", type=_ds("end"), help="last day of a range, inclusive")
+    mon.add_argument("--no-report", action="store_true", help="write the tables only, not the HTML report")
+
     _command(
         sub, "tables", _cmd_tables,
         help="list the lakehouse's tables: rows, partitions, Delta version, last commit",
@@ -238,6 +251,22 @@ def _cmd_score(args: argparse.Namespace, settings: Settings) -> int:
     skipped = f", {len(r.skipped)} day(s) already scored by this version skipped" if r.skipped else ""
     print(f"predictions.{r.model_name}: {r.rows:,} rows for {len(r.scored)} day(s) scored by {r.model_name} "
           f"v{r.model_version}{skipped} (job run {r.job_run_id})")
+    return EXIT_OK
+
+
+def _cmd_monitor(args: argparse.Namespace, settings: Settings) -> int:
+    from lakeops.stages import run_monitor
+
+    days = days_of(ds=args.ds, start=args.start, end=args.end)
+    r = run_monitor(settings, args.model, days=days, report=not args.no_report)
+    print(f"{'ds':<10}  {'version':>7}  {'rows':>9}  {'max PSI':>7}  {'column':<24}  status  alerts")
+    for d in r.days:
+        flagged = ", ".join(d.alerts) or "-"
+        print(f"{d.ds.isoformat():<10}  {d.model_version:>7}  {d.rows:>9,}  {d.max_psi:>7.3f}  "
+              f"{d.max_psi_column:<24}  {d.status:<6}  {flagged}")
+    print(f"ml.drift_metrics: {r.drift_rows:,} rows for {len(r.days)} day(s) (job run {r.job_run_id})")
+    if r.reports:
+        print(f"report: {r.reports[-1]}")
     return EXIT_OK
 
 

@@ -159,6 +159,34 @@ class GateConfig:
 
 
 @dataclass(frozen=True)
+class Thresholds:
+    """When a column's drift is a warning or an alert (see ``lakeops monitor``)."""
+
+    #: PSI at or above which the status is ``warn`` / ``alert``.
+    psi_warn: float = 0.1
+    psi_alert: float = 0.25
+    #: A rise of the null rate (current minus baseline, as a fraction of rows) that warns / alerts.
+    null_rate_warn: float = 0.05
+    null_rate_alert: float = 0.10
+
+
+@dataclass(frozen=True)
+class MonitorConfig:
+    """Drift monitoring of a model's features and score."""
+
+    #: Categorical features whose values split the population into slices (e.g. ``region``).
+    slices: tuple[str, ...] = ()
+    thresholds: Thresholds = Thresholds()
+    #: Per-column overrides of ``thresholds``.
+    columns: Mapping[str, Thresholds] = field(default_factory=dict)
+    #: Slices with fewer current rows than this get no drift rows (too few rows to say anything).
+    min_slice_rows: int = 100
+
+    def thresholds_for(self, column: str) -> Thresholds:
+        return self.columns.get(column, self.thresholds)
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     """One model, from ``conf/<env>/models/<name>.yaml``."""
 
@@ -171,6 +199,7 @@ class ModelConfig:
     quality: QualityConfig = QualityConfig()
     train: TrainConfig = TrainConfig()
     gate: GateConfig = GateConfig()
+    monitor: MonitorConfig = MonitorConfig()
     #: Types of entity key columns that are not strings (string, int32, int64, date).
     key_types: Mapping[str, Literal["string", "int32", "int64", "date"]] = field(default_factory=dict)
     description: str = ""
@@ -374,6 +403,17 @@ def _check_model(model: ModelConfig, origins: Mapping[str, str], *, project_dir:
         if key not in model.entity_keys:
             raise ConfigError(f"{_origin(origins, 'key_types')}: key_types: {key!r} is not one of entity_keys "
                               f"{list(model.entity_keys)}")
+    for col in model.monitor.slices:
+        if col not in model.features.categorical:
+            raise ConfigError(f"{_origin(origins, 'monitor.slices')}: monitor.slices: {col!r} is not one of the "
+                              f"categorical features {list(model.features.categorical)}")
+    for col, limits in (("", model.monitor.thresholds), *model.monitor.columns.items()):
+        where = f"monitor.columns.{col}" if col else "monitor.thresholds"
+        if col and col not in (*model.features.numeric, *model.features.categorical, "score"):
+            raise ConfigError(f"{_origin(origins, where)}: {where}: {col!r} is not a feature of the model (or score)")
+        if not 0 < limits.psi_warn <= limits.psi_alert or not 0 < limits.null_rate_warn <= limits.null_rate_alert:
+            raise ConfigError(f"{_origin(origins, where)}: {where}: need 0 < psi_warn <= psi_alert and "
+                              "0 < null_rate_warn <= null_rate_alert")
     for section, keys in (("train.params", model.train.params), ("train.search.space", model.train.search.space)):
         bad = sorted(RESERVED_TRAIN_PARAMS & set(keys))
         if bad:

@@ -14,6 +14,8 @@ entry                   reads                                       writes
 :func:`run_train`       ``features.<model>``, ``ml.data_quality``   MLflow run and version @challenger, ``ml.baselines``
 :func:`run_validate`    ``features.<model>``, the registry          ``ml.model_validations``, alias @champion
 :func:`run_score`       ``features.<model>``, the registry          ``predictions.<model>``
+:func:`run_monitor`     ``features.<model>``, ``predictions.<model>``, ``ml.drift_metrics``, ``ml.drift_counts``,
+                        ``ml.baselines``                            ``ml.profile_metrics``, the HTML report
 ======================  ==========================================  =============================================
 """
 
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
     from lakeops.features import PrepareResult
     from lakeops.gate import GateDecision
     from lakeops.lake import Lake
+    from lakeops.monitor import MonitorResult
     from lakeops.score.run import ScoreResult
     from lakeops.synth import GenerateResult
     from lakeops.train.pipeline import TrainResult
@@ -115,6 +118,23 @@ def run_score(
 
     return score(open_lake(settings), cfg, days=days, mlflow_cfg=settings.mlflow, model_version=model_version,
                  force=force, chunk_days=chunk_days, engine=engine)
+
+
+def run_monitor(settings: Settings, model: str, *, days: Sequence[date], report: bool = True) -> MonitorResult:
+    """Drift, counts and profiles of ``days`` against the baselines of the versions that scored them,
+    then the report pages of those days (unless ``report`` is false)."""
+    from dataclasses import replace
+
+    from lakeops.monitor import monitor
+    from lakeops.report import write_reports
+
+    cfg = settings.model(model)
+    days = _days(days)
+    lake = open_lake(settings)
+    result = monitor(lake, cfg, days=days)
+    if report:
+        result = replace(result, reports=tuple(write_reports(lake, cfg.name, days)))
+    return result
 
 
 # ----------------------------------------------------------------------------- the session

@@ -70,7 +70,13 @@ def test_baselines_cover_every_feature_and_recompute_by_hand(world, spark):
 
     lake, model, first = world
     rows = lake.read("ml.baselines", where={"model_name": model.name, "model_version": first.version}).toPandas()
+    by_slice = rows
+    rows = rows[rows.slice_key.isna()]  # the whole population
     assert set(rows.column_name) == {*model.features.numeric, *model.features.categorical, "score"}
+    # Each region slice has its own counts on the same bins, and they add up to the whole population.
+    regions = by_slice[(by_slice.slice_key == "region") & (by_slice.column_name == "latency_p95_ms")]
+    summed = regions.groupby("bin_index")["count"].sum()
+    assert (summed == rows[rows.column_name == "latency_p95_ms"].set_index("bin_index")["count"]).all()
     assert np.allclose(rows.groupby("column_name").proportion.sum(), 1.0)
     # Recount one numeric column from the training rows with numpy, using the stored edges.
     col = "latency_p95_ms"

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from lakeops.errors import EnvironmentProblem
 from lakeops.lake.base import Lake, WriteResult
+from lakeops.lake.mapping import Scan
 from lakeops.lake.spec import PartitionSelection, TableSpec
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
     from lakeops.config import LakeConfig
 
-__all__ = ["Lake", "PartitionSelection", "TableSpec", "WriteResult", "open_lake"]
+__all__ = ["Lake", "PartitionSelection", "Scan", "TableSpec", "WriteResult", "open_lake"]
 
 
 def open_lake(spark: SparkSession, cfg: LakeConfig) -> Lake:

@@ -28,7 +28,7 @@ from lakeops.errors import (
     TableNotFoundError,
     UnsupportedTableError,
 )
-from lakeops.lake.mapping import BatchFn, MapPlan, map_frame
+from lakeops.lake.mapping import BatchFn, MapPlan, MergeFn, ReduceFn, Scan, map_frame
 from lakeops.lake.spec import PartitionSelection, TableSpec, check_table_schema, conform, parse_partition_string
 from lakeops.names import TableName, path_under
 
@@ -108,6 +108,32 @@ class Lake(ABC):
         spec = self._spec_from_log(name, dt)
         selection = PartitionSelection.build(spec, where) if where else None
         return self._read(spec, dt, selection)
+
+    def read_arrow(
+        self,
+        name: str | TableName,
+        *,
+        where: Mapping[str, Sequence[Any] | Any] | None = None,
+        version: int | None = None,
+    ) -> pa.Table:
+        """A small table (or its partitions in ``where``) as Arrow, read without Spark (results, bookkeeping)."""
+        from urllib.parse import unquote
+
+        import pyarrow.parquet as pq
+
+        dt = self._delta(name, version)
+        spec = self._spec_from_log(name, dt)
+        selection = PartitionSelection.build(spec, where) if where else None
+        root = self.path(name)
+        data = [f for f in spec.schema if f.name not in spec.partition_by]
+        pieces = []
+        for file in live_files(spec, dt, selection):
+            table = pq.read_table(root / unquote(file.path), columns=[f.name for f in data])
+            for col in spec.partition_by:
+                field = spec.schema.field(col)
+                table = table.append_column(field, pa.repeat(pa.scalar(file.partition[col], field.type), table.num_rows))
+            pieces.append(table.select(spec.schema.names).cast(spec.schema))
+        return pa.concat_tables(pieces) if pieces else spec.schema.empty_table()
 
     def overwrite(
         self,
@@ -220,6 +246,26 @@ class Lake(ABC):
         target = self._table_for_write(spec)
         return self._map_partitions(dt, src, selection, fn, plan, out, target=target,
                                     metadata=_commit_metadata(metadata))
+
+    def reduce_partitions(self, scans: Sequence[Scan], fn: ReduceFn, merge: MergeFn) -> Any:
+        """Fold ``fn`` over every Arrow batch of the scans' partitions, in one Spark job; writes nothing.
+
+        ``fn(table, batch, partition)`` returns a small partial result (counts,
+        sums) and ``merge`` adds two up; only those partial results reach the
+        driver, never rows. Returns the merged result, ``None`` when no batch was read.
+
+        Raises:
+            TableNotFoundError, SchemaMismatchError (a column is missing).
+        """
+        plans = []
+        for i, scan in enumerate(scans):
+            dt = self._delta(scan.table, scan.version)
+            src = self._spec_from_log(scan.table, dt)
+            missing = [c for c in scan.columns if c not in src.schema.names or c in src.partition_by]
+            if missing:
+                raise SchemaMismatchError(f"{scan.table} has no data column(s) {missing}")
+            plans.append((i, dt, src, PartitionSelection.build(src, scan.where)))
+        return self._reduce_partitions(list(scans), plans, fn, merge)
 
     def column_ranges(
         self,
@@ -344,6 +390,36 @@ class Lake(ABC):
             allow_empty=False,
             metadata={**metadata, "lakeops.source": str(src.name), "lakeops.source_version": dt.version()},
         )
+
+    def _reduce_partitions(self, scans: list[Scan], plans: list, fn: ReduceFn, merge: MergeFn) -> Any:
+        """The portable way: a ``mapInArrow`` per scan over the source DataFrame, partial results pickled."""
+        import pickle
+
+        from pyspark.sql.types import BinaryType, StructField, StructType
+
+        schema = StructType([StructField("part", BinaryType(), False)])
+        result = None
+        for i, dt, src, selection in plans:
+            scan = scans[i]
+            df = self._read(src, dt, selection).select(*src.partition_by, *scan.columns)
+            part_cols, columns, table = list(src.partition_by), list(scan.columns), scan.table
+
+            def run(batches, part_cols=part_cols, columns=columns, table=table):
+                from lakeops.lake.mapping import split_by_partition
+
+                found = None
+                for batch in batches:
+                    for key, piece in split_by_partition(pa.Table.from_batches([batch]), part_cols):
+                        for chunk in piece.select(columns).to_batches():
+                            part = fn(table, chunk, key)
+                            found = part if found is None else merge(found, part)
+                yield pa.RecordBatch.from_pydict({"part": [pickle.dumps(found)]})
+
+            for row in df.mapInArrow(run, schema).collect():
+                part = pickle.loads(row["part"])  # our own tasks' output, never user data
+                if part is not None:
+                    result = part if result is None else merge(result, part)
+        return result
 
     # ------------------------------------------------------------------ shared helpers
 

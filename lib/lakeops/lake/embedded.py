@@ -37,9 +37,13 @@ from lakeops.lake.mapping import (
     HIVE_NULL,
     BatchFn,
     MapPlan,
+    MergeFn,
+    ReduceFn,
+    Scan,
     Unit,
     partition_folder,
     plan_tasks,
+    reduce_units,
     run_units,
     split_by_partition,
 )
@@ -232,7 +236,21 @@ class EmbeddedLake(Lake):
             metadata={**metadata, "lakeops.source": str(src.name), "lakeops.source_version": dt.version()},
         )
 
-    def _units(self, dt: DeltaTable, src: TableSpec, selection: PartitionSelection) -> list[Unit]:
+    def _reduce_partitions(self, scans: list[Scan], plans: list, fn: ReduceFn, merge: MergeFn) -> Any:
+        """The fast way: one job whose tasks read row groups of every scan with pyarrow."""
+        units = [u for i, dt, src, selection in plans for u in self._units(dt, src, selection, scan=i)]
+        if not units:
+            return None
+        sc = self.spark.sparkContext
+        tasks = plan_tasks(units, sc.defaultParallelism)
+        parts = sc.parallelize(tasks, len(tasks)).map(lambda task: reduce_units(task, scans, fn, merge)).collect()
+        result = None
+        for part in parts:
+            if part is not None:
+                result = part if result is None else merge(result, part)
+        return result
+
+    def _units(self, dt: DeltaTable, src: TableSpec, selection: PartitionSelection, *, scan: int = 0) -> list[Unit]:
         """One unit per non-empty row group of the selected partitions' live files."""
         root = self.path(src.name)
         units = []
@@ -242,7 +260,7 @@ class EmbeddedLake(Lake):
             for rg in range(meta.num_row_groups):
                 rows = meta.row_group(rg).num_rows
                 if rows:
-                    units.append(Unit(str(path), (rg,), rows, file.partition))
+                    units.append(Unit(str(path), (rg,), rows, file.partition, scan))
         return units
 
     def _append(self, df: DataFrame, spec: TableSpec, *, target: DeltaTable, metadata: dict[str, Any]) -> WriteResult:

@@ -39,6 +39,21 @@ if TYPE_CHECKING:
 #: source partition's typed values -> a batch of the output's data columns.
 BatchFn = Callable[[pa.RecordBatch, Mapping[str, Any]], pa.RecordBatch]
 
+#: ``fn(table, batch, partition)`` -> a small partial result (counts, sums), for
+#: :meth:`lakeops.lake.Lake.reduce_partitions`; ``merge(a, b)`` adds two of them up.
+ReduceFn = Callable[[str, pa.RecordBatch, Mapping[str, Any]], Any]
+MergeFn = Callable[[Any, Any], Any]
+
+
+@dataclass(frozen=True)
+class Scan:
+    """Which partitions and columns of a table a reduction reads (at ``version``, latest if ``None``)."""
+
+    table: str
+    where: Mapping[str, Sequence[Any] | Any]
+    columns: tuple[str, ...]
+    version: int | None = None
+
 #: Rows per Arrow batch read inside a task: large enough that per-call costs
 #: (an ``inplace_predict`` call) vanish, small enough to stay in cache-friendly
 #: buffers (measured: 64k rows read faster than 256k).
@@ -130,6 +145,7 @@ class Unit:
     row_groups: tuple[int, ...]
     rows: int
     partition: Mapping[str, Any]  # typed source partition values
+    scan: int = 0  # which Scan of a reduction the unit belongs to
 
 
 def plan_tasks(units: Sequence[Unit], slots: int) -> list[list[Unit]]:
@@ -188,6 +204,21 @@ def run_units(units: Sequence[Unit], fn: BatchFn, plan: MapPlan, write_dir: str)
     finally:
         if writer is not None:
             writer.close()
+
+
+def reduce_units(units: Sequence[Unit], scans: Sequence[Scan], fn: ReduceFn, merge: MergeFn) -> Any:
+    """Task side of a reduction: read each unit's row groups, ``fn`` every batch, merge the results."""
+    import pyarrow.parquet as pq
+
+    result = None
+    for unit in units:
+        scan = scans[unit.scan]
+        source = pq.ParquetFile(unit.path)
+        for batch in source.iter_batches(batch_size=TASK_BATCH_ROWS, row_groups=list(unit.row_groups),
+                                         columns=list(scan.columns), use_threads=False):
+            part = fn(scan.table, batch, unit.partition)
+            result = part if result is None else merge(result, part)
+    return result
 
 
 def _make_folders(root: Path, folder: Path) -> None:

@@ -137,6 +137,8 @@ BASELINES = TableSpec(
             ("model_version", pa.int32()),
             ("column_name", pa.string()),
             ("column_type", pa.string()),  # numeric | categorical | score
+            ("slice_key", pa.string()),  # null: the whole population; else the slice column (e.g. region)
+            ("slice_value", pa.string()),  # the slice's value ("__other__", "__null__" for the buckets)
             ("bin_index", pa.int32()),  # -1: the null bucket
             ("lower", pa.float64()),  # numeric bins: (lower, upper]; the first is (-inf, upper]
             ("upper", pa.float64()),
@@ -149,8 +151,30 @@ BASELINES = TableSpec(
         ]
     ),
     partition_by=("model_name", "model_version"),
-    description="Reference distributions frozen at training time, per model version and column: "
+    description="Reference distributions frozen at training time, per model version, column and slice: "
     "bin edges or categories and the proportion of rows in each, so any PSI can be recomputed by hand.",
+)
+
+BASELINE_SKETCHES = TableSpec(
+    name="ml.baseline_sketches",
+    schema=pa.schema(
+        [
+            ("model_name", pa.string()),
+            ("model_version", pa.int32()),
+            ("column_name", pa.string()),
+            ("column_type", pa.string()),  # numeric | score
+            ("slice_key", pa.string()),
+            ("slice_value", pa.string()),
+            ("edges", pa.list_(pa.float64())),  # e_0 < ... < e_{m-1}: bin j holds (e_{j-1}, e_j]
+            ("counts", pa.list_(pa.int64())),  # m + 1 counts of non-null rows
+            ("n", pa.int64()),  # non-null rows
+            ("min", pa.float64()),
+            ("max", pa.float64()),
+        ]
+    ),
+    partition_by=("model_name", "model_version"),
+    description="A fine grid (about a thousand quantiles) per numeric column of the training rows, and the "
+    "rows in each cell: what KS and Wasserstein distances are computed against.",
 )
 
 MODEL_VALIDATIONS = TableSpec(
@@ -220,6 +244,93 @@ def features_spec(model: ModelConfig) -> TableSpec:
         partition_by=("ds",),
         description=f"Features and label of model {model.name}, one row per {', '.join(model.entity_keys)} and ds.",
     )
+
+
+# --------------------------------------------------------------------------- monitoring
+# Partitioned by (model_name, ds): a monitoring run replaces exactly its model's days.
+
+_MONITOR_KEY = [
+    ("ds", pa.date32()),
+    ("model_name", pa.string()),
+    ("model_version", pa.int32()),
+    ("column_name", pa.string()),
+    ("column_type", pa.string()),  # numeric | categorical | score
+]
+
+DRIFT_COUNTS = TableSpec(
+    name="ml.drift_counts",
+    schema=pa.schema(
+        [
+            *_MONITOR_KEY,
+            ("slice_key", pa.string()),
+            ("slice_value", pa.string()),
+            ("n_rows", pa.int64()),
+            ("n_null", pa.int64()),
+            # One count per ml.baselines bucket, in bin_index order with the null bucket (-1) last.
+            ("bin_counts", pa.list_(pa.int64())),
+            # Numeric columns: counts of non-null rows on the ml.baseline_sketches grid.
+            ("sketch_counts", pa.list_(pa.int64())),
+        ]
+    ),
+    partition_by=("model_name", "ds"),
+    description="The day's rows per frozen baseline bucket, per column and slice: with ml.baselines, "
+    "every PSI is recomputable, and consecutive drift reads yesterday's counts, not yesterday's data.",
+)
+
+DRIFT_METRICS = TableSpec(
+    name="ml.drift_metrics",
+    schema=pa.schema(
+        [
+            *_MONITOR_KEY,
+            ("baseline_id", pa.string()),  # <model>/v<version> (baseline) or the previous ds (consecutive)
+            ("drift_type", pa.string()),  # baseline | consecutive
+            ("slice_key", pa.string()),  # null: the whole population
+            ("slice_value", pa.string()),
+            ("n_current", pa.int64()),
+            ("n_baseline", pa.int64()),
+            ("psi", pa.float64()),
+            ("ks_stat", pa.float64()),  # numeric: on the sketch grid; the exact KS is in [ks_stat, ks_stat + ks_bound]
+            ("ks_bound", pa.float64()),
+            ("js_distance", pa.float64()),
+            ("wasserstein", pa.float64()),  # numeric, whole population: exact value within +- wasserstein_bound
+            ("wasserstein_bound", pa.float64()),
+            ("chi2_pvalue", pa.float64()),  # categorical
+            ("null_rate_current", pa.float64()),
+            ("null_rate_baseline", pa.float64()),
+            ("status", pa.string()),  # ok | warn | alert
+            ("warn_threshold", pa.float64()),
+            ("alert_threshold", pa.float64()),
+        ]
+    ),
+    partition_by=("model_name", "ds"),
+    description="Population-stability drift per model, day, column and slice, against the training baseline "
+    "and against the previous monitored day, with the thresholds that decided the status.",
+)
+
+PROFILE_METRICS = TableSpec(
+    name="ml.profile_metrics",
+    schema=pa.schema(
+        [
+            *_MONITOR_KEY,
+            ("count", pa.int64()),
+            ("nulls", pa.int64()),
+            ("distinct_approx", pa.int64()),
+            ("zeros", pa.int64()),
+            ("mean", pa.float64()),
+            ("stddev", pa.float64()),
+            ("min", pa.float64()),
+            ("max", pa.float64()),
+            ("p05", pa.float64()),
+            ("p25", pa.float64()),
+            ("p50", pa.float64()),
+            ("p75", pa.float64()),
+            ("p95", pa.float64()),
+        ]
+    ),
+    partition_by=("model_name", "ds"),
+    description="A profile of every monitored column per model and day (whole population): counts, moments, "
+    "range and quantiles (from the sketch grid, within one grid cell).",
+)
 
 
 def predictions_spec(model_name: str, keys: pa.Schema) -> TableSpec:

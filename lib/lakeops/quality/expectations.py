@@ -48,6 +48,44 @@ class PlannedExpectation:
         """A fresh GX expectation instance (``extra``: e.g. ``meta``)."""
         return self.gx_class(**self.gx_kwargs, **extra)
 
+    def per_row(self, columns: list[str], ds_column: str = "ds") -> tuple[Any, Any] | None:
+        """``(checked, unexpected)`` Spark conditions per row, to tell which days a failure belongs to.
+
+        The same rule as the GX expectation, written per row (per day for
+        ``freshness``): ``checked`` rows count towards ``mostly``, ``unexpected``
+        ones against it. ``None`` when a column it needs is missing.
+        """
+        from pyspark.sql import Window
+        from pyspark.sql import functions as F
+
+        rule = self.rule
+        needed = [rule.column] if rule.column else list(rule.columns)
+        if self.batch == PER_DS:
+            needed = [ROW_COUNT_COLUMN]
+        if any(c not in columns for c in [*needed, ds_column]):
+            return None
+        everything = F.lit(True)
+        if rule.kind == "not_null":
+            return everything, F.col(rule.column).isNull()
+        if rule.kind == "in_set":
+            return F.col(rule.column).isNotNull(), ~F.col(rule.column).isin(list(rule.values))
+        if rule.kind in ("between", "row_count_between"):
+            x = F.col(needed[0])
+            inside = F.lit(True)
+            if rule.min is not None:
+                inside = inside & (x >= F.lit(rule.min))
+            if rule.max is not None:
+                inside = inside & (x <= F.lit(rule.max))
+            return x.isNotNull(), ~inside
+        if rule.kind == "unique":
+            keys = [*rule.columns, *([ds_column] if ds_column not in rule.columns else [])]
+            return everything, F.count(F.lit(1)).over(Window.partitionBy(*keys)) > 1
+        if rule.kind == "freshness":
+            newest = F.max(F.col(rule.column)).over(Window.partitionBy(ds_column))
+            ds = F.col(ds_column)
+            return everything, newest.isNull() | (newest < F.date_sub(ds, rule.max_age_days)) | (newest > ds)
+        raise ValueError(f"unknown expectation kind {rule.kind!r}")
+
 
 def plan(rule: ExpectationConfig, *, last_ds: date, ds_column: str = "ds") -> PlannedExpectation:
     """The GX expectation for ``rule`` when the run's newest partition is ``last_ds``."""

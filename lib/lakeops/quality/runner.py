@@ -109,8 +109,7 @@ def run_suite(
                  for item, res in zip(items, _in_order(items, result), strict=True)]
         failed = [i for i, o in enumerate(found) if not o.success]
         if failed:
-            by_day = _failing_days(df, [items[i] for i in failed], batch=batch, days=days, ds_column=ds_column,
-                                   name=f"{suite.name}_{batch}")
+            by_day = _failing_days(df, [items[i] for i in failed], batch=batch, days=days, ds_column=ds_column)
             for i, failing in zip(failed, by_day, strict=True):
                 # A failure no single day reproduces (a range-wide 'mostly') counts against every day.
                 found[i] = replace(found[i], failing_ds=failing or tuple(days))
@@ -124,27 +123,37 @@ def run_suite(
 
 
 def _failing_days(
-    df: DataFrame, items: list[PlannedExpectation], *, batch: str, days: list[date], ds_column: str, name: str
+    df: DataFrame, items: list[PlannedExpectation], *, batch: str, days: list[date], ds_column: str
 ) -> list[tuple[date, ...]]:
     """For each failed expectation, the days on which it fails on its own.
 
-    Runs only when something failed: each day is validated again with just the
-    failed expectations (planned for that day, so ``freshness`` means "fresh as
-    of that day"), so a range with one bad day marks only that day.
+    Runs only when something failed, as one Spark aggregation per batch: each
+    rule's unexpected rows are counted per day (:meth:`PlannedExpectation.per_row`)
+    and a day fails when its own share of them is more than ``mostly`` allows,
+    so a range with one bad day marks only that day.
     """
     from pyspark.sql import functions as F
 
     if len(days) == 1 or ds_column not in df.columns:
         return [tuple(days)] * len(items)
-    failing: list[list[date]] = [[] for _ in items]
-    for d in days:
-        planned = [plan(item.rule, last_ds=d, ds_column=ds_column) for item in items]
-        frame = df.where(F.col(ds_column) == F.lit(d)) if batch == ROWS else _rows_per_ds(df, [d], ds_column)
-        result = _validate(frame, planned, name=f"{name}_{d:%Y%m%d}", index=[])
-        for i, res in enumerate(_in_order(planned, result)):
-            if not res.success or _exception_messages(res.exception_info):
-                failing[i].append(d)
-    return [tuple(f) for f in failing]
+    frame = df if batch == ROWS else _rows_per_ds(df, days, ds_column)
+    conditions = [item.per_row(frame.columns, ds_column) for item in items]
+    # Conditions first (some are window expressions), then one aggregation per day.
+    flags = [e for i, c in enumerate(conditions) if c is not None
+             for e in (c[0].cast("long").alias(f"n{i}"), (c[0] & c[1]).cast("long").alias(f"u{i}"))]
+    per_day = []
+    if flags:
+        flagged = frame.select(ds_column, *flags)
+        sums = [F.sum(c).alias(c) for c in flagged.columns if c != ds_column]
+        per_day = flagged.groupBy(ds_column).agg(*sums).collect()
+    failing: list[tuple[date, ...]] = []
+    for i, (item, condition) in enumerate(zip(items, conditions, strict=True)):
+        if condition is None:  # could not be evaluated at all: every day failed
+            failing.append(tuple(days))
+            continue
+        bad = [r[ds_column] for r in per_day if (r[f"u{i}"] or 0) > (1 - item.rule.mostly) * (r[f"n{i}"] or 0)]
+        failing.append(tuple(sorted(d for d in bad if d in days)))
+    return failing
 
 
 def _rows_per_ds(df: DataFrame, days: list[date], ds_column: str) -> DataFrame:

@@ -63,7 +63,7 @@ _HOSTS, _DAY, _SAMPLE, _NULLS, _INCIDENTS = 1, 2, 3, 4, 5
 #: The drift ``--drift-start`` injects: column, kind, what changes.
 DRIFTS = (
     ("latency_p95_ms", "mean_shift", "observed p95 latency multiplied by 1.6"),
-    ("net_in_mbps", "variance_change", "log-scale spread of inbound traffic from 0.5 to 1.2 (median unchanged)"),
+    ("net_in_mbps", "variance_change", "log-scale spread of inbound traffic from 0.5 to 2.0 (median unchanged)"),
     ("os_version", "new_category", f"{NEW_OS_VERSION!r} appears on about 30% of hosts"),
     ("mem_util_pct", "null_rate", "missing rate rises by 2 points a day from 0.5% (capped at 50%)"),
 )
@@ -204,7 +204,7 @@ def telemetry(
     os_names = np.array(OS_VERSIONS, dtype=object)[h.os]
     if drifted:
         observed["latency_p95_ms"] = observed["latency_p95_ms"] * 1.6
-        observed["net_in_mbps"] = np.exp(values["_net_base"] + 1.2 * values["_net_noise"])
+        observed["net_in_mbps"] = np.exp(values["_net_base"] + 2.0 * values["_net_noise"])
         os_names = np.where(h.upgrade_draw < 0.3, NEW_OS_VERSION, os_names)
 
     null_rng = _rng(seed, _NULLS, block, day)

@@ -2,75 +2,98 @@
 
 For every numeric feature and the model's score: decile edges (approximate
 quantiles of the training rows) and the share of rows in each bin
-``(-inf, e1], (e1, e2], ..., (ek, inf)``, plus a null bucket. For every
-categorical feature: the kept categories, an ``__other__`` bucket and a
-``__null__`` bucket. The bucketing is :mod:`lakeops.evaluate.bins`, the same
-function monitoring counts each day with. Every proportion is
-``count / baseline_rows``, so a PSI against any later partition can be
-recomputed by hand from ``ml.baselines`` alone.
+``(-inf, e1], (e1, e2], ..., (ek, inf)`` plus a null bucket, for PSI; and a fine
+grid of about a thousand quantiles with the rows in each cell, for KS and
+Wasserstein (``ml.baseline_sketches``). For every categorical feature: the kept
+categories, an ``__other__`` bucket and a ``__null__`` bucket. All of it for the
+whole population and for each value of the model's slice columns.
 
-Computes rows for ``ml.baselines``; the caller writes them.
+The rows are counted by :mod:`lakeops.evaluate.tally`, the same code that
+counts each monitored day. Every proportion is ``count / baseline_rows``, so a
+PSI against any later day can be recomputed by hand from ``ml.baselines`` and
+``ml.drift_counts``.
+
+Computes rows for ``ml.baselines`` and ``ml.baseline_sketches``; the caller writes them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from lakeops.evaluate.bins import ColumnBins, count_frame
-from lakeops.lake.tables import BASELINES
+from lakeops.evaluate.bins import ColumnBins
+from lakeops.evaluate.tally import SKETCH_QUANTILES, TallyPlan, coarse_counts, tally_frame
+from lakeops.lake.tables import BASELINE_SKETCHES, BASELINES
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-QUANTILES = [i / 10 for i in range(1, 10)]
-RELATIVE_ERROR = 0.001
+QUANTILES = tuple(i / 10 for i in range(1, 10))
+#: approxQuantile's relative error: far finer than a sketch cell (0.1 % of the rows).
+RELATIVE_ERROR = 1e-4
 
 
-def numeric_edges(df: DataFrame, columns: Sequence[str]) -> dict[str, list[float]]:
-    """Distinct decile edges per column (one Spark job for all columns)."""
-    if not columns:
-        return {}
-    found = df.approxQuantile(list(columns), QUANTILES, RELATIVE_ERROR)
-    return {col: sorted(set(edges)) for col, edges in zip(columns, found, strict=True)}
+@dataclass(frozen=True)
+class Baselines:
+    bins: pa.Table  # ml.baselines rows
+    sketches: pa.Table  # ml.baseline_sketches rows
 
 
-def baseline_rows(
+def freeze_baselines(
     df: DataFrame,
     *,
     model_name: str,
     model_version: int,
     numeric: Sequence[str],
     categorical: Mapping[str, Sequence[str]],
+    slices: Sequence[str],
     score_column: str | None,
     ds_start: date,
     ds_end: date,
-) -> pa.Table:
-    """``ml.baselines`` rows for ``df`` (the training rows, with a score column if given)."""
+) -> Baselines:
+    """The baselines of ``df`` (the training rows, with a score column if given), in two Spark jobs."""
+    numeric = [*numeric, *([score_column] if score_column else [])]
     df = df.cache()
     try:
-        numeric = [*numeric, *([score_column] if score_column else [])]
-        bins = [
-            ColumnBins(col, "score" if col == score_column else "numeric", edges=tuple(edges))
-            for col, edges in numeric_edges(df, numeric).items()
-        ]
-        bins += [ColumnBins(col, "categorical", categories=tuple(kept)) for col, kept in categorical.items()]
-        counts = count_frame(df, bins)
+        probs = sorted({*QUANTILES, *SKETCH_QUANTILES})
+        found = df.approxQuantile(numeric, probs, RELATIVE_ERROR) if numeric else []
+        deciles = [probs.index(q) for q in QUANTILES]
+        psi = {col: sorted({qs[i] for i in deciles}) for col, qs in zip(numeric, found, strict=True)}
+        sketch = {col: tuple(sorted(set(qs))) for col, qs in zip(numeric, found, strict=True)}
+        plan = TallyPlan(numeric=sketch, categorical={c: tuple(v) for c, v in categorical.items()},
+                         slices={s: tuple(categorical[s]) for s in slices})
+        tallies = tally_frame(df, plan, [*numeric, *categorical])
     finally:
         df.unpersist()
-    rows = []
+
+    bins = [ColumnBins(c, "score" if c == score_column else "numeric", edges=tuple(psi[c])) for c in numeric]
+    bins += [ColumnBins(c, "categorical", categories=tuple(kept)) for c, kept in categorical.items()]
+    common = {"model_name": model_name, "model_version": model_version}
+    bin_rows, sketch_rows = [], []
     for b in bins:
-        total = int(counts[b.column].sum())
-        for index, (lower, upper), label, n in zip(b.bin_indices(), b.bounds(), b.labels(), counts[b.column],
-                                                   strict=True):
-            rows.append({
-                "model_name": model_name, "model_version": model_version, "column_name": b.column,
-                "column_type": b.kind, "bin_index": index, "lower": lower, "upper": upper,
-                "category": None if b.numeric and index != -1 else label, "count": int(n),
-                "proportion": int(n) / total if total else 0.0, "baseline_rows": total,
-                "ds_start": ds_start, "ds_end": ds_end,
-            })
-    return pa.Table.from_pylist(rows, schema=BASELINES.schema)
+        tally = tallies[b.column]
+        counts = coarse_counts(sketch[b.column], b.edges, tally.counts) if b.numeric else tally.counts
+        for r, (slice_key, slice_value) in enumerate(plan.slice_rows()):
+            total = int(counts[r].sum())
+            if total == 0:
+                continue  # a slice value no training row has: nothing to compare with
+            where = {**common, "column_name": b.column, "column_type": b.kind, "slice_key": slice_key,
+                     "slice_value": slice_value}
+            for index, (lower, upper), label, n in zip(b.bin_indices(), b.bounds(), b.labels(), counts[r],
+                                                       strict=True):
+                bin_rows.append({**where, "bin_index": index, "lower": lower, "upper": upper,
+                                 "category": None if b.numeric and index != -1 else label, "count": int(n),
+                                 "proportion": int(n) / total, "baseline_rows": total,
+                                 "ds_start": ds_start, "ds_end": ds_end})
+            if b.numeric:
+                cells = tally.counts[r][:-1]
+                whole = slice_key is None
+                sketch_rows.append({**where, "edges": list(sketch[b.column]), "counts": cells.tolist(),
+                                    "n": int(cells.sum()), "min": tally.vmin if whole else None,
+                                    "max": tally.vmax if whole else None})
+    return Baselines(pa.Table.from_pylist(bin_rows, schema=BASELINES.schema),
+                     pa.Table.from_pylist(sketch_rows, schema=BASELINE_SKETCHES.schema))

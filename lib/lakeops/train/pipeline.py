@@ -2,8 +2,8 @@
 
 Reads ``features.<model>`` (at one Delta version, recorded on the run) and
 ``ml.data_quality``. Writes an MLflow run (nested runs per trial) and a new
-registered model version with the alias ``challenger``, ``ml.baselines`` for that
-version, and ``ml.job_runs``.
+registered model version with the alias ``challenger``, ``ml.baselines`` and
+``ml.baseline_sketches`` for that version, and ``ml.job_runs``.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from lakeops.config import MlflowConfig, ModelConfig
 from lakeops.evaluate import metrics
 from lakeops.evaluate.encoding import encode
 from lakeops.evaluate.scoring import SCORE, labels_and_scores, score_frame
-from lakeops.lake.tables import BASELINES, features_table
+from lakeops.lake.tables import BASELINE_SKETCHES, BASELINES, features_table
 from lakeops.runs import job_run
-from lakeops.train.baselines import baseline_rows
+from lakeops.train.baselines import freeze_baselines
 from lakeops.train.categories import fit_categories
 from lakeops.train.data import VALIDATION, choose_window, holdout_frame, training_frame
 from lakeops.train.fit import candidates, check_workers, fit
@@ -116,16 +116,17 @@ def train(lake: Lake, model: ModelConfig, *, ds: date, mlflow_cfg: MlflowConfig,
                 version = registry.log_model(best_booster, model_name=model.name, example=example,
                                              threshold=threshold, features=features, categories=categories)
 
-                baselines = baseline_rows(
+                baselines = freeze_baselines(
                     score_frame(fit_rows, best_booster, features=features, categories=categories,
                                 keep=[*model.features.numeric, *model.features.categorical]),
                     model_name=model.name, model_version=version, numeric=model.features.numeric,
-                    categorical=categories, score_column=SCORE,
+                    categorical=categories, slices=model.monitor.slices, score_column=SCORE,
                     ds_start=window.train_days[0], ds_end=window.train_days[-1],
                 )
-                written = lake.overwrite_rows(baselines, BASELINES,
-                                              partitions={"model_name": [model.name], "model_version": [version]},
-                                              metadata={"job": JOB, "job_run_id": run.job_run_id})
+                partition = {"model_name": [model.name], "model_version": [version]}
+                meta = {"job": JOB, "job_run_id": run.job_run_id}
+                lake.overwrite_rows(baselines.sketches, BASELINE_SKETCHES, partitions=partition, metadata=meta)
+                written = lake.overwrite_rows(baselines.bins, BASELINES, partitions=partition, metadata=meta)
                 run.rows_out = written.rows
                 # Only a version with its baselines in place becomes the challenger.
                 registry.set_alias(model.name, registry.CHALLENGER, version)

@@ -1,0 +1,228 @@
+"""The monitoring run: drift, counts and profiles of a model's inputs and score, per day.
+
+Reads ``features.<model>`` and ``predictions.<model>`` (the days asked for),
+``ml.baselines`` and ``ml.baseline_sketches`` (of the version that scored each
+day, so a promotion inside a range switches baselines on the right day) and
+``ml.drift_counts`` (the previous monitored day, for consecutive drift). Writes
+the ``(model_name, ds)`` partitions of ``ml.drift_counts``, ``ml.drift_metrics``
+and ``ml.profile_metrics``, and a row in ``ml.job_runs``.
+
+One Spark job reads every monitored partition of both tables once, inside
+tasks (:meth:`lakeops.lake.Lake.reduce_partitions`), and returns only count
+arrays to the driver. A rerun writes identical rows: nothing in them depends
+on when or by whom they were computed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+
+from lakeops.config import ModelConfig
+from lakeops.errors import InvalidParameterError, MissingInputError
+from lakeops.evaluate.scoring import SCORE
+from lakeops.evaluate.tally import TallyPlan, merge, tally_batch
+from lakeops.lake import Scan
+from lakeops.lake.tables import (
+    BASELINE_SKETCHES,
+    BASELINES,
+    DRIFT_COUNTS,
+    DRIFT_METRICS,
+    PROFILE_METRICS,
+    features_table,
+    predictions_table,
+)
+from lakeops.monitor.drift import (
+    DayCounts,
+    Reference,
+    count_rows,
+    day_counts,
+    drift_rows,
+    profile_row,
+    reference_from_rows,
+)
+from lakeops.runs import job_run
+
+if TYPE_CHECKING:
+    from lakeops.lake import Lake
+
+log = logging.getLogger(__name__)
+
+JOB = "monitor"
+_LEVEL = {"ok": 0, "warn": 1, "alert": 2}
+
+
+@dataclass(frozen=True)
+class DaySummary:
+    """One monitored day, whole population against the baseline."""
+
+    ds: date
+    model_version: int
+    rows: int
+    max_psi: float
+    max_psi_column: str
+    status: str  # the worst column's
+    alerts: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class MonitorResult:
+    model_name: str
+    days: tuple[DaySummary, ...]
+    drift_rows: int
+    job_run_id: str
+    #: The report pages written for these days (filled in by :func:`lakeops.stages.run_monitor`).
+    reports: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True)
+class DayCounter:
+    """The task-side function: a batch of either table -> ``{(ds, column): tally}``."""
+
+    features: str
+    plans: Mapping[date, TallyPlan]
+    feature_columns: tuple[str, ...]
+
+    def __call__(self, table: str, batch: pa.RecordBatch, partition: Mapping[str, Any]) -> dict:
+        ds = partition["ds"]
+        columns = self.feature_columns if table == self.features else (SCORE,)
+        return {(ds, c): t for c, t in tally_batch(batch, self.plans[ds], columns).items()}
+
+
+def monitor(lake: Lake, model: ModelConfig, *, days: Sequence[date]) -> MonitorResult:
+    """Monitor ``days`` of ``model``: one Spark job, three commits (counts, drift, profiles).
+
+    Raises:
+        MissingInputError: a day has no feature or prediction partition, or its
+            model version has no baselines; nothing was written.
+    """
+    if not days:
+        raise InvalidParameterError("no days to monitor")
+    days = sorted(set(days))
+    source, scored = features_table(model.name), predictions_table(model.name)
+    versions = _versions(lake, model, source, scored, days)
+    references = {v: _reference(lake, model.name, v) for v in sorted(set(versions.values()))}
+    columns = (*model.features.numeric, *model.features.categorical)
+    plans = {d: references[versions[d]].plan(model.monitor.slices) for d in days}
+
+    with job_run(lake, job=JOB, model=model.name, days=days) as run:
+        scans = [Scan(source, {"ds": days}, columns), Scan(scored, {"ds": days}, (SCORE,))]
+        tallies = lake.reduce_partitions(scans, DayCounter(source, plans, columns), merge) or {}
+        previous = _previous_counts(lake, model.name, days)
+
+        counts_rows, metric_rows, profile_rows, summaries = [], [], [], []
+        today: dict[date, dict[tuple[str, Any], DayCounts]] = {}
+        for d in days:
+            reference, plan = references[versions[d]], plans[d]
+            # Consecutive drift compares counts on the same bins: the previous day must share the version.
+            prev_ds, stored, stored_version = previous.get(d, (None, None, None))
+            if prev_ds in today:
+                prev = today[prev_ds] if versions[prev_ds] == versions[d] else None
+            else:
+                prev = stored if stored_version == versions[d] else None
+            found: dict[tuple[str, Any], DayCounts] = {}
+            day_metrics = []
+            for column in (*columns, SCORE):
+                tally = tallies.get((d, column))
+                if tally is None:
+                    raise MissingInputError(f"no rows of {column} for {d}; nothing was written")
+                current = day_counts(reference, plan, column, tally)
+                found.update({(column, *k): v for k, v in current.items()})
+                before = {k[1:]: v for k, v in (prev or {}).items() if k[0] == column}
+                rng = (tally.vmin, tally.vmax) if column in plan.numeric and tally.vmin <= tally.vmax else None
+                day_metrics += drift_rows(ds=d, reference=reference, column=column, current=current,
+                                          current_range=rng, previous=before, previous_ds=prev_ds if prev else None,
+                                          cfg=model.monitor)
+                counts_rows += count_rows(ds=d, reference=reference, column=column, current=current)
+                profile_rows.append(profile_row(ds=d, reference=reference, column=column, tally=tally))
+            today[d] = found
+            metric_rows += day_metrics
+            summaries.append(_summary(d, versions[d], int(tallies[(d, SCORE)].counts[0].sum()), day_metrics))
+
+        meta = {"job": JOB, "job_run_id": run.job_run_id}
+        where = {"model_name": [model.name], "ds": days}
+        for spec, rows in ((DRIFT_COUNTS, counts_rows), (DRIFT_METRICS, metric_rows), (PROFILE_METRICS, profile_rows)):
+            lake.overwrite_rows(pa.Table.from_pylist(rows, schema=spec.schema), spec, partitions=where, metadata=meta)
+        run.rows_in = sum(s.rows for s in summaries)
+        run.rows_out = len(metric_rows)
+    for s in summaries:
+        log.info("%s %s: %d rows, max PSI %.3f (%s), %s", model.name, s.ds, s.rows, s.max_psi, s.max_psi_column,
+                 s.status)
+    return MonitorResult(model.name, tuple(summaries), len(metric_rows), run.job_run_id)
+
+
+def _versions(lake: Lake, model: ModelConfig, source: str, scored: str, days: list[date]) -> dict[date, int]:
+    """The model version that scored each day; every day must have features and predictions."""
+    have_features = {p["ds"] for p in lake.partitions(source)} if lake.exists(source) else set()
+    missing = [d for d in days if d not in have_features]
+    if missing:
+        raise MissingInputError(f"{source} has no partition for {_days(missing)}: run `lakeops prepare --model "
+                                f"{model.name}` for those days first; nothing was monitored")
+    ranges = lake.column_ranges(scored, "model_version", where={"ds": days}) if lake.exists(scored) else {}
+    found = {key[0]: r for key, r in ranges.items()}
+    missing = [d for d in days if d not in found]
+    if missing:
+        raise MissingInputError(f"{scored} has no partition for {_days(missing)}: run `lakeops score --model "
+                                f"{model.name}` for those days first; nothing was monitored")
+    mixed = [d for d in days if found[d] is None or found[d][0] != found[d][1]]
+    if mixed:
+        raise MissingInputError(f"{scored} for {_days(mixed)} holds more than one model version (or no file "
+                                "statistics): rescore those days with --force; nothing was monitored")
+    return {d: int(found[d][0]) for d in days}
+
+
+def _reference(lake: Lake, model_name: str, version: int) -> Reference:
+    where = {"model_name": [model_name], "model_version": [version]}
+    bins = lake.read_arrow(BASELINES.name, where=where).to_pylist() if lake.exists(BASELINES.name) else []
+    sketches = (lake.read_arrow(BASELINE_SKETCHES.name, where=where).to_pylist()
+                if lake.exists(BASELINE_SKETCHES.name) else [])
+    if not bins or not sketches:
+        raise MissingInputError(f"{model_name} v{version} has no baselines in {BASELINES.name} and "
+                                f"{BASELINE_SKETCHES.name}: retrain it with this lakeops; nothing was monitored")
+    return reference_from_rows(model_name, version, bins, sketches)
+
+
+def _previous_counts(lake: Lake, model_name: str, days: list[date]) -> dict[date, tuple[date, dict | None, int | None]]:
+    """For each day: the latest earlier monitored day, and its stored counts and version.
+
+    Earlier days are those in ``ml.drift_counts`` and those of this run; the
+    counts of a day this run computes come from the run itself (``None`` here).
+    """
+    stored = ({p["ds"] for p in lake.partitions(DRIFT_COUNTS.name) if p["model_name"] == model_name}
+              if lake.exists(DRIFT_COUNTS.name) else set())
+    known = sorted(stored | set(days))
+    wanted = {d: max(k for k in known if k < d) for d in days if known[0] < d}
+    to_read = sorted({p for p in wanted.values() if p not in days})
+    counts: dict[date, dict] = {}
+    versions: dict[date, int] = {}
+    if to_read:
+        for r in lake.read_arrow(DRIFT_COUNTS.name, where={"model_name": [model_name], "ds": to_read}).to_pylist():
+            versions[r["ds"]] = r["model_version"]
+            sketch = r["sketch_counts"]
+            counts.setdefault(r["ds"], {})[(r["column_name"], r["slice_key"], r["slice_value"])] = DayCounts(
+                np.asarray(r["bin_counts"], dtype=np.int64),
+                np.asarray(sketch, dtype=np.int64) if sketch is not None else None)
+    return {d: (p, counts.get(p), versions.get(p)) for d, p in wanted.items()}
+
+
+def _summary(ds: date, version: int, rows: int, metrics: list[dict]) -> DaySummary:
+    whole = [m for m in metrics if m["drift_type"] == "baseline" and m["slice_key"] is None]
+    top = max(whole, key=lambda m: m["psi"] if m["psi"] == m["psi"] else -1.0)
+    worst = max((m["status"] for m in whole), key=_LEVEL.__getitem__)
+    return DaySummary(ds, version, rows, top["psi"], top["column_name"], worst,
+                      tuple(m["column_name"] for m in whole if m["status"] == "alert"),
+                      tuple(m["column_name"] for m in whole if m["status"] == "warn"))
+
+
+def _days(days: Sequence[date]) -> str:
+    if len(days) == 1:
+        return days[0].isoformat()
+    return f"{len(days)} days ({', '.join(d.isoformat() for d in days[:5])}{' ...' if len(days) > 5 else ''})"

@@ -1,0 +1,9 @@
+"""Report: the daily drift report of a model, as self-contained HTML pages.
+
+Reads ``ml.drift_metrics``, ``ml.drift_counts`` and ``ml.baselines``; writes
+``<lake>/reports/<model>/<ds>.html`` and ``index.html`` (files, no tables).
+"""
+
+from lakeops.report.write import report_folder, write_reports
+
+__all__ = ["report_folder", "write_reports"]

@@ -1,0 +1,86 @@
+"""Write the daily drift report of a model: ``<lake>/reports/<model>/<ds>.html`` and ``index.html``.
+
+Reads ``ml.drift_metrics`` (the day, and the 30 days before it for the trend),
+``ml.drift_counts`` and ``ml.baselines`` (the histograms), all through Arrow
+without Spark; writes HTML files under the lakehouse root (no tables). Pages
+are rendered by :mod:`lakeops.report.html`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from lakeops.lake.tables import BASELINES, DRIFT_COUNTS, DRIFT_METRICS
+from lakeops.names import path_under, validate_name
+from lakeops.report.html import INDEX_FILENAME, render_day, render_index
+
+if TYPE_CHECKING:
+    from lakeops.lake import Lake
+
+TREND_DAYS = 30
+
+
+def report_folder(lake: Lake, model_name: str) -> Path:
+    return path_under(lake.root, "reports", validate_name(model_name, kind="model name"))
+
+
+def write_reports(lake: Lake, model_name: str, days: Sequence[date]) -> list[Path]:
+    """Render the pages of ``days`` and the index; returns the paths written."""
+    folder = report_folder(lake, model_name)
+    folder.mkdir(parents=True, exist_ok=True)
+    days = sorted(set(days))
+    metrics = lake.read_arrow(DRIFT_METRICS.name, where={"model_name": [model_name]}).to_pandas()
+    counts = lake.read_arrow(DRIFT_COUNTS.name, where={"model_name": [model_name], "ds": days}).to_pandas()
+    versions = sorted(set(counts["model_version"]))
+    baselines = lake.read_arrow(BASELINES.name, where={"model_name": [model_name], "model_version": versions})
+    baselines = baselines.to_pandas()
+    whole = metrics[metrics["slice_key"].isna() & (metrics["drift_type"] == "baseline")]
+    written = []
+    for d in days:
+        drift = metrics[metrics["ds"] == d]
+        trend = whole[(whole["ds"] <= d) & (whole["ds"] > d - timedelta(days=TREND_DAYS))][
+            ["ds", "column_name", "psi", "status"]]
+        page = render_day(model_name=model_name, ds=d, drift=drift, trend=trend,
+                          histograms=_histograms(counts[counts["ds"] == d], baselines))
+        path = folder / f"{d.isoformat()}.html"
+        path.write_text(page, encoding="utf-8")
+        written.append(path)
+    index = folder / INDEX_FILENAME
+    index.write_text(render_index(model_name=model_name, days=_days(whole)), encoding="utf-8")
+    written.append(index)
+    return written
+
+
+def _histograms(counts: pd.DataFrame, baselines: pd.DataFrame) -> pd.DataFrame:
+    """Baseline and current proportion per bucket, whole population, from the stored counts."""
+    rows = []
+    for r in counts[counts["slice_key"].isna()].itertuples():
+        base = baselines[(baselines["model_version"] == r.model_version) & (baselines["column_name"] == r.column_name)
+                         & baselines["slice_key"].isna()]
+        # Buckets in count order: bin_index 0, 1, ..., then the null bucket (-1).
+        base = base.assign(order=np.where(base["bin_index"] < 0, np.inf, base["bin_index"])).sort_values("order")
+        total = sum(r.bin_counts) or 1
+        for (_, b), n in zip(base.iterrows(), r.bin_counts, strict=True):
+            label = b["category"] if b["category"] is not None else f"({b['lower']:.4g}, {b['upper']:.4g}]"
+            rows.append({"column_name": r.column_name, "bin_index": int(b["bin_index"]), "label": label,
+                         "baseline_proportion": b["proportion"], "current_proportion": n / total})
+    return pd.DataFrame(rows, columns=["column_name", "bin_index", "label", "baseline_proportion",
+                                       "current_proportion"])
+
+
+def _days(whole: pd.DataFrame) -> pd.DataFrame:
+    """One index row per monitored day."""
+    rows = []
+    for d, day in whole.groupby("ds"):
+        top = day.loc[day["psi"].fillna(-1).idxmax()]
+        rows.append({"ds": d, "model_version": int(day["model_version"].iloc[0]), "n_columns": len(day),
+                     "n_warn": int((day["status"] == "warn").sum()), "n_alert": int((day["status"] == "alert").sum()),
+                     "max_psi": top["psi"], "max_psi_column": top["column_name"]})
+    return pd.DataFrame(rows, columns=["ds", "model_version", "n_columns", "n_warn", "n_alert", "max_psi",
+                                       "max_psi_column"])

@@ -1,0 +1,242 @@
+"""lakeops monitor on a generated lake with injected drift: detection, reproducibility, errors.
+
+The lake has three months of telemetry; features are prepared from the second
+month on (so every rolling window and incident history is complete), a model
+is trained on January and scores February. Drift starts on 2024-02-10;
+``raw.scenario`` names the columns it touches. One month is monitored in one run.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+from lakedata import fingerprint
+
+from lakeops import registry, stages
+from lakeops.dates import date_range
+from lakeops.errors import MissingInputError
+from lakeops.monitor import stats
+
+pytestmark = pytest.mark.slow
+
+DRIFT_START = date(2024, 2, 10)
+TRAIN_DS = date(2024, 1, 31)
+DAYS = date_range(date(2024, 2, 1), date(2024, 3, 1))
+HOSTS = 800
+#: Features computed from a drifting raw column, and the score that reads them.
+FED_BY = {
+    "latency_p95_ms": {"latency_p95_ms", "latency_p95_ms_mean_7d", "latency_p95_ms_max_7d"},
+    "net_in_mbps": {"net_in_mbps"},
+    "os_version": {"os_version"},
+    "mem_util_pct": {"mem_util_pct", "mem_util_pct_mean_7d"},
+}
+
+
+@pytest.fixture(scope="module")
+def world(spark, settings, tmp_path_factory):
+    root = tmp_path_factory.mktemp("monitor")
+    s = replace(settings, lake=replace(settings.lake, root=str(root / "lake")))
+    model = s.model("incident_risk")
+    s = replace(s, models={**s.models, "incident_risk": replace(
+        model, train=replace(model.train, search=replace(model.train.search, trials=1)))})
+    stages.run_generate(s, start=date(2023, 12, 1), end=DAYS[-1], hosts=HOSTS, seed=21, drift_start=DRIFT_START)
+    stages.run_prepare(s, "incident_risk", days=date_range(date(2024, 1, 1), DAYS[-1]))
+    stages.run_train(s, "incident_risk", ds=TRAIN_DS)
+    stages.run_validate(s, "incident_risk", ds=TRAIN_DS)
+    stages.run_score(s, "incident_risk", days=DAYS)
+    result = stages.run_monitor(s, "incident_risk", days=DAYS)
+    lake = stages.open_lake(s)
+    drift = lake.read_arrow("ml.drift_metrics").to_pandas()
+    return s, lake, result, drift
+
+
+def _whole(drift: pd.DataFrame, drift_type: str = "baseline") -> pd.DataFrame:
+    return drift[drift.slice_key.isna() & (drift.drift_type == drift_type)]
+
+
+def test_injected_drift_alerts_within_days_and_the_rest_stays_quiet(world):
+    settings, lake, result, drift = world
+    scenario = lake.read_arrow("raw.scenario").to_pylist()
+    assert {r["column_name"] for r in scenario} == set(FED_BY)
+    whole = _whole(drift)
+    status = whole.pivot(index="ds", columns="column_name", values="status")
+    assert list(status.index) == DAYS
+
+    for row in scenario:
+        column = row["column_name"]
+        after = status.loc[status.index >= row["start_ds"], column]
+        alerting = after[after == "alert"]
+        assert len(alerting), f"{column} never alerted"
+        first = alerting.index[0]
+        assert (first - row["start_ds"]).days <= 5, f"{column} alerted only on {first}"
+        assert (after.loc[after.index >= first] == "alert").all(), f"{column} fell back after {first}"
+        before = status.loc[status.index < row["start_ds"], column]
+        assert (before == "ok").all(), f"{column} was not ok before its drift started"
+
+    fed = set().union(*FED_BY.values()) | {"score"}
+    quiet = status[[c for c in status.columns if c not in fed]]
+    alarms = (quiet != "ok").to_numpy().sum()
+    assert quiet.shape[1] >= 15 and alarms <= 0.01 * quiet.size, quiet[(quiet != "ok").any(axis=1)]
+
+    # The command's own summary says the same.
+    first_day = {d.ds: d for d in result.days}
+    assert first_day[DRIFT_START - timedelta(days=1)].status == "ok"
+    assert "latency_p95_ms" in first_day[DRIFT_START].alerts
+
+
+def test_every_psi_recomputes_by_hand_from_two_stored_tables(world):
+    _, lake, _, drift = world
+    baselines = lake.read_arrow("ml.baselines").to_pandas()
+    counts = lake.read_arrow("ml.drift_counts").to_pandas()
+    day = DRIFT_START + timedelta(days=3)
+    checked = 0
+    for row in drift[(drift.ds == day) & (drift.drift_type == "baseline")].itertuples():
+        base = baselines[(baselines.column_name == row.column_name) & (baselines.model_version == row.model_version)
+                         & _same(baselines.slice_key, row.slice_key) & _same(baselines.slice_value, row.slice_value)]
+        base = base.assign(order=np.where(base.bin_index < 0, 10**6, base.bin_index)).sort_values("order")
+        now = counts[(counts.ds == day) & (counts.column_name == row.column_name)
+                     & _same(counts.slice_key, row.slice_key) & _same(counts.slice_value, row.slice_value)]
+        current = np.asarray(now.bin_counts.iloc[0], dtype=float)
+        p, q = base.proportion.to_numpy(), current / current.sum()
+        # PSI = sum (q - p) ln(q / p), a side's empty bucket counted as 1e-4.
+        p_s, q_s = np.where(p == 0, 1e-4, p), np.where(q == 0, 1e-4, q)
+        both_empty = (p == 0) & (q == 0)
+        by_hand = float(np.sum(np.where(both_empty, 0.0, (q_s - p_s) * np.log(q_s / p_s))))
+        assert row.psi == pytest.approx(by_hand, rel=1e-9, abs=1e-12), row.column_name
+        checked += 1
+    assert checked > 30  # whole population and region slices
+
+
+def _same(series: pd.Series, value) -> pd.Series:
+    return series.isna() if value is None or (isinstance(value, float) and math.isnan(value)) else series == value
+
+
+def test_ks_and_wasserstein_bracket_scipy_on_the_raw_rows(world):
+    from scipy import stats as sps
+
+    from lakeops.train.data import VALIDATION, TrainingWindow, training_frame
+
+    settings, lake, _, drift = world
+    model = settings.model("incident_risk")
+    loaded = registry.load(model.name, alias=registry.CHAMPION)
+    days = date_range(date.fromisoformat(loaded.tags[registry.TAG_TRAIN_START]),
+                      date.fromisoformat(loaded.tags[registry.TAG_TRAIN_END]))
+    window = TrainingWindow(tuple(days), (), int(loaded.tags[registry.TAG_FEATURES_VERSION]))
+    day = DRIFT_START + timedelta(days=2)
+    for column in ("latency_p95_ms", "cpu_util_pct", "net_in_mbps"):
+        base = training_frame(lake, model, window, seed=model.train.search.seed).where(f"not {VALIDATION}")
+        base = base.select(column).toPandas()[column].dropna().to_numpy()
+        now = lake.read("features.incident_risk", where={"ds": [day]}).select(column).toPandas()[column]
+        now = now.dropna().to_numpy()
+        row = _whole(drift)[(_whole(drift).ds == day) & (_whole(drift).column_name == column)].iloc[0]
+        assert row.n_baseline == len(base) + int(round(row.null_rate_baseline * row.n_baseline))
+        ks = sps.ks_2samp(base, now).statistic
+        assert row.ks_stat - 1e-12 <= ks <= row.ks_stat + row.ks_bound + 1e-12, column
+        w = sps.wasserstein_distance(base, now)
+        assert abs(w - row.wasserstein) <= row.wasserstein_bound + 1e-9, column
+        assert row.ks_bound < 0.01
+
+        # Consecutive drift: yesterday's raw rows against today's.
+        before = lake.read("features.incident_risk", where={"ds": [day - timedelta(days=1)]}).select(column)
+        before = before.toPandas()[column].dropna().to_numpy()
+        cons = _whole(drift, "consecutive")
+        row = cons[(cons.ds == day) & (cons.column_name == column)].iloc[0]
+        assert row.baseline_id == (day - timedelta(days=1)).isoformat()
+        ks = sps.ks_2samp(before, now).statistic
+        assert row.ks_stat - 1e-12 <= ks <= row.ks_stat + row.ks_bound + 1e-12, column
+
+
+def test_chi_square_and_js_of_a_categorical_column_match_scipy(world):
+    from scipy import stats as sps
+    from scipy.spatial.distance import jensenshannon
+
+    _, lake, _, drift = world
+    counts = lake.read_arrow("ml.drift_counts").to_pandas()
+    day = DRIFT_START + timedelta(days=1)
+    row = _whole(drift)[(_whole(drift).ds == day) & (_whole(drift).column_name == "os_version")].iloc[0]
+    prev = counts[(counts.ds == day - timedelta(days=1)) & (counts.column_name == "os_version")
+                  & counts.slice_key.isna()].bin_counts.iloc[0]
+    cur = counts[(counts.ds == day) & (counts.column_name == "os_version") & counts.slice_key.isna()].bin_counts.iloc[0]
+    cons = _whole(drift, "consecutive")
+    crow = cons[(cons.ds == day) & (cons.column_name == "os_version")].iloc[0]
+    table = np.array([prev, cur])
+    table = table[:, table.sum(axis=0) > 0]
+    assert crow.chi2_pvalue == pytest.approx(sps.chi2_contingency(table, correction=False).pvalue, rel=1e-9, abs=1e-300)
+    assert crow.js_distance == pytest.approx(jensenshannon(np.asarray(prev) / sum(prev), np.asarray(cur) / sum(cur),
+                                                           base=2), rel=1e-9)
+    assert row.status == "alert" and row.chi2_pvalue < 1e-6  # ubuntu-24.04 is counted in OTHER
+
+
+def test_rerun_gives_identical_rows_and_profiles_add_up(world):
+    settings, lake, _, _ = world
+    tables = ("ml.drift_metrics", "ml.drift_counts", "ml.profile_metrics")
+    day = DAYS[12]
+    before = {t: fingerprint(lake.read(t, where={"model_name": ["incident_risk"], "ds": [day]})) for t in tables}
+    stages.run_monitor(settings, "incident_risk", days=[day], report=False)
+    after = {t: fingerprint(lake.read(t, where={"model_name": ["incident_risk"], "ds": [day]})) for t in tables}
+    assert after == before
+
+    profile = lake.read_arrow("ml.profile_metrics", where={"model_name": ["incident_risk"], "ds": [day]}).to_pandas()
+    raw = lake.read("features.incident_risk", where={"ds": [day]}).toPandas()
+    cpu = profile[profile.column_name == "cpu_util_pct"].iloc[0]
+    x = raw.cpu_util_pct
+    assert cpu["count"] == len(x) and cpu.nulls == x.isna().sum()
+    assert cpu["mean"] == pytest.approx(x.mean()) and cpu.stddev == pytest.approx(x.std())
+    assert (cpu["min"], cpu["max"]) == (x.min(), x.max())
+    assert abs(cpu.p50 - x.median()) < 1.0  # within a sketch cell
+    assert abs(cpu.distinct_approx - x.nunique()) <= 0.1 * x.nunique()
+    tier = profile[profile.column_name == "service_tier"].iloc[0]
+    assert tier.distinct_approx == raw.service_tier.nunique() and pd.isna(tier["mean"])
+
+
+def test_a_promotion_inside_a_range_switches_baselines_on_that_day(world):
+    settings, lake, _, _ = world
+    switch = DAYS[20]
+    trained = stages.run_train(settings, "incident_risk", ds=switch - timedelta(days=1))
+    stages.run_validate(settings, "incident_risk", ds=switch, mode="disabled")
+    stages.run_score(settings, "incident_risk", days=DAYS[20:], force=True)
+    days = DAYS[18:23]
+    stages.run_monitor(settings, "incident_risk", days=days, report=False)
+    drift = lake.read_arrow("ml.drift_metrics", where={"model_name": ["incident_risk"], "ds": days}).to_pandas()
+    whole = _whole(drift)
+    ids = whole.groupby("ds").baseline_id.unique()
+    assert all(len(v) == 1 for v in ids)
+    assert {d: v[0] for d, v in ids.items()} == {
+        d: f"incident_risk/v{trained.version if d >= switch else trained.version - 1}" for d in days}
+    # No consecutive drift across the switch (the bins differ); the day after it compares again.
+    cons = _whole(drift, "consecutive")
+    assert switch not in set(cons.ds) and switch + timedelta(days=1) in set(cons.ds)
+
+
+def test_missing_input_is_a_clear_error_and_writes_nothing(world):
+    settings, lake, _, _ = world
+    versions = {t: lake.version(t) for t in ("ml.drift_metrics", "ml.drift_counts", "ml.profile_metrics")}
+    with pytest.raises(MissingInputError, match=r"predictions.incident_risk has no partition for 2023-12-15"):
+        stages.run_monitor(settings, "incident_risk", days=[date(2024, 1, 15), date(2023, 12, 15)])
+    with pytest.raises(MissingInputError, match=r"features.incident_risk has no partition for 2024-03-02"):
+        stages.run_monitor(settings, "incident_risk", days=[date(2024, 3, 2)])
+    assert {t: lake.version(t) for t in versions} == versions
+
+
+def test_the_report_shows_the_days_offline(world):
+    settings, lake, result, _ = world
+    folder = lake.root / "reports" / "incident_risk"
+    page = (folder / f"{DRIFT_START + timedelta(days=4)}.html").read_text()
+    assert "latency_p95_ms" in page and "alert" in page and "<svg" in page
+    assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "").replace(
+        "http://www.w3.org/1999/xlink", "") and "<script" not in page
+    index = (folder / "index.html").read_text()
+    assert all(f"{d}.html" in index for d in DAYS)
+    assert result.reports[-1] == folder / "index.html"
+
+
+def test_stats_helpers_agree_with_the_stored_status(world):
+    _, _, _, drift = world
+    for row in drift.sample(50, random_state=1).itertuples():
+        by_psi = stats.status(row.psi, warn=row.warn_threshold, alert=row.alert_threshold)
+        assert {"ok": 0, "warn": 1, "alert": 2}[row.status] >= {"ok": 0, "warn": 1, "alert": 2}[by_psi]
