@@ -21,6 +21,7 @@ partial tallies of tasks. Reads and writes no tables.
 
 from __future__ import annotations
 
+import functools
 import pickle
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -126,16 +127,15 @@ def tally_batch(batch: pa.RecordBatch | pa.Table, plan: TallyPlan, columns: Sequ
         if isinstance(values, pa.ChunkedArray):
             values = values.combine_chunks()
         if column in plan.numeric:
-            bucket = _numeric_buckets(values, plan.numeric[column], tally)
+            _tally_numeric(values, plan.numeric[column], codes, tally)
         else:
             bucket = _categorical_buckets(values, plan.categorical[column], tally)
-        width = tally.counts.shape[1]
-        tally.counts[0] = np.bincount(bucket, minlength=width)
-        for offset, code in codes:
-            # One bincount for every value of the slice column: (slice code, bucket) as one index.
-            found = np.bincount(code * width + bucket, minlength=(code.max(initial=0) + 1) * width)
-            rows = found.reshape(-1, width)
-            tally.counts[offset : offset + rows.shape[0]] += rows
+            width = tally.counts.shape[1]
+            tally.counts[0] = np.bincount(bucket, minlength=width)
+            for row in codes:
+                # One bincount for all values of a slice column: (counts row, bucket) as one index.
+                tally.counts += np.bincount(row * width + bucket, minlength=tally.counts.size).reshape(
+                    tally.counts.shape)
         out[column] = tally
     return out
 
@@ -213,8 +213,8 @@ def quantiles(edges: Sequence[float], counts: np.ndarray, probs: Sequence[float]
 # ------------------------------------------------------------------------- internals
 
 
-def _slice_codes(batch, plan: TallyPlan) -> list[tuple[int, np.ndarray]]:
-    """Per slice column in the batch: its first counts row, and each row's code (kept, OTHER, NULL)."""
+def _slice_codes(batch, plan: TallyPlan) -> np.ndarray:
+    """``(slice columns in the batch, rows)``: each row's counts row for each slice column."""
     import pyarrow.compute as pc
 
     codes, offset = [], 1
@@ -223,26 +223,34 @@ def _slice_codes(batch, plan: TallyPlan) -> list[tuple[int, np.ndarray]]:
             col = batch.column(key)
             found = pc.index_in(col, value_set=pa.array(list(values), pa.string()))
             code = pc.fill_null(found, len(values)).to_numpy(zero_copy_only=False).astype(np.int64)
-            code[np.asarray(pc.is_null(col))] = len(values) + 1
-            codes.append((offset, code))
+            code[np.asarray(pc.is_null(col))] = len(values) + 1  # kept values, then OTHER, then NULL
+            codes.append(code + offset)
         offset += len(values) + 2
-    return codes
+    return np.stack(codes) if codes else np.zeros((0, batch.num_rows), dtype=np.int64)
 
 
-def _numeric_buckets(values: pa.Array, edges: Sequence[float], tally: ColumnTally) -> np.ndarray:
-    """Each row's sketch cell (the null bucket for null and NaN); fills the profile on the way."""
-    x = values.cast(pa.float64()).to_numpy(zero_copy_only=False)
-    null = np.isnan(x)
-    bucket = np.searchsorted(np.asarray(edges, dtype=np.float64), x, side="left")
-    bucket[null] = len(edges) + 1
-    present = x[~null] if null.any() else x
+def _tally_numeric(values: pa.Array, edges: tuple[float, ...], codes: np.ndarray, tally: ColumnTally) -> None:
+    """Counts per sketch cell (null bucket for null and NaN) and the profile, in one compiled pass."""
+    from lakeops.evaluate._tally_kernel import tally_numeric  # numba loads here, on first use
+
+    grid, table, start, inv_width = _lookup(edges)
+    x = np.ascontiguousarray(values.cast(pa.float64()).to_numpy(zero_copy_only=False))
+    profile = np.array([0.0, 0.0, 0.0, np.inf, -np.inf])
+    tally_numeric(x, grid, table, start, inv_width, codes, tally.counts, profile)
+    tally.zeros, tally.total, tally.total_sq = int(profile[0]), float(profile[1]), float(profile[2])
+    tally.vmin, tally.vmax = float(profile[3]), float(profile[4])
+    present = x[~np.isnan(x)]
     if present.size:
-        tally.zeros = int(np.count_nonzero(present == 0))
-        tally.total = float(present.sum())
-        tally.total_sq = float(np.dot(present, present))
-        tally.vmin, tally.vmax = float(present.min()), float(present.max())
         tally.kmv = _kmv(present)
-    return bucket
+
+
+@functools.lru_cache(maxsize=256)
+def _lookup(edges: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """The grid as an array and its lookup table, built once per worker and column."""
+    from lakeops.evaluate._tally_kernel import lookup_table
+
+    grid = np.asarray(edges, dtype=np.float64)
+    return (grid, *lookup_table(grid))
 
 
 def _categorical_buckets(values: pa.Array, kept: Sequence[str], tally: ColumnTally) -> np.ndarray:
@@ -259,6 +267,21 @@ def _categorical_buckets(values: pa.Array, kept: Sequence[str], tally: ColumnTal
 
 def _kmv(x: np.ndarray) -> np.ndarray:
     """The ``KMV_K`` smallest distinct 64-bit hashes of ``x`` (a mergeable distinct-count sketch)."""
+    # The k smallest hashes of the rows up to the 4k-th smallest hash; when repeated values
+    # leave fewer than k distinct among them, the column has few distinct values: hash those.
+    h = _hash(x)
+    if h.size > 4 * KMV_K:
+        threshold = np.partition(h, 4 * KMV_K)[4 * KMV_K]
+        found = np.unique(h[h <= threshold])
+        if found.size >= KMV_K:
+            return found[:KMV_K]
+        import pyarrow.compute as pc
+
+        h = _hash(pc.unique(pa.array(x)).to_numpy())
+    return np.unique(h)[:KMV_K]
+
+
+def _hash(x: np.ndarray) -> np.ndarray:
     h = np.ascontiguousarray(x, dtype=np.float64).view(np.uint64).copy()
     h[x == 0] = 0  # -0.0 and 0.0 are one value
     # The murmur3 finaliser: every input bit moves every output bit.
@@ -267,16 +290,7 @@ def _kmv(x: np.ndarray) -> np.ndarray:
     h ^= h >> np.uint64(33)
     h *= np.uint64(0xC4CEB9FE1A85EC53)
     h ^= h >> np.uint64(33)
-    # The k smallest distinct hashes without sorting them all: take the rows up to the
-    # m-th smallest hash; repeated values can leave fewer than k distinct, so widen m.
-    m = 4 * KMV_K
-    while m < h.size:
-        threshold = np.partition(h, m)[m]
-        found = np.unique(h[h <= threshold])
-        if found.size >= KMV_K:
-            return found[:KMV_K]
-        m *= 8
-    return np.unique(h)[:KMV_K]
+    return h
 
 
 def _kmv_merge(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -250,9 +250,10 @@ class Lake(ABC):
     def reduce_partitions(self, scans: Sequence[Scan], fn: ReduceFn, merge: MergeFn) -> Any:
         """Fold ``fn`` over every Arrow batch of the scans' partitions, in one Spark job; writes nothing.
 
-        ``fn(table, batch, partition)`` returns a small partial result (counts,
-        sums) and ``merge`` adds two up; only those partial results reach the
-        driver, never rows. Returns the merged result, ``None`` when no batch was read.
+        ``fn(table, batch, partition, columns)`` returns a small partial result
+        (counts, sums) of ``columns`` and ``merge`` adds two up; only those
+        partial results reach the driver, never rows. A scan's columns may be
+        split between tasks; its context columns come with every batch. Returns the merged result, ``None`` when no batch was read.
 
         Raises:
             TableNotFoundError, SchemaMismatchError (a column is missing).
@@ -261,7 +262,7 @@ class Lake(ABC):
         for i, scan in enumerate(scans):
             dt = self._delta(scan.table, scan.version)
             src = self._spec_from_log(scan.table, dt)
-            missing = [c for c in scan.columns if c not in src.schema.names or c in src.partition_by]
+            missing = [c for c in (*scan.columns, *scan.context) if c not in src.schema.names or c in src.partition_by]
             if missing:
                 raise SchemaMismatchError(f"{scan.table} has no data column(s) {missing}")
             plans.append((i, dt, src, PartitionSelection.build(src, scan.where)))
@@ -401,17 +402,18 @@ class Lake(ABC):
         result = None
         for i, dt, src, selection in plans:
             scan = scans[i]
-            df = self._read(src, dt, selection).select(*src.partition_by, *scan.columns)
-            part_cols, columns, table = list(src.partition_by), list(scan.columns), scan.table
+            columns = list(dict.fromkeys([*scan.columns, *scan.context]))
+            df = self._read(src, dt, selection).select(*src.partition_by, *columns)
+            part_cols, own, table = list(src.partition_by), tuple(scan.columns), scan.table
 
-            def run(batches, part_cols=part_cols, columns=columns, table=table):
+            def run(batches, part_cols=part_cols, columns=columns, own=own, table=table):
                 from lakeops.lake.mapping import split_by_partition
 
                 found = None
                 for batch in batches:
                     for key, piece in split_by_partition(pa.Table.from_batches([batch]), part_cols):
                         for chunk in piece.select(columns).to_batches():
-                            part = fn(table, chunk, key)
+                            part = fn(table, chunk, key, own)
                             found = part if found is None else merge(found, part)
                 yield pa.RecordBatch.from_pydict({"part": [pickle.dumps(found)]})
 

@@ -46,6 +46,7 @@ from lakeops.lake.mapping import (
     reduce_units,
     run_units,
     split_by_partition,
+    split_columns,
 )
 from lakeops.lake.spec import PartitionSelection, TableSpec, parse_partition_string, to_partition_string
 from lakeops.names import TableName
@@ -242,7 +243,7 @@ class EmbeddedLake(Lake):
         if not units:
             return None
         sc = self.spark.sparkContext
-        tasks = plan_tasks(units, sc.defaultParallelism)
+        tasks = plan_tasks(split_columns(units, scans, sc.defaultParallelism), sc.defaultParallelism)
         parts = sc.parallelize(tasks, len(tasks)).map(lambda task: reduce_units(task, scans, fn, merge)).collect()
         result = None
         for part in parts:

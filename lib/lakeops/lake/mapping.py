@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+import numpy as np
 import pyarrow as pa
 
 from lakeops.errors import SchemaMismatchError
@@ -39,20 +40,26 @@ if TYPE_CHECKING:
 #: source partition's typed values -> a batch of the output's data columns.
 BatchFn = Callable[[pa.RecordBatch, Mapping[str, Any]], pa.RecordBatch]
 
-#: ``fn(table, batch, partition)`` -> a small partial result (counts, sums), for
+#: ``fn(table, batch, partition, columns)`` -> a small partial result (counts, sums)
+#: of ``columns`` (the batch may hold more: the scan's context columns), for
 #: :meth:`lakeops.lake.Lake.reduce_partitions`; ``merge(a, b)`` adds two of them up.
-ReduceFn = Callable[[str, pa.RecordBatch, Mapping[str, Any]], Any]
+ReduceFn = Callable[[str, pa.RecordBatch, Mapping[str, Any], tuple[str, ...]], Any]
 MergeFn = Callable[[Any, Any], Any]
 
 
 @dataclass(frozen=True)
 class Scan:
-    """Which partitions and columns of a table a reduction reads (at ``version``, latest if ``None``)."""
+    """Which partitions and columns of a table a reduction reads (at ``version``, latest if ``None``).
+
+    ``columns`` may be split between tasks (a wide table with few row groups
+    still keeps every core busy); ``context`` columns are read with every piece.
+    """
 
     table: str
     where: Mapping[str, Sequence[Any] | Any]
     columns: tuple[str, ...]
     version: int | None = None
+    context: tuple[str, ...] = ()
 
 #: Rows per Arrow batch read inside a task: large enough that per-call costs
 #: (an ``inplace_predict`` call) vanish, small enough to stay in cache-friendly
@@ -146,6 +153,7 @@ class Unit:
     rows: int
     partition: Mapping[str, Any]  # typed source partition values
     scan: int = 0  # which Scan of a reduction the unit belongs to
+    columns: tuple[str, ...] = ()  # a reduction's share of the scan's columns (empty: all of them)
 
 
 def plan_tasks(units: Sequence[Unit], slots: int) -> list[list[Unit]]:
@@ -206,6 +214,21 @@ def run_units(units: Sequence[Unit], fn: BatchFn, plan: MapPlan, write_dir: str)
             writer.close()
 
 
+def split_columns(units: Sequence[Unit], scans: Sequence[Scan], slots: int) -> list[Unit]:
+    """Units cut into column pieces until there are about two per slot (a reduction's parallelism
+    then does not depend on how many row groups the files happen to have)."""
+    pieces = -(-2 * slots // max(1, len(units)))
+    if pieces <= 1:
+        return list(units)
+    out = []
+    for unit in units:
+        columns = scans[unit.scan].columns
+        for part in np.array_split(np.array(columns, dtype=object), min(pieces, len(columns))):
+            own = tuple(part.tolist())
+            out.append(replace(unit, columns=own, rows=max(1, unit.rows * len(own) // len(columns))))
+    return out
+
+
 def reduce_units(units: Sequence[Unit], scans: Sequence[Scan], fn: ReduceFn, merge: MergeFn) -> Any:
     """Task side of a reduction: read each unit's row groups, ``fn`` every batch, merge the results."""
     import pyarrow.parquet as pq
@@ -213,10 +236,12 @@ def reduce_units(units: Sequence[Unit], scans: Sequence[Scan], fn: ReduceFn, mer
     result = None
     for unit in units:
         scan = scans[unit.scan]
+        own = unit.columns or scan.columns
+        read = list(dict.fromkeys([*own, *scan.context]))
         source = pq.ParquetFile(unit.path)
         for batch in source.iter_batches(batch_size=TASK_BATCH_ROWS, row_groups=list(unit.row_groups),
-                                         columns=list(scan.columns), use_threads=False):
-            part = fn(scan.table, batch, unit.partition)
+                                         columns=read, use_threads=False):
+            part = fn(scan.table, batch, unit.partition, own)
             result = part if result is None else merge(result, part)
     return result
 

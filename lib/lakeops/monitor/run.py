@@ -85,15 +85,13 @@ class MonitorResult:
 
 @dataclass(frozen=True)
 class DayCounter:
-    """The task-side function: a batch of either table -> ``{(ds, column): tally}``."""
+    """The task-side function: a batch of either table -> ``{(ds, column): tally}`` of its columns."""
 
-    features: str
     plans: Mapping[date, TallyPlan]
-    feature_columns: tuple[str, ...]
 
-    def __call__(self, table: str, batch: pa.RecordBatch, partition: Mapping[str, Any]) -> dict:
+    def __call__(self, table: str, batch: pa.RecordBatch, partition: Mapping[str, Any],
+                 columns: tuple[str, ...]) -> dict:
         ds = partition["ds"]
-        columns = self.feature_columns if table == self.features else (SCORE,)
         return {(ds, c): t for c, t in tally_batch(batch, self.plans[ds], columns).items()}
 
 
@@ -114,8 +112,10 @@ def monitor(lake: Lake, model: ModelConfig, *, days: Sequence[date]) -> MonitorR
     plans = {d: references[versions[d]].plan(model.monitor.slices) for d in days}
 
     with job_run(lake, job=JOB, model=model.name, days=days) as run:
-        scans = [Scan(source, {"ds": days}, columns), Scan(scored, {"ds": days}, (SCORE,))]
-        tallies = lake.reduce_partitions(scans, DayCounter(source, plans, columns), merge) or {}
+        # Slice columns come with every piece of the features, whichever columns a task counts.
+        scans = [Scan(source, {"ds": days}, columns, context=tuple(model.monitor.slices)),
+                 Scan(scored, {"ds": days}, (SCORE,))]
+        tallies = lake.reduce_partitions(scans, DayCounter(plans), merge) or {}
         previous = _previous_counts(lake, model.name, days)
 
         counts_rows, metric_rows, profile_rows, summaries = [], [], [], []

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from lakeops.evaluate.bins import ColumnBins
-from lakeops.evaluate.tally import SKETCH_QUANTILES, TallyPlan, coarse_counts, tally_frame
+from lakeops.evaluate.tally import SKETCH_QUANTILES, ColumnTally, TallyPlan, coarse_counts, tally_frame
 from lakeops.lake.tables import BASELINE_SKETCHES, BASELINES
 
 if TYPE_CHECKING:
@@ -72,11 +72,26 @@ def freeze_baselines(
 
     bins = [ColumnBins(c, "score" if c == score_column else "numeric", edges=tuple(psi[c])) for c in numeric]
     bins += [ColumnBins(c, "categorical", categories=tuple(kept)) for c, kept in categorical.items()]
+    return baseline_tables(bins, plan, tallies, model_name=model_name, model_version=model_version,
+                           ds_start=ds_start, ds_end=ds_end)
+
+
+def baseline_tables(
+    bins: Sequence[ColumnBins],
+    plan: TallyPlan,
+    tallies: Mapping[str, ColumnTally],
+    *,
+    model_name: str,
+    model_version: int,
+    ds_start: date,
+    ds_end: date,
+) -> Baselines:
+    """``ml.baselines`` and ``ml.baseline_sketches`` rows from the baseline's tallies on ``plan``."""
     common = {"model_name": model_name, "model_version": model_version}
     bin_rows, sketch_rows = [], []
     for b in bins:
         tally = tallies[b.column]
-        counts = coarse_counts(sketch[b.column], b.edges, tally.counts) if b.numeric else tally.counts
+        counts = coarse_counts(plan.numeric[b.column], b.edges, tally.counts) if b.numeric else tally.counts
         for r, (slice_key, slice_value) in enumerate(plan.slice_rows()):
             total = int(counts[r].sum())
             if total == 0:
@@ -92,7 +107,7 @@ def freeze_baselines(
             if b.numeric:
                 cells = tally.counts[r][:-1]
                 whole = slice_key is None
-                sketch_rows.append({**where, "edges": list(sketch[b.column]), "counts": cells.tolist(),
+                sketch_rows.append({**where, "edges": list(plan.numeric[b.column]), "counts": cells.tolist(),
                                     "n": int(cells.sum()), "min": tally.vmin if whole else None,
                                     "max": tally.vmax if whole else None})
     return Baselines(pa.Table.from_pylist(bin_rows, schema=BASELINES.schema),
