@@ -6,7 +6,8 @@ Commands: ``generate`` (synthetic raw tables), ``prepare`` (a model's feature
 table behind the data-quality gate), ``train`` and ``validate-model`` (the
 champion/challenger loop), ``score`` (batch predictions and backfills),
 ``monitor`` (drift, profiles and the report), ``tables`` (what the lakehouse holds). Errors a user can fix print one line and
-exit with 2 (bad parameter or config) or 1 (anything else that went wrong).
+exit with 2 (bad parameter or config), 3 (the data was refused: the quality
+gate, a schema mismatch; a retry will not help) or 1 (anything else).
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ from pathlib import Path
 from lakeops import __version__
 from lakeops.config import Settings, load_settings
 from lakeops.dates import days_of, parse_ds
-from lakeops.errors import ConfigError, InvalidParameterError, LakeopsError
+from lakeops.errors import ConfigError, DataRefusedError, InvalidParameterError, LakeopsError
 
 log = logging.getLogger("lakeops")
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+#: 1: failed, perhaps transiently (a retry may help); 2: bad argument or config; 3: the data was refused
+#: (quality gate, schema, partitions): a retry will not help.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -45,6 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (InvalidParameterError, ConfigError) as exc:
         print(f"lakeops: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except DataRefusedError as exc:
+        print(f"lakeops: error: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
     except LakeopsError as exc:
         print(f"lakeops: error: {exc}", file=sys.stderr)
         return EXIT_FAILED

@@ -2,6 +2,9 @@
 
 Every error the CLI reports as a one-line message (and a non-zero exit code)
 derives from :class:`LakeopsError`; anything else is a bug and keeps its traceback.
+Exit codes: 2 for a bad argument or config (:class:`InvalidParameterError`,
+:class:`ConfigError`), 3 for refused data (:class:`DataRefusedError`: a retry
+cannot help), 1 for anything else (possibly transient: worth a retry).
 """
 
 from __future__ import annotations
@@ -27,16 +30,27 @@ class TableNotFoundError(LakeopsError):
     """The table does not exist in the lakehouse."""
 
 
-class SchemaMismatchError(LakeopsError):
+class DataRefusedError(LakeopsError):
+    """The data itself was refused (quality gate, schema, partitions): running again will not help.
+
+    The CLI exits with 3 for these, so a scheduler retries other failures but not these.
+    """
+
+
+class SchemaMismatchError(DataRefusedError):
     """Data does not match a table's declared schema; nothing was committed."""
 
 
-class PartitionViolationError(LakeopsError):
+class PartitionViolationError(DataRefusedError):
     """Rows fall outside the partitions being overwritten; nothing was committed."""
 
 
-class EmptyWriteError(LakeopsError):
+class EmptyWriteError(DataRefusedError):
     """A write produced no rows; the existing partitions were left untouched."""
+
+
+class QualityGateError(DataRefusedError):
+    """A ``fail`` expectation of a data-quality suite failed; nothing downstream was written."""
 
 
 class UnsupportedTableError(LakeopsError):

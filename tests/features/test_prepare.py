@@ -91,9 +91,9 @@ def test_duplicated_raw_partition_fails_the_gate_and_changes_nothing(spark, lake
     assert fingerprint(lake.read("features.incident_risk")) == before
     assert lake.version("features.incident_risk") == version
 
-    # The CLI says the same and exits 1.
+    # The CLI says the same and exits 3.
     code = main(["--env", "test", "--lake", str(lake_root), "prepare", "--model", "incident_risk", "--ds", bad.isoformat()])
-    assert code == 1
+    assert code == 3  # refused data: a retry will not help
     assert "expect_compound_columns_to_be_unique" in capsys.readouterr().err
 
     # "What failed and why", in SQL.

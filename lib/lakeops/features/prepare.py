@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from lakeops.config import ModelConfig, SuiteConfig
 from lakeops.dates import date_range
-from lakeops.errors import LakeopsError
+from lakeops.errors import QualityGateError
 from lakeops.lake.spec import conform
 from lakeops.lake.tables import DATA_QUALITY, features_spec
 from lakeops.names import path_under
@@ -40,10 +40,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 JOB = "prepare"
-
-
-class QualityGateError(LakeopsError):
-    """A ``fail`` expectation failed; nothing downstream was written."""
 
 
 @dataclass(frozen=True)
