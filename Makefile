@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 .PHONY: help demo test bench check-env clean
 
 help:
-	@echo "make demo   a month of data in ./$(LAKE): features, a trained and validated model, the tables"
+	@echo "make demo   the whole loop in ./$(LAKE): data with drift, features, a champion, daily scores, drift and the report"
 	@echo "make test   run the test suite"
 	@echo "make bench  run the benchmarks under bench/ (minutes)"
 	@echo "make clean  remove the demo lakehouse (keeps .venv)"
@@ -27,12 +27,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: check-env $(STAMP)
-	$(BIN)/lakeops --lake $(LAKE) generate --start 2024-01-01 --end 2024-01-31 --hosts 2000 --drift-start 2024-01-22
-	$(BIN)/lakeops --lake $(LAKE) prepare --model incident_risk --start 2024-01-01 --end 2024-01-31
-	$(BIN)/lakeops --lake $(LAKE) train --model incident_risk --ds 2024-01-30
-	$(BIN)/lakeops --lake $(LAKE) validate-model --model incident_risk --ds 2024-01-30
-	$(BIN)/lakeops --lake $(LAKE) score --model incident_risk --start 2024-01-25 --end 2024-01-31
-	$(BIN)/lakeops --lake $(LAKE) tables
+	$(BIN)/lakeops --lake $(LAKE) demo --reset
 
 test: check-env $(STAMP)
 	$(BIN)/ruff check .

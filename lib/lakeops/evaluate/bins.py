@@ -16,7 +16,6 @@ monitoring alike). Reads and writes no tables.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -71,16 +70,3 @@ class ColumnBins:
             return [(None, None)] * self.size
         b = [-np.inf, *self.edges, np.inf]
         return [(float(b[i]), float(b[i + 1])) for i in range(len(self.edges) + 1)] + [(None, None)]
-
-
-def bins_by_column(rows: Mapping[str, Sequence[Mapping]]) -> dict[str, ColumnBins]:
-    """:class:`ColumnBins` per column from ``ml.baselines`` rows (``{column: [row, ...]}``)."""
-    out = {}
-    for column, items in rows.items():
-        kind = items[0]["column_type"]
-        kept = sorted((r for r in items if r["bin_index"] != NULL_BIN), key=lambda r: r["bin_index"])
-        if kind == "categorical":
-            out[column] = ColumnBins(column, "categorical", categories=tuple(r["category"] for r in kept[:-1]))
-        else:
-            out[column] = ColumnBins(column, kind, edges=tuple(float(r["upper"]) for r in kept[:-1]))
-    return out

@@ -27,7 +27,8 @@ from lakeops.monitor import stats
 
 SliceKey = tuple[str | None, str | None]
 PROFILE_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
-_LEVEL = {"ok": 0, "warn": 1, "alert": 2}
+#: Statuses in order of severity.
+STATUS_LEVEL = {"ok": 0, "warn": 1, "alert": 2}
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,7 @@ def _row(ds, reference: Reference, column: str, b: ColumnBins, key: SliceKey, dr
 def _status(psi: float, null_rise: float, limits) -> str:
     by_psi = stats.status(psi, warn=limits.psi_warn, alert=limits.psi_alert)
     by_nulls = "alert" if null_rise >= limits.null_rate_alert else "warn" if null_rise >= limits.null_rate_warn else "ok"
-    return max(by_psi, by_nulls, key=_LEVEL.__getitem__)
+    return max(by_psi, by_nulls, key=STATUS_LEVEL.__getitem__)
 
 
 def count_rows(*, ds: date, reference: Reference, column: str, current: Mapping[SliceKey, DayCounts]) -> list[dict]:

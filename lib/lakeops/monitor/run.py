@@ -40,6 +40,7 @@ from lakeops.lake.tables import (
     predictions_table,
 )
 from lakeops.monitor.drift import (
+    STATUS_LEVEL,
     DayCounts,
     Reference,
     count_rows,
@@ -56,7 +57,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 JOB = "monitor"
-_LEVEL = {"ok": 0, "warn": 1, "alert": 2}
 
 
 @dataclass(frozen=True)
@@ -216,7 +216,7 @@ def _previous_counts(lake: Lake, model_name: str, days: list[date]) -> dict[date
 def _summary(ds: date, version: int, rows: int, metrics: list[dict]) -> DaySummary:
     whole = [m for m in metrics if m["drift_type"] == "baseline" and m["slice_key"] is None]
     top = max(whole, key=lambda m: m["psi"] if m["psi"] == m["psi"] else -1.0)
-    worst = max((m["status"] for m in whole), key=_LEVEL.__getitem__)
+    worst = max((m["status"] for m in whole), key=STATUS_LEVEL.__getitem__)
     return DaySummary(ds, version, rows, top["psi"], top["column_name"], worst,
                       tuple(m["column_name"] for m in whole if m["status"] == "alert"),
                       tuple(m["column_name"] for m in whole if m["status"] == "warn"))
