@@ -37,6 +37,7 @@ bench: check-env $(STAMP)
 	$(BIN)/python bench/lake_overwrite.py
 	$(BIN)/python bench/train_scaling.py
 	$(BIN)/python bench/score_throughput.py
+	$(BIN)/python bench/drift.py
 
 clean:
 	rm -rf $(LAKE) spark-warehouse metastore_db derby.log
