@@ -106,15 +106,17 @@ def monitor(lake: Lake, model: ModelConfig, *, days: Sequence[date]) -> MonitorR
         raise InvalidParameterError("no days to monitor")
     days = sorted(set(days))
     source, scored = features_table(model.name), predictions_table(model.name)
-    versions = _versions(lake, model, source, scored, days)
+    # One version of each input for the whole run: the checks and the counts see the same days.
+    pinned = {t: lake.version(t) if lake.exists(t) else None for t in (source, scored)}
+    versions = _versions(lake, model, source, scored, days, pinned)
     references = {v: _reference(lake, model.name, v) for v in sorted(set(versions.values()))}
     columns = (*model.features.numeric, *model.features.categorical)
     plans = {d: references[versions[d]].plan(model.monitor.slices) for d in days}
 
     with job_run(lake, job=JOB, model=model.name, days=days) as run:
         # Slice columns come with every piece of the features, whichever columns a task counts.
-        scans = [Scan(source, {"ds": days}, columns, context=tuple(model.monitor.slices)),
-                 Scan(scored, {"ds": days}, (SCORE,))]
+        scans = [Scan(source, {"ds": days}, columns, version=pinned[source], context=tuple(model.monitor.slices)),
+                 Scan(scored, {"ds": days}, (SCORE,), version=pinned[scored])]
         tallies = lake.reduce_partitions(scans, DayCounter(plans), merge) or {}
         previous = _previous_counts(lake, model.name, days)
 
@@ -159,14 +161,18 @@ def monitor(lake: Lake, model: ModelConfig, *, days: Sequence[date]) -> MonitorR
     return MonitorResult(model.name, tuple(summaries), len(metric_rows), run.job_run_id)
 
 
-def _versions(lake: Lake, model: ModelConfig, source: str, scored: str, days: list[date]) -> dict[date, int]:
+def _versions(lake: Lake, model: ModelConfig, source: str, scored: str, days: list[date],
+              pinned: Mapping[str, int | None]) -> dict[date, int]:
     """The model version that scored each day; every day must have features and predictions."""
-    have_features = {p["ds"] for p in lake.partitions(source)} if lake.exists(source) else set()
+    have_features = set()
+    if pinned[source] is not None:
+        have_features = {p["ds"] for p in lake.partitions(source, version=pinned[source])}
     missing = [d for d in days if d not in have_features]
     if missing:
         raise MissingInputError(f"{source} has no partition for {_days(missing)}: run `lakeops prepare --model "
                                 f"{model.name}` for those days first; nothing was monitored")
-    ranges = lake.column_ranges(scored, "model_version", where={"ds": days}) if lake.exists(scored) else {}
+    ranges = (lake.column_ranges(scored, "model_version", where={"ds": days}, version=pinned[scored])
+              if pinned[scored] is not None else {})
     found = {key[0]: r for key, r in ranges.items()}
     missing = [d for d in days if d not in found]
     if missing:
