@@ -145,9 +145,8 @@ def load(model_name: str, *, alias: str | None = None, version: int | None = Non
         raise ModelNotFoundError(f"model {model_name!r} has no {what} in the registry; train and validate it first") from None
     uri = f"models:/{model_name}/{mv.version}"
     # MLmodel and the booster file are read from one place: the model folder itself when
-    # the artifact store is a local folder, else one download of it. (get_model_info plus
-    # mlflow.xgboost.load_model resolve the URI and download the folder twice: 27 ms
-    # against 11 ms per load, measured on the embedded store.)
+    # the artifact store is a local folder, else one download of it (get_model_info plus
+    # mlflow.xgboost.load_model would resolve the URI and download the folder twice).
     with _model_folder(client, model_name, int(mv.version)) as local:
         info = _read_mlmodel(local / MLMODEL_FILE_NAME)
         meta = (info.get("metadata") or {}).get(METADATA_KEY)

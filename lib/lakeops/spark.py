@@ -35,10 +35,9 @@ _DEFAULTS = {
     # Arrow makes the pandas/Arrow conversions (generator, scoring) cheap.
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.sql.adaptive.enabled": "true",
-    # Python tasks start about 0.1 s sooner (measured on an empty job, 0.14 s -> 0.04 s):
-    # workers that import pyspark from site-packages instead of Spark's zips (see
-    # lakeops.spark_daemon), and Unix sockets instead of TCP between the JVM and its
-    # workers, where small writes waited on delayed ACKs (about 40 ms per task).
+    # Python tasks start sooner: workers that import pyspark from site-packages
+    # instead of Spark's zips (see lakeops.spark_daemon), and Unix sockets instead
+    # of TCP between the JVM and its workers, where small writes wait on delayed ACKs.
     "spark.python.daemon.module": "lakeops.spark_daemon",
     "spark.python.unix.domain.socket.enabled": "true",
 }

@@ -71,9 +71,9 @@ class _StagedFile:
 
 
 #: Commits between checkpoints, as delta-spark's default (delta-rs defaults to 100).
-#: Opening a table replays the JSON commits since its last checkpoint: measured on
-#: a 63-commit log, 20 ms without a checkpoint and 3 ms with one. Jobs open their
-#: tables several times per run, and ``ml.job_runs`` gets a commit from every run.
+#: Opening a table replays the JSON commits since its last checkpoint, so a long
+#: log without one gets slow to open; jobs open their tables several times per
+#: run, and ``ml.job_runs`` gets a commit from every run.
 CHECKPOINT_INTERVAL = 10
 
 
