@@ -129,9 +129,10 @@ def _next_steps(say: _Printer, root: Path, report: Path | None, plan: DemoPlan) 
     say("  SQL over the tables   (well under a second, no JVM)")
     say(f"    .venv/bin/lakeops {lake} sql -f sql/queries/columns_drifted_this_week.sql "
         f"--param model={MODEL} --param ds={week_end}")
-    say(f"    .venv/bin/lakeops {lake} sql -f sql/queries/drift_trend.sql --param model={MODEL} "
+    say(f"    .venv/bin/lakeops {lake} sql -f sql/queries/drift_trend_of_one_column.sql --param model={MODEL} "
         f"--param column=latency_p95_ms --param start={START} --param end={week_end}")
-    say(f"    .venv/bin/lakeops {lake} sql -f sql/queries/riskiest_entities.sql --param ds={week_end}")
+    say(f"    .venv/bin/lakeops {lake} sql -f sql/queries/riskiest_entities_today.sql --param ds={week_end} "
+        "--param top=10")
     say("  the Airflow DAGs      make airflow   (then open http://127.0.0.1:8080)")
 
 
