@@ -31,6 +31,7 @@ demo: check-env $(STAMP)
 
 test: check-env $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/sqlfluff lint sql/
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: check-env $(STAMP)

@@ -166,6 +166,31 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--reset", action="store_true",
                       help="remove the lakehouse first if lakeops made it (the demo needs a fresh one)")
 
+    sq = _command(
+        sub, "sql", _cmd_sql,
+        help="query the lakehouse's tables with SQL (read-only; DuckDB in-process, or Spark)",
+        description="Run one Spark SQL query over every lakehouse table, named <schema>.<table>. Named "
+        ":parameters are bound, never pasted into the text; a value's type follows its text (YYYY-MM-DD: "
+        "date, an integer, a decimal number, else a string; NAME:TYPE=VALUE forces string|date|int|float). "
+        "DDL, DML and several statements are refused (exit 2) and nothing is written.",
+    )
+    sq.add_argument("query", nargs="?", help="the query text (or -f FILE)")
+    sq.add_argument("-f", "--file", metavar="FILE", help="read the query from FILE, e.g. sql/queries/job_health.sql")
+    sq.add_argument("--param", metavar="NAME=VALUE", action="append", default=[],
+                    help="bind :NAME to VALUE (repeatable), e.g. --param ds=2024-01-31")
+    sq.add_argument("--version", dest="versions", metavar="TABLE=N", action="append", default=[],
+                    help="read TABLE at Delta version N (time travel; repeatable), e.g. --version ml.drift_metrics=3")
+    # The engine and format names are lakeops.sql.ENGINES and lakeops.sql.output.FORMATS, written out so
+    # that building the parser does not import them.
+    sq.add_argument("--format", choices=["table", "csv", "json"], default="table",
+                    help="an aligned table (default), CSV with a header, or a JSON array of objects")
+    sq.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb",
+                    help="duckdb (default): in this process over the Delta snapshots, no JVM; spark: Spark SQL "
+                    "over Lake.read views, for tables too large for one machine")
+    sq.add_argument("--write", action="store_true",
+                    help="allow a script of temporary views (and, on duckdb, temporary tables) ending in a query; "
+                    "lake tables are never written")
+
     _command(
         sub, "tables", _cmd_tables,
         help="list the lakehouse's tables: rows, partitions, Delta version, last commit",
@@ -305,6 +330,27 @@ def _cmd_tables(args: argparse.Namespace, settings: Settings) -> int:
     root = Path(settings.lake.root).resolve()
     print(f"lakehouse: {root}")
     print(format_tables(list_tables(root)))
+    return EXIT_OK
+
+
+def _cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
+    from lakeops.sql import parse_params, parse_versions, query, query_spark
+    from lakeops.sql.output import render
+
+    if (args.query is None) == (args.file is None):
+        raise InvalidParameterError("give the query as an argument or with -f FILE, not both or neither")
+    try:
+        text = Path(args.file).read_text() if args.file else args.query
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidParameterError(f"cannot read the query file {args.file}: {exc}") from None
+    options = dict(params=parse_params(args.param), versions=parse_versions(args.versions), write=args.write)
+    if args.engine == "spark":
+        from lakeops.stages import open_lake
+
+        table = query_spark(open_lake(settings), text, **options)
+    else:
+        table = query(settings.lake.root, text, **options)
+    print(render(table, fmt=args.format))
     return EXIT_OK
 
 

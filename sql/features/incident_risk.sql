@@ -16,7 +16,10 @@ with telemetry as (
 ),
 
 incident_days as (
-    select host_id, ds, count(*) as incident_count
+    select
+        host_id,
+        ds,
+        count(*) as incident_count
     from identifier(:labels)
     where ds between date_sub(:ds_start, :lookback_days) and date_add(:ds_end, 1)
     group by host_id, ds
@@ -47,9 +50,10 @@ history as (
         max(incident_days.ds) as last_incident_ds
     from rolling
     left join incident_days
-        on incident_days.host_id = rolling.host_id
-        and incident_days.ds < rolling.ds
-        and incident_days.ds >= date_sub(rolling.ds, :lookback_days)
+        on
+            rolling.host_id = incident_days.host_id
+            and rolling.ds > incident_days.ds
+            and date_sub(rolling.ds, :lookback_days) <= incident_days.ds
     where rolling.ds between :ds_start and :ds_end
     group by rolling.host_id, rolling.ds
 ),
@@ -87,9 +91,9 @@ final as (
         end as incident_next_day
     from rolling
     inner join history
-        on history.host_id = rolling.host_id and history.ds = rolling.ds
+        on rolling.host_id = history.host_id and rolling.ds = history.ds
     left join incident_days as next_day
-        on next_day.host_id = rolling.host_id and next_day.ds = date_add(rolling.ds, 1)
+        on rolling.host_id = next_day.host_id and date_add(rolling.ds, 1) = next_day.ds
     where rolling.ds between :ds_start and :ds_end
 )
 

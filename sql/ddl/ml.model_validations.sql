@@ -1,0 +1,34 @@
+-- ml.model_validations: One row per champion/challenger gate decision, with both models' holdout
+-- metrics.
+--
+-- Generated from the contract in lakeops.lake.tables by `python -m lakeops.sql.ddl`; do
+-- not edit (tests/sql/test_ddl.py fails when this file and the contract differ).
+-- To register the lakehouse's table rather than create one: location '<lake>/ml/model_validations'
+
+create table if not exists ml.model_validations (
+    ds date,
+    model_name string,
+    job_run_id string,
+    mode string,
+    challenger_version int,
+    champion_version int,
+    holdout_start date,
+    holdout_end date,
+    holdout_rows bigint,
+    challenger_auc double,
+    challenger_logloss double,
+    challenger_pr_auc double,
+    champion_auc double,
+    champion_logloss double,
+    champion_pr_auc double,
+    min_auc double,
+    max_auc_drop double,
+    max_logloss_increase_pct double,
+    passed boolean,
+    decision string,
+    reason string,
+    decided_at timestamp
+)
+using delta
+partitioned by (ds)
+comment "One row per champion/challenger gate decision, with both models' holdout metrics."
