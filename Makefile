@@ -7,12 +7,13 @@ STAMP := $(VENV)/.installed
 LAKE ?= lakehouse
 PYTEST_ARGS ?=
 
-.PHONY: help demo test bench check-env clean
+.PHONY: help demo test bench check-env clean airflow
 
 help:
 	@echo "make demo   the whole loop in ./$(LAKE): data with drift, features, a champion, daily scores, drift and the report"
 	@echo "make test   run the test suite"
 	@echo "make bench  run the benchmarks under bench/ (minutes)"
+	@echo "make airflow  Airflow 3 standalone on http://127.0.0.1:8080: the DAGs of dags/ against ./$(LAKE)"
 	@echo "make clean  remove the demo lakehouse (keeps .venv)"
 
 check-env:
@@ -40,5 +41,8 @@ bench: check-env $(STAMP)
 	$(BIN)/python bench/score_throughput.py
 	$(BIN)/python bench/drift.py
 
+airflow: check-env $(STAMP)
+	LAKEOPS_LAKE=$(abspath $(LAKE)) BIN=$(abspath $(BIN)) scripts/airflow-local.sh
+
 clean:
-	rm -rf $(LAKE) spark-warehouse metastore_db derby.log
+	rm -rf $(LAKE) spark-warehouse metastore_db derby.log .airflow

@@ -1,0 +1,304 @@
+"""What the lakeops DAGs share: the models, the run's ``ds``, where the lakehouse is, the
+raw-partition check and the operator that spark-submits a job.
+
+Not a DAG file (``.airflowignore`` lists it); ``lakeops_daily.py`` and ``lakeops_train.py``
+import it at parse time, so at module level it imports only the standard library, Airflow's
+authoring API and the Spark provider's operator. lakeops, deltalake and PyYAML are imported
+inside the functions, which run in tasks (PyYAML also at parse time, to read model configs).
+
+Settings, read when a task runs, never at parse time (an Airflow Variable, else the
+environment variable, else the default):
+
+=================  ==============  ==============================================================
+Variable           environment     default
+=================  ==============  ==============================================================
+``lakeops_home``   LAKEOPS_HOME    the folder above ``dags/``: ``jobs/`` lives here
+``lakeops_lake``   LAKEOPS_LAKE    ``<home>/lakehouse``
+``lakeops_conf``   LAKEOPS_CONF    ``<home>/conf``
+``lakeops_env``    LAKEOPS_ENV     none (``conf/base`` only)
+``lakeops_set``    LAKEOPS_SET     none; ``key=value`` items separated by spaces, each passed as ``--set``
+=================  ==============  ==============================================================
+
+The models are the files ``<conf>/base/models/*.yaml`` (``LAKEOPS_CONF`` from the
+environment of the process that parses the DAGs); ``LAKEOPS_RETRY_DELAY_SECONDS`` sets the
+first retry delay (default 300). The Spark master is the connection ``spark_default``'s.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import sys
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+from airflow.sdk import Asset
+
+try:  # Airflow >= 3.2
+    from airflow.sdk.exceptions import AirflowException, AirflowFailException
+except ImportError:  # Airflow 3.1
+    from airflow.exceptions import AirflowException, AirflowFailException
+# Re-exported for the DAG files. Airflow >= 3.2: timetables are part of the authoring API.
+try:
+    from airflow.sdk import AssetOrTimeSchedule as AssetOrTimeSchedule
+    from airflow.sdk import CronDataIntervalTimetable as CronDataIntervalTimetable
+    from airflow.sdk import CronTriggerTimetable as CronTriggerTimetable
+except ImportError:  # Airflow 3.1
+    from airflow.timetables.assets import AssetOrTimeSchedule as AssetOrTimeSchedule
+    from airflow.timetables.interval import CronDataIntervalTimetable as CronDataIntervalTimetable
+    from airflow.timetables.trigger import CronTriggerTimetable as CronTriggerTimetable
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+PROJECT = Path(__file__).resolve().parents[1]
+OWNER = "lakeops"
+CONN_ID = "spark_default"
+#: The jobs' exit codes (lakeops.cli): 1 may be transient, 2 and 3 never get better by retrying.
+EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED = 1, 2, 3
+_NO_RETRY = {EXIT_USAGE: "bad argument or config", EXIT_REFUSED: "the data was refused (quality gate or schema)"}
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_DS = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def default_args() -> dict[str, Any]:
+    """Owner and retries: 3, with exponential backoff from 5 minutes (Airflow adds jitter), at most an hour."""
+    return {
+        "owner": OWNER,
+        "retries": 3,
+        "retry_delay": timedelta(seconds=float(os.environ.get("LAKEOPS_RETRY_DELAY_SECONDS", "300"))),
+        # True, not 2.0: 3.1 takes a bool; 3.3 reads True as the multiplier 2.
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(hours=1),
+    }
+
+
+# ----------------------------------------------------------------------------- parse time
+
+
+@dataclass(frozen=True)
+class Model:
+    """A model config file: its name (the file's stem) and description."""
+
+    name: str
+    description: str = ""
+
+
+def models(conf_dir: Path | None = None) -> list[Model]:
+    """The models of ``<conf>/base/models/*.yaml``: file names and descriptions, nothing else.
+
+    Raises:
+        ValueError: a file name that is not a valid lakeops name (the DAG files fail to import,
+            as ``lakeops`` itself would refuse the config).
+    """
+    import yaml
+
+    conf_dir = conf_dir or Path(os.environ.get("LAKEOPS_CONF") or PROJECT / "conf")
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    found = []
+    for path in sorted((conf_dir / "base" / "models").glob("*.yaml")):
+        if not _NAME.fullmatch(path.stem):
+            raise ValueError(f"invalid model file name {path}: expected {_NAME.pattern}.yaml")
+        doc = yaml.load(path.read_text(), Loader=loader) or {}
+        found.append(Model(path.stem, str(doc.get("description") or "").strip()))
+    return found
+
+
+def table_asset(table: str) -> Asset:
+    """The Asset of a lakeops table ``<schema>.<table>``: ``lakeops://<schema>/<table>``."""
+    schema, name = table.split(".")
+    return Asset(f"lakeops://{schema}/{name}")
+
+
+def model_asset(model: str) -> Asset:
+    """The registered model in MLflow: its versions and the ``challenger``/``champion`` aliases."""
+    return Asset(f"lakeops://models/{model}")
+
+
+def retrain_request(model: str) -> Asset:
+    """Asset events on this ask for a retrain of ``model``; their ``extra`` carries the ``ds``."""
+    return Asset(f"lakeops://requests/retrain/{model}")
+
+
+# ----------------------------------------------------------------------------- run time
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where the project, the lakehouse and the config are, as a task sees them."""
+
+    home: Path
+    lake: Path
+    conf: Path
+    env: str
+    overrides: tuple[str, ...]
+
+    def cli_options(self) -> list[str]:
+        """The jobs' global options; ``--env`` always, so the worker's own LAKEOPS_ENV cannot leak in."""
+        options = ["--lake", str(self.lake), "--conf", str(self.conf), "--env", self.env or "base"]
+        for item in self.overrides:
+            options += ["--set", item]
+        return options
+
+    def settings(self):
+        """The loaded lakeops settings (lakeops.config is light: PyYAML and dataclasses)."""
+        from lakeops.config import load_settings
+
+        return load_settings(conf_dir=self.conf, env=self.env or None, overrides=self.overrides,
+                             lake_root=str(self.lake))
+
+
+def runtime() -> Runtime:
+    """Read the settings table of the module docstring (inside a task only: Variables are API calls)."""
+    home = Path(_setting("lakeops_home", str(PROJECT))).expanduser().resolve()
+
+    def path(key: str, default: Path) -> Path:
+        value = Path(_setting(key, str(default))).expanduser()
+        return (value if value.is_absolute() else home / value).resolve()
+
+    return Runtime(
+        home=home,
+        lake=path("lakeops_lake", home / "lakehouse"),
+        conf=path("lakeops_conf", home / "conf"),
+        env=_setting("lakeops_env", "").strip(),
+        overrides=tuple(shlex.split(_setting("lakeops_set", ""))),
+    )
+
+
+def _setting(key: str, default: str) -> str:
+    from airflow.sdk import Variable
+
+    return str(Variable.get(key, default=os.environ.get(key.upper()) or default))
+
+
+def resolve_ds(context: Context, *, lag_days: int = 0) -> date:
+    """The day this run works on, and where it came from, first found wins:
+
+    1. ``ds`` in the run's conf (``airflow dags trigger --conf '{"ds": "2024-01-31"}'``);
+    2. ``ds`` in the ``extra`` of the newest asset event that triggered the run (a retrain request);
+    3. the start of the run's data interval, minus ``lag_days``.
+
+    Raises:
+        AirflowFailException: none of them (a manual or asset-triggered run without a ``ds``:
+            these have no data interval), or a ``ds`` that is not ``YYYY-MM-DD``. Not retried.
+    """
+    dag_run = context.get("dag_run")
+    conf = getattr(dag_run, "conf", None) or {}
+    if "ds" in conf:
+        return _parse_ds(conf["ds"], "the run's conf")
+    events = [event for group in (context.get("triggering_asset_events") or {}).values() for event in group
+              if "ds" in (event.extra or {})]
+    if events:
+        newest = max(events, key=lambda event: event.timestamp)
+        return _parse_ds(newest.extra["ds"], f"the asset event on {newest.asset.uri}")
+    start = context.get("data_interval_start")
+    if start is not None:
+        return start.date() - timedelta(days=lag_days)
+    raise AirflowFailException(
+        "this run has no ds: it has no data interval (a manual or asset-triggered run) and neither its conf "
+        "nor a triggering asset event carries one; trigger it with conf {\"ds\": \"YYYY-MM-DD\"}"
+    )
+
+
+def _parse_ds(value: object, where: str) -> date:
+    if isinstance(value, str) and _DS.fullmatch(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise AirflowFailException(f"invalid ds {value!r} in {where}: expected a date YYYY-MM-DD")
+
+
+def raw_partition_committed(model: str, *, days_after: int = 0, lag_days: int = 0) -> bool:
+    """Sensor body: the Delta log of the model's ``sources.observations`` table lists a file
+    of the run's day (plus ``days_after``). Reads the log only (delta-rs, no Spark)."""
+    from airflow.sdk import get_current_context
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    from lakeops.names import TableName, path_under
+
+    context = get_current_context()
+    day = resolve_ds(context, lag_days=lag_days) + timedelta(days=days_after)
+    rt = runtime()
+    table = TableName.parse(rt.settings().model(model).sources.observations)
+    location = path_under(rt.lake, table.schema, table.table)
+    try:
+        partitions = DeltaTable(str(location)).partitions()
+    except TableNotFoundError:
+        partitions = []
+    found = {"ds": day.isoformat()} in partitions
+    print(f"{table} partition ds={day} at {location}: {'committed' if found else 'not committed yet'}")
+    return found
+
+
+class LakeopsJob(SparkSubmitOperator):
+    """spark-submit ``<home>/jobs/<job>.py`` for one model and the run's day (or the training
+    window ending at it), on the master of the connection ``spark_default``.
+
+    Exit code 2 (bad argument or config) or 3 (refused data) raises
+    :class:`AirflowFailException`: no retry. Anything else that fails is retried.
+    Each outlet's asset event carries ``{"model", "ds"}`` in its extra.
+
+    Args:
+        job: ``prepare``, ``score``, ``monitor``, ``train`` or ``validate_model``.
+        model: the model's name.
+        window: pass ``--start/--end`` of the model's ``train.window_days`` ending at ``ds``
+            instead of ``--ds``.
+        lag_days: ``ds`` is this many days before the start of the data interval.
+    """
+
+    ui_color = "#e8f4fd"
+
+    def __init__(self, *, job: str, model: str, window: bool = False, lag_days: int = 0, **kwargs: Any) -> None:
+        kwargs.setdefault("task_id", job)
+        super().__init__(application=f"jobs/{job}.py", conn_id=CONN_ID, name=f"lakeops-{job}-{model}", **kwargs)
+        self.job, self.model, self.window, self.lag_days = job, model, window, lag_days
+
+    def execute(self, context: Context) -> None:
+        ds = resolve_ds(context, lag_days=self.lag_days)
+        rt = runtime()
+        days = ["--ds", ds.isoformat()]
+        if self.window:
+            width = rt.settings().model(self.model).train.window_days
+            days = ["--start", (ds - timedelta(days=width - 1)).isoformat(), "--end", ds.isoformat()]
+        master = self._master()
+        self.application = str(rt.home / "jobs" / f"{self.job}.py")
+        # The master comes last: lakeops sets it in its session builder, which would otherwise
+        # override spark-submit's --master with the config's.
+        self.application_args = ["--model", self.model, *days, *rt.cli_options(), "--set", f"spark.master={master}"]
+        python = sys.executable
+        self.env_vars = {
+            # spark-submit and the Python it starts are this environment's (pyspark's own bin/).
+            "PATH": os.pathsep.join([str(Path(python).parent), os.environ.get("PATH", "")]),
+            "PYSPARK_PYTHON": python,
+            "PYSPARK_DRIVER_PYTHON": python,
+            **({"SPARK_LOCAL_IP": "127.0.0.1"} if master.startswith("local") else {}),
+        }
+        self._hook = self._get_hook()
+        try:
+            super().execute(context)
+        except AirflowException as exc:
+            code = self._exit_code()
+            if code in _NO_RETRY:
+                raise AirflowFailException(
+                    f"lakeops {self.job} for {self.model} {' '.join(days)} exited with {code}: {_NO_RETRY[code]}; "
+                    "a retry will not help (the job's log above says what to fix)"
+                ) from exc
+            raise
+        for asset in self.outlets:
+            context["outlet_events"][asset].extra = {"model": self.model, "ds": ds.isoformat()}
+
+    def _master(self) -> str:
+        # The hook resolves the connection (host, port, conn_type) into spark-submit's --master.
+        return self._get_hook()._connection["master"]  # noqa: SLF001
+
+    def _exit_code(self) -> int | None:
+        # The hook puts spark-submit's exit code only into its exception's message; the process keeps it.
+        process = self._hook._submit_sp if self._hook is not None else None  # noqa: SLF001
+        return process.returncode if process is not None else None
+

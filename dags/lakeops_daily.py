@@ -1,0 +1,77 @@
+"""# lakeops daily: prepare, score and monitor one day
+
+One DAG `lakeops_<model>_daily` per model config under `conf/base/models/`:
+
+1. **wait_for_raw** (a sensor in reschedule mode: it holds no worker slot while it waits)
+   until the day's partition of the model's raw observations table (`raw.telemetry`)
+   is committed to that table's Delta log;
+2. **prepare** (`jobs/prepare.py`) builds the day's `features.<model>` partition behind the
+   data-quality gate; a failed gate exits with 3 and fails the run at once, without retries;
+3. **score** (`jobs/score.py`) writes the day's `predictions.<model>` with the champion;
+4. **monitor** (`jobs/monitor.py`) writes `ml.drift_metrics`, `ml.drift_counts`,
+   `ml.profile_metrics` and the report `<lake>/reports/<model>/<ds>.html`. Consecutive drift
+   compares a day with the day monitored before it, so monitor waits for the previous run's
+   monitor (`depends_on_past`): days are monitored in order, in a backfill too.
+
+**ds** is the start of the run's data interval: the scheduled run (and a backfill's run) of
+2024-01-31 processes 2024-01-31, after the day has ended. A manual run covers the last complete
+day before its logical date: `airflow dags test lakeops_<model>_daily 2024-02-01` processes
+2024-01-31. `{"ds": "YYYY-MM-DD"}` in the run's conf overrides both; a run with neither fails.
+
+**Retries**: 3, with exponential backoff, when a job exits with 1 (possibly transient); none
+when it exits with 2 (bad argument or config) or 3 (refused data: quality gate, schema).
+
+**Backfill**: `airflow backfill create --dag-id lakeops_<model>_daily --from-date D1 --to-date D2
+--reprocess-behavior failed` (Airflow asks for a reprocess behavior because monitor depends on
+the past). Rerunning days changes nothing: scoring skips days already scored by the champion.
+
+Each job is spark-submitted to the connection `spark_default`; the lakehouse, config and
+environment come from the Variables (or environment variables) `lakeops_lake`, `lakeops_conf`,
+`lakeops_env`, read when a task runs.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import DAG, Param, chain, task
+from lakeops_airflow import (
+    CronDataIntervalTimetable,
+    LakeopsJob,
+    Model,
+    default_args,
+    models,
+    raw_partition_committed,
+    table_asset,
+)
+
+
+def build(model: Model) -> DAG:
+    """The daily DAG of one model."""
+    m = model.name
+    with DAG(
+        dag_id=f"lakeops_{m}_daily",
+        description=f"{m}: wait for the day's raw partition, then prepare, score and monitor it",
+        doc_md=f"{__doc__}\n**Model `{m}`**: {model.description}\n",
+        schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+        start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+        # Past days are backfilled on purpose (airflow backfill create), never by a deployment.
+        catchup=False,
+        default_args=default_args(),
+        tags=["lakeops", m, "daily"],
+        params={"ds": Param(None, type=["null", "string"], format="date",
+                            description="the day to process (default: the run's data interval)")},
+    ) as dag:
+        wait = task.sensor(task_id="wait_for_raw", mode="reschedule", poke_interval=600,
+                           timeout=pendulum.duration(hours=24))(raw_partition_committed)(m)
+        prepare = LakeopsJob(job="prepare", model=m,
+                             outlets=[table_asset(f"features.{m}"), table_asset("ml.data_quality")])
+        score = LakeopsJob(job="score", model=m, outlets=[table_asset(f"predictions.{m}")])
+        monitor = LakeopsJob(job="monitor", model=m, depends_on_past=True,
+                             outlets=[table_asset("ml.drift_metrics"), table_asset("ml.drift_counts"),
+                                      table_asset("ml.profile_metrics")])
+        chain(wait, prepare, score, monitor)
+    return dag
+
+
+for _model in models():
+    globals()[f"lakeops_{_model.name}_daily"] = build(_model)

@@ -1,0 +1,82 @@
+"""# lakeops train: retrain a model, promote it when it beats the champion
+
+One DAG `lakeops_<model>_train` per model config under `conf/base/models/`. It runs every
+Monday at 04:00 UTC, and whenever an asset event on `lakeops://requests/retrain/<model>`
+asks for a retrain with `{"ds": "YYYY-MM-DD"}` in its extra:
+
+1. **wait_for_labels** (a sensor in reschedule mode) until the raw observations partition of
+   the day after `ds` is committed: the labels of `ds` come from that day;
+2. **prepare_window** (`jobs/prepare.py --start --end`) rebuilds `features.<model>` for the
+   `train.window_days` ending at `ds`, behind the data-quality gate, so that the labels of days
+   prepared before their next day had arrived are filled in;
+3. **train** (`jobs/train.py --ds`) trains on that window, logs to MLflow, registers the
+   version as `challenger` and writes its `ml.baselines`;
+4. **validate_model** (`jobs/validate_model.py --ds`) runs the champion/challenger gate,
+   records it in `ml.model_validations` and moves `champion` on a pass (`gate.mode`).
+
+**ds**: `{"ds": ...}` in the run's conf, else in the newest triggering asset event's extra,
+else two days before the scheduled run (yesterday's raw partition lands after midnight, so
+the newest labelled day is the day before yesterday). A run with none of them fails.
+
+To request a retrain: post an asset event, e.g. the REST API's `POST /api/v2/assets/events`
+with `{"asset_id": <id of lakeops://requests/retrain/<model>>, "extra": {"ds": "2024-01-30"}}`,
+or a task with `outlets=[Asset("lakeops://requests/retrain/<model>")]` that yields
+`Metadata(that_asset, {"ds": ...})`; or trigger this DAG with conf `{"ds": ...}`.
+
+**Retries**: 3, with exponential backoff, when a job exits with 1; none for 2 or 3.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import DAG, Param, chain, task
+from lakeops_airflow import (
+    AssetOrTimeSchedule,
+    CronTriggerTimetable,
+    LakeopsJob,
+    Model,
+    default_args,
+    model_asset,
+    models,
+    raw_partition_committed,
+    retrain_request,
+    table_asset,
+)
+
+#: A scheduled run trains on the window ending this many days before it.
+LAG_DAYS = 2
+
+
+def build(model: Model) -> DAG:
+    """The training DAG of one model."""
+    m = model.name
+    with DAG(
+        dag_id=f"lakeops_{m}_train",
+        description=f"{m}: prepare the training window, train, and promote through the champion gate",
+        doc_md=f"{__doc__}\n**Model `{m}`**: {model.description}\n",
+        schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("0 4 * * 1", timezone="UTC"),
+                                     assets=[retrain_request(m)]),
+        start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+        catchup=False,
+        # One training at a time: each registers a version and may move the champion alias.
+        max_active_runs=1,
+        default_args=default_args(),
+        tags=["lakeops", m, "train"],
+        params={"ds": Param(None, type=["null", "string"], format="date",
+                            description="the last day of the training window (default: two days before the run)")},
+    ) as dag:
+        wait = task.sensor(task_id="wait_for_labels", mode="reschedule", poke_interval=600,
+                           timeout=pendulum.duration(hours=24))(raw_partition_committed)(m, days_after=1,
+                                                                                         lag_days=LAG_DAYS)
+        prepare = LakeopsJob(job="prepare", task_id="prepare_window", model=m, window=True, lag_days=LAG_DAYS,
+                             outlets=[table_asset(f"features.{m}"), table_asset("ml.data_quality")])
+        train = LakeopsJob(job="train", model=m, lag_days=LAG_DAYS,
+                           outlets=[model_asset(m), table_asset("ml.baselines")])
+        validate = LakeopsJob(job="validate_model", model=m, lag_days=LAG_DAYS,
+                              outlets=[model_asset(m), table_asset("ml.model_validations")])
+        chain(wait, prepare, train, validate)
+    return dag
+
+
+for _model in models():
+    globals()[f"lakeops_{_model.name}_train"] = build(_model)

@@ -1,0 +1,177 @@
+"""The DAG files parse cheaply into the DAGs the house style asks for, one pair per model config.
+
+Each check parses ``dags/`` in a fresh Python (the test process's own imports would hide
+what parsing imports), with sockets disabled (a parse that reached the network fails) and
+every SQL statement recorded (there must be none). ``ds`` resolution runs there too, on
+made-up task contexts.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from local_airflow import PROJECT, base_env
+
+HEAVY = {"pyspark", "mlflow", "xgboost", "pandas", "numpy", "pyarrow", "deltalake", "great_expectations",
+         "lakeops", "sklearn", "scipy", "matplotlib"}
+
+PARSE = r"""
+import json, socket, sys, time
+from pathlib import Path
+
+started = time.perf_counter()
+from airflow.dag_processing.dagbag import BundleDagBag
+imported = time.perf_counter()
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+queries = []
+event.listen(Engine, "before_cursor_execute", lambda conn, cursor, statement, *rest: queries.append(statement))
+
+def refuse(*args, **kwargs):
+    raise OSError("network access while parsing DAGs")
+socket.socket.connect = socket.socket.connect_ex = refuse
+socket.create_connection = refuse
+
+folder = Path(sys.argv[1])
+bag = BundleDagBag(dag_folder=str(folder), bundle_path=folder, bundle_name="dags-folder")
+parsed = time.perf_counter()
+
+def describe(dag):
+    return {
+        "tags": sorted(dag.tags), "owner": dag.owner, "doc_md": dag.doc_md or "", "catchup": dag.catchup,
+        "start_date": dag.start_date.isoformat(), "tz": str(dag.start_date.tzinfo),
+        "schedule": type(dag.timetable).__name__, "schedule_repr": repr(dag.timetable),
+        "default_retries": dag.default_args.get("retries"),
+        "tasks": [{"id": t.task_id, "type": type(t).__name__, "retries": t.retries, "owner": t.owner,
+                   "upstream": sorted(t.upstream_task_ids), "outlets": [a.uri for a in t.outlets],
+                   "mode": getattr(t, "mode", None), "conn_id": getattr(t, "_conn_id", None),
+                   "depends_on_past": t.depends_on_past} for t in dag.tasks],
+    }
+
+print(json.dumps({
+    "import_errors": bag.import_errors,
+    "queries": queries,
+    "dags": {dag_id: describe(dag) for dag_id, dag in bag.dags.items()},
+    "modules": sorted({name.split(".")[0] for name in sys.modules}),
+    "airflow_import_s": imported - started,
+    "parse_s": parsed - imported,
+}))
+"""
+
+DS = r"""
+import json, sys
+from datetime import datetime, timezone
+from types import SimpleNamespace as NS
+
+sys.path.insert(0, sys.argv[1])
+from lakeops_airflow import AirflowFailException, retrain_request, resolve_ds
+
+def event(ds, ts):
+    return NS(extra={"ds": ds}, timestamp=datetime(2024, 2, 1, ts, tzinfo=timezone.utc),
+              asset=NS(uri="lakeops://requests/retrain/m"))
+
+interval = datetime(2024, 1, 31, tzinfo=timezone.utc)
+cases = {
+    "interval": {"dag_run": NS(conf={}), "data_interval_start": interval},
+    "interval_lag": ({"dag_run": NS(conf={}), "data_interval_start": interval}, 2),
+    "conf_wins": {"dag_run": NS(conf={"ds": "2024-01-05"}), "data_interval_start": interval},
+    "newest_event": {"dag_run": NS(conf={}), "data_interval_start": None,
+                     "triggering_asset_events": {retrain_request("m"): [event("2024-01-10", 1), event("2024-01-12", 3)]}},
+    "nothing": {"dag_run": NS(conf={}), "data_interval_start": None, "triggering_asset_events": {}},
+    "bad_conf": {"dag_run": NS(conf={"ds": "2024-01-05' OR '1'='1"})},
+    "bad_date": {"dag_run": NS(conf={"ds": "2024-13-01"})},
+}
+out = {}
+for name, case in cases.items():
+    context, lag = case if isinstance(case, tuple) else (case, 0)
+    try:
+        out[name] = resolve_ds(context, lag_days=lag).isoformat()
+    except AirflowFailException as exc:
+        out[name] = f"fail: {exc}"
+print(json.dumps(out))
+"""
+
+
+def _python(script: str, *args: str, home: Path, **env: str) -> dict:
+    run_env = base_env(home, **env)
+    done = subprocess.run([sys.executable, "-c", script, *args], env=run_env, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-4000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def parsed(tmp_path_factory):
+    home = tmp_path_factory.mktemp("airflow-parse")
+    result = _python(PARSE, str(PROJECT / "dags"), home=home)
+    print(f"\nairflow import {result['airflow_import_s']:.2f}s, DagBag of dags/ {result['parse_s'] * 1000:.0f} ms")
+    return result
+
+
+def test_dags_parse_without_errors_or_heavy_imports_in_well_under_a_second(parsed):
+    assert parsed["import_errors"] == {}
+    assert parsed["queries"] == []
+    assert sorted(parsed["dags"]) == ["lakeops_incident_risk_daily", "lakeops_incident_risk_train"]
+    assert not HEAVY & set(parsed["modules"]), sorted(HEAVY & set(parsed["modules"]))
+    assert parsed["parse_s"] < 1.0, parsed["parse_s"]
+
+
+def test_every_dag_follows_the_house_style(parsed):
+    for dag_id, dag in parsed["dags"].items():
+        assert {"lakeops", "incident_risk"} <= set(dag["tags"]), dag_id
+        assert dag["owner"] == "lakeops" and dag["default_retries"] == 3, dag_id
+        assert dag["doc_md"].startswith("# lakeops") and "incident_risk" in dag["doc_md"], dag_id
+        assert dag["catchup"] is False and dag["tz"] == "UTC", dag_id
+        for t in dag["tasks"]:
+            assert t["retries"] == 3 and t["owner"] == "lakeops", (dag_id, t["id"])
+            if t["type"] == "LakeopsJob":
+                assert t["conn_id"] == "spark_default", (dag_id, t["id"])
+            else:
+                assert t["mode"] == "reschedule", (dag_id, t["id"])
+
+
+def test_the_daily_and_training_loops(parsed):
+    daily = parsed["dags"]["lakeops_incident_risk_daily"]
+    assert daily["schedule"] == "CronDataIntervalTimetable"
+    assert [(t["id"], t["upstream"]) for t in daily["tasks"]] == [
+        ("wait_for_raw", []), ("prepare", ["wait_for_raw"]), ("score", ["prepare"]), ("monitor", ["score"])]
+    outlets = {t["id"]: t["outlets"] for t in daily["tasks"]}
+    assert "lakeops://features/incident_risk" in outlets["prepare"]
+    assert outlets["score"] == ["lakeops://predictions/incident_risk"]
+    assert "lakeops://ml/drift_metrics" in outlets["monitor"]
+    # Consecutive drift compares a day with the one monitored before it.
+    assert [t["id"] for t in daily["tasks"] if t["depends_on_past"]] == ["monitor"]
+
+    train = parsed["dags"]["lakeops_incident_risk_train"]
+    assert train["schedule"] == "AssetOrTimeSchedule"
+    assert "lakeops://requests/retrain/incident_risk" in train["schedule_repr"]
+    assert "CronTriggerTimetable" in train["schedule_repr"]
+    assert [t["id"] for t in train["tasks"]] == ["wait_for_labels", "prepare_window", "train", "validate_model"]
+
+
+def test_a_second_model_config_adds_its_two_dags_without_code(tmp_path):
+    conf = tmp_path / "conf"
+    shutil.copytree(PROJECT / "conf", conf)
+    shutil.copytree(PROJECT / "tests" / "onboarding" / "conf", conf, dirs_exist_ok=True)
+    result = _python(PARSE, str(PROJECT / "dags"), home=tmp_path / "home", LAKEOPS_CONF=str(conf))
+    assert result["import_errors"] == {}
+    assert sorted(result["dags"]) == ["lakeops_incident_risk_daily", "lakeops_incident_risk_train",
+                                      "lakeops_latency_breach_daily", "lakeops_latency_breach_train"]
+    assert "latency_breach" in result["dags"]["lakeops_latency_breach_daily"]["tags"]
+
+
+def test_ds_comes_from_the_run_conf_then_an_asset_event_then_the_data_interval(tmp_path):
+    ds = _python(DS, str(PROJECT / "dags"), home=tmp_path)
+    assert ds["interval"] == "2024-01-31"
+    assert ds["interval_lag"] == "2024-01-29"
+    assert ds["conf_wins"] == "2024-01-05"
+    assert ds["newest_event"] == "2024-01-12"
+    assert ds["nothing"].startswith("fail: this run has no ds")
+    assert ds["bad_conf"].startswith("fail: invalid ds") and ds["bad_date"].startswith("fail: invalid ds")
