@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import date
+from datetime import UTC, date
 
 import pyarrow as pa
 
@@ -34,6 +34,23 @@ def events(spark, ds: date, n: int = 50, *, offset: int = 0, tag: str = "a"):
         F.concat(F.lit(f"{tag}-"), F.col("id").cast("string")).alias("name"),
         (F.col("id") * 1.5).alias("value"),
         F.timestamp_seconds(F.col("id") + 1_700_000_000).alias("at"),
+    )
+
+
+def event_rows(ds: date, n: int = 50, *, offset: int = 0, tag: str = "a") -> pa.Table:
+    """The rows of :func:`events` as Arrow, for writes without Spark (``overwrite_rows``, ``append_rows``)."""
+    from datetime import datetime
+
+    ids = list(range(offset, offset + n))
+    return pa.table(
+        {
+            "ds": pa.array([ds] * n, pa.date32()),
+            "id": pa.array(ids, pa.int64()),
+            "name": [f"{tag}-{i}" for i in ids],
+            "value": [i * 1.5 for i in ids],
+            "at": pa.array([datetime.fromtimestamp(i + 1_700_000_000, UTC) for i in ids], pa.timestamp("us", tz="UTC")),
+        },
+        schema=EVENTS.schema,
     )
 
 

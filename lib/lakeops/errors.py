@@ -59,3 +59,10 @@ class UnsupportedTableError(LakeopsError):
 
 class MissingInputError(LakeopsError):
     """Input partitions a job needs are not there yet; nothing was written."""
+
+
+class CommitConflictError(LakeopsError):
+    """Another writer committed to the same partitions first; nothing of this write was committed.
+
+    Worth a retry (exit code 1): the rerun starts from the winner's commit.
+    """

@@ -1,117 +1,236 @@
-"""Separate writer processes: SIGKILL mid-write, concurrent writers, polling readers (docs/reliability.md).
+"""Separate writer processes: SIGKILL mid-write, colliding and disjoint writers, polling readers (docs/reliability.md).
 
-Each worker (tests/lake_worker.py) is its own Python process with its own Spark
-session, as two Airflow tasks would be.
+Each worker (tests/lake_worker.py) is its own Python process, as two Airflow tasks
+would be. The races do not rely on luck: both writers are held right before their
+commits, after both have read the table, and released together or one after the other.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
 import time
-from datetime import date
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
-from lakedata import EVENTS, events, fingerprint
+from lakedata import EVENTS, event_rows, events, fingerprint
+
+from lakeops.lake.conflicts import read_commits
 
 pytestmark = pytest.mark.slow
 
 WORKER = Path(__file__).resolve().parents[1] / "lake_worker.py"
-D1, D2 = date(2024, 1, 1), date(2024, 1, 2)
+D1 = date(2024, 1, 1)
+WAIT_S = 600  # hang guards, not timing assertions
 
 
-def _start(lake_root: Path, ds: date, tag: str, *extra: str) -> subprocess.Popen:
-    cmd = [sys.executable, str(WORKER), "--lake", str(lake_root), "--ds", ds.isoformat(), "--tag", tag, *extra]
+def _worker(lake_root: Path, name: str, plan: list[dict], sync: Path) -> subprocess.Popen:
+    sync.mkdir(parents=True, exist_ok=True)
+    (sync / f"plan.{name}.json").write_text(json.dumps(plan))
+    cmd = [sys.executable, str(WORKER), "--lake", str(lake_root), "--name", name,
+           "--plan", str(sync / f"plan.{name}.json"), "--sync", str(sync)]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _finish(proc: subprocess.Popen, timeout: float = 240) -> tuple[int, str, str]:
-    out, err = proc.communicate(timeout=timeout)
-    return proc.returncode, out, err
+def _wait_for(path: Path, procs: list[subprocess.Popen]) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while not path.exists():
+        for proc in procs:
+            if proc.poll() is not None and not path.exists():
+                _, err = proc.communicate()
+                raise AssertionError(f"a worker exited with {proc.returncode} before {path.name}:\n{err[-3000:]}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {path.name} after {WAIT_S}s")
+        time.sleep(0.02)
+
+
+def _state(path: Path) -> tuple[tuple[date, str], ...]:
+    """What a Delta reader sees now: the sorted (ds, name) of every row."""
+    table = DeltaTable(str(path)).to_pyarrow_table(columns=["ds", "name"])
+    return tuple(sorted(zip(table.column("ds").to_pylist(), table.column("name").to_pylist(), strict=True)))
 
 
 class _Poller(threading.Thread):
-    """Reads the table with delta-rs over and over, recording what each version holds."""
+    """Reads the table with delta-rs over and over, recording every state it sees."""
 
     def __init__(self, path: Path) -> None:
         super().__init__(daemon=True)
-        self.path, self.stop, self.seen = path, threading.Event(), []
+        self.path, self.stop, self.seen = path, threading.Event(), set()
         self.errors: list[str] = []
 
     def run(self) -> None:
         while not self.stop.is_set():
-            if (self.path / "_delta_log").is_dir():
-                try:
-                    table = DeltaTable(str(self.path)).to_pyarrow_table()
-                    self.seen.append(sorted(zip(table.column("ds").to_pylist(), table.column("name").to_pylist(), strict=False)))
-                except Exception as exc:  # a reader must never fail on a committed state
-                    self.errors.append(repr(exc))
-            time.sleep(0.02)
+            try:
+                self.seen.add(_state(self.path))
+            except Exception as exc:  # a reader must never fail on a committed state
+                self.errors.append(repr(exc))
+            time.sleep(0.05)
 
 
-def _race(lake, lake_root: Path, barrier: Path, writers: list[tuple[date, str]]):
-    """Start the writers together while a reader polls; return their outcomes and the reader."""
+# ------------------------------------------------------------------ the races
+
+@dataclass(frozen=True)
+class Write:
+    op: str  # overwrite (Spark), overwrite_rows or append_rows (Arrow)
+    ds: date
+    tag: str
+    n: int = 50
+
+    def plan(self) -> dict:
+        return {"op": self.op, "ds": self.ds.isoformat(), "tag": self.tag, "n": self.n, "hold": True}
+
+    def rows(self) -> list[tuple[date, str]]:
+        return [(self.ds, f"{self.tag}-{i}") for i in range(self.n)]
+
+    def apply(self, state: tuple[tuple[date, str], ...]) -> tuple[tuple[date, str], ...]:
+        kept = [row for row in state if not (self.op.startswith("overwrite") and row[0] == self.ds)]
+        return tuple(sorted(kept + self.rows()))
+
+
+#: (A's operation, B's operation, partitions, release): "new" partitions held no rows,
+#: "same" ones hold the previous race's rows; "ordered" releases A, waits, then B.
+KINDS = [
+    ("overwrite", "overwrite", "new", "together"),
+    ("overwrite", "overwrite", "same", "together"),
+    ("overwrite_rows", "overwrite_rows", "new", "together"),
+    ("overwrite_rows", "overwrite_rows", "same", "ordered"),
+    ("overwrite", "overwrite_rows", "new", "ordered"),
+    ("overwrite_rows", "append_rows", "same", "together"),
+    ("append_rows", "overwrite_rows", "same", "ordered"),
+    ("overwrite_rows", "append_rows", "new", "ordered"),
+    ("overwrite", "overwrite", "disjoint", "together"),
+    ("append_rows", "append_rows", "same", "together"),
+]
+
+
+def _races() -> list[tuple[Write, Write, str]]:
+    races, day, last = [], 0, D1
+    for r, (op_a, op_b, where, release) in enumerate(KINDS * 2):
+        if where == "same":
+            ds_a = ds_b = last
+        else:
+            day += 1
+            ds_a = ds_b = D1 + timedelta(days=day)
+            if where == "disjoint":
+                day += 1
+                ds_b = D1 + timedelta(days=day)
+        races.append((Write(op_a, ds_a, f"r{r}a", 40 + r), Write(op_b, ds_b, f"r{r}b", 60 - r), release))
+        last = ds_a
+    return races
+
+
+def _check_race(r: int, race: tuple[Write, Write, str], outcomes: list[dict], start_version: int) -> list[Write]:
+    """The promise for one race: losers lost for a reason, winners in a consistent order.
+
+    Returns the winners in commit order.
+    """
+    a, b, release = race
+    writes = dict(zip((a.tag, b.tag), (a, b), strict=True))
+    won = sorted((o for o in outcomes if o["ok"]), key=lambda o: o["version"])
+    assert [o["version"] for o in won] == list(range(start_version + 1, start_version + 1 + len(won))), (r, outcomes)
+    for i, o in enumerate(won):
+        mine = writes[o["tag"]]
+        if mine.op.startswith("overwrite"):
+            earlier = [writes[e["tag"]] for e in won[:i]]
+            assert all(e.ds != mine.ds for e in earlier), f"race {r}: {mine} committed over {earlier}: {outcomes}"
+    for o in outcomes:
+        if o["ok"]:
+            continue
+        mine = writes[o["tag"]]
+        assert o["error"] == "CommitConflictError", (r, o)
+        assert "test.events" in o["message"] and mine.ds.isoformat() in o["message"], o["message"]
+        others = [writes[w["tag"]] for w in won]
+        assert mine.op.startswith("overwrite") and any(w.ds == mine.ds for w in others), (
+            f"race {r}: {mine} lost although nothing it replaces was written: {outcomes}")
+    if release == "ordered":
+        assert outcomes[0]["ok"], f"race {r}: the writer released first must win: {outcomes}"
+    return [writes[o["tag"]] for o in won]
+
+
+def test_colliding_writers_never_mix(spark, lake, lake_root, tmp_path):
+    """Colliding writers never mix: 20 forced races of two processes (Spark and Arrow writes,
+    new and existing partitions, overwrites against appends, disjoint partitions), each
+    ending as a serial history: a loser fails with CommitConflictError and leaves nothing
+    behind; readers only ever see committed states; a rerun of a loser gives exactly its rows."""
     lake.create(EVENTS)
-    poller = _Poller(lake.path("test.events"))
+    path = lake.path("test.events")
+    races = _races()
+    sync = tmp_path / "sync"
+    procs = [_worker(lake_root, name, [race[i].plan() for race in races], sync) for i, name in enumerate("AB")]
+    poller = _Poller(path)
     poller.start()
-    procs = [_start(lake_root, ds, tag, "--barrier", str(barrier)) for ds, tag in writers]
-    results = [_finish(p) for p in procs]
-    poller.stop.set()
-    poller.join()
-    assert not poller.errors
-    return results, poller
+    state, states, losers, winners = _state(path), set(), [], Counter()
+    states.add(state)
+    try:
+        for r, race in enumerate(races):
+            for name in "AB":
+                _wait_for(sync / f"{r}.{name}.ready", procs)
+            start_version = DeltaTable(str(path)).version()
+            assert _state(path) == state
+            for name in "AB":
+                (sync / f"{r}.{name}.go").touch()
+                if race[2] == "ordered":
+                    _wait_for(sync / f"{r}.{name}.json", procs)
+            for name in "AB":
+                _wait_for(sync / f"{r}.{name}.json", procs)
+            outcomes = [json.loads((sync / f"{r}.{name}.json").read_text()) for name in "AB"]
+            for write in _check_race(r, race, outcomes, start_version):
+                state = write.apply(state)
+                states.add(state)
+                winners[write.tag] += 1
+            losers += [w for w, o in zip(race[:2], outcomes, strict=True) if not o["ok"]]
+            assert _state(path) == state, f"race {r}: the table is not the serial result of its winners {outcomes}"
+    finally:
+        poller.stop.set()
+        poller.join()
+        for proc in procs:
+            proc.kill() if proc.poll() is None else None
+            proc.communicate()
+
+    assert not poller.errors, poller.errors[:3]
+    assert poller.seen <= states, "a reader saw a state no serial history of the commits passes through"
+    assert losers, "every race of two overwrites of one partition has a loser"
+
+    # Nothing of a loser stays: its tag is in no commit and its staged files are gone.
+    committed = Counter(entry.get("lakeops.tag") for entry in DeltaTable(str(path)).history() if "lakeops.tag" in entry)
+    assert committed == winners
+    log = read_commits(path, after=-1, upto=DeltaTable(str(path)).version())
+    ever_added = {action["add"]["path"] for _, actions in log for action in actions if "add" in action}
+    on_disk = {p.relative_to(path).as_posix() for p in path.rglob("*.parquet") if "_delta_log" not in p.parts}
+    assert on_disk <= ever_added, f"files no commit added: {sorted(on_disk - ever_added)[:5]}"
+
+    # A rerun of the last loser (alone) gives exactly its rows.
+    loser = losers[-1]
+    if loser.op == "overwrite":
+        lake.overwrite(events(spark, loser.ds, loser.n, tag=loser.tag), EVENTS, partitions={"ds": [loser.ds]})
+    else:
+        lake.overwrite_rows(event_rows(loser.ds, loser.n, tag=loser.tag), EVENTS, partitions={"ds": [loser.ds]})
+    assert [row for row in _state(path) if row[0] == loser.ds] == sorted(loser.rows())
 
 
-def test_sigkill_between_files_and_commit(spark, lake, lake_root):
+def test_sigkill_between_files_and_commit(spark, lake, lake_root, tmp_path):
     """A crash never half-writes, with a real SIGKILL: readers keep the previous version; the rerun works; vacuum cleans up."""
     lake.overwrite(events(spark, D1, tag="good"), EVENTS, partitions={"ds": [D1]})
     good, version = fingerprint(lake.read("test.events")), lake.version("test.events")
 
-    code, _, err = _finish(_start(lake_root, D1, "killed", "--kill-at-commit"))
-    assert code == -9, err[-2000:]
+    killed = _worker(lake_root, "killed", [{"op": "overwrite", "ds": D1.isoformat(), "tag": "killed", "kill": True}],
+                     tmp_path / "kill")
+    _, err = killed.communicate(timeout=WAIT_S)
+    assert killed.returncode == -9, err[-2000:]
     assert lake.version("test.events") == version
     assert fingerprint(lake.read("test.events")) == good
     orphans = lake.vacuum("test.events", retention_hours=0, dry_run=True)
     assert orphans, "the killed writer's data files should be on disk, uncommitted"
 
-    code, out, err = _finish(_start(lake_root, D1, "rerun"))
-    assert code == 0, err[-2000:]
+    rerun = _worker(lake_root, "rerun", [{"op": "overwrite", "ds": D1.isoformat(), "tag": "rerun"}], tmp_path / "rerun")
+    _, err = rerun.communicate(timeout=WAIT_S)
+    assert rerun.returncode == 0, err[-2000:]
+    assert json.loads((tmp_path / "rerun" / "0.rerun.json").read_text())["ok"]
     assert fingerprint(lake.read("test.events")) == fingerprint(events(spark, D1, tag="rerun"))
     assert set(orphans) <= set(lake.vacuum("test.events", retention_hours=0, dry_run=False))
-
-
-def test_concurrent_writers_of_disjoint_partitions_both_land(spark, lake, lake_root, tmp_path):
-    """Disjoint writers both land, and readers see only committed states:
-    the table ends as the union; a polling reader only sees whole partitions."""
-    results, poller = _race(lake, lake_root, tmp_path / "barrier", [(D1, "a"), (D2, "b")])
-    for code, _, err in results:
-        assert code == 0, err[-2000:]
-
-    expected = events(spark, D1, tag="a").unionByName(events(spark, D2, tag="b"))
-    assert fingerprint(lake.read("test.events")) == fingerprint(expected)
-    for state in poller.seen:
-        per_day = {d: sum(1 for ds, _ in state if ds == d) for d in {ds for ds, _ in state}}
-        assert all(n == 50 for n in per_day.values()), f"reader saw a partial partition: {per_day}"
-
-
-@pytest.mark.xfail(strict=False, reason="known race, seen once in four fresh-clone runs: both overwrites of one "
-                   "partition committed (100 rows), a gap in delta-rs's conflict check on a local file system; "
-                   "to be fixed in the lake layer (serialise same-partition commits)")
-def test_concurrent_writers_of_one_partition_never_mix(spark, lake, lake_root, tmp_path):
-    """Colliding writers never mix: the partition ends as exactly one writer's rows, never a mix or duplicates."""
-    results, poller = _race(lake, lake_root, tmp_path / "barrier", [(D1, "a"), (D1, "b")])
-    assert any(code == 0 for code, _, _ in results), [err[-2000:] for _, _, err in results]
-    for code, _, err in results:
-        # A loser must fail on the commit conflict, not on anything else.
-        assert code == 0 or "Commit" in err or "conflict" in err.lower(), err[-2000:]
-
-    final = fingerprint(lake.read("test.events"))
-    assert final in (fingerprint(events(spark, D1, tag="a")), fingerprint(events(spark, D1, tag="b")))
-    for state in poller.seen:
-        tags = {name.split("-")[0] for _, name in state}
-        assert len(state) in (0, 50) and len(tags) <= 1, f"reader saw a mixed state: {len(state)} rows, {tags}"
-    assert pa.table(DeltaTable(str(lake.path("test.events"))).get_add_actions()).num_rows >= 1

@@ -31,8 +31,9 @@ from urllib.parse import unquote
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from lakeops.errors import EmptyWriteError, PartitionViolationError
+from lakeops.errors import CommitConflictError, EmptyWriteError, PartitionViolationError
 from lakeops.lake.base import DEFAULT_RETENTION_HOURS, Lake, WriteResult, check_protocol, live_files
+from lakeops.lake.conflicts import find_conflict, read_commits
 from lakeops.lake.mapping import (
     HIVE_NULL,
     BatchFn,
@@ -366,50 +367,56 @@ class EmbeddedLake(Lake):
         metadata: dict[str, Any],
     ) -> WriteResult:
         from deltalake import CommitProperties
+        from deltalake.exceptions import CommitFailedError
         from deltalake.transaction import AddAction
 
         actions = [
             AddAction(f.path, f.size, f.partition_values, f.modification_time, True, f.stats) for f in staged
         ]
         rows = sum(f.rows for f in staged)
-        # The handle was opened before the data was written: read only the log entries
-        # committed since (cheaper than reopening), so an overwrite removes today's files.
-        target.update_incremental()
-        before = target.version()
         filters = selection.delta_filters() if selection is not None and selection.values else None
-        target.create_write_transaction(
-            actions,
-            mode,
-            spec.schema,
-            partition_by=list(spec.partition_by) or None,
-            partition_filters=filters,
-            commit_properties=CommitProperties(
-                custom_metadata={**metadata, "lakeops.rows": rows, "lakeops.write_id": write_id},
-                max_commit_retries=self.commit_retries,
-            ),
+        properties = CommitProperties(
+            custom_metadata={**metadata, "lakeops.rows": rows, "lakeops.write_id": write_id},
+            # No retries inside delta-rs: its own conflict check lets two overwrites of one
+            # new partition both land (lakeops.lake.conflicts), so a commit that finds the
+            # next version taken fails at once and this loop checks what was committed.
+            max_commit_retries=0,
         )
+        root = self.path(spec.name)
+        # The handle is still at the version the write started from (its read version).
+        checked = target.version()
+        for _ in range(self.commit_retries + 1):
+            target.update_incremental()
+            latest = target.version()
+            reason = find_conflict(read_commits(root, after=checked, upto=latest), spec, selection)
+            if reason is not None:
+                shutil.rmtree(root / write_id, ignore_errors=True)
+                raise CommitConflictError(
+                    f"{spec.name}: another writer committed first ({reason}) while this "
+                    f"{mode} of {selection.describe() if selection is not None else 'new rows'} ran; nothing of "
+                    "it was committed and its files were removed: run it again"
+                )
+            checked = latest
+            try:
+                target.create_write_transaction(
+                    actions, mode, spec.schema, partition_by=list(spec.partition_by) or None,
+                    partition_filters=filters, commit_properties=properties,
+                )
+                break
+            except CommitFailedError:
+                # Another commit took version checked + 1 first: check it on the next turn.
+                target.update_incremental()
+                if target.version() == checked:
+                    raise
+        else:
+            shutil.rmtree(root / write_id, ignore_errors=True)
+            raise CommitConflictError(
+                f"{spec.name}: {self.commit_retries + 1} commit attempts each found a newer version "
+                "(many concurrent writers); nothing was committed: run it again"
+            )
         partitions = sorted({_describe_partition(f.partition_values) for f in staged if f.partition_values})
-        version = self._committed_version(spec.name, write_id, after=before)
-        return WriteResult(str(spec.name), version, rows, len(staged), tuple(partitions))
-
-    def _committed_version(self, name: TableName, write_id: str, *, after: int) -> int:
-        """The version our commit got; other writers may have committed since.
-
-        Reads the commit files after ``after`` (usually just one) rather than the
-        table's history, which replays the log and costs tens of milliseconds.
-        """
-        log_dir = self.path(name) / "_delta_log"
-        version = after + 1
-        while (entry := log_dir / f"{version:020d}.json").is_file():
-            for line in entry.read_text().splitlines():
-                info = json.loads(line).get("commitInfo") if line.strip() else None
-                if info is not None and info.get("lakeops.write_id") == write_id:
-                    return version
-            version += 1
-        for entry in self.history(name, limit=self.commit_retries + 20):
-            if entry.get("lakeops.write_id") == write_id:
-                return int(entry["version"])
-        raise RuntimeError(f"{name}: commit {write_id} succeeded but is not in the recent history")
+        # Without retries delta-rs commits at the version after its handle's, or not at all.
+        return WriteResult(str(spec.name), checked + 1, rows, len(staged), tuple(partitions))
 
     # ------------------------------------------------------------------ maintenance
 
