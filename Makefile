@@ -40,6 +40,7 @@ bench: check-env $(STAMP)
 	$(BIN)/python bench/train_scaling.py
 	$(BIN)/python bench/score_throughput.py
 	$(BIN)/python bench/drift.py
+	$(BIN)/python bench/interactive.py
 
 airflow: check-env $(STAMP)
 	LAKEOPS_LAKE=$(abspath $(LAKE)) BIN=$(abspath $(BIN)) scripts/airflow-local.sh

@@ -29,8 +29,8 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
 JOB = REPO / "tests" / "cluster_job.py"
-JOB_TIMEOUT_S = 240
-START_TIMEOUT_S = 90
+JOB_TIMEOUT_S = 900  # hang guards, not timing assertions: a busy machine is slow
+START_TIMEOUT_S = 300
 
 
 def _free_port() -> int:

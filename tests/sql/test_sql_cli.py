@@ -1,4 +1,4 @@
-"""``lakeops sql`` end to end on the small lake: output, binding, read-only, time travel, errors, speed."""
+"""``lakeops sql`` end to end on the small lake: output, binding, read-only, time travel, errors, no JVM."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import io
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -155,8 +154,9 @@ def test_a_spark_analysis_error_exits_2(small_lake, capsys):
     assert code == 2 and "no_such_column" in err
 
 
-def test_the_command_is_fast_and_starts_no_jvm(small_lake):
-    """Process start to exit, as a user runs it; pyspark and mlflow are never imported."""
+def test_the_command_starts_no_jvm(small_lake):
+    """Process start to exit, as a user runs it: pyspark and mlflow are never imported.
+    (How long it takes is a figure of bench/interactive.py, not an assertion here.)"""
     probe = (
         "import sys; from lakeops.cli import main; code = main(sys.argv[1:]); "
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('pyspark', 'mlflow', 'py4j', 'xgboost')); "
@@ -164,13 +164,6 @@ def test_the_command_is_fast_and_starts_no_jvm(small_lake):
     )
     args = ["sql", "--lake", str(small_lake.root), "--conf", str(PROJECT / "conf"), "-f", str(DRIFTED),
             "--param", f"model={MODEL}", "--param", f"ds={WEEK[3]}"]
-    walls = []
-    for _ in range(3):
-        started = time.perf_counter()
-        done = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, cwd=PROJECT)
-        walls.append(time.perf_counter() - started)
-        assert done.returncode == 0, done.stderr
-        assert "HEAVY []" in done.stderr and "latency_p95_ms" in done.stdout
-    print(f"lakeops sql wall time: {', '.join(f'{w:.2f}s' for w in walls)}")
-    # Typically about half a second on two cores; the bound leaves room for a busy machine.
-    assert min(walls) < 3.0
+    done = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, cwd=PROJECT)
+    assert done.returncode == 0, done.stderr
+    assert "HEAVY []" in done.stderr and "latency_p95_ms" in done.stdout
