@@ -1,8 +1,11 @@
 """A real Airflow 3 in a temporary ``AIRFLOW_HOME``, driven through its own CLI.
 
-SQLite metadata DB and the LocalExecutor (what ``airflow standalone`` runs with). Tasks
-reach the metadata DB through the API server's Task Execution API, so running DAGs
-through the scheduler takes three processes: ``api-server`` (the execution app only),
+The metadata DB is a database of the home's own on a PostgreSQL server that the tests start
+(``scripts/local_postgres.py``: SQLite, one writer at a time, failed with "database is locked"
+when the scheduler, the API server and a CLI command wrote at once on a busy machine); the
+executor is the LocalExecutor (what ``airflow standalone`` runs with). Tasks reach the
+metadata DB through the API server's Task Execution API, so running DAGs through the
+scheduler takes three processes: ``api-server`` (the execution app only),
 ``scheduler`` and ``dag-processor``, all on 127.0.0.1, each in its own process group so
 that stopping it also stops the task processes and spark-submits it started (Linux: the
 session is found through /proc).
@@ -16,17 +19,22 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
 from contextlib import closing
 from pathlib import Path
 
+import psycopg2
+from local_postgres import LocalPostgres
+
 PROJECT = Path(__file__).resolve().parents[2]
 AIRFLOW = Path(sys.executable).with_name("airflow")
+# The metadata DB of processes that must not touch one (parsing DAGs): nothing listens on port 1.
+NO_DATABASE = "postgresql+psycopg2://nobody@127.0.0.1:1/none"
 
 
 def free_port() -> int:
@@ -42,22 +50,27 @@ def base_env(home: Path, **extra: str) -> dict[str, str]:
         AIRFLOW_HOME=str(home),
         AIRFLOW__CORE__DAGS_FOLDER=str(PROJECT / "dags"),
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        # SQLite has one writer at a time; wait up to a minute for the lock rather than 5 s
-        # (the scheduler, the API server and a CLI command do write at the same moment).
-        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}?timeout=60",
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=NO_DATABASE,
     )
     env.update(extra)
     return env
 
 
-class LocalAirflow:
-    """One Airflow home: its CLI, its metadata DB (read with sqlite3) and, on demand, its services."""
+#: Every wait below (1800 s by default) is a hang guard, not a timing assertion: on a busy
+#: 2-core machine a backfill can take several times as long as on a quiet one.
 
-    def __init__(self, home: Path, **settings: str) -> None:
+
+class LocalAirflow:
+    """One Airflow home: its CLI, its metadata DB (a database of ``postgres``) and, on demand, its services."""
+
+    def __init__(self, home: Path, postgres: LocalPostgres, **settings: str) -> None:
         self.home = home
         self.port = free_port()
+        database = re.sub(r"[^a-z0-9_]", "_", home.name.lower())
+        self.database = postgres.create_database(database)  # its libpq URL, for query()
         self.env = base_env(
             home,
+            AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=postgres.url(database, driver="psycopg2"),
             AIRFLOW__CORE__EXECUTOR="LocalExecutor",
             AIRFLOW__CORE__PARALLELISM="4",
             AIRFLOW__CORE__FERNET_KEY=base64.urlsafe_b64encode(os.urandom(32)).decode(),
@@ -76,7 +89,7 @@ class LocalAirflow:
 
     # ------------------------------------------------------------------ CLI and DB
 
-    def cli(self, *args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
+    def cli(self, *args: str, timeout: float = 1800, check: bool = True) -> subprocess.CompletedProcess:
         done = subprocess.run([str(AIRFLOW), *args], env=self.env, capture_output=True, text=True,
                               timeout=timeout, check=False)
         if check and done.returncode != 0:
@@ -85,33 +98,37 @@ class LocalAirflow:
         return done
 
     def query(self, sql: str, *params: object) -> list[tuple]:
-        with closing(sqlite3.connect(f"file:{self.home / 'airflow.db'}?mode=ro", uri=True, timeout=30)) as db:
-            return db.execute(sql, params).fetchall()
+        """The rows of one statement (``%s`` placeholders), read in a connection of its own; bytea as bytes."""
+        with closing(psycopg2.connect(self.database)) as db:
+            db.set_session(readonly=True, autocommit=True)
+            with db.cursor() as cursor:
+                cursor.execute(sql, params or None)  # without parameters, '%' is not a placeholder
+                return [tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) for row in cursor.fetchall()]
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, tuple[str | None, int]]:
         """``{task_id: (state, try_number)}`` of one run."""
-        rows = self.query("select task_id, state, try_number from task_instance where dag_id = ? and run_id = ?",
+        rows = self.query("select task_id, state, try_number from task_instance where dag_id = %s and run_id = %s",
                           dag_id, run_id)
         return {task: (state, tries) for task, state, tries in rows}
 
     def runs(self, dag_id: str, backfill_id: int) -> dict[str, tuple[str, str]]:
         """``{ds: (run_id, state)}`` of a backfill's runs (ds: the start of the data interval)."""
-        rows = self.query("select run_id, state, data_interval_start from dag_run where dag_id = ? and backfill_id = ?",
+        rows = self.query("select run_id, state, data_interval_start from dag_run where dag_id = %s and backfill_id = %s",
                           dag_id, backfill_id)
         return {str(start)[:10]: (run_id, state) for run_id, state, start in rows}
 
-    def backfill(self, dag_id: str, start: str, end: str, *options: str, timeout: float = 600) -> int:
+    def backfill(self, dag_id: str, start: str, end: str, *options: str, timeout: float = 1800) -> int:
         """``airflow backfill create`` and wait until the scheduler has finished it; returns its id."""
         self.cli("backfill", "create", "--dag-id", dag_id, "--from-date", start, "--to-date", end, *options)
-        (backfill_id,), = self.query("select max(id) from backfill where dag_id = ?", dag_id)
-        self.wait(lambda: self.query("select completed_at from backfill where id = ?", backfill_id)[0][0],
+        (backfill_id,), = self.query("select max(id) from backfill where dag_id = %s", dag_id)
+        self.wait(lambda: self.query("select completed_at from backfill where id = %s", backfill_id)[0][0],
                   timeout, f"backfill {backfill_id} of {dag_id} {start}..{end}")
         return backfill_id
 
-    def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 600) -> str:
+    def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 1800) -> str:
         """Wait until a run has finished; returns its state."""
         def finished():
-            rows = self.query("select state from dag_run where dag_id = ? and run_id = ?", dag_id, run_id)
+            rows = self.query("select state from dag_run where dag_id = %s and run_id = %s", dag_id, run_id)
             return rows and rows[0][0] in ("success", "failed") and rows[0][0]
         return self.wait(finished, timeout, f"run {run_id} of {dag_id}")
 

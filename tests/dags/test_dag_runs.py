@@ -2,7 +2,7 @@
 
 The lake (300 hosts; features of 2024-01-31..02-09; a champion trained on 02-08) is built
 in this process through ``lakeops.stages``; 02-15's raw partition is then duplicated, so
-its quality gate fails. One Airflow home (SQLite, LocalExecutor, the connection
+its quality gate fails. One Airflow home (PostgreSQL, LocalExecutor, the connection
 ``spark_default`` with a planted secret, Variables for the lake) serves every test:
 
 1. ``airflow dags test`` runs 02-10 end to end (in-process, no scheduler);
@@ -69,11 +69,11 @@ def world(spark, settings, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def airflow(world, tmp_path_factory):
+def airflow(world, postgres, tmp_path_factory):
     """The Airflow home: migrated DB, spark_default (local[2]) holding a secret, the lakeops Variables."""
     s, _ = world
     home = tmp_path_factory.mktemp("airflow-home")
-    af = LocalAirflow(home, LAKEOPS_RETRY_DELAY_SECONDS="5")
+    af = LocalAirflow(home, postgres, LAKEOPS_RETRY_DELAY_SECONDS="5")
     af.secrets = [f"pw-{secrets.token_hex(12)}", f"tok-{secrets.token_hex(12)}"]
     af.cli("db", "migrate")
     af.cli("connections", "add", "spark_default", "--conn-type", "spark", "--conn-host", "local[2]",
@@ -107,7 +107,7 @@ def scheduled(world, airflow, tmp_path_factory) -> Scheduled:
     days = (DAYS[0].isoformat(), DAYS[-1].isoformat())
     started = time.monotonic()
     airflow.start()
-    airflow.wait(lambda: airflow.query("select 1 from serialized_dag where dag_id = ?", DAILY), 120,
+    airflow.wait(lambda: airflow.query("select 1 from serialized_dag where dag_id = %s", DAILY), 120,
                  f"{DAILY} to be parsed")
     TIMINGS["services start"] = time.monotonic() - started
     try:
@@ -137,8 +137,8 @@ def test_airflow_dags_test_runs_a_day_green_end_to_end(world, airflow):
     # Kept with the task logs for the secret check: dags test prints the tasks' logs.
     (airflow.home / "logs" / "dags-test.log").write_text(done.stdout + done.stderr)
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
-    (run_id, state), = airflow.query("select run_id, state from dag_run where dag_id = ? and logical_date like ?",
-                                     DAILY, "2024-02-11%")
+    (run_id, state), = airflow.query("select run_id, state from dag_run where dag_id = %s and logical_date = %s",
+                                     DAILY, "2024-02-11T00:00:00+00:00")
     assert state == "success"
     assert airflow.task_states(DAILY, run_id) == {t: ("success", 1) for t in ("wait_for_raw", "prepare", "score",
                                                                              "monitor")}
@@ -196,11 +196,12 @@ def test_no_secret_reaches_logs_xcom_run_conf_mlflow_or_delta(world, airflow, sc
     leaks, files = [], 0
     for root in (airflow.home, Path(s.lake.root)):
         for path in root.rglob("*"):
-            if path.is_file() and path.name != "airflow.db":  # the DB: table by table below
+            if path.is_file():
                 files += 1
                 data = path.read_bytes()
                 leaks += [f"{path}: {secret}" for secret in airflow.secrets if secret.encode() in data]
-    tables = [name for (name,) in airflow.query("select name from sqlite_master where type = 'table'")]
+    # The metadata DB, table by table (bytea read as bytes).
+    tables = [name for (name,) in airflow.query("select tablename from pg_tables where schemaname = 'public'")]
     # `log` is the CLI's audit log, holding this test's own `airflow connections add` command line.
     for table in sorted(set(tables) - {"log"}):
         text = repr(airflow.query(f'select * from "{table}"'))
