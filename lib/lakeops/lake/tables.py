@@ -333,6 +333,49 @@ PROFILE_METRICS = TableSpec(
 )
 
 
+PERFORMANCE_METRICS = TableSpec(
+    name="ml.performance_metrics",
+    schema=pa.schema(
+        [
+            ("ds", pa.date32()),
+            ("model_name", pa.string()),
+            ("model_version", pa.int32()),  # the version that scored the day
+            ("kind", pa.string()),  # realised (from labels) | estimated (CBPE, from calibrated scores only)
+            ("slice_key", pa.string()),  # null: the whole population
+            ("slice_value", pa.string()),
+            ("n_scored", pa.int64()),
+            ("n_labeled", pa.int64()),
+            ("label_coverage", pa.float64()),  # n_labeled / n_scored
+            ("positive_rate", pa.float64()),  # realised: labelled rows' rate; estimated: mean score
+            ("threshold", pa.float64()),  # the model's decision threshold
+            ("auc", pa.float64()),
+            ("pr_auc", pa.float64()),
+            ("logloss", pa.float64()),
+            ("brier", pa.float64()),
+            ("ece", pa.float64()),  # expected calibration error over 10 equal-width score bins
+            ("precision", pa.float64()),
+            ("recall", pa.float64()),
+            ("f1", pa.float64()),
+            # Estimated rows: expected value +- 3 sampling standard errors at n_scored rows.
+            ("auc_lower", pa.float64()),
+            ("auc_upper", pa.float64()),
+            ("f1_lower", pa.float64()),
+            ("f1_upper", pa.float64()),
+            # Realised rows, once the day is fully labelled: did the realised value fall within
+            # the estimated band (null: no estimate, or labels still missing).
+            ("estimated_auc", pa.float64()),
+            ("estimated_f1", pa.float64()),
+            ("auc_in_band", pa.bool_()),
+            ("f1_in_band", pa.bool_()),
+            ("features_version", pa.int64()),  # realised: the features table version the labels came from
+        ]
+    ),
+    partition_by=("model_name", "ds"),
+    description="Model quality per model, day and slice: realised metrics from the labels that have arrived "
+    "(recomputed when late labels change a day) and CBPE estimates from calibrated scores, with a band.",
+)
+
+
 def predictions_spec(model_name: str, keys: pa.Schema) -> TableSpec:
     """``predictions.<model>`` for a model whose entity key columns are ``keys`` (e.g. ``host_id: string``).
 
