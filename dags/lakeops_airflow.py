@@ -249,15 +249,19 @@ class LakeopsJob(SparkSubmitOperator):
         model: the model's name.
         window: pass ``--start/--end`` of the model's ``train.window_days`` ending at ``ds``
             instead of ``--ds``.
+        with_label_delay: pass ``--start ds - label_delay_days --end ds``: the trailing days
+            whose labels have arrived since they were first prepared are prepared again.
         lag_days: ``ds`` is this many days before the start of the data interval.
     """
 
     ui_color = "#e8f4fd"
 
-    def __init__(self, *, job: str, model: str, window: bool = False, lag_days: int = 0, **kwargs: Any) -> None:
+    def __init__(self, *, job: str, model: str, window: bool = False, with_label_delay: bool = False,
+                 lag_days: int = 0, **kwargs: Any) -> None:
         kwargs.setdefault("task_id", job)
         super().__init__(application=f"jobs/{job}.py", conn_id=CONN_ID, name=f"lakeops-{job}-{model}", **kwargs)
         self.job, self.model, self.window, self.lag_days = job, model, window, lag_days
+        self.with_label_delay = with_label_delay
 
     def execute(self, context: Context) -> None:
         ds = resolve_ds(context, lag_days=self.lag_days)
@@ -266,6 +270,9 @@ class LakeopsJob(SparkSubmitOperator):
         if self.window:
             width = rt.settings().model(self.model).train.window_days
             days = ["--start", (ds - timedelta(days=width - 1)).isoformat(), "--end", ds.isoformat()]
+        elif self.with_label_delay:
+            delay = rt.settings().model(self.model).label_delay_days
+            days = ["--start", (ds - timedelta(days=delay)).isoformat(), "--end", ds.isoformat()]
         master = self._master()
         self.application = str(rt.home / "jobs" / f"{self.job}.py")
         # The master comes last: lakeops sets it in its session builder, which would otherwise

@@ -6,10 +6,12 @@ One DAG `lakeops_<model>_daily` per model config under `conf/base/models/`:
    until the day's partition of the model's raw observations table (`raw.telemetry`)
    is committed to that table's Delta log;
 2. **prepare** (`jobs/prepare.py`) builds the day's `features.<model>` partition behind the
-   data-quality gate; a failed gate exits with 3 and fails the run at once, without retries;
+   data-quality gate, and again the model's `label_delay_days` days before it, whose labels
+   have arrived since; a failed gate exits with 3 and fails the run at once, without retries;
 3. **score** (`jobs/score.py`) writes the day's `predictions.<model>` with the champion;
 4. **monitor** (`jobs/monitor.py`) writes `ml.drift_metrics`, `ml.drift_counts`,
-   `ml.profile_metrics` and the report `<lake>/reports/<model>/<ds>.html`. Consecutive drift
+   `ml.profile_metrics`, `ml.performance_metrics` (estimated for the day, realised for the
+   earlier days whose labels arrived) and the report `<lake>/reports/<model>/<ds>.html`. Consecutive drift
    compares a day with the day monitored before it, so monitor waits for the previous run's
    monitor (`depends_on_past`): days are monitored in order, in a backfill too.
 
@@ -63,12 +65,12 @@ def build(model: Model) -> DAG:
     ) as dag:
         wait = task.sensor(task_id="wait_for_raw", mode="reschedule", poke_interval=600,
                            timeout=pendulum.duration(hours=24))(raw_partition_committed)(m)
-        prepare = LakeopsJob(job="prepare", model=m,
+        prepare = LakeopsJob(job="prepare", model=m, with_label_delay=True,
                              outlets=[table_asset(f"features.{m}"), table_asset("ml.data_quality")])
         score = LakeopsJob(job="score", model=m, outlets=[table_asset(f"predictions.{m}")])
         monitor = LakeopsJob(job="monitor", model=m, depends_on_past=True,
                              outlets=[table_asset("ml.drift_metrics"), table_asset("ml.drift_counts"),
-                                      table_asset("ml.profile_metrics")])
+                                      table_asset("ml.profile_metrics"), table_asset("ml.performance_metrics")])
         chain(wait, prepare, score, monitor)
     return dag
 

@@ -156,6 +156,8 @@ class GateConfig:
     max_auc_drop: float = 0.005
     #: The challenger's logloss may be at most this many percent above the champion's.
     max_logloss_increase_pct: float = 2.0
+    #: The challenger's Brier score may be at most this many percent above the champion's.
+    max_brier_increase_pct: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -196,6 +198,9 @@ class ModelConfig:
     sources: SourcesConfig
     label: str
     features: FeaturesConfig
+    #: How many days after ``ds`` a day's label is known: the daily run re-prepares that many
+    #: trailing days so their labels fill in, and monitoring then measures realised performance.
+    label_delay_days: int = 1
     quality: QualityConfig = QualityConfig()
     train: TrainConfig = TrainConfig()
     gate: GateConfig = GateConfig()
@@ -431,6 +436,9 @@ def _check_model(model: ModelConfig, origins: Mapping[str, str], *, project_dir:
             TableName.parse(getattr(model.sources, table_key))
         except InvalidParameterError as exc:
             raise ConfigError(f"{_origin(origins, 'sources.' + table_key)}: sources.{table_key}: {exc}") from None
+    if not 0 <= model.label_delay_days <= 366:
+        raise ConfigError(f"{_origin(origins, 'label_delay_days')}: label_delay_days must be between 0 and 366, "
+                          f"got {model.label_delay_days}")
     if not model.entity_keys:
         raise ConfigError(f"{_origin(origins, 'entity_keys')}: entity_keys must name at least one column")
     for key in model.entity_keys:

@@ -1,10 +1,13 @@
 """``lakeops demo``: the whole loop on a fresh lakehouse, in a few minutes.
 
-Generates a month and a half of telemetry for the demo model (plus a month of
-history before it, so every rolling window and incident history is complete),
-with drift injected from day 35; prepares features behind the quality gate;
-trains and promotes a champion; then scores and monitors each remaining day in
-order, one line per day, and writes the drift report. It only calls the stage
+Generates a month of telemetry for the demo model (plus a month of history
+before it, so every rolling window and incident history is complete); prepares
+features behind the quality gate; trains and promotes a champion; then runs
+each remaining day as the daily DAG does (its raw data arrives, with drift
+injected from day 35; prepare it and re-prepare the day before, whose labels
+just arrived; score; monitor), one line per day with the day's drift, its
+estimated AUC and the realised AUC of the day whose labels arrived, and writes
+the report. It only calls the stage
 entries of :mod:`lakeops.stages`, exactly as the CLI, the jobs and the DAGs do.
 
 Writes every table of the lakehouse at ``settings.lake.root`` (which must be
@@ -74,11 +77,11 @@ def run_demo(settings: Settings, plan: DemoPlan, *, reset: bool = False, out: Te
     say(f"lakeops demo: lakehouse {root}, {plan.hosts:,} hosts, {START}..{plan.end}, "
         f"drift injected from {plan.drift_start}")
     t0 = time.monotonic()
-    say.step("generate raw telemetry and incidents", lambda: stages.run_generate(
-        settings, start=START - timedelta(days=HISTORY_DAYS), end=plan.end, hosts=plan.hosts, seed=plan.seed,
+    say.step("generate raw telemetry and incidents up to the training day", lambda: stages.run_generate(
+        settings, start=START - timedelta(days=HISTORY_DAYS), end=plan.train_ds, hosts=plan.hosts, seed=plan.seed,
         drift_start=plan.drift_start))
-    prepared = say.step(f"prepare features for {plan.days} days behind the quality gate", lambda: stages.run_prepare(
-        settings, MODEL, days=date_range(START, plan.end)))
+    prepared = say.step(f"prepare features for {plan.train_days} days behind the quality gate",
+                        lambda: stages.run_prepare(settings, MODEL, days=date_range(START, plan.train_ds)))
     say.detail(f"features.{MODEL}: {prepared.write.rows:,} rows")
     trained = say.step(f"train on the labelled days up to {plan.train_ds}",
                        lambda: stages.run_train(settings, MODEL, ds=plan.train_ds))
@@ -88,17 +91,27 @@ def run_demo(settings: Settings, plan: DemoPlan, *, reset: bool = False, out: Te
     say.detail(f"{decision.decision}: {decision.reason}")
 
     days = date_range(plan.train_ds + timedelta(days=1), plan.end)
-    say(f"score and monitor {len(days)} days, one at a time:")
-    say(f"  {'day':<10}  {'rows':>7}  {'max PSI':>7}  {'column':<24}  {'status':<6}  alerts")
+    delay = settings.model(MODEL).label_delay_days
+    say(f"run {len(days)} days as the daily DAG does: the day's raw data arrives, then prepare (it and the "
+        f"{delay} day(s) before, whose labels arrived), score and monitor:")
+    say(f"  {'day':<10}  {'rows':>7}  {'max PSI':>7}  {'column':<24}  {'status':<6}  {'est. AUC':>8}  "
+        f"{'band':<13}  {'realised AUC (day)':<20}  alerts")
     report = None
     for i, d in enumerate(days, start=1):
+        stages.run_generate(settings, start=d, end=d, hosts=plan.hosts, seed=plan.seed, drift_start=plan.drift_start)
+        stages.run_prepare(settings, MODEL, days=date_range(d - timedelta(days=delay), d))
         scored = stages.run_score(settings, MODEL, days=[d])
         monitored = stages.run_monitor(settings, MODEL, days=[d])
         s = monitored.days[0]
         report = monitored.reports[-1] if monitored.reports else report
         flagged = ", ".join(s.alerts) if s.alerts else "-"
+        q = s.quality
+        estimate = f"{q.estimated_auc:>8.3f}" if q else f"{'-':>8}"
+        band = f"{q.auc_lower:.3f}-{q.auc_upper:.3f}" if q and q.auc_lower is not None else "-"
+        late = [x for x in monitored.late if x.realised_auc is not None]
+        realised = ", ".join(f"{x.realised_auc:.3f} ({x.ds:%m-%d})" for x in late[-1:]) or "-"
         say.progress(f"  {d.isoformat():<10}  {scored.rows:>7,}  {s.max_psi:>7.3f}  {s.max_psi_column:<24}  "
-                     f"{s.status:<6}  {flagged}", i, len(days))
+                     f"{s.status:<6}  {estimate}  {band:<13}  {realised:<20}  {flagged}", i, len(days))
     say(f"done in {time.monotonic() - t0:.0f} s")
     _next_steps(say, root, report, plan)
     return report

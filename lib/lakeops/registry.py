@@ -1,9 +1,12 @@
 """MLflow tracking and the model registry: where models live and which one is champion.
 
-Models are logged in MLflow's xgboost flavor as UBJSON (never pickle) and are
-loaded only from the registry through ``models:/<name>@<alias>`` or
+Models are logged as MLflow pyfunc models from code
+(:mod:`lakeops.evaluate.pyfunc_model`): the booster travels as UBJSON and the
+encoding as JSON, never a pickle, and any MLflow user can score raw feature
+rows with ``mlflow.pyfunc.load_model`` or ``mlflow.pyfunc.spark_udf``. lakeops
+loads them only from the registry through ``models:/<name>@<alias>`` or
 ``models:/<name>/<version>`` URIs (docs/reliability.md: models load only from the registry). A model's decision threshold, feature
-list and category encoding travel in its MLmodel ``metadata``. Exactly one
+list, category encoding and calibrator travel in its MLmodel ``metadata``. Exactly one
 version holds the ``champion`` alias at a time: aliases are unique per model.
 
 Reads and writes the MLflow tracking store (``sqlite:///<lake>/mlflow.db`` and
@@ -12,6 +15,7 @@ Reads and writes the MLflow tracking store (``sqlite:///<lake>/mlflow.db`` and
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import tempfile
@@ -25,6 +29,7 @@ from urllib.request import url2pathname
 
 from lakeops.config import MlflowConfig
 from lakeops.errors import LakeopsError
+from lakeops.evaluate.calibration import Platt
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -55,6 +60,12 @@ ARTIFACT_MODEL = "model"
 ARTIFACT_CALIBRATION = "calibration_holdout.json"
 ARTIFACT_CATEGORIES = "categories.json"
 
+#: The pyfunc model's code, logged with every version (MLflow "models from code").
+PYFUNC_MODEL_CODE = Path(__file__).resolve().parent / "evaluate" / "pyfunc_model.py"
+# The pyfunc model's artifact names (``BOOSTER`` and ``ENCODING`` in that file, which
+# lakeops does not import: it registers a model with MLflow when it runs).
+_PYFUNC_BOOSTER, _PYFUNC_ENCODING = "booster", "encoding"
+
 
 class ModelNotFoundError(LakeopsError):
     """No registered version (or alias) to load."""
@@ -72,6 +83,8 @@ class LoadedModel:
     features: tuple[str, ...]
     categories: dict[str, list[str]]
     tags: dict[str, str]
+    #: Maps the booster's margin to the probability stored as ``score``.
+    calibration: Platt = Platt()
 
 
 def setup(cfg: MlflowConfig, lake_root: Path) -> str:
@@ -150,12 +163,12 @@ def load(model_name: str, *, alias: str | None = None, version: int | None = Non
     with _model_folder(client, model_name, int(mv.version)) as local:
         info = _read_mlmodel(local / MLMODEL_FILE_NAME)
         meta = (info.get("metadata") or {}).get(METADATA_KEY)
-        flavor = (info.get("flavors") or {}).get("xgboost") or {}
-        if not meta or flavor.get("model_class") != "xgboost.core.Booster":
+        booster_file = _booster_file(info)
+        if not meta or booster_file is None:
             raise ModelNotFoundError(f"{uri} was not logged by lakeops (no '{METADATA_KEY}' metadata or no "
                                      "xgboost Booster)")
         booster = xgboost.Booster()
-        booster.load_model(str(local / flavor["data"]))
+        booster.load_model(str(local / booster_file))
     return LoadedModel(
         name=model_name,
         version=int(mv.version),
@@ -165,6 +178,7 @@ def load(model_name: str, *, alias: str | None = None, version: int | None = Non
         features=tuple(meta["features"]),
         categories={k: list(v) for k, v in meta["categories"].items()},
         tags=dict(client.get_run(mv.run_id).data.tags),
+        calibration=Platt.from_dict(meta.get("calibration")),
     )
 
 
@@ -184,6 +198,19 @@ def _model_folder(client: MlflowClient, model_name: str, version: int) -> Iterat
         yield Path(mlflow.artifacts.download_artifacts(artifact_uri=where, dst_path=tmp))
 
 
+def _booster_file(mlmodel: Mapping[str, Any]) -> str | None:
+    """Where in the model folder the UBJSON booster lies: the pyfunc model's ``booster``
+    artifact, or the xgboost flavor's file in versions logged before the pyfunc model."""
+    flavors = mlmodel.get("flavors") or {}
+    artifacts = (flavors.get("python_function") or {}).get("artifacts") or {}
+    if path := (artifacts.get(_PYFUNC_BOOSTER) or {}).get("path"):
+        return path
+    xgb = flavors.get("xgboost") or {}
+    if xgb.get("model_class") == "xgboost.core.Booster" and xgb.get("data"):
+        return xgb["data"]
+    return None
+
+
 def _read_mlmodel(path: Path) -> dict[str, Any]:
     """An MLmodel file as a dict, parsed with libyaml where PyYAML has it (mlflow's
     ``Model.load`` uses the pure-Python parser: about 10 ms for a model with a signature)."""
@@ -201,30 +228,94 @@ def log_model(
     threshold: float,
     features: Sequence[str],
     categories: Mapping[str, Sequence[str]],
+    calibration: Platt,
 ) -> int:
-    """Log ``booster`` in the active run (xgboost flavor, UBJSON) and register it; returns the version.
+    """Log ``booster`` in the active run as a pyfunc model of raw feature rows and register it.
 
-    ``example`` holds a few rows of the model's encoded input (doubles); the
-    signature is inferred from it. Threshold, features and categories go into
-    the MLmodel metadata, where :func:`load` finds them.
+    The model (:mod:`lakeops.evaluate.pyfunc_model`, logged from code) takes the
+    feature columns as the features table holds them and returns the calibrated
+    probability lakeops stores as ``score``. Threshold, features, categories and
+    calibration go into the MLmodel metadata, where :func:`load` finds them, and
+    into the model's ``encoding`` artifact, where the pyfunc model does.
+
+    Args:
+        example: a few raw feature rows (numbers, strings for the categorical
+            columns, nulls), for instance ``features_df.limit(5).toPandas()``: the
+            model's input example, and where the signature's numeric types come from.
+
+    Returns:
+        The registered version.
+
+    Raises:
+        ValueError: ``example`` lacks a feature or holds encoded categorical columns.
     """
     import mlflow
-    from mlflow.models import infer_signature
 
-    example = example[list(features)].astype("float64")
-    signature = infer_signature(example, booster.inplace_predict(example.to_numpy()))
-    info = mlflow.xgboost.log_model(
-        booster,
-        name=ARTIFACT_MODEL,
-        signature=signature,
-        input_example=example,
-        model_format="ubj",
-        registered_model_name=model_name,
-        metadata=model_metadata(threshold=threshold, features=list(features),
-                                categories={k: list(v) for k, v in categories.items()}),
-    )
+    features = list(features)
+    categories = {k: list(v) for k, v in categories.items()}
+    if absent := [c for c in features if c not in example.columns]:
+        raise ValueError(f"example has no column(s) {absent}; give log_model raw rows of every feature")
+    example = example[features]
+    metadata = model_metadata(threshold=threshold, features=features, categories=categories,
+                              calibration=calibration)
+    with tempfile.TemporaryDirectory(prefix="lakeops-log-") as tmp:
+        booster_path, encoding_path = Path(tmp) / "booster.ubj", Path(tmp) / "encoding.json"
+        booster_path.write_bytes(bytes(booster.save_raw("ubj")))
+        encoding_path.write_text(json.dumps(metadata[METADATA_KEY], indent=1))
+        info = mlflow.pyfunc.log_model(
+            name=ARTIFACT_MODEL,
+            python_model=str(PYFUNC_MODEL_CODE),
+            artifacts={_PYFUNC_BOOSTER: str(booster_path), _PYFUNC_ENCODING: str(encoding_path)},
+            signature=_signature(example, categories),
+            input_example=example,
+            registered_model_name=model_name,
+            metadata=metadata,
+            pip_requirements=_requirements(),
+        )
     return int(info.registered_model_version)
 
 
-def model_metadata(*, threshold: float, features: list[str], categories: dict[str, list[str]]) -> dict[str, Any]:
-    return {METADATA_KEY: {"threshold": threshold, "features": list(features), "categories": categories}}
+def _signature(example: pd.DataFrame, categories: Mapping[str, Sequence[str]]) -> Any:
+    """The pyfunc model's signature: raw feature columns in, one double out.
+
+    Categorical columns are strings (MLflow passes None, NaN and pd.NA through an
+    object or string column); numeric columns are ``long`` where the example holds
+    integers and ``double`` otherwise, because MLflow refuses int64 values for a
+    double column and NaN for a long one. Every column is required: a missing
+    feature is an error, not a column of nulls (and ``spark_udf`` can then be
+    called without naming the columns).
+    """
+    import pandas as pd
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import ColSpec, Schema
+
+    def column_type(name: str) -> str:
+        dtype = example[name].dtype
+        if name in categories:
+            if not pd.api.types.is_string_dtype(dtype):  # object or a string dtype
+                raise ValueError(f"example column {name!r} is {dtype}: log_model takes raw feature rows "
+                                 "(strings in categorical columns), not encoded ones")
+            return "string"
+        if pd.api.types.is_bool_dtype(dtype):
+            return "boolean"
+        return "long" if pd.api.types.is_integer_dtype(dtype) else "double"
+
+    return ModelSignature(inputs=Schema([ColSpec(column_type(c), c) for c in example.columns]),
+                          outputs=Schema([ColSpec("double")]))
+
+
+def _requirements() -> list[str]:
+    """The pyfunc model's packages, pinned to the versions it was logged with (it imports no others)."""
+    import mlflow
+    import numpy
+    import pandas
+    import xgboost
+
+    return [f"{m.__name__}=={m.__version__}" for m in (mlflow, xgboost, numpy, pandas)]
+
+
+def model_metadata(*, threshold: float, features: list[str], categories: dict[str, list[str]],
+                   calibration: Platt) -> dict[str, Any]:
+    """The MLmodel ``metadata`` of a lakeops model: what :func:`load` and the pyfunc model need."""
+    return {METADATA_KEY: {"threshold": threshold, "features": list(features), "categories": categories,
+                           "calibration": calibration.as_dict()}}

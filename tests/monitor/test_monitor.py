@@ -112,6 +112,97 @@ def test_every_psi_recomputes_by_hand_from_two_stored_tables(world):
     assert checked > 30  # whole population and region slices
 
 
+def _quality(lake) -> pd.DataFrame:
+    return lake.read_arrow("ml.performance_metrics", where={"model_name": ["incident_risk"]}).to_pandas()
+
+
+def test_realised_performance_matches_scikit_learn_on_the_stored_rows(world):
+    from sklearn import metrics as skm
+
+    _, lake, result, _ = world
+    quality = _quality(lake)
+    whole = quality[quality.slice_key.isna()]
+    assert sorted(whole[whole.kind == "estimated"].ds) == DAYS
+    # The last day's labels need the next day's incidents, which the lake does not have.
+    assert sorted(whole[whole.kind == "realised"].ds) == DAYS[:-1]
+    assert set(quality.slice_key.dropna()) == {"region"}
+
+    scored = lake.read("predictions.incident_risk", where={"ds": DAYS}).toPandas()
+    labels = lake.read("features.incident_risk", where={"ds": DAYS}).select("ds", "host_id", "incident_next_day",
+                                                                          "region").toPandas()
+    rows = scored.merge(labels, on=["ds", "host_id"])
+    for day in (DAYS[3], DRIFT_START + timedelta(days=5)):
+        got = whole[(whole.kind == "realised") & (whole.ds == day)].iloc[0]
+        r = rows[rows.ds == day]
+        y, p, decided = r.incident_next_day.to_numpy(), r.score.to_numpy(), r.prediction.to_numpy()
+        assert (got.n_scored, got.n_labeled, got.label_coverage) == (len(r), len(r), 1.0)
+        assert got.auc == pytest.approx(skm.roc_auc_score(y, p), abs=1e-4)
+        assert got.pr_auc == pytest.approx(skm.average_precision_score(y, p), abs=5e-3)
+        assert got.logloss == pytest.approx(skm.log_loss(y, p), rel=1e-9)
+        assert got.brier == pytest.approx(skm.brier_score_loss(y, p), rel=1e-9)
+        assert got.f1 == pytest.approx(skm.f1_score(y, decided), rel=1e-9)
+        assert got.precision == pytest.approx(skm.precision_score(y, decided), rel=1e-9)
+        assert got.recall == pytest.approx(skm.recall_score(y, decided), rel=1e-9)
+        region = r[r.region == "eu-west"]
+        sliced = quality[(quality.kind == "realised") & (quality.ds == day) & (quality.slice_value == "eu-west")]
+        assert sliced.iloc[0].n_scored == len(region)
+        assert sliced.iloc[0].auc == pytest.approx(skm.roc_auc_score(region.incident_next_day, region.score),
+                                                   abs=1e-4)
+    # The command's summary carries the estimate with its band.
+    summary = result.days[0].quality
+    assert summary.auc_lower < summary.estimated_auc < summary.auc_upper
+
+
+def test_the_estimate_covers_the_realised_value_before_drift_and_moves_with_it(world):
+    _, lake, _, _ = world
+    quality = _quality(lake)
+    whole = quality[quality.slice_key.isna()]
+    realised = whole[(whole.kind == "realised")].set_index("ds")
+    estimated = whole[(whole.kind == "estimated")].set_index("ds")
+    before = [d for d in DAYS[:-1] if d < DRIFT_START]
+    inside = realised.loc[before, "auc_in_band"]
+    assert inside.notna().all() and inside.mean() >= 0.9, realised.loc[before, ["auc", "estimated_auc"]]
+    assert (realised.loc[before, "estimated_auc"] == estimated.loc[before, "auc"]).all()
+    # Calibrated scores: the estimated positive rate is the realised one, within sampling noise.
+    rate_gap = (estimated.loc[before, "positive_rate"] - realised.loc[before, "positive_rate"]).abs().mean()
+    assert rate_gap < 0.02
+    # The drift moves the inputs (a covariate shift); the estimate, made from scores alone, moves with it.
+    after = [d for d in DAYS if d >= DRIFT_START + timedelta(days=7)]
+    shift = abs(estimated.loc[after, "positive_rate"].mean() - estimated.loc[before, "positive_rate"].mean())
+    assert shift > 3 * estimated.loc[before, "positive_rate"].std()
+
+
+def test_late_labels_update_only_their_day(world, tmp_path):
+    import shutil
+
+    settings, lake, _, _ = world
+    root = tmp_path / "lake"
+    shutil.copytree(lake.root, root)
+    s = replace(settings, lake=replace(settings.lake, root=str(root)))
+    copy = stages.open_lake(s)
+    last, new = DAYS[-1], DAYS[-1] + timedelta(days=1)
+    before = _quality(copy)
+    assert before[(before.ds == last) & (before.kind == "realised")].empty
+    version = copy.version("ml.performance_metrics")
+    # The next day arrives: its raw data, then the daily run (prepare it and the day before, score, monitor).
+    stages.run_generate(s, start=new, end=new, hosts=HOSTS, seed=21, drift_start=DRIFT_START)
+    stages.run_prepare(s, "incident_risk", days=[last, new])
+    stages.run_score(s, "incident_risk", days=[new])
+    result = stages.run_monitor(s, "incident_risk", days=[new], report=False)
+    assert [q.ds for q in result.late] == [last] and result.late[0].realised_auc is not None
+    changed = copy.changed_partitions("ml.performance_metrics", after=version,
+                                      upto=copy.version("ml.performance_metrics"))
+    assert sorted(p["ds"] for p in changed) == [last, new]
+    after = _quality(copy)
+    landed = after[(after.ds == last) & (after.kind == "realised") & after.slice_key.isna()].iloc[0]
+    assert landed.label_coverage == 1.0 and landed.auc_in_band is not None
+    untouched = [d for d in DAYS[:-1]]
+    key = ["ds", "kind", "slice_key", "slice_value"]
+    assert_frame = after[after.ds.isin(untouched)].sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(assert_frame, before[before.ds.isin(untouched)].sort_values(key)
+                                  .reset_index(drop=True))
+
+
 def _same(series: pd.Series, value) -> pd.Series:
     return series.isna() if value is None or (isinstance(value, float) and math.isnan(value)) else series == value
 
@@ -174,7 +265,7 @@ def test_chi_square_and_js_of_a_categorical_column_match_scipy(world):
 
 def test_rerun_gives_identical_rows_and_profiles_add_up(world):
     settings, lake, _, _ = world
-    tables = ("ml.drift_metrics", "ml.drift_counts", "ml.profile_metrics")
+    tables = ("ml.drift_metrics", "ml.drift_counts", "ml.profile_metrics", "ml.performance_metrics")
     day = DAYS[12]
     before = {t: fingerprint(lake.read(t, where={"model_name": ["incident_risk"], "ds": [day]})) for t in tables}
     stages.run_monitor(settings, "incident_risk", days=[day], report=False)

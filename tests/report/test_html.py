@@ -234,6 +234,20 @@ def test_strings_from_the_data_are_escaped_everywhere():
     assert_document(text)
 
 
+def test_script_in_a_column_name_or_slice_value_renders_as_text():
+    script = "<script>alert(1)</script>"
+    drift = make_drift()
+    drift.loc[drift["column_name"] == "utilization", "column_name"] = script
+    drift.loc[drift["slice_value"] == "a<b", "slice_value"] = script
+    text = day(drift=drift, trend=make_trend().replace({"column_name": {"utilization": script}}))
+    assert_offline(text)  # no <script anywhere
+    assert "<b>&lt;script&gt;alert(1)&lt;/script&gt;</b>" in section(text, "All columns")
+    assert "region=&lt;script&gt;alert(1)&lt;/script&gt;" in section(text, "Drifted slices")
+    index = render_index(model_name=script, days=make_days().assign(max_psi_column=script))
+    assert_offline(index)
+    assert "<td>&lt;script&gt;alert(1)&lt;/script&gt;</td>" in index
+
+
 def test_first_day_without_trend_or_consecutive_rows():
     text = day(drift=make_drift(consecutive=False), trend=make_trend().iloc[0:0])
     assert_document(text)

@@ -21,6 +21,7 @@ from lakedata import fingerprint
 from lakeops import registry
 from lakeops.config import FeaturesConfig, MlflowConfig, ModelConfig, SourcesConfig
 from lakeops.errors import MissingInputError, SchemaMismatchError
+from lakeops.evaluate.calibration import Platt
 from lakeops.evaluate.encoding import encode_arrow
 from lakeops.lake import Lake, TableSpec
 from lakeops.lake.embedded import EmbeddedLake
@@ -83,8 +84,9 @@ def register(lake: Lake, model: str, rows: pd.DataFrame, *, trees: int, champion
                             xgboost.DMatrix(x, label=rows["label"].to_numpy()), num_boost_round=trees)
     registry.setup(MLFLOW, lake.root)
     with mlflow.start_run(experiment_id=registry.experiment_for(model, lake.root)):
-        version = registry.log_model(booster, model_name=model, example=pd.DataFrame(x[:5], columns=FEATURES),
-                                     threshold=0.3, features=FEATURES, categories=categories)
+        version = registry.log_model(booster, model_name=model, example=rows[FEATURES].head(5),
+                                     threshold=0.3, features=FEATURES, categories=categories,
+                                     calibration=Platt(slope=0.8, intercept=-0.2))
     if champion:
         registry.set_alias(model, registry.CHAMPION, version)
     return version
@@ -120,7 +122,6 @@ def predictions(lake: Lake, model: str, days=DAYS) -> pd.DataFrame:
 def test_a_week_is_scored_and_matches_the_registered_model(world, spark):
     import mlflow
 
-    from lakeops.evaluate.encoding import encode
 
     lake, rows, version = world
     result = run(lake)
@@ -134,11 +135,11 @@ def test_a_week_is_scored_and_matches_the_registered_model(world, spark):
     assert set(stored["model_version"]) == {version} and set(stored["mlflow_run_id"]) == {loaded.run_id}
     assert set(stored["model_name"]) == {"risk"}
 
-    # Independent path: Spark-side encoding, then MLflow's pyfunc model.
-    encoded = encode(lake.read("features.risk").select("ds", "host_id", *FEATURES), {"tier": TIERS}).toPandas()
+    # Independent path: MLflow's pyfunc model on the raw feature rows (its own encoding and calibration).
+    raw = lake.read("features.risk").toPandas()
     pyfunc = mlflow.pyfunc.load_model("models:/risk@champion")
-    encoded["expected"] = np.asarray(pyfunc.predict(encoded[FEATURES].astype("float64")), dtype=np.float64)
-    both = stored.merge(encoded[["ds", "host_id", "expected"]], on=["ds", "host_id"], validate="one_to_one")
+    raw["expected"] = np.asarray(pyfunc.predict(raw), dtype=np.float64)
+    both = stored.merge(raw[["ds", "host_id", "expected"]], on=["ds", "host_id"], validate="one_to_one")
     assert len(both) == len(rows)
     np.testing.assert_allclose(both["score"], both["expected"], rtol=0, atol=1e-6)
     assert (both["prediction"] == (both["score"] >= loaded.threshold).astype(int)).all()
@@ -177,7 +178,7 @@ def test_another_version_rescored_and_fast_path_equals_portable_path(world, spar
     portable = PortableLake(spark, lake.root)
     loaded = registry.load("risk", version=v2)
     scorer = BatchScorer.from_booster(loaded.booster, features=loaded.features, categories=loaded.categories,
-                                      threshold=loaded.threshold, keys=("host_id",),
+                                      threshold=loaded.threshold, keys=("host_id",), calibration=loaded.calibration,
                                       constants={"model_name": "risk", "model_version": v2,
                                                  "mlflow_run_id": loaded.run_id})
     spec = replace(lake.spec(table("risk")), name="predictions.risk_portable")

@@ -38,6 +38,8 @@ def _params(name: str, small_lake) -> dict:
         "data_quality_failures": {"model": MODEL, "start": date(2024, 1, 1), "end": MISSING_DAY},
         "riskiest_entities_today": {"ds": WEEK[-1], "top": 10},
         "psi_recomputed_from_baselines_and_counts": {"model": MODEL, "ds": WEEK[3]},
+        "is_the_model_still_good": {"model": MODEL, "ds": WEEK[-1], "days": 7},
+        "estimated_vs_realised_by_day": {"model": MODEL, "start": WEEK[0], "end": WEEK[-1]},
     }[name]
 
 
@@ -135,6 +137,28 @@ def check_psi_recomputed_from_baselines_and_counts(rows, small_lake):
     assert len(rows) == len(baseline_rows) > 30  # whole population and region slices, every column
     for r in rows:
         assert r["psi_by_hand"] == pytest.approx(r["psi_stored"], rel=1e-9, abs=1e-12), r
+
+
+def check_is_the_model_still_good(rows, small_lake):
+    assert [r["ds"] for r in rows] == WEEK
+    assert [r["model_version"] for r in rows] == [1, 1, 1, 1, 2, 2, 2]
+    # Labels of the last day need the next day's incidents, which the lake does not hold yet.
+    assert [r["judged_on"] for r in rows] == ["realised"] * 6 + ["estimated"]
+    assert rows[-1]["realised_auc"] is None and rows[-1]["auc"] == rows[-1]["estimated_auc"]
+    for r in rows:
+        assert 0.5 < r["auc"] <= 1 and r["auc_floor"] < r["holdout_auc"]
+        assert r["verdict"] == ("worse than at training" if r["auc"] < r["auc_floor"] else "as good as at training")
+
+
+def check_estimated_vs_realised_by_day(rows, small_lake):
+    assert [r["ds"] for r in rows] == WEEK
+    assert all(r["auc_lower"] <= r["estimated_auc"] <= r["auc_upper"] for r in rows)
+    assert [r["realised_auc"] is None for r in rows] == [False] * 6 + [True]
+    judged = [r["auc_in_band"] for r in rows if r["auc_in_band"] is not None]
+    assert len(judged) == 6
+    assert rows[0]["auc_band_coverage"] == pytest.approx(sum(judged) / len(judged))
+    for r in rows[:6]:
+        assert r["auc_in_band"] == (r["auc_lower"] <= r["realised_auc"] <= r["auc_upper"])
 
 
 CHECKS = {name.removeprefix("check_"): fn for name, fn in globals().items() if name.startswith("check_")}

@@ -121,6 +121,15 @@ def calibration_table(y_true, y_score, *, bins: int = 10) -> list[dict[str, floa
     return table
 
 
+def expected_calibration_error(y_true, y_score, *, bins: int = 10) -> float:
+    """ECE: the row-weighted mean gap between mean score and positive rate over equal-width score bins."""
+    y, p = _arrays(y_true, y_score)
+    idx = np.minimum((p * bins).astype(int), bins - 1)
+    n = np.bincount(idx, minlength=bins)
+    gap = np.abs(np.bincount(idx, weights=p, minlength=bins) - np.bincount(idx, weights=y, minlength=bins))
+    return float(gap.sum() / n.sum())
+
+
 @dataclass(frozen=True)
 class Evaluation:
     n: int
@@ -129,6 +138,7 @@ class Evaluation:
     pr_auc: float
     logloss: float
     brier: float
+    ece: float
     threshold: float
     precision: float
     recall: float
@@ -144,5 +154,5 @@ def evaluate(y_true, y_score, *, threshold: float) -> Evaluation:
     at = at_threshold(y, p, threshold)
     return Evaluation(
         n=int(y.size), positives=int(y.sum()), auc=roc_auc(y, p), pr_auc=pr_auc(y, p), logloss=log_loss(y, p),
-        brier=brier(y, p), threshold=float(threshold), **at,
+        brier=brier(y, p), ece=expected_calibration_error(y, p), threshold=float(threshold), **at,
     )

@@ -1,8 +1,9 @@
 """Labels and scores of a Spark DataFrame, for evaluation (training, the gate).
 
 Rows are scored inside Spark tasks (``mapInArrow``) with XGBoost's
-``inplace_predict`` on the encoded Arrow batch; only the columns asked for
-reach the driver. Batch scoring into the predictions tables is the score
+``inplace_predict`` on the encoded Arrow batch: the booster's margin, mapped to
+a probability by the model's calibrator; only the columns asked for reach the
+driver. Batch scoring into the predictions tables is the score
 stage's own, faster path. Reads and writes no tables.
 """
 
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
+from lakeops.evaluate.calibration import Platt
 from lakeops.evaluate.encoding import encode_feature_major
 
 if TYPE_CHECKING:
@@ -22,6 +24,8 @@ if TYPE_CHECKING:
 
 #: The score column: probability of the positive class.
 SCORE = "score"
+#: The booster's raw margin (log-odds before calibration), for fitting a calibrator.
+MARGIN = "margin"
 
 
 def score_frame(
@@ -31,8 +35,12 @@ def score_frame(
     features: Sequence[str],
     categories: dict[str, list[str]],
     keep: Sequence[str],
+    calibration: Platt | None = None,
 ) -> DataFrame:
-    """``keep`` columns plus ``score`` (probability of class 1) for every row of ``df``."""
+    """``keep`` columns plus ``score`` (calibrated probability of class 1) for every row of ``df``.
+
+    With ``calibration=None`` the column is ``margin``, the booster's raw log-odds, instead.
+    """
     from pyspark.sql.types import DoubleType, StructField, StructType
 
     # Model inputs under private names, so kept columns keep their original values.
@@ -41,7 +49,8 @@ def score_frame(
     codes = {renamed[c]: v for c, v in categories.items()}
     raw = bytes(booster.save_raw("ubj"))
     selected = df.select(*keep, *[df[c].alias(i) for c, i in zip(features, inputs, strict=True)])
-    out_schema = StructType([*[selected.schema[c] for c in keep], StructField(SCORE, DoubleType(), False)])
+    output = SCORE if calibration is not None else MARGIN
+    out_schema = StructType([*[selected.schema[c] for c in keep], StructField(output, DoubleType(), False)])
     keep = list(keep)
 
     def predict(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -52,16 +61,22 @@ def score_frame(
         model.set_param({"nthread": 1})
         for batch in batches:
             x = encode_feature_major(batch, inputs, codes)
-            scores = model.inplace_predict(x.T) if batch.num_rows else np.empty(0, dtype=np.float32)
-            yield pa.RecordBatch.from_arrays([*[batch.column(c) for c in keep], pa.array(scores.astype(np.float64))],
-                                             names=[*keep, SCORE])
+            margin = (model.inplace_predict(x.T, predict_type="margin") if batch.num_rows
+                      else np.empty(0, dtype=np.float32))
+            values = calibration.probability(margin) if calibration is not None else margin.astype(np.float64)
+            yield pa.RecordBatch.from_arrays([*[batch.column(c) for c in keep], pa.array(values)],
+                                             names=[*keep, output])
 
     return selected.mapInArrow(predict, out_schema)
 
 
-def labels_and_scores(
+def labels_and_margins(
     df: DataFrame, booster: xgboost.Booster, *, label: str, features: Sequence[str], categories: dict[str, list[str]]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Labels and scores of ``df`` as numpy arrays, for evaluation (two columns reach the driver)."""
+    """Labels and booster margins of ``df`` as numpy arrays (two columns reach the driver).
+
+    Evaluation maps the margins through a calibrator (:meth:`Platt.probability`); training
+    fits that calibrator on them.
+    """
     scored = score_frame(df, booster, features=features, categories=categories, keep=[label]).toPandas()
-    return scored[label].to_numpy(), scored[SCORE].to_numpy()
+    return scored[label].to_numpy(), scored[MARGIN].to_numpy()

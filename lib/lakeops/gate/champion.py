@@ -6,8 +6,12 @@ compares them with the model's ``gate`` thresholds:
 
 - absolute: challenger AUC >= ``min_auc``;
 - relative (when there is a champion): challenger AUC >= champion AUC -
-  ``max_auc_drop``, and challenger logloss <= champion logloss x (1 +
-  ``max_logloss_increase_pct`` / 100).
+  ``max_auc_drop``, challenger logloss <= champion logloss x (1 +
+  ``max_logloss_increase_pct`` / 100), and likewise for the Brier score
+  (``max_brier_increase_pct``).
+
+Both models are judged on their calibrated scores (the probabilities that
+scoring stores), so logloss and Brier compare probabilities, not rankings.
 
 Modes: ``enabled`` moves ``champion`` to the challenger when it passes;
 ``dry_run`` evaluates and records without moving anything; ``disabled`` skips
@@ -32,7 +36,7 @@ from lakeops import registry
 from lakeops.config import GateConfig, MlflowConfig, ModelConfig
 from lakeops.dates import date_range, parse_ds
 from lakeops.evaluate import metrics
-from lakeops.evaluate.scoring import labels_and_scores
+from lakeops.evaluate.scoring import labels_and_margins
 from lakeops.lake.tables import MODEL_VALIDATIONS, features_table
 from lakeops.runs import job_run
 
@@ -67,6 +71,10 @@ def compare(gate: GateConfig, challenger: metrics.Evaluation, champion: metrics.
         if not challenger.logloss <= limit:
             problems.append(f"logloss {challenger.logloss:.4f} > champion {champion.logloss:.4f} "
                             f"+ {gate.max_logloss_increase_pct}%")
+        limit = champion.brier * (1 + gate.max_brier_increase_pct / 100)
+        if not challenger.brier <= limit:
+            problems.append(f"Brier {challenger.brier:.5f} > champion {champion.brier:.5f} "
+                            f"+ {gate.max_brier_increase_pct}%")
     if problems:
         return False, "; ".join(problems)
     against = "the champion and the absolute thresholds" if champion is not None else "the absolute thresholds (no champion yet)"
@@ -128,9 +136,9 @@ def _holdout(lake: Lake, model: ModelConfig, days: tuple[date, ...]):
 
 
 def _evaluate(holdout, loaded: registry.LoadedModel, model: ModelConfig) -> metrics.Evaluation:
-    y, p = labels_and_scores(holdout, loaded.booster, label=model.label, features=loaded.features,
-                             categories=loaded.categories)
-    return metrics.evaluate(y, p, threshold=loaded.threshold)
+    y, margin = labels_and_margins(holdout, loaded.booster, label=model.label, features=loaded.features,
+                                   categories=loaded.categories)
+    return metrics.evaluate(y, loaded.calibration.probability(margin), threshold=loaded.threshold)
 
 
 def _record(lake: Lake, model: ModelConfig, ds: date, job_run_id: str, mode: str, days: tuple[date, ...],
@@ -145,8 +153,10 @@ def _record(lake: Lake, model: ModelConfig, ds: date, job_run_id: str, mode: str
         "challenger_pr_auc": ch.pr_auc if ch else None,
         "champion_auc": cp.auc if cp else None, "champion_logloss": cp.logloss if cp else None,
         "champion_pr_auc": cp.pr_auc if cp else None,
+        "challenger_brier": ch.brier if ch else None, "champion_brier": cp.brier if cp else None,
         "min_auc": gate.min_auc, "max_auc_drop": gate.max_auc_drop,
         "max_logloss_increase_pct": gate.max_logloss_increase_pct,
+        "max_brier_increase_pct": gate.max_brier_increase_pct,
         "passed": d.passed, "decision": d.decision, "reason": d.reason,
         "decided_at": datetime.now(UTC),  # clock-ok: when the decision was made
     }

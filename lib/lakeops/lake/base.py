@@ -309,6 +309,32 @@ class Lake(ABC):
         dt = self._delta(name, version)
         return _typed_partitions(self._spec_from_log(name, dt), dt)
 
+    def changed_partitions(self, name: str | TableName, *, after: int, upto: int) -> list[dict[str, Any]]:
+        """Partitions (typed) where a commit ``after < version <= upto`` added or removed a file.
+
+        Reads those log entries only, so "which days changed since I last looked"
+        costs a few small JSON files, not a scan. A commit that rewrote the
+        table's metadata counts as changing every partition it lists.
+        """
+        from lakeops.lake.conflicts import read_commits
+
+        dt = self._delta(name, upto)
+        spec = self._spec_from_log(name, dt)
+        try:
+            commits = read_commits(self.path(name), after=after, upto=upto)
+        except FileNotFoundError:  # entries cleaned up after a checkpoint: assume everything changed
+            return _typed_partitions(spec, dt)
+        seen: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for _, actions in commits:
+            for action in actions:
+                file = action.get("add") or action.get("remove")
+                if file is None:
+                    continue
+                values = file.get("partitionValues") or {}
+                typed = {c: parse_partition_string(spec, c, values.get(c)) for c in spec.partition_by}
+                seen[tuple(typed.values())] = typed
+        return list(seen.values())
+
     def version(self, name: str | TableName) -> int:
         """The latest version; reads pinned to it afterwards reuse this read of the log."""
         dt = self._delta(name)

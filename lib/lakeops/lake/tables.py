@@ -196,9 +196,12 @@ MODEL_VALIDATIONS = TableSpec(
             ("champion_auc", pa.float64()),
             ("champion_logloss", pa.float64()),
             ("champion_pr_auc", pa.float64()),
+            ("challenger_brier", pa.float64()),  # calibrated scores: Brier is about probabilities
+            ("champion_brier", pa.float64()),
             ("min_auc", pa.float64()),
             ("max_auc_drop", pa.float64()),
             ("max_logloss_increase_pct", pa.float64()),
+            ("max_brier_increase_pct", pa.float64()),
             ("passed", pa.bool_()),
             ("decision", pa.string()),  # promoted | rejected | dry_run_pass | dry_run_fail | skipped
             ("reason", pa.string()),
@@ -332,6 +335,37 @@ PROFILE_METRICS = TableSpec(
     "range and quantiles (from the sketch grid, within one grid cell).",
 )
 
+
+PERFORMANCE_REFERENCE = TableSpec(
+    name="ml.performance_reference",
+    schema=pa.schema(
+        [
+            ("model_name", pa.string()),
+            ("model_version", pa.int32()),
+            ("holdout_start", pa.date32()),
+            ("holdout_end", pa.date32()),
+            ("holdout_rows", pa.int64()),
+            ("threshold", pa.float64()),
+            ("calibration_slope", pa.float64()),  # score = sigmoid(slope * margin + intercept)
+            ("calibration_intercept", pa.float64()),
+            ("auc", pa.float64()),  # on the holdout, calibrated scores
+            ("f1", pa.float64()),
+            ("precision", pa.float64()),
+            ("recall", pa.float64()),
+            ("ece", pa.float64()),
+            ("ece_uncalibrated", pa.float64()),
+            # Standard deviation of each metric over bootstrap resamples of the holdout (holdout_rows
+            # rows); at n rows it is sd * sqrt(holdout_rows / n): the width of the estimate's band.
+            ("auc_sd", pa.float64()),
+            ("f1_sd", pa.float64()),
+            ("precision_sd", pa.float64()),
+            ("recall_sd", pa.float64()),
+        ]
+    ),
+    partition_by=("model_name", "model_version"),
+    description="Each model version's holdout quality at training time and the sampling variation of its "
+    "metrics: what performance estimates and their bands are built from.",
+)
 
 PERFORMANCE_METRICS = TableSpec(
     name="ml.performance_metrics",

@@ -5,16 +5,19 @@ Reads ``features.<model>`` and ``predictions.<model>`` (the days asked for),
 day, so a promotion inside a range switches baselines on the right day) and
 ``ml.drift_counts`` (the previous monitored day, for consecutive drift). Writes
 the ``(model_name, ds)`` partitions of ``ml.drift_counts``, ``ml.drift_metrics``
-and ``ml.profile_metrics``, and a row in ``ml.job_runs``.
+and ``ml.profile_metrics``, ``ml.performance_metrics`` (:mod:`lakeops.monitor.performance`:
+these days, and earlier days whose labels arrived since), and a row in ``ml.job_runs``.
 
 One Spark job reads every monitored partition of both tables once, inside
 tasks (:meth:`lakeops.lake.Lake.reduce_partitions`), and returns only count
-arrays to the driver. A rerun writes identical rows: nothing in them depends
+arrays to the driver; a second joins scores with labels and returns score
+histograms. A rerun writes identical rows: nothing in them depends
 on when or by whom they were computed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -35,6 +38,7 @@ from lakeops.lake.tables import (
     BASELINES,
     DRIFT_COUNTS,
     DRIFT_METRICS,
+    PERFORMANCE_METRICS,
     PROFILE_METRICS,
     features_table,
     predictions_table,
@@ -49,6 +53,7 @@ from lakeops.monitor.drift import (
     profile_row,
     reference_from_rows,
 )
+from lakeops.monitor.performance import DayQuality, days_to_measure, measure
 from lakeops.runs import job_run
 
 if TYPE_CHECKING:
@@ -71,6 +76,7 @@ class DaySummary:
     status: str  # the worst column's
     alerts: tuple[str, ...]
     warnings: tuple[str, ...]
+    quality: DayQuality | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,8 @@ class MonitorResult:
     days: tuple[DaySummary, ...]
     drift_rows: int
     job_run_id: str
+    #: Earlier days whose realised performance this run measured (their labels arrived).
+    late: tuple[DayQuality, ...] = ()
     #: The report pages written for these days (filled in by :func:`lakeops.stages.run_monitor`).
     reports: tuple[Path, ...] = ()
 
@@ -149,16 +157,57 @@ def monitor(lake: Lake, model: ModelConfig, *, days: Sequence[date]) -> MonitorR
             metric_rows += day_metrics
             summaries.append(_summary(d, versions[d], int(tallies[(d, SCORE)].counts[0].sum()), day_metrics))
 
+        quality_rows, quality_days = _quality(lake, model, days, versions, pinned, references, source, scored)
+        quality = {q.ds: q for q in quality_days}
+        summaries = [dataclasses.replace(s, quality=quality.get(s.ds)) for s in summaries]
+
         meta = {"job": JOB, "job_run_id": run.job_run_id}
         where = {"model_name": [model.name], "ds": days}
         for spec, rows in ((DRIFT_COUNTS, counts_rows), (DRIFT_METRICS, metric_rows), (PROFILE_METRICS, profile_rows)):
             lake.overwrite_rows(pa.Table.from_pylist(rows, schema=spec.schema), spec, partitions=where, metadata=meta)
+        lake.overwrite_rows(pa.Table.from_pylist(quality_rows, schema=PERFORMANCE_METRICS.schema), PERFORMANCE_METRICS,
+                            partitions={"model_name": [model.name], "ds": sorted(quality)}, metadata=meta)
         run.rows_in = sum(s.rows for s in summaries)
-        run.rows_out = len(metric_rows)
+        run.rows_out = len(metric_rows) + len(quality_rows)
     for s in summaries:
-        log.info("%s %s: %d rows, max PSI %.3f (%s), %s", model.name, s.ds, s.rows, s.max_psi, s.max_psi_column,
-                 s.status)
-    return MonitorResult(model.name, tuple(summaries), len(metric_rows), run.job_run_id)
+        log.info("%s %s: %d rows, max PSI %.3f (%s), %s%s", model.name, s.ds, s.rows, s.max_psi, s.max_psi_column,
+                 s.status, f"; {describe_quality(s.quality)}" if s.quality else "")
+    late = tuple(q for d, q in sorted(quality.items()) if d not in set(days))
+    for q in late:
+        log.info("%s %s (labels arrived): %s", model.name, q.ds, describe_quality(q))
+    return MonitorResult(model.name, tuple(summaries), len(metric_rows), run.job_run_id, late=late)
+
+
+def describe_quality(q: DayQuality) -> str:
+    """One line: the estimate with its band, and the realised AUC once labels are in."""
+    band = f" [{q.auc_lower:.3f}, {q.auc_upper:.3f}]" if q.auc_lower is not None else ""
+    text = f"estimated AUC {q.estimated_auc:.3f}{band}"
+    if q.realised_auc is not None:
+        text += f", realised AUC {q.realised_auc:.3f} ({q.label_coverage:.0%} labelled)"
+    return text
+
+
+def _quality(lake: Lake, model: ModelConfig, days: list[date], versions: dict[date, int],
+             pinned: Mapping[str, int | None], references: Mapping[int, Reference], source: str,
+             scored: str) -> tuple[list[dict], list[DayQuality]]:
+    """Performance rows for ``days`` and the earlier days whose labels changed (same pinned versions)."""
+    measured = days_to_measure(lake, model, days, features_version=pinned[source])
+    late = [d for d in measured if d not in versions]
+    all_versions = dict(versions)
+    if late:
+        ranges = lake.column_ranges(scored, "model_version", where={"ds": late}, version=pinned[scored])
+        for key, found in ranges.items():
+            if found is not None and found[0] == found[1]:
+                all_versions[key[0]] = int(found[0])
+    measured = [d for d in measured if d in all_versions]
+    for v in set(all_versions.values()) - set(references):
+        references = {**references, v: _reference(lake, model.name, v)}
+    slices: dict[str, set[str]] = {key: set() for key in model.monitor.slices}
+    for v in set(all_versions[d] for d in measured):
+        for key, values in references[v].plan(model.monitor.slices).slices.items():
+            slices[key] |= set(values)
+    return measure(lake, model, days=measured, versions={d: all_versions[d] for d in measured}, pinned=pinned,
+                   slices={k: sorted(v) for k, v in slices.items()})
 
 
 def _versions(lake: Lake, model: ModelConfig, source: str, scored: str, days: list[date],

@@ -1,7 +1,8 @@
 """Report: the daily drift report of a model, as self-contained HTML pages.
 
-Reads ``ml.drift_metrics``, ``ml.drift_counts`` and ``ml.baselines``; writes
-``<lake>/reports/<model>/<ds>.html`` and ``index.html`` (files, no tables).
+Reads ``ml.drift_metrics``, ``ml.drift_counts``, ``ml.baselines`` and, where the
+lake has it, ``ml.performance_metrics``; writes ``<lake>/reports/<model>/<ds>.html``
+and ``index.html`` (files, no tables).
 """
 
 from lakeops.report.write import report_folder, write_reports

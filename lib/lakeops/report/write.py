@@ -1,9 +1,10 @@
 """Write the daily drift report of a model: ``<lake>/reports/<model>/<ds>.html`` and ``index.html``.
 
 Reads ``ml.drift_metrics`` (the day, and the 30 days before it for the trend),
-``ml.drift_counts`` and ``ml.baselines`` (the histograms), all through Arrow
-without Spark; writes HTML files under the lakehouse root (no tables). Pages
-are rendered by :mod:`lakeops.report.html`.
+``ml.drift_counts`` and ``ml.baselines`` (the histograms), and
+``ml.performance_metrics`` (whole population) where the lake has it, all through
+Arrow without Spark; writes HTML files under the lakehouse root (no tables).
+Pages are rendered by :mod:`lakeops.report.html`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from lakeops.lake.tables import BASELINES, DRIFT_COUNTS, DRIFT_METRICS
+from lakeops.lake.tables import BASELINES, DRIFT_COUNTS, DRIFT_METRICS, PERFORMANCE_METRICS
 from lakeops.names import path_under, validate_name
 from lakeops.report.html import INDEX_FILENAME, render_day, render_index
 
@@ -41,20 +42,32 @@ def write_reports(lake: Lake, model_name: str, days: Sequence[date]) -> list[Pat
     baselines = lake.read_arrow(BASELINES.name, where={"model_name": [model_name], "model_version": versions})
     baselines = baselines.to_pandas()
     whole = metrics[metrics["slice_key"].isna() & (metrics["drift_type"] == "baseline")]
+    performance = _performance(lake, model_name)
     written = []
     for d in days:
         drift = metrics[metrics["ds"] == d]
         trend = whole[(whole["ds"] <= d) & (whole["ds"] > d - timedelta(days=TREND_DAYS))][
             ["ds", "column_name", "psi", "status"]]
         page = render_day(model_name=model_name, ds=d, drift=drift, trend=trend,
-                          histograms=_histograms(counts[counts["ds"] == d], baselines))
+                          histograms=_histograms(counts[counts["ds"] == d], baselines),
+                          performance_metrics=None if performance is None else performance[performance["ds"] <= d])
         path = folder / f"{d.isoformat()}.html"
         path.write_text(page, encoding="utf-8")
         written.append(path)
     index = folder / INDEX_FILENAME
-    index.write_text(render_index(model_name=model_name, days=_days(whole)), encoding="utf-8")
+    index.write_text(render_index(model_name=model_name, days=_days(whole), performance_metrics=performance),
+                     encoding="utf-8")
     written.append(index)
     return written
+
+
+def _performance(lake: Lake, model_name: str) -> pd.DataFrame | None:
+    """The model's whole-population rows of ``ml.performance_metrics``; None in a lake without the table."""
+    # Lakes from before the table, or before any label arrived, have none: the pages say so.
+    if not lake.exists(PERFORMANCE_METRICS.name):
+        return None
+    rows = lake.read_arrow(PERFORMANCE_METRICS.name, where={"model_name": [model_name]}).to_pandas()
+    return rows[rows["slice_key"].isna()]
 
 
 def _histograms(counts: pd.DataFrame, baselines: pd.DataFrame) -> pd.DataFrame:

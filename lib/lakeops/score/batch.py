@@ -5,7 +5,9 @@ prediction and constant columns. It carries the booster as UBJSON bytes; each
 Python worker parses it once (cached by digest) and predicts whole batches with
 as many threads as a Spark task may use: through
 :class:`lakeops.score.forest.Forest` (a compiled, branch-free tree walk) where
-it covers the model, otherwise ``Booster.inplace_predict`` (no DMatrix).
+it covers the model, otherwise ``Booster.inplace_predict`` (no DMatrix). Both
+give the booster's margin; the model's calibrator
+(:class:`lakeops.evaluate.calibration.Platt`) maps it to the stored probability.
 Categorical features are encoded with :mod:`lakeops.evaluate.encoding`, as in
 training. :mod:`lakeops.score.run` hands a scorer to
 :meth:`lakeops.lake.Lake.map_partitions`, which runs it inside tasks that read
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
+from lakeops.evaluate.calibration import Platt
 from lakeops.evaluate.encoding import encode_feature_major
 from lakeops.evaluate.scoring import SCORE
 from lakeops.score.forest import Forest
@@ -75,6 +78,7 @@ class BatchScorer:
     constants: Mapping[str, Any] = field(default_factory=dict)
     nthread: int = 1
     engine: str = "auto"
+    calibration: Platt = Platt()
     digest: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -86,21 +90,25 @@ class BatchScorer:
     def from_booster(cls, booster: xgboost.Booster, **kwargs: Any) -> BatchScorer:
         return cls(model_bytes=bytes(booster.save_raw("ubj")), **kwargs)
 
-    def scores(self, batch: pa.RecordBatch) -> np.ndarray:
-        """Probability of class 1 for each row (float32, as XGBoost computes it)."""
+    def margins(self, batch: pa.RecordBatch) -> np.ndarray:
+        """The booster's margin (log-odds, float32 as XGBoost computes it) for each row."""
         if batch.num_rows == 0:
             return np.empty(0, dtype=np.float32)
         model = _model(self.model_bytes, self.digest)
         x = encode_feature_major(batch, self.features, self.categories)
         if model.forest is not None and self.engine == "auto":
-            return model.forest.predict(x, nthread=self.nthread)
+            return model.forest.margins(x, nthread=self.nthread)
         model.booster.set_param({"nthread": self.nthread})
-        return model.booster.inplace_predict(x.T)
+        return model.booster.inplace_predict(x.T, predict_type="margin")
+
+    def scores(self, batch: pa.RecordBatch) -> np.ndarray:
+        """Calibrated probability of class 1 for each row (float64)."""
+        return self.calibration.probability(self.margins(batch))
 
     def __call__(self, batch: pa.RecordBatch, partition: Mapping[str, Any] | None = None) -> pa.RecordBatch:
         scores = self.scores(batch)
         arrays = {k: batch.column(k) for k in self.keys}
-        arrays[SCORE] = pa.array(scores.astype(np.float64))
+        arrays[SCORE] = pa.array(scores)
         arrays[PREDICTION] = pa.array((scores >= self.threshold).astype(np.int32))
         for name, value in self.constants.items():
             arrays[name] = constant_array(value, batch.num_rows)

@@ -134,7 +134,7 @@ def score(
                 model.booster, features=model.features, categories=model.categories, threshold=model.threshold,
                 keys=keys, nthread=cpus,
                 constants={"model_name": model_name, "model_version": model.version, "mlflow_run_id": model.run_id},
-                engine=engine,
+                engine=engine, calibration=model.calibration,
             )
             columns = list(dict.fromkeys([*keys, *model.features]))
             chunks = [todo[i : i + chunk_days] for i in range(0, len(todo), chunk_days)]

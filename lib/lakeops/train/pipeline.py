@@ -2,8 +2,14 @@
 
 Reads ``features.<model>`` (at one Delta version, recorded on the run) and
 ``ml.data_quality``. Writes an MLflow run (nested runs per trial) and a new
-registered model version with the alias ``challenger``, ``ml.baselines`` and
-``ml.baseline_sketches`` for that version, and ``ml.job_runs``.
+registered model version with the alias ``challenger``, ``ml.baselines``,
+``ml.baseline_sketches`` and ``ml.performance_reference`` for that version, and
+``ml.job_runs``.
+
+Scores are calibrated (:mod:`lakeops.evaluate.calibration`): the booster trains with
+``scale_pos_weight`` for ranking, and a Platt calibrator fitted on the validation
+rows turns its margin into a probability; holdout figures before and after are
+logged (``holdout_uncalibrated_*`` and ``holdout_*``).
 """
 
 from __future__ import annotations
@@ -16,12 +22,16 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pyarrow as pa
+
 from lakeops import registry
 from lakeops.config import MlflowConfig, ModelConfig
 from lakeops.evaluate import metrics
+from lakeops.evaluate.calibration import Platt
 from lakeops.evaluate.encoding import encode
-from lakeops.evaluate.scoring import SCORE, labels_and_scores, score_frame
-from lakeops.lake.tables import BASELINE_SKETCHES, BASELINES, features_table
+from lakeops.evaluate.performance import sampling_reference
+from lakeops.evaluate.scoring import SCORE, labels_and_margins, score_frame
+from lakeops.lake.tables import BASELINE_SKETCHES, BASELINES, PERFORMANCE_REFERENCE, features_table
 from lakeops.runs import job_run
 from lakeops.train.baselines import freeze_baselines
 from lakeops.train.categories import fit_categories
@@ -85,40 +95,51 @@ def train(lake: Lake, model: ModelConfig, *, ds: date, mlflow_cfg: MlflowConfig,
                                    "features": ",".join(features)})
                 best_booster, best_eval, best_params, best_scores = None, None, None, None
                 validation_rows = rows.where(rows[VALIDATION])
-                score = functools.partial(labels_and_scores, label=model.label, features=features,
+                score = functools.partial(labels_and_margins, label=model.label, features=features,
                                           categories=categories)
+                raw = Platt()  # the booster's own sigmoid
                 for i, params in enumerate(candidates(cfg)):
                     with mlflow.start_run(experiment_id=experiment, run_name=f"trial {i}", nested=True):
                         mlflow.log_params(params)
                         booster = fit(encoded, features=features, label=model.label, cfg=cfg, params=params,
                                       scale_pos_weight=scale)
-                        y, p = score(validation_rows, booster)
-                        evaluation = metrics.evaluate(y, p, threshold=0.5)
+                        y, margin = score(validation_rows, booster)
+                        evaluation = metrics.evaluate(y, raw.probability(margin), threshold=0.5)
                         mlflow.log_metrics({"val_auc": evaluation.auc, "val_logloss": evaluation.logloss,
                                             "trees": booster.num_boosted_rounds()})
                     if best_eval is None or evaluation.auc > best_eval.auc:
-                        best_booster, best_eval, best_params, best_scores = booster, evaluation, params, (y, p)
+                        best_booster, best_eval, best_params, best_scores = booster, evaluation, params, (y, margin)
                 log.info("best trial %s: validation AUC %.4f", best_params, best_eval.auc)
 
-                y, p = best_scores
+                # The calibrator is fitted on the validation rows: the booster never fit them
+                # (they only chose when to stop), and the holdout stays untouched for judging it.
+                y, margin = best_scores
+                calibration = Platt.fit(margin, y)
+                p = calibration.probability(margin)
                 threshold = metrics.best_f1_threshold(y, p)
                 validation = metrics.evaluate(y, p, threshold=threshold)
-                hy, hp = score(holdout_frame(lake, model, window.holdout_days, version=window.features_version),
-                               best_booster)
+                hy, hmargin = score(holdout_frame(lake, model, window.holdout_days, version=window.features_version),
+                                    best_booster)
+                hp = calibration.probability(hmargin)
                 holdout = metrics.evaluate(hy, hp, threshold=threshold)
-                mlflow.log_params({f"best_{k}": v for k, v in best_params.items()} | {"threshold": threshold})
+                uncalibrated = metrics.evaluate(hy, raw.probability(hmargin), threshold=0.5)
+                mlflow.log_params({f"best_{k}": v for k, v in best_params.items()} | {"threshold": threshold}
+                                  | {f"calibration_{k}": v for k, v in calibration.as_dict().items()})
                 mlflow.log_metrics({f"val_{k}": v for k, v in validation.as_dict().items()})
                 mlflow.log_metrics({f"holdout_{k}": v for k, v in holdout.as_dict().items()})
+                mlflow.log_metrics({f"holdout_uncalibrated_{k}": getattr(uncalibrated, k)
+                                    for k in ("auc", "logloss", "brier", "ece")})
                 mlflow.log_dict({"bins": metrics.calibration_table(hy, hp)}, registry.ARTIFACT_CALIBRATION)
                 mlflow.log_dict(categories, registry.ARTIFACT_CATEGORIES)
 
-                example = encoded.select(*features).limit(5).toPandas()
+                example = rows.select(*features).limit(5).toPandas()  # raw rows: the pyfunc model's input
                 version = registry.log_model(best_booster, model_name=model.name, example=example,
-                                             threshold=threshold, features=features, categories=categories)
+                                             threshold=threshold, features=features, categories=categories,
+                                             calibration=calibration)
 
                 baselines = freeze_baselines(
                     score_frame(fit_rows, best_booster, features=features, categories=categories,
-                                keep=[*model.features.numeric, *model.features.categorical]),
+                                keep=[*model.features.numeric, *model.features.categorical], calibration=calibration),
                     model_name=model.name, model_version=version, numeric=model.features.numeric,
                     categorical=categories, slices=model.monitor.slices, score_column=SCORE,
                     ds_start=window.train_days[0], ds_end=window.train_days[-1],
@@ -126,17 +147,36 @@ def train(lake: Lake, model: ModelConfig, *, ds: date, mlflow_cfg: MlflowConfig,
                 partition = {"model_name": [model.name], "model_version": [version]}
                 meta = {"job": JOB, "job_run_id": run.job_run_id}
                 lake.overwrite_rows(baselines.sketches, BASELINE_SKETCHES, partitions=partition, metadata=meta)
+                reference = performance_reference(model.name, version, window, hy, hp, holdout, uncalibrated,
+                                                  calibration)
+                lake.overwrite_rows(reference, PERFORMANCE_REFERENCE, partitions=partition, metadata=meta)
                 written = lake.overwrite_rows(baselines.bins, BASELINES, partitions=partition, metadata=meta)
                 run.rows_out = written.rows
                 # Only a version with its baselines in place becomes the challenger.
                 registry.set_alias(model.name, registry.CHALLENGER, version)
-                log.info("%s version %d registered as %s: holdout AUC %.4f, threshold %.4f",
-                         model.name, version, registry.CHALLENGER, holdout.auc, threshold)
+                log.info("%s version %d registered as %s: holdout AUC %.4f, threshold %.4f, calibration error %.4f "
+                         "(%.4f uncalibrated)", model.name, version, registry.CHALLENGER, holdout.auc, threshold,
+                         holdout.ece, uncalibrated.ece)
                 return TrainResult(model.name, version, parent.info.run_id, threshold, validation, holdout,
                                    window.train_days, window.holdout_days, window.features_version)
         finally:
             for frame in cached:
                 frame.unpersist()
+
+
+def performance_reference(model_name: str, version: int, window, y, p, holdout: metrics.Evaluation,
+                          uncalibrated: metrics.Evaluation, calibration: Platt) -> pa.Table:
+    """The ``ml.performance_reference`` row of a new version: holdout quality and its sampling variation."""
+    sampling = sampling_reference(y, p, threshold=holdout.threshold)
+    row = {
+        "model_name": model_name, "model_version": version, "holdout_start": window.holdout_days[0],
+        "holdout_end": window.holdout_days[-1], "holdout_rows": sampling.rows, "threshold": holdout.threshold,
+        "calibration_slope": calibration.slope, "calibration_intercept": calibration.intercept,
+        "auc": holdout.auc, "f1": holdout.f1, "precision": holdout.precision, "recall": holdout.recall,
+        "ece": holdout.ece, "ece_uncalibrated": uncalibrated.ece, "auc_sd": sampling.auc_sd,
+        "f1_sd": sampling.f1_sd, "precision_sd": sampling.precision_sd, "recall_sd": sampling.recall_sd,
+    }
+    return pa.Table.from_pylist([row], schema=PERFORMANCE_REFERENCE.schema)
 
 
 def _lineage(model: ModelConfig, window, ds: date, code_version: str, job_run_id: str) -> dict[str, str]:

@@ -1,0 +1,303 @@
+"""Benchmark: lakeops's estimated (CBPE) and realised model quality against NannyML 0.13, in one run.
+
+What is measured
+----------------
+Seeded numpy data: calibrated scores ``p ~ Beta(0.8, 6)``, labels ``y ~ Bernoulli(p)``,
+a reference set (``--reference`` rows, 100k) and an analysis set of up to 8M rows;
+the decision is ``p >= threshold``, the threshold the best F1 on the reference's
+labels. Every size uses a prefix of the same analysis arrays, and both sides get
+the same arrays (written once to an ``.npz`` file for NannyML).
+
+(a) lakeops, in this project's environment, what a monitoring run does with N
+    rows: the tasks' :func:`lakeops.evaluate.performance.tally` and
+    ``to_cells``, then the driver's ``from_cells``, :func:`estimated` and
+    :func:`realised` (one call over the N rows here; Spark tallies each batch
+    and sums the cells, which adds up to the same histogram).
+(b) NannyML 0.13 in its own virtual environment (``bench/.venv-nannyml``,
+    created on first use: its pins clash with ours), as a subprocess that reads
+    the ``.npz`` and answers JSON on stdout: ``CBPE(problem_type=
+    'classification_binary', metrics=['roc_auc', 'f1'], chunk_number=1)``
+    ``.fit(reference)`` then ``.estimate(analysis)`` (scores and decisions, no
+    labels), and ``PerformanceCalculator(..., metrics=['roc_auc', 'f1'],
+    chunk_number=1)`` ``.fit(reference)`` then ``.calculate(analysis)``. Fits
+    are timed apart; the figure is estimate + calculate. CBPE fits an isotonic
+    calibrator on the reference when it lowers the ECE there (its
+    ``needs_calibration``); which case happened is reported, and CBPE with
+    ``calibrator=NoopCalibrator()`` runs too, the like-for-like computation.
+
+Best of ``--repeats`` (3) runs per side and size, after one untimed lakeops
+warm-up. Goals: NannyML / lakeops at least 20x at 1M rows; at 1M rows the
+expected AUC and F1 equal to NannyML's without calibration to 1e-3, and realised
+AUC and F1 equal to NannyML's (scikit-learn's) to 1e-4 (lakeops's AUC ties
+the rows of each of 10,000 score bins; its bound is printed). Also reported:
+how each side's time grows from 1M to 8M rows (ratio per doubling). NannyML
+is skipped at sizes above ``--nannyml-max-rows``, and at later sizes once one of
+its runs took longer than ``--nannyml-budget`` seconds.
+
+Figures go to stdout and to ``bench/results/performance.json`` (git-ignored).
+
+How to run
+----------
+``make bench`` runs the ``--quick`` smoke run (100k rows, no growth series); the full one::
+
+    .venv/bin/python bench/performance.py [--rows 1000000] [--scale 1,2,4,8] [--repeats 3] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results" / "performance.json"
+NANNYML_VENV = HERE / ".venv-nannyml"
+# statsmodels: NannyML 0.13.1 imports it (its joy plots) without declaring it; pandas < 3: 0.13 predates it.
+NANNYML_REQUIREMENTS = ["nannyml==0.13.*", "statsmodels", "pandas<3"]
+GOALS = {"vs_nannyml": 20.0, "estimated_abs_diff": 1e-3, "realised_abs_diff": 1e-4}
+
+
+def make_data(reference_rows: int, analysis_rows: int, seed: int) -> dict[str, np.ndarray]:
+    """Calibrated scores and labels drawn from them, a reference and an analysis set, with decisions."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name, n in (("ref", reference_rows), ("ana", analysis_rows)):
+        p = rng.beta(0.8, 6.0, n)
+        out[f"{name}_p"] = p
+        out[f"{name}_y"] = (rng.random(n) < p).astype(np.int8)
+    threshold = best_f1_threshold(out["ref_p"], out["ref_y"])
+    for name in ("ref", "ana"):
+        out[f"{name}_d"] = (out[f"{name}_p"] >= threshold).astype(np.int8)
+    out["threshold"] = np.array(threshold)
+    return out
+
+
+def best_f1_threshold(p: np.ndarray, y: np.ndarray) -> float:
+    """The score whose decision ``p >= score`` has the best F1 on these labels."""
+    order = np.argsort(p)[::-1]
+    tp = np.cumsum(y[order])
+    f1 = 2 * tp / (np.arange(1, p.size + 1) + tp[-1])  # 2TP / (2TP + FP + FN), the top k decided 1
+    return float(p[order][np.argmax(f1)])
+
+
+def run_lakeops(p: np.ndarray, d: np.ndarray, y: np.ndarray):
+    """The tasks' tally and cells, the driver's sum and metrics; returns (seconds, estimated, realised)."""
+    from lakeops.evaluate import performance as perf
+
+    t0 = time.perf_counter()
+    cells = perf.to_cells(perf.tally(p, d, y))
+    h = perf.from_cells(*cells)
+    estimate, real = perf.estimated(h), perf.realised(h)
+    return time.perf_counter() - t0, estimate, real
+
+
+NANNYML_SCRIPT = r"""
+import json, os, sys, time, warnings
+os.environ["NML_DISABLE_USAGE_LOGGING"] = "1"  # no usage analytics calls from inside the timings
+warnings.filterwarnings("ignore")  # "the resulting number of chunks is too low": one chunk is the point
+import numpy as np, pandas as pd
+import nannyml as nml
+from nannyml.calibration import NoopCalibrator
+
+data = np.load(sys.argv[1])
+sizes, repeats, budget = json.loads(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+cols = dict(y_pred_proba="p", y_pred="d", y_true="y", problem_type="classification_binary",
+            metrics=["roc_auc", "f1"], chunk_number=1)
+reference = pd.DataFrame({"p": data["ref_p"], "d": data["ref_d"], "y": data["ref_y"]})
+analysis = pd.DataFrame({"p": data["ana_p"], "d": data["ana_d"], "y": data["ana_y"]})
+
+def timed(f):
+    t0 = time.perf_counter(); out = f(); return time.perf_counter() - t0, out
+
+def best(f):
+    runs = [timed(f) for _ in range(repeats)]
+    return min(s for s, _ in runs), [round(s, 4) for s, _ in runs], runs[-1][1]
+
+def values(result):
+    row = result.filter(period="analysis").to_df(multilevel=False).iloc[-1]
+    return {m: float(row[f"{m}_value"]) for m in ("roc_auc", "f1")}
+
+out = {"version": nml.__version__, "fit": {}, "sizes": {}}
+cbpe = nml.CBPE(**cols)
+out["fit"]["cbpe"], _ = timed(lambda: cbpe.fit(reference))
+out["needs_calibration"] = bool(cbpe.needs_calibration)
+plain = nml.CBPE(**cols, calibrator=NoopCalibrator())
+out["fit"]["cbpe_no_calibration"], _ = timed(lambda: plain.fit(reference))
+calc = nml.PerformanceCalculator(**cols)
+out["fit"]["calculator"], _ = timed(lambda: calc.fit(reference))
+for n in sizes:
+    scored, labelled = analysis[["p", "d"]].iloc[:n].copy(), analysis.iloc[:n].copy()
+    est_s, est_runs, est = best(lambda: cbpe.estimate(scored))
+    cal_s, cal_runs, cal = best(lambda: calc.calculate(labelled))
+    raw_s, raw_runs, raw = best(lambda: plain.estimate(scored))
+    out["sizes"][str(n)] = {"estimate": est_s, "calculate": cal_s, "estimate_no_calibration": raw_s,
+                           "runs": {"estimate": est_runs, "calculate": cal_runs, "estimate_no_calibration": raw_runs},
+                           "estimated": values(est), "realised": values(cal),
+                           "estimated_no_calibration": values(raw)}
+    print(f"  NannyML at {n:>10,} rows: estimate {est_s:.2f} s, calculate {cal_s:.2f} s, "
+          f"estimate without calibration {raw_s:.2f} s", file=sys.stderr, flush=True)
+    if max(est_runs + cal_runs + raw_runs) > budget:
+        print(f"  NannyML: one run took over {budget:g} s, larger sizes skipped", file=sys.stderr, flush=True)
+        out["stopped_after"] = n
+        break
+print(json.dumps(out))
+"""
+
+
+def nannyml_python() -> Path:
+    """The benchmark's own NannyML environment, made on first use (a few minutes)."""
+    python = NANNYML_VENV / "bin" / "python"
+    stamp = NANNYML_VENV / ".installed"
+    if not stamp.exists():
+        print(f"setting up {NANNYML_VENV.relative_to(HERE.parent)} with {' '.join(NANNYML_REQUIREMENTS)} "
+              "(once; a few minutes)", flush=True)
+        if not python.exists():
+            subprocess.run([sys.executable, "-m", "venv", str(NANNYML_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--progress-bar", "off",
+                        *NANNYML_REQUIREMENTS], check=True)
+        stamp.touch()
+        print("NannyML environment ready", flush=True)
+    return python
+
+
+def run_nannyml(data: dict[str, np.ndarray], sizes: list[int], repeats: int, budget: float, work: Path) -> dict:
+    path = work / "data.npz"
+    np.savez(path, **data)
+    out = subprocess.run([str(nannyml_python()), "-c", NANNYML_SCRIPT, str(path), json.dumps(sizes), str(repeats),
+                          str(budget)], stdout=subprocess.PIPE, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="the size compared value by value")
+    parser.add_argument("--scale", default="1,2,4,8", help="millions of rows for the growth series")
+    parser.add_argument("--reference", type=int, default=100_000, help="rows of NannyML's reference set")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--nannyml-max-rows", type=int, default=8_000_000)
+    parser.add_argument("--nannyml-budget", type=float, default=120.0,
+                        help="seconds: after a NannyML run slower than this, larger sizes are skipped")
+    parser.add_argument("--skip-nannyml", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 100k rows, no growth series")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.rows, args.scale = 100_000, ""
+
+    sizes = sorted({args.rows, *(int(float(m) * 1_000_000) for m in args.scale.split(",") if m)})
+    print(f"data: {args.reference:,} reference rows, {max(sizes):,} analysis rows (seed {args.seed})", flush=True)
+    data = make_data(args.reference, max(sizes), args.seed)
+    threshold = float(data["threshold"])
+    p, d, y = data["ana_p"], data["ana_d"], data["ana_y"]
+    results: dict = {"reference_rows": args.reference, "threshold": threshold, "cores": os.cpu_count(),
+                     "goals": GOALS, "lakeops": {}}
+
+    run_lakeops(p[:100_000], d[:100_000], y[:100_000])  # warm-up: imports, first allocations
+    lakeops_values = {}
+    for n in sizes:
+        runs = [run_lakeops(p[:n], d[:n], y[:n]) for _ in range(args.repeats)]
+        seconds = min(r[0] for r in runs)
+        lakeops_values[n] = (runs[-1][1], runs[-1][2])
+        results["lakeops"][str(n)] = {"best": seconds, "runs": [round(r[0], 4) for r in runs]}
+        print(f"  lakeops at {n:>10,} rows: {seconds:.3f} s ({[round(r[0], 3) for r in runs]})", flush=True)
+
+    nml = None
+    if not args.skip_nannyml:
+        nml_sizes = [n for n in sizes if n <= args.nannyml_max_rows]
+        print(f"running NannyML 0.13 (CBPE, PerformanceCalculator) in {NANNYML_VENV.name} at "
+              f"{', '.join(f'{n:,}' for n in nml_sizes)} rows", flush=True)
+        with tempfile.TemporaryDirectory(prefix="lakeops-performance-bench-") as tmp:
+            nml = run_nannyml(data, nml_sizes, args.repeats, args.nannyml_budget, Path(tmp))
+        results["nannyml"] = nml
+
+    # --- the table -----------------------------------------------------------------------------------
+    print(f"\nlakeops (tally + cells + estimated + realised) vs NannyML {nml['version'] if nml else '(skipped)'} "
+          f"(CBPE.estimate + PerformanceCalculator.calculate), best of {args.repeats}, {os.cpu_count()} cores")
+    print(f"{'rows':>11}  {'lakeops s':>9}  {'NannyML s':>9}  {'(estimate + calculate)':>22}  {'ratio':>6}  "
+          f"{'no-calibration s':>16}  {'ratio':>6}")
+    for n in sizes:
+        lk = results["lakeops"][str(n)]["best"]
+        row = f"{n:>11,}  {lk:9.3f}"
+        s = nml["sizes"].get(str(n)) if nml else None
+        if s:
+            total, raw = s["estimate"] + s["calculate"], s["estimate_no_calibration"] + s["calculate"]
+            parts = f"({s['estimate']:.2f} + {s['calculate']:.2f})"
+            row += f"  {total:9.2f}  {parts:>22}  {total / lk:5.0f}x  {raw:16.2f}  {raw / lk:5.0f}x"
+        else:
+            row += f"  {'skipped':>9}"
+        print(row)
+    if nml:
+        print(f"NannyML fits on {args.reference:,} reference rows (not in the ratio): CBPE {nml['fit']['cbpe']:.2f} s, "
+              f"CBPE without calibration {nml['fit']['cbpe_no_calibration']:.2f} s, "
+              f"calculator {nml['fit']['calculator']:.2f} s")
+
+    # --- the values at --rows ------------------------------------------------------------------------
+    from lakeops.evaluate.performance import expected_auc_rows
+
+    n = args.rows
+    est, real = lakeops_values[n]
+    per_row_auc = expected_auc_rows(p[:n])
+    print(f"\nvalues at {n:,} rows (threshold {threshold:.4f}, the best F1 on the reference)")
+    values = {"lakeops": {"expected_auc": est.auc, "expected_f1": est.f1, "realised_auc": real.auc,
+                          "realised_f1": real.f1, "expected_auc_bound": est.auc_bound,
+                          "realised_auc_bound": real.auc_bound},
+              "per_row_expected_auc": per_row_auc}
+    print(f"  lakeops expected AUC {est.auc:.6f} (per-row CBPE {per_row_auc:.6f}, binning bound {est.auc_bound:.1e})")
+    diffs = {}
+    if nml and str(n) in nml["sizes"]:
+        s = nml["sizes"][str(n)]
+        calibrated = nml["needs_calibration"]
+        values["nannyml"] = s
+        print(f"  NannyML CBPE needs_calibration on the reference: {calibrated} "
+              + ("(it fitted an isotonic calibrator and estimates from recalibrated scores)" if calibrated
+                 else "(its calibration is a no-op)"))
+        print(f"  {'':14}{'lakeops':>10}  {'NannyML':>10}  {'no-calibration':>14}  {'|diff|':>8}  {'goal':>6}")
+        table = [("expected AUC", est.auc, s["estimated"]["roc_auc"], s["estimated_no_calibration"]["roc_auc"]),
+                 ("expected F1", est.f1, s["estimated"]["f1"], s["estimated_no_calibration"]["f1"]),
+                 ("realised AUC", real.auc, s["realised"]["roc_auc"], None),
+                 ("realised F1", real.f1, s["realised"]["f1"], None)]
+        for name, ours, theirs, raw in table:
+            peer = theirs if raw is None else raw  # like for like: CBPE without recalibration
+            goal = GOALS["realised_abs_diff" if raw is None else "estimated_abs_diff"]
+            diffs[name] = abs(ours - peer)
+            shown = "" if raw is None else f"{raw:.6f}"
+            print(f"  {name:14}{ours:10.6f}  {theirs:10.6f}  {shown:>14}  "
+                  f"{diffs[name]:8.1e}  {goal:6.0e}{'' if diffs[name] <= goal else '  NOT MET'}")
+        if calibrated:
+            print(f"  with NannyML's isotonic recalibration: expected AUC differs by "
+                  f"{abs(est.auc - s['estimated']['roc_auc']):.1e}, F1 by {abs(est.f1 - s['estimated']['f1']):.1e}")
+        print(f"  realised AUC binning bound (lakeops): {real.auc_bound:.1e}; "
+              f"NannyML without calibration vs per-row CBPE AUC: "
+              f"{abs(s['estimated_no_calibration']['roc_auc'] - per_row_auc):.1e}")
+    results["values"], results["abs_diff"] = values, diffs
+
+    # --- growth --------------------------------------------------------------------------------------
+    if len(sizes) > 1:
+        def per_doubling(times: dict[int, float]) -> str:
+            ns = sorted(times)
+            steps = [f"{times[b] / times[a]:.2f}" for a, b in zip(ns, ns[1:], strict=False)]
+            return (", ".join(f"{k / 1e6:g}M {times[k]:.3f} s" for k in ns)
+                    + f"; per step x{' x'.join(steps)}")
+        lk_times = {k: results["lakeops"][str(k)]["best"] for k in sizes}
+        print(f"\ngrowth, lakeops: {per_doubling(lk_times)}")
+        if nml:
+            nml_times = {int(k): v["estimate"] + v["calculate"] for k, v in nml["sizes"].items()}
+            skipped = [k for k in sizes if k not in nml_times]
+            print(f"growth, NannyML: {per_doubling(nml_times)}"
+                  + (f" (skipped at {', '.join(f'{k / 1e6:g}M' for k in skipped)})" if skipped else ""))
+
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=1, default=str))
+    print(f"results: {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""A lakeops model version as an MLflow pyfunc model: raw feature rows in, calibrated probabilities out.
+
+:func:`lakeops.registry.log_model` logs this file as MLflow "models from code":
+MLflow copies it into the model folder and runs it when the model is loaded
+(``mlflow.pyfunc.load_model``, ``mlflow.pyfunc.spark_udf``), so it must not
+import lakeops: only numpy, pandas, xgboost and mlflow. It reads two artifacts,
+never a pickle: ``booster`` (the XGBoost booster as UBJSON) and ``encoding``
+(JSON: features, category lists, threshold and the Platt calibrator).
+
+:func:`encode` and :func:`probability` restate
+:func:`lakeops.evaluate.encoding.encode_feature_major` and
+:meth:`lakeops.evaluate.calibration.Platt.probability` for pandas columns;
+tests/test_registry_pyfunc.py holds them equal. Reads and writes no tables.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+
+#: The names of the model's artifacts (``context.artifacts`` keys).
+BOOSTER, ENCODING = "booster", "encoding"
+
+
+def encode(frame: pd.DataFrame, features: Sequence[str], categories: Mapping[str, Sequence[str]]) -> np.ndarray:
+    """The booster's input, ``(rows, features)`` float32, from raw feature columns.
+
+    A categorical value's code is its index in the kept list, any other value is
+    the OTHER code (the list's length), a null (None, NaN, pd.NA) is NaN. Numeric
+    columns become floats with NaN for null. Other columns of ``frame`` are ignored.
+    """
+    x = np.empty((len(frame), len(features)), dtype=np.float32)
+    for j, name in enumerate(features):
+        col = frame[name]
+        values = categories.get(name)
+        if values is None:
+            x[:, j] = col.to_numpy(dtype=np.float64, na_value=np.nan)
+            continue
+        missing = col.isna().to_numpy()
+        # lakeops compares categories as strings: Arrow casts a non-string column to string first.
+        text = col if pd.api.types.is_string_dtype(col.dtype) else col.astype(str)
+        codes = pd.Index(list(values), dtype=object).get_indexer(text.to_numpy(dtype=object)).astype(np.float32)
+        codes[codes < 0] = len(values)
+        codes[missing] = np.nan
+        x[:, j] = codes
+    return x
+
+
+def probability(margin: np.ndarray, *, slope: float, intercept: float) -> np.ndarray:
+    """``sigmoid(slope * margin + intercept)`` as float64, without overflow for large ``|z|``."""
+    z = slope * np.asarray(margin, dtype=np.float64) + intercept
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+class LakeopsModel(mlflow.pyfunc.PythonModel):
+    """Calibrated probability of the positive class for each row of raw feature columns.
+
+    Extra columns are ignored. The decision threshold is ``threshold`` on the
+    loaded instance (``unwrap_python_model()``) and in the MLmodel metadata.
+    """
+
+    def load_context(self, context: Any) -> None:
+        import xgboost
+
+        with open(context.artifacts[ENCODING]) as f:
+            spec = json.load(f)
+        calibration = spec["calibration"]
+        if calibration.get("method") != "platt":
+            raise ValueError(f"unknown calibration method {calibration.get('method')!r}")
+        self.features = list(spec["features"])
+        self.categories = {k: list(v) for k, v in spec["categories"].items()}
+        self.threshold = float(spec["threshold"])
+        self.slope, self.intercept = float(calibration["slope"]), float(calibration["intercept"])
+        self.booster = xgboost.Booster()
+        self.booster.load_model(context.artifacts[BOOSTER])
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> np.ndarray:
+        if not isinstance(model_input, pd.DataFrame):
+            model_input = pd.DataFrame(model_input)
+        missing = [c for c in self.features if c not in model_input.columns]
+        if missing:
+            raise ValueError(f"the input has no column(s) {missing}; the model needs {self.features}")
+        if len(model_input) == 0:
+            return np.empty(0, dtype=np.float64)
+        margin = self.booster.inplace_predict(encode(model_input, self.features, self.categories),
+                                              predict_type="margin")
+        return probability(margin, slope=self.slope, intercept=self.intercept)
+
+
+mlflow.models.set_model(LakeopsModel())

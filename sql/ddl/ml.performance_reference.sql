@@ -1,0 +1,30 @@
+-- ml.performance_reference: Each model version's holdout quality at training time and the sampling
+-- variation of its metrics: what performance estimates and their bands are built from.
+--
+-- Generated from the contract in lakeops.lake.tables by `python -m lakeops.sql.ddl`; do
+-- not edit (tests/sql/test_ddl.py fails when this file and the contract differ).
+-- To register the lakehouse's table rather than create one: location '<lake>/ml/performance_reference'
+
+create table if not exists ml.performance_reference (
+    model_name string,
+    model_version int,
+    holdout_start date,
+    holdout_end date,
+    holdout_rows bigint,
+    threshold double,
+    calibration_slope double,
+    calibration_intercept double,
+    auc double,
+    f1 double,
+    precision double,
+    recall double,
+    ece double,
+    ece_uncalibrated double,
+    auc_sd double,
+    f1_sd double,
+    precision_sd double,
+    recall_sd double
+)
+using delta
+partitioned by (model_name, model_version)
+comment "Each model version's holdout quality at training time and the sampling variation of its metrics: what performance estimates and their bands are built from."  -- noqa: LT05
