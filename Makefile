@@ -41,6 +41,7 @@ bench: check-env $(STAMP)
 	$(BIN)/python bench/score_throughput.py
 	$(BIN)/python bench/drift.py
 	$(BIN)/python bench/interactive.py
+	$(BIN)/python bench/performance.py --quick
 
 airflow: check-env $(STAMP)
 	LAKEOPS_LAKE=$(abspath $(LAKE)) BIN=$(abspath $(BIN)) scripts/airflow-local.sh

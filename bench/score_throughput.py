@@ -19,8 +19,8 @@ compilation of the job path, finish outside the timed runs):
     partition (tasks read the feature files with pyarrow and write prediction
     files; one Delta commit).
 (b) spark_udf: ``mlflow.pyfunc.spark_udf(spark, "models:/bench_score@champion",
-    env_manager="local")`` over the partition read through the lake and encoded
-    by ``lakeops.evaluate.encoding.encode``, with the same output columns written
+    env_manager="local")`` over the partition read through the lake (the model
+    encodes the raw feature columns itself), with the same output columns written
     through ``lake.overwrite`` into a second table.
 (c) ceiling: one process, no Spark: the partition's files (from the Delta log)
     read with pyarrow, encoded, ``inplace_predict`` with every core, and the
@@ -105,11 +105,11 @@ def write_partition(spark, lake, rows: int, day: date, seed: int) -> None:
 def register_model(lake, day: date) -> None:
     """Train on 200k rows of ``day`` single-node and register the model as champion."""
     import mlflow
-    import pandas as pd
     import xgboost
 
     from lakeops import registry
     from lakeops.config import MlflowConfig
+    from lakeops.evaluate.calibration import Platt
     from lakeops.evaluate.encoding import encode_arrow
 
     table = _arrow_partition(lake, day).slice(0, 200_000)
@@ -120,8 +120,8 @@ def register_model(lake, day: date) -> None:
                             xgboost.DMatrix(x, label=y, missing=np.nan), num_boost_round=100)
     registry.setup(MlflowConfig(), lake.root)
     with mlflow.start_run(experiment_id=registry.experiment_for(MODEL, lake.root)):
-        version = registry.log_model(booster, model_name=MODEL, example=pd.DataFrame(x[:5], columns=FEATURES),
-                                     threshold=0.5, features=FEATURES, categories=CATEGORIES)
+        version = registry.log_model(booster, model_name=MODEL, example=table.slice(0, 5).to_pandas()[FEATURES],
+                                     threshold=0.5, features=FEATURES, categories=CATEGORIES, calibration=Platt())
     registry.set_alias(MODEL, registry.CHAMPION, version)
 
 
@@ -156,7 +156,6 @@ def run_spark_udf(spark, lake, day: date) -> float:
     from pyspark.sql import functions as F
 
     from lakeops import registry
-    from lakeops.evaluate.encoding import encode
 
     t0 = time.perf_counter()
     loaded = registry.load(MODEL, alias=registry.CHAMPION)  # threshold, version, run id
@@ -164,7 +163,7 @@ def run_spark_udf(spark, lake, day: date) -> float:
                                   env_manager="local")
     spec = lake.spec(f"predictions.{MODEL}")
     out_spec = type(spec)(name=f"predictions.{MODEL}_spark_udf", schema=spec.schema, partition_by=spec.partition_by)
-    df = encode(lake.read(f"features.{MODEL}", where={"ds": [day]}), CATEGORIES)
+    df = lake.read(f"features.{MODEL}", where={"ds": [day]})  # the pyfunc model encodes raw rows itself
     scored = df.select("ds", "host_id", udf(*FEATURES).alias("score")).select(
         "ds", F.lit(MODEL).alias("model_name"), F.lit(loaded.version).alias("model_version"), "host_id", "score",
         (F.col("score") >= loaded.threshold).cast("int").alias("prediction"),

@@ -7,7 +7,10 @@ One DAG `lakeops_<model>_daily` per model config under `conf/base/models/`:
    is committed to that table's Delta log;
 2. **prepare** (`jobs/prepare.py`) builds the day's `features.<model>` partition behind the
    data-quality gate, and again the model's `label_delay_days` days before it, whose labels
-   have arrived since; a failed gate exits with 3 and fails the run at once, without retries;
+   have arrived since; a failed gate exits with 3 and fails the run at once, without retries.
+   Two runs' prepares overlap by those days, so prepare waits for the previous run's prepare
+   (`depends_on_past`): in a backfill, the days are prepared in order rather than colliding
+   on a shared partition (the lake would refuse the second commit, and the task would retry);
 3. **score** (`jobs/score.py`) writes the day's `predictions.<model>` with the champion;
 4. **monitor** (`jobs/monitor.py`) writes `ml.drift_metrics`, `ml.drift_counts`,
    `ml.profile_metrics`, `ml.performance_metrics` (estimated for the day, realised for the
@@ -65,7 +68,7 @@ def build(model: Model) -> DAG:
     ) as dag:
         wait = task.sensor(task_id="wait_for_raw", mode="reschedule", poke_interval=600,
                            timeout=pendulum.duration(hours=24))(raw_partition_committed)(m)
-        prepare = LakeopsJob(job="prepare", model=m, with_label_delay=True,
+        prepare = LakeopsJob(job="prepare", model=m, with_label_delay=True, depends_on_past=True,
                              outlets=[table_asset(f"features.{m}"), table_asset("ml.data_quality")])
         score = LakeopsJob(job="score", model=m, outlets=[table_asset(f"predictions.{m}")])
         monitor = LakeopsJob(job="monitor", model=m, depends_on_past=True,

@@ -51,7 +51,9 @@ BAND_SIGMAS = 3.0
 
 def score_bins(scores: np.ndarray) -> np.ndarray:
     """The fine bin of each score (scores outside [0, 1] land in the end bins)."""
-    return np.clip((np.asarray(scores, dtype=np.float64) * BINS).astype(np.int64), 0, BINS - 1)
+    scaled = np.asarray(scores, dtype=np.float64) * BINS
+    np.clip(scaled, 0, BINS - 1, out=scaled)
+    return scaled.astype(np.intp)
 
 
 @dataclass
@@ -84,22 +86,23 @@ class ScoreHistogram:
 
 
 def tally(scores: np.ndarray, decisions: np.ndarray, labels: np.ndarray) -> ScoreHistogram:
-    """The histogram of rows with these scores, 0/1 decisions and labels (NaN: not labelled yet)."""
-    p = np.asarray(scores, dtype=np.float64)
-    decided = np.asarray(decisions).astype(bool)
-    y = np.asarray(labels, dtype=np.float64)
-    state = np.where(np.isnan(y), UNLABELLED, (y == 1).astype(np.int64))
-    cell = state * BINS + score_bins(p)
-    h = ScoreHistogram(
-        rows=np.bincount(cell, minlength=3 * BINS).reshape(3, BINS),
-        score_sum=np.bincount(cell, weights=p, minlength=3 * BINS).reshape(3, BINS),
-        decided=np.bincount(state[decided], minlength=3),
-        decided_score_sum=np.bincount(state[decided], weights=p[decided], minlength=3),
-    )
-    clipped = np.clip(p, EPS, 1 - EPS)
-    pos, neg = state == POSITIVE, state == NEGATIVE
-    h.log_loss_sum = np.array([-np.log1p(-clipped[neg]).sum(), -np.log(clipped[pos]).sum()])
-    h.squared_error_sum = np.array([(p[neg] ** 2).sum(), ((1 - p[pos]) ** 2).sum()])
+    """The histogram of rows with these scores, 0/1 decisions and labels (NaN: not labelled yet).
+
+    One compiled pass over the rows (:mod:`lakeops.evaluate._performance_kernel`).
+    """
+    from lakeops.evaluate._performance_kernel import tally_rows  # numba loads here, on first use
+
+    p = np.ascontiguousarray(scores, dtype=np.float64)
+    decided = np.ascontiguousarray(decisions, dtype=np.bool_)
+    y = np.ascontiguousarray(labels, dtype=np.float64)
+    if not p.shape == decided.shape == y.shape or p.ndim != 1:
+        raise ValueError(f"scores, decisions and labels must be 1-d of one length, got {p.shape}, {decided.shape}, "
+                         f"{y.shape}")
+    h = ScoreHistogram()
+    sums = np.zeros((3, 3), dtype=np.float64)
+    tally_rows(p, decided, y, BINS, EPS, h.rows, h.score_sum, h.decided, sums)
+    h.decided_score_sum = sums[0]
+    h.log_loss_sum, h.squared_error_sum = sums[1, :2].copy(), sums[2, :2].copy()
     return h
 
 

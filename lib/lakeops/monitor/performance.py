@@ -161,6 +161,7 @@ def _references(lake: Lake, model_name: str, versions: list[int]) -> dict[int, d
 
 _CELLS = pa.schema([("ds", pa.date32()), ("slice_key", pa.string()), ("slice_value", pa.string()),
                     ("cell", pa.int32()), ("n", pa.int64()), ("total", pa.float64())])
+_CELLS_DDL = "ds date, slice_key string, slice_value string, cell int, n bigint, total double"
 
 
 @dataclass(frozen=True)
@@ -213,7 +214,7 @@ def _histograms(lake: Lake, model: ModelConfig, *, days: Sequence[date], pinned:
         *keys, model.label, *slices)
     joined = preds.join(labels, on=keys, how="left").drop(*model.entity_keys)
     tallier = _Tallier(model.label, {k: tuple(v) for k, v in slices.items()})
-    cells = (joined.mapInArrow(tallier, _CELLS)
+    cells = (joined.mapInArrow(tallier, _CELLS_DDL)
              .groupBy("ds", "slice_key", "slice_value", "cell")
              .agg(F.sum("n").alias("n"), F.sum("total").alias("total")))
     collected = pa.Table.from_pandas(cells.toPandas(), schema=_CELLS, preserve_index=False)
