@@ -146,6 +146,8 @@ def _next_steps(say: _Printer, root: Path, report: Path | None, plan: DemoPlan) 
         f"--param column=latency_p95_ms --param start={START} --param end={week_end}")
     say(f"    .venv/bin/lakeops {lake} sql -f sql/queries/riskiest_entities_today.sql --param ds={week_end} "
         "--param top=10")
+    say(f"    .venv/bin/lakeops {lake} sql -f sql/queries/is_the_model_still_good.sql --param model={MODEL} "
+        f"--param ds={week_end} --param days=14")
     say("  the Airflow DAGs      make airflow   (then open http://127.0.0.1:8080)")
 
 
