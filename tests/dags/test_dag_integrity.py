@@ -146,7 +146,7 @@ def test_the_daily_and_training_loops(parsed):
     assert outlets["score"] == ["lakeops://predictions/incident_risk"]
     assert "lakeops://ml/drift_metrics" in outlets["monitor"]
     # Consecutive drift compares a day with the one monitored before it.
-    assert [t["id"] for t in daily["tasks"] if t["depends_on_past"]] == ["monitor"]
+    assert [t["id"] for t in daily["tasks"] if t["depends_on_past"]] == ["prepare", "monitor"]
 
     train = parsed["dags"]["lakeops_incident_risk_train"]
     assert train["schedule"] == "AssetOrTimeSchedule"
