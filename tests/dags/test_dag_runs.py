@@ -7,8 +7,9 @@ its quality gate fails. One Airflow home (PostgreSQL, LocalExecutor, the connect
 
 1. ``airflow dags test`` runs 02-10 end to end (in-process, no scheduler);
 2. with api-server, scheduler and dag-processor running: a backfill of 02-12..02-14 in
-   which the first score of 02-13 exits with 1, then the same backfill again while a
-   manual run of the bad day 02-15 (ds in its conf) runs beside it;
+   which the first score of 02-12 exits with 1, then a backfill of its last day again
+   (reprocessing the completed run) while a manual run of the bad day 02-15 (ds in its conf) runs beside
+   it;
 3. the same three days scored and monitored one after the other through the stage
    entries, for reference.
 
@@ -92,7 +93,7 @@ def airflow(world, postgres, tmp_path_factory):
 @dataclass
 class Scheduled:
     first: dict  # ds -> (run_id, state, {task: (state, try)}) after the first backfill
-    second: dict  # the same after the second
+    second: dict  # the same after the second (the last day only)
     bad: tuple  # (state, {task: (state, try)}) of the bad day's run
     fingerprints: tuple[dict, dict]  # of the three days' tables after each backfill
     predictions_versions: tuple[int, int]
@@ -119,7 +120,9 @@ def scheduled(world, airflow, tmp_path_factory) -> Scheduled:
 
         started = time.monotonic()
         airflow.cli("dags", "trigger", DAILY, "--run-id", "bad_day", "--conf", json.dumps({"ds": BAD.isoformat()}))
-        second = airflow.backfill(DAILY, *days, "--reprocess-behavior", "completed", "--max-active-runs", "2")
+        # Rerunning one day shows what rerunning any does (nothing changes), at a third of the cost.
+        again = (DAYS[-1].isoformat(), DAYS[-1].isoformat())
+        second = airflow.backfill(DAILY, *again, "--reprocess-behavior", "completed", "--max-active-runs", "2")
         bad = (airflow.wait_for_run(DAILY, "bad_day"), airflow.task_states(DAILY, "bad_day"))
         TIMINGS["backfill again, beside the bad day"] = time.monotonic() - started
         after_second = _states(airflow, second)
@@ -151,8 +154,8 @@ def test_airflow_dags_test_runs_a_day_green_end_to_end(world, airflow):
 
 def test_a_backfill_equals_three_sequential_runs_and_running_it_again_changes_nothing(world, scheduled):
     s, lake = world
-    for after in (scheduled.first, scheduled.second):
-        assert {ds: state for ds, (_, state, _) in after.items()} == {d.isoformat(): "success" for d in DAYS}, \
+    for after, days in ((scheduled.first, DAYS), (scheduled.second, DAYS[-1:])):
+        assert {ds: state for ds, (_, state, _) in after.items()} == {d.isoformat(): "success" for d in days}, \
             dump(after)
     first, second = scheduled.fingerprints
     assert second == first
@@ -211,7 +214,7 @@ def test_no_secret_reaches_logs_xcom_run_conf_mlflow_or_delta(world, airflow, sc
     assert leaks == []
     # What was searched held what it should: task logs with the submit commands, the Delta logs, MLflow.
     logs = "".join(p.read_text(errors="replace") for p in (airflow.home / "logs").rglob("*.log"))
-    assert logs.count("Spark-Submit cmd") >= 3 * len(DAYS) * 2 + 3
+    assert logs.count("Spark-Submit cmd") >= 3 * len(DAYS) + 3 + 3
     assert {"xcom", "dag_run", "rendered_task_instance_fields", "asset_event"} <= set(tables)
     assert any(Path(s.lake.root).rglob("_delta_log/*.json")) and (Path(s.lake.root) / "mlflow.db").is_file()
     assert files > 100

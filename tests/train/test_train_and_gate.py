@@ -61,8 +61,11 @@ def test_model_is_ubjson_and_loads_from_the_registry(world):
     loaded = registry.load(model.name, alias=registry.CHALLENGER)
     assert loaded.version == first.version and loaded.threshold == pytest.approx(first.threshold)
     assert set(loaded.features) == {*model.features.numeric, *model.features.categorical}
-    artifacts = {p.name for p in Path(registry.setup(MLFLOW, world[0].root).removeprefix("sqlite:///")).parent.rglob("model.*")}
-    assert "model.ubj" in artifacts and not any(a.endswith((".pkl", ".pickle")) for a in artifacts)
+    stored = Path(registry.setup(MLFLOW, world[0].root).removeprefix("sqlite:///")).parent / "mlartifacts"
+    files = {p.name for p in stored.rglob("*") if p.is_file()}
+    # The pyfunc model from code: the booster as UBJSON, its encoding as JSON, the model's code; no pickle.
+    assert {"booster.ubj", "encoding.json", "pyfunc_model.py", "MLmodel"} <= files
+    assert not any(name.endswith((".pkl", ".pickle")) for name in files)
 
 
 def test_baselines_cover_every_feature_and_recompute_by_hand(world, spark):
