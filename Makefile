@@ -6,6 +6,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LAKE ?= lakehouse
 PYTEST_ARGS ?=
+# Two pytest workers: the real-Airflow tests (mostly waiting on a scheduler and on
+# spark-submits) run beside the rest (tests/conftest.py groups them).
+PYTEST_WORKERS ?= 2
 
 .PHONY: help demo test bench check-env clean airflow
 
@@ -33,7 +36,7 @@ demo: check-env $(STAMP)
 test: check-env $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/sqlfluff lint sql/
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 bench: check-env $(STAMP)
 	$(BIN)/python bench/lake_overwrite.py
