@@ -52,8 +52,8 @@ class Platt:
     def probability(self, margin: np.ndarray) -> np.ndarray:
         """Calibrated probabilities (float64) of booster margins."""
         z = self.slope * np.asarray(margin, dtype=np.float64) + self.intercept
-        # exp of a large positive argument would overflow; both branches are the same sigmoid.
-        return np.where(z >= 0, 1.0 / (1.0 + np.exp(-np.abs(z))), np.exp(-np.abs(z)) / (1.0 + np.exp(-np.abs(z))))
+        e = np.exp(-np.abs(z))  # never overflows; both branches are the same sigmoid
+        return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
     def as_dict(self) -> dict[str, Any]:
         return {"method": METHOD, **asdict(self)}
@@ -67,7 +67,3 @@ class Platt:
             raise ValueError(f"unknown calibration method {data.get('method')!r}")
         return cls(slope=float(data["slope"]), intercept=float(data["intercept"]))
 
-
-def margin_to_probability(margin: np.ndarray) -> np.ndarray:
-    """The uncalibrated sigmoid, for comparison (the booster's own output)."""
-    return Platt().probability(margin)

@@ -56,20 +56,13 @@ class DayQuality:
     label_coverage: float
 
 
-def days_to_measure(lake: Lake, model: ModelConfig, days: Sequence[date], *, features_version: int) -> list[date]:
-    """``days`` plus every earlier day whose features partition changed since it was last measured."""
+def late_days(lake: Lake, model: ModelConfig, *, before: date, features_version: int) -> set[date]:
+    """Days before ``before`` whose features partition changed since they were last measured."""
     measured = _last_measured_version(lake, model.name)
     if measured is None or measured >= features_version:
-        return sorted(set(days))
-    changed = {p["ds"] for p in lake.changed_partitions(features_table(model.name), after=measured,
-                                                         upto=features_version)}
-    scored = predictions_table(model.name)
-    have = {p["ds"] for p in lake.partitions(scored)} if lake.exists(scored) else set()
-    late = {d for d in changed & have if d < max(days)}
-    if late - set(days):
-        log.info("labels changed for %d earlier day(s) since they were last measured: %s", len(late - set(days)),
-                 ", ".join(str(d) for d in sorted(late - set(days))))
-    return sorted(set(days) | late)
+        return set()
+    changed = lake.changed_partitions(features_table(model.name), after=measured, upto=features_version)
+    return {p["ds"] for p in changed if p["ds"] < before}
 
 
 def _last_measured_version(lake: Lake, model_name: str) -> int | None:

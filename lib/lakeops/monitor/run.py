@@ -53,7 +53,7 @@ from lakeops.monitor.drift import (
     profile_row,
     reference_from_rows,
 )
-from lakeops.monitor.performance import DayQuality, days_to_measure, measure
+from lakeops.monitor.performance import DayQuality, late_days, measure
 from lakeops.runs import job_run
 
 if TYPE_CHECKING:
@@ -191,22 +191,22 @@ def _quality(lake: Lake, model: ModelConfig, days: list[date], versions: dict[da
              pinned: Mapping[str, int | None], references: Mapping[int, Reference], source: str,
              scored: str) -> tuple[list[dict], list[DayQuality]]:
     """Performance rows for ``days`` and the earlier days whose labels changed (same pinned versions)."""
-    measured = days_to_measure(lake, model, days, features_version=pinned[source])
-    late = [d for d in measured if d not in versions]
+    late = sorted(late_days(lake, model, before=max(days), features_version=pinned[source]) - set(versions))
     all_versions = dict(versions)
     if late:
+        # Only days scored by one version can be measured (the pinned predictions' log stats say which).
         ranges = lake.column_ranges(scored, "model_version", where={"ds": late}, version=pinned[scored])
         for key, found in ranges.items():
             if found is not None and found[0] == found[1]:
                 all_versions[key[0]] = int(found[0])
-    measured = [d for d in measured if d in all_versions]
-    for v in set(all_versions.values()) - set(references):
-        references = {**references, v: _reference(lake, model.name, v)}
+        log.info("labels changed for %d earlier scored day(s) since they were last measured: %s",
+                 len(all_versions) - len(versions), ", ".join(str(d) for d in sorted(set(all_versions) - set(days))))
     slices: dict[str, set[str]] = {key: set() for key in model.monitor.slices}
-    for v in set(all_versions[d] for d in measured):
-        for key, values in references[v].plan(model.monitor.slices).slices.items():
+    for v in set(all_versions.values()):
+        reference = references[v] if v in references else _reference(lake, model.name, v)
+        for key, values in reference.plan(model.monitor.slices).slices.items():
             slices[key] |= set(values)
-    return measure(lake, model, days=measured, versions={d: all_versions[d] for d in measured}, pinned=pinned,
+    return measure(lake, model, days=sorted(all_versions), versions=all_versions, pinned=pinned,
                    slices={k: sorted(v) for k, v in slices.items()})
 
 
