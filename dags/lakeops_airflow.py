@@ -39,9 +39,9 @@ from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOpe
 from airflow.sdk import Asset
 
 try:  # Airflow >= 3.2
-    from airflow.sdk.exceptions import AirflowException, AirflowFailException
+    from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 except ImportError:  # Airflow 3.1
-    from airflow.exceptions import AirflowException, AirflowFailException
+    from airflow.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 # Re-exported for the DAG files. Airflow >= 3.2: timetables are part of the authoring API.
 try:
     from airflow.sdk import AssetOrTimeSchedule as AssetOrTimeSchedule
@@ -63,6 +63,9 @@ EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED = 1, 2, 3
 _NO_RETRY = {EXIT_USAGE: "bad argument or config", EXIT_REFUSED: "the data was refused (quality gate or schema)"}
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _DS = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_FINGERPRINT = re.compile(r"^[0-9a-f]{16}$")
+#: The Airflow connection whose host (an http(s) URL) and password (a bearer token) receive alerts.
+ALERTS_CONN_ID = "lakeops_alerts"
 
 
 def default_args() -> dict[str, Any]:
@@ -204,6 +207,74 @@ def resolve_ds(context: Context, *, lag_days: int = 0) -> date:
     )
 
 
+def resolve_request(context: Context) -> str | None:
+    """The alert fingerprint of the retrain request that triggered this run (``requested_by`` in
+    the extra of the newest triggering asset event that has one), or ``None``.
+
+    Raises:
+        AirflowFailException: a fingerprint that is not 16 hex digits. Not retried.
+    """
+    events = [event for group in (context.get("triggering_asset_events") or {}).values() for event in group
+              if "requested_by" in (event.extra or {})]
+    if not events:
+        return None
+    value = max(events, key=lambda event: event.timestamp).extra["requested_by"]
+    if not (isinstance(value, str) and _FINGERPRINT.fullmatch(value)):
+        raise AirflowFailException(f"invalid requested_by {value!r} in a retrain request: expected 16 hex digits")
+    return value
+
+
+def post_retrain_request(model: str) -> dict[str, str]:
+    """Task body: when the day's alerts asked for a retrain (a row of ``ml.alerts`` with
+    ``retrain_requested``), emit the retrain request Asset event with ``{"model", "ds",
+    "requested_by", "rule"}`` in its extra; otherwise skip (a skipped task emits no event).
+    Reads the Delta table with delta-rs, no Spark."""
+    from airflow.sdk import get_current_context
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    from lakeops.names import path_under
+
+    context = get_current_context()
+    day = resolve_ds(context)
+    location = path_under(runtime().lake, "ml", "alerts")
+    try:
+        rows = DeltaTable(str(location)).to_pyarrow_table(
+            partitions=[("model_name", "=", model), ("ds", "=", day.isoformat())],
+            columns=["rule", "fingerprint", "retrain_requested"]).to_pylist()
+    except TableNotFoundError:
+        rows = []
+    asked = [r for r in rows if r["retrain_requested"]]
+    if not asked:
+        raise AirflowSkipException(f"no alert of {model} asked for a retrain on {day}")
+    extra = {"model": model, "ds": day.isoformat(), "requested_by": asked[0]["fingerprint"], "rule": asked[0]["rule"]}
+    context["outlet_events"][retrain_request(model)].extra = extra
+    print(f"retrain of {model} requested on {day} by alert {extra['rule']} ({extra['requested_by']})")
+    return extra
+
+
+def alert_receiver_env() -> dict[str, str]:
+    """``LAKEOPS_ALERT_WEBHOOK_URL`` and ``..._TOKEN`` for the monitor job, from the connection
+    ``lakeops_alerts`` (host: the receiver's URL; password: a bearer token), else from this
+    process's environment; both are registered with Airflow's secret masker."""
+    from airflow.sdk import BaseHook
+    from airflow.sdk.log import mask_secret
+
+    env = {k: os.environ[k] for k in ("LAKEOPS_ALERT_WEBHOOK_URL", "LAKEOPS_ALERT_WEBHOOK_TOKEN") if os.environ.get(k)}
+    try:
+        conn = BaseHook.get_connection(ALERTS_CONN_ID)
+    except Exception:
+        conn = None
+    if conn is not None and conn.host:
+        host = conn.host if "://" in conn.host else f"{conn.schema or 'https'}://{conn.host}"
+        env["LAKEOPS_ALERT_WEBHOOK_URL"] = host if not conn.port or "://" in conn.host else f"{host}:{conn.port}"
+        if conn.password:
+            env["LAKEOPS_ALERT_WEBHOOK_TOKEN"] = conn.password
+    for value in env.values():
+        mask_secret(value)
+    return env
+
+
 def _parse_ds(value: object, where: str) -> date:
     if isinstance(value, str) and _DS.fullmatch(value):
         try:
@@ -278,8 +349,13 @@ class LakeopsJob(SparkSubmitOperator):
         # The master comes last: lakeops sets it in its session builder, which would otherwise
         # override spark-submit's --master with the config's.
         self.application_args = ["--model", self.model, *days, *rt.cli_options(), "--set", f"spark.master={master}"]
+        if self.job == "train":
+            requested_by = resolve_request(context)
+            if requested_by is not None:
+                self.application_args += ["--requested-by", requested_by]
         python = sys.executable
         self.env_vars = {
+            **(alert_receiver_env() if self.job == "monitor" else {}),
             # spark-submit and the Python it starts are this environment's (pyspark's own bin/).
             "PATH": os.pathsep.join([str(Path(python).parent), os.environ.get("PATH", "")]),
             "PYSPARK_PYTHON": python,

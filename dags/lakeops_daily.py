@@ -16,7 +16,14 @@ One DAG `lakeops_<model>_daily` per model config under `conf/base/models/`:
    `ml.profile_metrics`, `ml.performance_metrics` (estimated for the day, realised for the
    earlier days whose labels arrived) and the report `<lake>/reports/<model>/<ds>.html`. Consecutive drift
    compares a day with the day monitored before it, so monitor waits for the previous run's
-   monitor (`depends_on_past`): days are monitored in order, in a backfill too.
+   monitor (`depends_on_past`): days are monitored in order, in a backfill too. It then judges
+   the model's alert rules (`ml.alerts`): firing and resolved alerts go to the receiver of the
+   connection `lakeops_alerts` (host: its URL, password: a bearer token; Alertmanager's
+   webhook payload), and a failing receiver is recorded, never failing the task;
+5. **request_retrain** posts an asset event on `lakeops://requests/retrain/<model>` with
+   `{"ds", "requested_by": <alert fingerprint>, "rule"}` when a firing alert asked for a
+   retrain that day (at most one per `alerts.retrain_cooldown_days`, none when the day's
+   data-quality gate failed); `lakeops_<model>_train` runs on it. Skipped otherwise.
 
 **ds** is the start of the run's data interval: the scheduled run (and a backfill's run) of
 2024-01-31 processes 2024-01-31, after the day has ended. A manual run covers the last complete
@@ -45,7 +52,9 @@ from lakeops_airflow import (
     Model,
     default_args,
     models,
+    post_retrain_request,
     raw_partition_committed,
+    retrain_request,
     table_asset,
 )
 
@@ -73,8 +82,10 @@ def build(model: Model) -> DAG:
         score = LakeopsJob(job="score", model=m, outlets=[table_asset(f"predictions.{m}")])
         monitor = LakeopsJob(job="monitor", model=m, depends_on_past=True,
                              outlets=[table_asset("ml.drift_metrics"), table_asset("ml.drift_counts"),
-                                      table_asset("ml.profile_metrics"), table_asset("ml.performance_metrics")])
-        chain(wait, prepare, score, monitor)
+                                      table_asset("ml.profile_metrics"), table_asset("ml.performance_metrics"),
+                                      table_asset("ml.alerts")])
+        request = task(task_id="request_retrain", outlets=[retrain_request(m)])(post_retrain_request)(m)
+        chain(wait, prepare, score, monitor, request)
     return dag
 
 

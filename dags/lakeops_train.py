@@ -10,7 +10,9 @@ asks for a retrain with `{"ds": "YYYY-MM-DD"}` in its extra:
    `train.window_days` ending at `ds`, behind the data-quality gate, so that the labels of days
    prepared before their next day had arrived are filled in;
 3. **train** (`jobs/train.py --ds`) trains on that window, logs to MLflow, registers the
-   version as `challenger` and writes its `ml.baselines`;
+   version as `challenger` and writes its `ml.baselines`; a run triggered by a retrain request
+   passes the requesting alert's fingerprint (`--requested-by`), which the MLflow run and the
+   gate's `ml.model_validations` row carry;
 4. **validate_model** (`jobs/validate_model.py --ds`) runs the champion/challenger gate,
    records it in `ml.model_validations` and moves `champion` on a pass (`gate.mode`).
 
@@ -18,7 +20,10 @@ asks for a retrain with `{"ds": "YYYY-MM-DD"}` in its extra:
 else two days before the scheduled run (yesterday's raw partition lands after midnight, so
 the newest labelled day is the day before yesterday). A run with none of them fails.
 
-To request a retrain: post an asset event, e.g. the REST API's `POST /api/v2/assets/events`
+The daily DAG's **request_retrain** task posts these events when an alert asks for a retrain
+(`{"ds": <the day>, "requested_by": <fingerprint>, "rule": ...}`); the run then waits for the
+next day's raw partition, which brings the labels of that day. By hand: post an asset event,
+e.g. the REST API's `POST /api/v2/assets/events`
 with `{"asset_id": <id of lakeops://requests/retrain/<model>>, "extra": {"ds": "2024-01-30"}}`,
 or a task with `outlets=[Asset("lakeops://requests/retrain/<model>")]` that yields
 `Metadata(that_asset, {"ds": ...})`; or trigger this DAG with conf `{"ds": ...}`.

@@ -97,6 +97,16 @@ def test_bad_settings_name_file_and_key(tmp_path, settings, message):
         (GOOD_MODEL + "train: {search: {space: {num_workers: [1, 2]}}}\n", r"train.search.space may not set"),
         (GOOD_MODEL + "key_types: {region: int64}\n", r"key_types: 'region' is not one of entity_keys"),
         (GOOD_MODEL + "key_types: {host_id: float}\n", r"key_types.host_id: expected one of"),
+        (GOOD_MODEL + "alerts: {rules: [{name: r, when: psi}]}\n", r"alerts.rules\[0\].when: expected one of"),
+        (GOOD_MODEL + "alerts: {rules: [{name: r, when: score_drifted, for_days: 3, of_days: 2}]}\n",
+         r"m.yaml: alerts.rules\[0\] \(r\): need 1 <= for_days <= of_days"),
+        (GOOD_MODEL + "alerts: {rules: [{name: r, when: estimated_auc}]}\n", r"needs below .* or max_drop"),
+        (GOOD_MODEL + "alerts: {rules: [{name: r, when: data_quality, per_slice: true}]}\n",
+         r"whole population only"),
+        (GOOD_MODEL + "alerts: {rules: [{name: r, when: data_quality}, {name: r, when: score_drifted}]}\n",
+         r"alerts.rules\[1\] \(r\): another rule has this name"),
+        (GOOD_MODEL + "alerts: {rules: [{name: r, when: score_drifted, severity: page}]}\n",
+         r"alerts.rules\[0\].severity: expected one of"),
     ],
 )
 def test_bad_model_files_name_file_and_key(tmp_path, model, message):

@@ -36,7 +36,8 @@ def project(tmp_path_factory, spark):
     shutil.copytree(ONBOARDING, root, dirs_exist_ok=True)
     settings = load_settings(conf_dir=root / "conf", env="test", lake_root=str(root / "lake"),
                              overrides=["models.incident_risk.train.search.trials=1"])
-    stages.run_generate(settings, start=date(2024, 1, 1), end=SCORE_DS, hosts=HOSTS, seed=3)
+    # Raw data from Dec 9: incident_risk's 30 days of lookback before Jan 8 (latency_breach needs 7).
+    stages.run_generate(settings, start=date(2023, 12, 9), end=SCORE_DS, hosts=HOSTS, seed=3)
     results = {}
     for model in ("incident_risk", "latency_breach"):
         stages.run_prepare(settings, model, days=date_range(date(2024, 1, 8), SCORE_DS))

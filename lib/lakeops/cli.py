@@ -108,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
         "'challenger', and freezes its baselines into ml.baselines.",
     )
     tr.add_argument("--ds", required=True, type=_ds("ds"), help="the last day of the training window, YYYY-MM-DD")
+    tr.add_argument("--requested-by", metavar="FINGERPRINT",
+                    help="the ml.alerts fingerprint of the alert whose retrain request this answers (tagged on the "
+                    "MLflow run and copied into ml.model_validations)")
 
     val = _command(
         sub, "validate-model", _cmd_validate, model=True,
@@ -145,9 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
         sub, "monitor", _cmd_monitor, model=True,
         help="drift (PSI, KS, JS, Wasserstein, chi-square), profiles and the HTML report for a day or a range",
         description="Count each day's features and scores against the frozen baseline of the model version "
-        "that scored it (one Spark job), write ml.drift_metrics, ml.drift_counts and ml.profile_metrics for "
-        "those (model, ds) partitions, and the report <lake>/reports/<model>/<ds>.html. A rerun gives "
-        "identical rows.",
+        "that scored it (one Spark job), write ml.drift_metrics, ml.drift_counts, ml.profile_metrics and "
+        "ml.performance_metrics for those (model, ds) partitions, judge the model's alert rules (ml.alerts; "
+        "firing and resolved alerts go to the log and to the webhook LAKEOPS_ALERT_WEBHOOK_URL, with "
+        "LAKEOPS_ALERT_WEBHOOK_TOKEN as bearer token), print any retrain request, and write the report "
+        "<lake>/reports/<model>/<ds>.html. A rerun gives identical rows.",
     )
     mon.add_argument("--ds", type=_ds("ds"), help="one partition date, YYYY-MM-DD")
     mon.add_argument("--start", type=_ds("start"), help="first day of a range (with --end)")
@@ -269,7 +274,7 @@ def _cmd_prepare(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     from lakeops.stages import run_train
 
-    result = run_train(settings, args.model, ds=args.ds)
+    result = run_train(settings, args.model, ds=args.ds, requested_by=args.requested_by)
     print(f"{result.model_name} version {result.version} is the challenger: holdout AUC {result.holdout.auc:.4f}, "
           f"PR-AUC {result.holdout.pr_auc:.4f}, logloss {result.holdout.logloss:.4f}, threshold "
           f"{result.threshold:.4f} (train {result.train_days[0]}..{result.train_days[-1]}, holdout "
@@ -303,12 +308,23 @@ def _cmd_monitor(args: argparse.Namespace, settings: Settings) -> int:
 
     days = days_of(ds=args.ds, start=args.start, end=args.end)
     r = run_monitor(settings, args.model, days=days, report=not args.no_report)
-    print(f"{'ds':<10}  {'version':>7}  {'rows':>9}  {'max PSI':>7}  {'column':<24}  status  alerts")
+    print(f"{'ds':<10}  {'version':>7}  {'rows':>9}  {'max PSI':>7}  {'column':<24}  status  {'nDCG':>5}  "
+          "columns at alert")
     for d in r.days:
         flagged = ", ".join(d.alerts) or "-"
+        ndcg = f"{d.attribution_ndcg:>5.3f}" if d.attribution_ndcg is not None else f"{'-':>5}"
         print(f"{d.ds.isoformat():<10}  {d.model_version:>7}  {d.rows:>9,}  {d.max_psi:>7.3f}  "
-              f"{d.max_psi_column:<24}  {d.status:<6}  {flagged}")
+              f"{d.max_psi_column:<24}  {d.status:<6}  {ndcg}  {flagged}")
     print(f"ml.drift_metrics: {r.drift_rows:,} rows for {len(r.days)} day(s) (job run {r.job_run_id})")
+    for a in r.alerts:
+        if a["state"] != "pending":
+            where = f" [{a['slice_key']}={a['slice_value']}]" if a["slice_key"] else ""
+            print(f"alert {a['ds']} {a['state']:<8} {a['rule']}{where} ({a['severity']}, since "
+                  f"{a['firing_since'] or a['first_seen']}): {a['summary']}")
+    for q in r.retrain_requests:
+        print(f"retrain requested on {q.ds} by alert {q.rule} (fingerprint {q.fingerprint}): run "
+              f"`lakeops train --model {q.model_name} --ds {q.ds} --requested-by {q.fingerprint}`, then "
+              "validate-model (the daily DAG's monitor task posts this request to lakeops_<model>_train)")
     if r.reports:
         print(f"report: {r.reports[-1]}")
     return EXIT_OK

@@ -183,9 +183,61 @@ class MonitorConfig:
     columns: Mapping[str, Thresholds] = field(default_factory=dict)
     #: Slices with fewer current rows than this get no drift rows (too few rows to say anything).
     min_slice_rows: int = 100
+    #: Attribution drift (``ml.attribution_drift``) is ``alert`` when the day's nDCG of the feature
+    #: ranking by mean |SHAP| against training falls below this (SageMaker Clarify's 0.9).
+    attribution_ndcg_alert: float = 0.9
+    #: Rows explained with SHAP per monitored day (and for a version's training reference): a seeded
+    #: sample of about this many (all rows of a smaller day). TreeSHAP costs about a millisecond a row.
+    attribution_sample_rows: int = 2000
 
     def thresholds_for(self, column: str) -> Thresholds:
         return self.columns.get(column, self.thresholds)
+
+
+#: What an alert rule watches (``alerts.rules[].when``), each read from the monitoring tables of a day.
+AlertKind = Literal["features_drifted", "score_drifted", "estimated_auc", "realised_auc", "data_quality",
+                    "attribution_drift"]
+Severity = Literal["info", "warning", "critical"]
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    """One alert rule (see ``lakeops.alert``): a condition on each monitored day, debounced.
+
+    The rule is *active* on a day when its condition holds that day and on at least
+    ``for_days`` of the last ``of_days`` monitored days (Prometheus' ``for``, CloudWatch's
+    "M of N"); it then fires. A firing rule stays firing for ``keep_firing_days`` monitored
+    days after it stops being active (``keep_firing_for``), then resolves.
+    """
+
+    name: str
+    when: AlertKind
+    #: features_drifted: how many features must be at ``alert`` drift on the same day.
+    at_least: int = 1
+    #: estimated_auc, realised_auc: an AUC below this; attribution_drift: an nDCG below this
+    #: (default: ``monitor.attribution_ndcg_alert``).
+    below: float | None = None
+    #: estimated_auc, realised_auc: an AUC this far below the version's training holdout AUC.
+    max_drop: float | None = None
+    for_days: int = 1
+    of_days: int = 1
+    keep_firing_days: int = 0
+    severity: Severity = "warning"
+    #: A firing rule asks for a retrain (at most one request per ``alerts.retrain_cooldown_days``).
+    retrain: bool = False
+    #: Also judge each slice of ``monitor.slices`` (drift and performance rules); else the whole population.
+    per_slice: bool = False
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    """Alert rules and what a firing rule may do (``lakeops.alert``)."""
+
+    rules: tuple[AlertRule, ...] = ()
+    #: After a retrain request, no other one for this many days (by ``ds``, not by the clock).
+    retrain_cooldown_days: int = 7
+    #: Notify receivers when an alert resolves, as Alertmanager's ``send_resolved`` (default true).
+    send_resolved: bool = True
 
 
 @dataclass(frozen=True)
@@ -205,6 +257,7 @@ class ModelConfig:
     train: TrainConfig = TrainConfig()
     gate: GateConfig = GateConfig()
     monitor: MonitorConfig = MonitorConfig()
+    alerts: AlertsConfig = AlertsConfig()
     #: Types of entity key columns that are not strings (string, int32, int64, date).
     key_types: Mapping[str, Literal["string", "int32", "int64", "date"]] = field(default_factory=dict)
     description: str = ""
@@ -419,6 +472,10 @@ def _check_model(model: ModelConfig, origins: Mapping[str, str], *, project_dir:
         if not 0 < limits.psi_warn <= limits.psi_alert or not 0 < limits.null_rate_warn <= limits.null_rate_alert:
             raise ConfigError(f"{_origin(origins, where)}: {where}: need 0 < psi_warn <= psi_alert and "
                               "0 < null_rate_warn <= null_rate_alert")
+    if not 0 < model.monitor.attribution_ndcg_alert <= 1 or model.monitor.attribution_sample_rows < 1:
+        raise ConfigError(f"{_origin(origins, 'monitor')}: monitor: need 0 < attribution_ndcg_alert <= 1 and "
+                          "attribution_sample_rows >= 1")
+    _check_alerts(model, origins)
     for section, keys in (("train.params", model.train.params), ("train.search.space", model.train.search.space)):
         bad = sorted(RESERVED_TRAIN_PARAMS & set(keys))
         if bad:
@@ -446,6 +503,43 @@ def _check_model(model: ModelConfig, origins: Mapping[str, str], *, project_dir:
     check(model.label, "label")
     for col in (*model.features.numeric, *model.features.categorical):
         check(col, "features")
+
+
+def _check_alerts(model: ModelConfig, origins: Mapping[str, str]) -> None:
+    names = set()
+    for i, rule in enumerate(model.alerts.rules):
+        key = f"alerts.rules[{i}]"
+
+        def fail(message: str, key: str = key, name: str = rule.name) -> typing.NoReturn:
+            raise ConfigError(f"{_origin(origins, 'alerts')}: {key} ({name}): {message}")
+
+        try:
+            validate_name(rule.name, kind="rule name")
+        except InvalidParameterError as exc:
+            fail(str(exc))
+        if rule.name in names:
+            fail("another rule has this name")
+        names.add(rule.name)
+        if not 1 <= rule.for_days <= rule.of_days <= 60:
+            fail(f"need 1 <= for_days <= of_days <= 60, got for_days={rule.for_days}, of_days={rule.of_days}")
+        if not 0 <= rule.keep_firing_days <= 60:
+            fail(f"keep_firing_days must be between 0 and 60, got {rule.keep_firing_days}")
+        if rule.at_least < 1:
+            fail(f"at_least must be at least 1, got {rule.at_least}")
+        if rule.when in ("estimated_auc", "realised_auc") and rule.below is None and rule.max_drop is None:
+            fail(f"a {rule.when} rule needs below (an AUC floor) or max_drop (a drop from the training holdout)")
+        if rule.when not in ("estimated_auc", "realised_auc", "attribution_drift") and (
+                rule.below is not None or rule.max_drop is not None):
+            fail(f"below and max_drop do not apply to {rule.when}")
+        if rule.when == "realised_auc" and rule.max_drop is not None:
+            fail("max_drop applies to estimated_auc only; give realised_auc a floor (below)")
+        if rule.per_slice and rule.when in ("data_quality", "attribution_drift"):
+            fail(f"{rule.when} is judged for the whole population only (per_slice: false)")
+        if rule.per_slice and not model.monitor.slices:
+            fail("per_slice needs monitor.slices")
+    if not 1 <= model.alerts.retrain_cooldown_days <= 366:
+        raise ConfigError(f"{_origin(origins, 'alerts.retrain_cooldown_days')}: alerts.retrain_cooldown_days must "
+                          f"be between 1 and 366, got {model.alerts.retrain_cooldown_days}")
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

@@ -5,9 +5,14 @@ before it, so every rolling window and incident history is complete); prepares
 features behind the quality gate; trains and promotes a champion; then runs
 each remaining day as the daily DAG does (its raw data arrives, with drift
 injected from day 35; prepare it and re-prepare the day before, whose labels
-just arrived; score; monitor), one line per day with the day's drift, its
-estimated AUC and the realised AUC of the day whose labels arrived, and writes
-the report. It only calls the stage
+just arrived; score; monitor and judge the alert rules), one line per day with
+the day's drift, its estimated AUC, the realised AUC of the day whose labels
+arrived and the firing alerts; a retrain request is acted on as the train DAG
+does (train on the window ending that day, validate, promote when better), so
+the days after it are scored by the new champion when it won. Alerts go to a
+webhook receiver the demo starts on 127.0.0.1 (unless
+``LAKEOPS_ALERT_WEBHOOK_URL`` names one), which saves each payload under
+``<lake>/reports/webhook/``. It only calls the stage
 entries of :mod:`lakeops.stages`, exactly as the CLI, the jobs and the DAGs do.
 
 Writes every table of the lakehouse at ``settings.lake.root`` (which must be
@@ -16,16 +21,21 @@ empty or absent) and the report under ``<lake>/reports/``.
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TextIO, TypeVar
 
 from lakeops import stages
+from lakeops.alert.notify import URL_ENV
 from lakeops.config import Settings
 from lakeops.dates import date_range
 from lakeops.errors import InvalidParameterError
@@ -93,28 +103,115 @@ def run_demo(settings: Settings, plan: DemoPlan, *, reset: bool = False, out: Te
     days = date_range(plan.train_ds + timedelta(days=1), plan.end)
     delay = settings.model(MODEL).label_delay_days
     say(f"run {len(days)} days as the daily DAG does: the day's raw data arrives, then prepare (it and the "
-        f"{delay} day(s) before, whose labels arrived), score and monitor:")
-    say(f"  {'day':<10}  {'rows':>7}  {'max PSI':>7}  {'column':<24}  {'status':<6}  {'est. AUC':>8}  "
-        f"{'band':<13}  {'realised AUC (day)':<20}  alerts")
+        f"{delay} day(s) before, whose labels arrived), score, monitor and judge the alert rules; a retrain "
+        "request trains, validates and (when the challenger wins) promotes a new champion:")
+    say(f"  {'day':<10}  {'rows':>7}  {'ver':>3}  {'max PSI':>7}  {'column':<24}  {'est. AUC':>8}  {'band':<13}  "
+        f"{'realised AUC (day)':<20}  alerts (+ firing, - resolved)")
     report = None
-    for i, d in enumerate(days, start=1):
-        stages.run_generate(settings, start=d, end=d, hosts=plan.hosts, seed=plan.seed, drift_start=plan.drift_start)
-        stages.run_prepare(settings, MODEL, days=date_range(d - timedelta(days=delay), d))
-        scored = stages.run_score(settings, MODEL, days=[d])
-        monitored = stages.run_monitor(settings, MODEL, days=[d])
-        s = monitored.days[0]
-        report = monitored.reports[-1] if monitored.reports else report
-        flagged = ", ".join(s.alerts) if s.alerts else "-"
-        q = s.quality
-        estimate = f"{q.estimated_auc:>8.3f}" if q else f"{'-':>8}"
-        band = f"{q.auc_lower:.3f}-{q.auc_upper:.3f}" if q and q.auc_lower is not None else "-"
-        late = [x for x in monitored.late if x.realised_auc is not None]
-        realised = ", ".join(f"{x.realised_auc:.3f} ({x.ds:%m-%d})" for x in late[-1:]) or "-"
-        say.progress(f"  {d.isoformat():<10}  {scored.rows:>7,}  {s.max_psi:>7.3f}  {s.max_psi_column:<24}  "
-                     f"{s.status:<6}  {estimate}  {band:<13}  {realised:<20}  {flagged}", i, len(days))
+    with _webhook(root) as receiver:
+        for i, d in enumerate(days, start=1):
+            stages.run_generate(settings, start=d, end=d, hosts=plan.hosts, seed=plan.seed,
+                                drift_start=plan.drift_start)
+            stages.run_prepare(settings, MODEL, days=date_range(d - timedelta(days=delay), d))
+            scored = stages.run_score(settings, MODEL, days=[d])
+            monitored = stages.run_monitor(settings, MODEL, days=[d])
+            s = monitored.days[0]
+            report = monitored.reports[-1] if monitored.reports else report
+            q = s.quality
+            estimate = f"{q.estimated_auc:>8.3f}" if q else f"{'-':>8}"
+            band = f"{q.auc_lower:.3f}-{q.auc_upper:.3f}" if q and q.auc_lower is not None else "-"
+            late = [x for x in monitored.late if x.realised_auc is not None]
+            realised = ", ".join(f"{x.realised_auc:.3f} ({x.ds:%m-%d})" for x in late[-1:]) or "-"
+            say.progress(f"  {d.isoformat():<10}  {scored.rows:>7,}  {s.model_version:>3}  {s.max_psi:>7.3f}  "
+                         f"{s.max_psi_column:<24}  {estimate}  {band:<13}  {realised:<20}  "
+                         f"{_alert_line(monitored)}", i, len(days))
+            for request in monitored.retrain_requests:
+                _retrain(say, settings, request)
+    if receiver is not None:
+        say(f"the local webhook receiver got {receiver.summary()} (Alertmanager's payload), saved in "
+            f"{receiver.folder}")
     say(f"done in {time.monotonic() - t0:.0f} s")
     _next_steps(say, root, report, plan)
     return report
+
+
+def _alert_line(monitored) -> str:
+    """Firing alerts of the day by rule (slices counted), with today's changes marked."""
+    changes = {(n.rule, n.slice_value): "+" if n.status == "firing" else "-" for n in monitored.notices}
+    firing: dict[str, int] = {}
+    for a in monitored.alerts:
+        if a["state"] == "firing":
+            firing[a["rule"]] = firing.get(a["rule"], 0) + 1
+    parts = [f"{'+' if any(k[0] == rule and v == '+' for k, v in changes.items()) else ''}{rule}"
+             f"{f' x{n}' if n > 1 else ''}" for rule, n in sorted(firing.items())]
+    parts += sorted({f"-{rule}" for (rule, _), v in changes.items() if v == "-" and rule not in firing})
+    return ", ".join(parts) or "-"
+
+
+def _retrain(say: _Printer, settings: Settings, request) -> None:
+    """Act on a retrain request as the train DAG does: train on the window ending that day, then the gate."""
+    say(f"  retrain requested on {request.ds} by alert {request.rule} ({request.fingerprint}):")
+    trained = say.step(f"train on the labelled days up to {request.ds}", lambda: stages.run_train(
+        settings, MODEL, ds=request.ds, requested_by=request.fingerprint))
+    say.detail(f"version {trained.version}: holdout AUC {trained.holdout.auc:.3f} "
+               f"({trained.holdout_days[0]}..{trained.holdout_days[-1]})")
+    decision = say.step("validate against the champion on the same holdout",
+                        lambda: stages.run_validate(settings, MODEL, ds=request.ds))
+    say.detail(f"{decision.decision}: {decision.reason}")
+
+
+@contextmanager
+def _webhook(root: Path) -> Iterator[_Receiver | None]:
+    """A receiver on 127.0.0.1 for the demo's alerts, unless ``LAKEOPS_ALERT_WEBHOOK_URL`` names a real one."""
+    if os.environ.get(URL_ENV):
+        yield None
+        return
+    receiver = _Receiver(root / "reports" / "webhook")
+    os.environ[URL_ENV] = receiver.url
+    try:
+        yield receiver
+    finally:
+        os.environ.pop(URL_ENV, None)
+        receiver.close()
+
+
+class _Receiver:
+    """Saves every payload posted to it as ``<folder>/NNN-<status>.json``."""
+
+    def __init__(self, folder: Path) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self.statuses: list[str] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                outer.statuses.append(body["status"])
+                path = outer.folder / f"{len(outer.statuses):03d}-{body['status']}.json"
+                path.write_text(json.dumps(body, indent=2))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/alerts"
+
+    def summary(self) -> str:
+        return (f"{self.statuses.count('firing')} firing and {self.statuses.count('resolved')} resolved "
+                "payload(s)")
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def _check_lake(root: Path, *, reset: bool) -> None:
@@ -148,6 +245,8 @@ def _next_steps(say: _Printer, root: Path, report: Path | None, plan: DemoPlan) 
         "--param top=10")
     say(f"    .venv/bin/lakeops {lake} sql -f sql/queries/is_the_model_still_good.sql --param model={MODEL} "
         f"--param ds={week_end} --param days=14")
+    say(f"    .venv/bin/lakeops {lake} sql -f sql/queries/open_alerts.sql --param model={MODEL} --param ds={week_end}")
+    say(f"    .venv/bin/lakeops {lake} sql -f sql/queries/why_does_this_version_exist.sql --param model={MODEL}")
     say("  the Airflow DAGs      make airflow   (then open http://127.0.0.1:8080)")
 
 

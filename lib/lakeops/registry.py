@@ -54,6 +54,8 @@ TAG_HOLDOUT_END = "lakeops.holdout_end"
 TAG_CONFIG_HASH = "lakeops.config_hash"
 TAG_CODE_VERSION = "lakeops.code_version"
 TAG_JOB_RUN_ID = "lakeops.job_run_id"
+#: The fingerprint of the ml.alerts alert whose retrain request trained this version (absent: scheduled or manual).
+TAG_REQUESTED_BY = "lakeops.requested_by"
 
 # Artifacts of a training run, beside the model.
 ARTIFACT_MODEL = "model"

@@ -15,13 +15,15 @@ entry                   reads                                       writes
 :func:`run_validate`    ``features.<model>``, the registry          ``ml.model_validations``, alias @champion
 :func:`run_score`       ``features.<model>``, the registry          ``predictions.<model>``
 :func:`run_monitor`     ``features.<model>``, ``predictions.<model>``, ``ml.drift_metrics``, ``ml.drift_counts``,
-                        ``ml.baselines``                            ``ml.profile_metrics``, the HTML report
+                        ``ml.baselines``                            ``ml.profile_metrics``, ``ml.performance_metrics``,
+                                                                    ``ml.alerts``, the HTML report
 ======================  ==========================================  =============================================
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -44,6 +46,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("lakeops")
 
 GATE_MODES = ("disabled", "dry_run", "enabled")
+#: An ml.alerts fingerprint (lakeops.alert.state.fingerprint).
+FINGERPRINT = re.compile(r"^[0-9a-f]{16}$")
 
 
 def run_generate(
@@ -76,14 +80,20 @@ def run_prepare(settings: Settings, model: str, *, days: Sequence[date]) -> Prep
     return prepare(open_lake(settings), cfg, days=days, feature_sql=sql, raw_suite=raw, features_suite=features)
 
 
-def run_train(settings: Settings, model: str, *, ds: date) -> TrainResult:
-    """Train ``model`` on the window ending at ``ds`` and register it as the challenger."""
+def run_train(settings: Settings, model: str, *, ds: date, requested_by: str | None = None) -> TrainResult:
+    """Train ``model`` on the window ending at ``ds`` and register it as the challenger.
+
+    ``requested_by``: the fingerprint of the alert whose retrain request this training answers.
+    """
     from lakeops.train.pipeline import default_code_version, train
 
     cfg = settings.model(model)
     _day(ds)
+    if requested_by is not None and not FINGERPRINT.fullmatch(str(requested_by)):
+        raise InvalidParameterError(f"invalid alert fingerprint {requested_by!r}: expected 16 hex digits "
+                                    "(the fingerprint column of ml.alerts)")
     return train(open_lake(settings), cfg, ds=ds, mlflow_cfg=settings.mlflow,
-                 code_version=default_code_version(settings.project_dir))
+                 code_version=default_code_version(settings.project_dir), requested_by=requested_by)
 
 
 def run_validate(settings: Settings, model: str, *, ds: date, mode: str | None = None) -> GateDecision:
@@ -122,16 +132,27 @@ def run_score(
 
 def run_monitor(settings: Settings, model: str, *, days: Sequence[date], report: bool = True) -> MonitorResult:
     """Drift, counts and profiles of ``days`` against the baselines of the versions that scored them,
-    then the report pages of those days (unless ``report`` is false)."""
+    then the model's alert rules on those days (``ml.alerts``, the webhook named by
+    ``LAKEOPS_ALERT_WEBHOOK_URL``, retrain requests), then the report pages of those days
+    (unless ``report`` is false)."""
+    import os
     from dataclasses import replace
 
+    from lakeops.alert import evaluate_alerts
+    from lakeops.alert.notify import webhook_from_env
     from lakeops.monitor import monitor
     from lakeops.report import write_reports
 
     cfg = settings.model(model)
     days = _days(days)
+    try:
+        webhook = webhook_from_env(os.environ)
+    except ValueError as exc:
+        raise InvalidParameterError(str(exc)) from None
     lake = open_lake(settings)
-    result = monitor(lake, cfg, days=days)
+    result = monitor(lake, cfg, days=days, mlflow_cfg=settings.mlflow)
+    alerts = evaluate_alerts(lake, cfg, days=days, webhook=webhook)
+    result = replace(result, alerts=alerts.rows, notices=alerts.notices, retrain_requests=alerts.retrain_requests)
     if report:
         result = replace(result, reports=tuple(write_reports(lake, cfg.name, days)))
     return result

@@ -19,6 +19,7 @@ create table if not exists ml.drift_metrics (
     n_current bigint,
     n_baseline bigint,
     psi double,
+    psi_noise_floor double,
     ks_stat double,
     ks_bound double,
     js_distance double,

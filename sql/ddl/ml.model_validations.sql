@@ -30,6 +30,7 @@ create table if not exists ml.model_validations (
     passed boolean,
     decision string,
     reason string,
+    requested_by string,
     decided_at timestamp
 )
 using delta

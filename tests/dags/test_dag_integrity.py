@@ -132,7 +132,7 @@ def test_every_dag_follows_the_house_style(parsed):
             assert t["retries"] == 3 and t["owner"] == "lakeops", (dag_id, t["id"])
             if t["type"] == "LakeopsJob":
                 assert t["conn_id"] == "spark_default", (dag_id, t["id"])
-            else:
+            elif "Sensor" in t["type"]:
                 assert t["mode"] == "reschedule", (dag_id, t["id"])
 
 
@@ -140,11 +140,14 @@ def test_the_daily_and_training_loops(parsed):
     daily = parsed["dags"]["lakeops_incident_risk_daily"]
     assert daily["schedule"] == "CronDataIntervalTimetable"
     assert [(t["id"], t["upstream"]) for t in daily["tasks"]] == [
-        ("wait_for_raw", []), ("prepare", ["wait_for_raw"]), ("score", ["prepare"]), ("monitor", ["score"])]
+        ("wait_for_raw", []), ("prepare", ["wait_for_raw"]), ("score", ["prepare"]), ("monitor", ["score"]),
+        ("request_retrain", ["monitor"])]
     outlets = {t["id"]: t["outlets"] for t in daily["tasks"]}
     assert "lakeops://features/incident_risk" in outlets["prepare"]
     assert outlets["score"] == ["lakeops://predictions/incident_risk"]
-    assert "lakeops://ml/drift_metrics" in outlets["monitor"]
+    assert "lakeops://ml/drift_metrics" in outlets["monitor"] and "lakeops://ml/alerts" in outlets["monitor"]
+    # What the train DAG listens to.
+    assert outlets["request_retrain"] == ["lakeops://requests/retrain/incident_risk"]
     # Consecutive drift compares a day with the one monitored before it.
     assert [t["id"] for t in daily["tasks"] if t["depends_on_past"]] == ["prepare", "monitor"]
 

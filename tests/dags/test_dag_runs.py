@@ -27,6 +27,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from alert_receiver import Receiver
 from lakedata import fingerprint
 from local_airflow import PROJECT, LocalAirflow, dump
 
@@ -133,9 +134,24 @@ def scheduled(world, airflow, tmp_path_factory) -> Scheduled:
 
 
 def test_airflow_dags_test_runs_a_day_green_end_to_end(world, airflow):
+    """One day end to end; an alert rule (set for this run only) fires, tells a receiver on 127.0.0.1
+    and asks for a retrain, whose asset event queues a run of the train DAG."""
     s, lake = world
+    token = f"hook-{secrets.token_hex(12)}"
+    airflow.secrets.append(token)
+    rule = "{name: retrain_now, when: estimated_auc, below: 0.99, retrain: true, severity: critical}"
     started = time.monotonic()
-    done = airflow.cli("dags", "test", DAILY, "2024-02-11", check=False)
+    airflow.cli("dags", "reserialize")  # the train DAG too: its asset schedule is what gets queued
+    with Receiver() as receiver:
+        airflow.env.update({
+            "AIRFLOW_CONN_LAKEOPS_ALERTS": json.dumps({"conn_type": "http", "host": receiver.url, "password": token}),
+            "AIRFLOW_VAR_LAKEOPS_SET": f"models.{M}.train.search.trials=1 'models.{M}.alerts.rules=[{rule}]'",
+        })
+        try:
+            done = airflow.cli("dags", "test", DAILY, "2024-02-11", check=False)
+        finally:
+            for key in ("AIRFLOW_CONN_LAKEOPS_ALERTS", "AIRFLOW_VAR_LAKEOPS_SET"):
+                airflow.env.pop(key)
     TIMINGS["dags test"] = time.monotonic() - started
     # Kept with the task logs for the secret check: dags test prints the tasks' logs.
     (airflow.home / "logs" / "dags-test.log").write_text(done.stdout + done.stderr)
@@ -144,12 +160,28 @@ def test_airflow_dags_test_runs_a_day_green_end_to_end(world, airflow):
                                      DAILY, "2024-02-11T00:00:00+00:00")
     assert state == "success"
     assert airflow.task_states(DAILY, run_id) == {t: ("success", 1) for t in ("wait_for_raw", "prepare", "score",
-                                                                             "monitor")}
+                                                                             "monitor", "request_retrain")}
     assert f"--ds {DAY}" in done.stdout  # a manual run covers the day before its logical date
 
     assert lake.read(f"predictions.{M}", where={"ds": [DAY]}).count() == HOSTS
     assert lake.read("ml.drift_metrics", where={"model_name": [M], "ds": [DAY]}).count() > 0
     assert (Path(s.lake.root) / "reports" / M / f"{DAY}.html").is_file()
+
+    # The alert: in ml.alerts, at the receiver (Alertmanager's payload, the connection's token) ...
+    (alert,) = [r for r in lake.read_arrow("ml.alerts", where={"model_name": [M], "ds": [DAY]}).to_pylist()
+                if r["rule"] == "retrain_now"]
+    assert alert["state"] == "firing" and alert["retrain_requested"] and alert["notification"] == "sent"
+    (body,) = receiver.requests
+    assert body["status"] == "firing" and body["alerts"][0]["fingerprint"] == alert["fingerprint"]
+    assert receiver.headers[0]["Authorization"] == f"Bearer {token}"
+    # ... and the retrain request: an asset event with the day and the alert, queued for the train DAG.
+    events = airflow.query("select e.extra from asset_event e join asset a on a.id = e.asset_id where a.uri = %s",
+                           f"lakeops://requests/retrain/{M}")
+    assert [e for (e,) in events] == [{"model": M, "ds": DAY.isoformat(), "requested_by": alert["fingerprint"],
+                                      "rule": "retrain_now"}]
+    queued = airflow.query("select q.target_dag_id from asset_dag_run_queue q join asset a on a.id = q.asset_id "
+                           "where a.uri = %s", f"lakeops://requests/retrain/{M}")
+    assert queued == [(f"lakeops_{M}_train",)]
 
 
 def test_a_backfill_equals_three_sequential_runs_and_running_it_again_changes_nothing(world, scheduled):
@@ -179,7 +211,9 @@ def test_a_backfill_equals_three_sequential_runs_and_running_it_again_changes_no
 def test_a_transient_failure_is_retried_and_refused_data_is_not(airflow, scheduled):
     tries = {ds: {task: tried for task, (_, tried) in tasks.items()} for ds, (_, _, tasks) in scheduled.first.items()}
     for d in DAYS:
-        expected = {"wait_for_raw": 1, "prepare": 1, "score": 2 if d == FLAKY else 1, "monitor": 1}
+        # No alert asks for a retrain in these days: request_retrain ran and skipped.
+        expected = {"wait_for_raw": 1, "prepare": 1, "score": 2 if d == FLAKY else 1, "monitor": 1,
+                    "request_retrain": 1}
         assert tries[d.isoformat()] == expected, dump(scheduled.first)
     run_id = scheduled.first[FLAKY.isoformat()][0]
     flaky_log = _log(airflow, run_id, "score", 1)
@@ -188,7 +222,8 @@ def test_a_transient_failure_is_retried_and_refused_data_is_not(airflow, schedul
     state, tasks = scheduled.bad
     assert state == "failed"
     assert tasks == {"wait_for_raw": ("success", 1), "prepare": ("failed", 1),
-                     "score": ("upstream_failed", 0), "monitor": ("upstream_failed", 0)}, dump(tasks)
+                     "score": ("upstream_failed", 0), "monitor": ("upstream_failed", 0),
+                     "request_retrain": ("upstream_failed", 0)}, dump(tasks)
     bad_log = _log(airflow, "bad_day", "prepare", 1)
     assert "exited with 3: the data was refused" in bad_log and "AirflowFailException" in bad_log
     assert "lakeops: error:" in bad_log  # the job's own account of what failed

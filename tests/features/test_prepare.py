@@ -6,13 +6,14 @@ from dataclasses import replace
 from datetime import date, timedelta
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from lakedata import fingerprint
 
 from lakeops.cli import main
 from lakeops.dates import date_range
 from lakeops.features import QualityGateError, prepare
-from lakeops.lake.tables import TELEMETRY, features_spec
+from lakeops.lake.tables import FEATURE_DAYS, TELEMETRY, features_spec
 from lakeops.synth import generate
 
 START, END = date(2024, 1, 1), date(2024, 1, 16)
@@ -58,6 +59,31 @@ def test_prepare_builds_features_matching_an_independent_computation(spark, lake
         assert row.incidents_30d == len(past)
         expected_gap = (ds - past[-1]).days if past else None
         assert (pd.isna(row.days_since_last_incident) and expected_gap is None) or row.days_since_last_incident == expected_gap
+
+    # raw.telemetry starts on START: no prepared day has its 30 days of lookback.
+    recorded = lake.read(FEATURE_DAYS.name).toPandas().set_index("ds").sort_index()
+    assert list(recorded.index) == DAYS and set(recorded.model_name) == {model.name}
+    assert not recorded.lookback_complete.any()
+    assert list(recorded.source_days_present) == [(d - START).days for d in DAYS]
+    assert set(recorded.source_days_expected) == {30} and set(recorded.job_run_id) == {result.job_run_id}
+    assert list(recorded.lookback_start) == [d - timedelta(days=30) for d in DAYS]
+
+
+def test_prepare_records_whether_each_days_lookback_was_complete(spark, lake, world):
+    model, kwargs = world
+    short = replace(model, features=replace(model.features, lookback_days=3))
+    gap = date(2024, 1, 10)
+    empty = lake.read(TELEMETRY.name).limit(0).toPandas()
+    lake.overwrite_rows(pa.Table.from_pandas(empty, preserve_index=False), TELEMETRY, partitions={"ds": [gap]},
+                        allow_empty=True)
+    assert gap not in {p["ds"] for p in lake.partitions(TELEMETRY.name)}
+    prepare(lake, short, days=[date(2024, 1, 9), date(2024, 1, 12)], **kwargs)
+    prepare(lake, short, days=[date(2024, 1, 12)], **kwargs)  # a rerun replaces the day's record
+    recorded = {r.ds: r for r in lake.read(FEATURE_DAYS.name).collect()}
+    assert set(recorded) == {date(2024, 1, 9), date(2024, 1, 12)}
+    assert recorded[date(2024, 1, 9)].lookback_complete and recorded[date(2024, 1, 9)].source_days_present == 3
+    assert not recorded[date(2024, 1, 12)].lookback_complete  # Jan 9 and 11 present, Jan 10 missing
+    assert recorded[date(2024, 1, 12)].source_days_present == 2
 
 
 def test_label_is_null_until_the_next_days_incidents_arrive(spark, lake, world):

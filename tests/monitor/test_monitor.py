@@ -14,6 +14,7 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from lakedata import fingerprint
 
@@ -87,6 +88,57 @@ def test_injected_drift_alerts_within_days_and_the_rest_stays_quiet(world):
     first_day = {d.ds: d for d in result.days}
     assert first_day[DRIFT_START - timedelta(days=1)].status == "ok"
     assert "latency_p95_ms" in first_day[DRIFT_START].alerts
+
+
+def test_attribution_drift_names_the_drifted_features_that_now_drive_the_score(world):
+    import xgboost
+
+    from lakeops.evaluate.encoding import encode_arrow
+
+    settings, lake, result, _ = world
+    model = settings.model("incident_risk")
+    features = [*model.features.numeric, *model.features.categorical]
+    # The training reference: every feature ranked, on a seeded sample of about attribution_sample_rows fit rows.
+    reference = lake.read_arrow("ml.attribution_reference").to_pandas()
+    assert sorted(reference.feature) == sorted(features)
+    assert sorted(reference["rank"]) == list(range(1, len(features) + 1))
+    assert abs(reference.n_rows.iloc[0] - model.monitor.attribution_sample_rows) < 200
+
+    drift = lake.read_arrow("ml.attribution_drift", where={"model_name": ["incident_risk"], "ds": DAYS}).to_pandas()
+    assert sorted(drift.ds.unique()) == DAYS and (drift.groupby("ds").feature.count() == len(features)).all()
+    ndcg = drift.groupby("ds").ndcg.agg(["min", "max"])
+    assert (ndcg["min"] == ndcg["max"]).all() and ((ndcg["min"] > 0) & (ndcg["max"] <= 1)).all()
+    ndcg = ndcg["min"]
+    assert ((drift.status == "alert") == (drift.ndcg < model.monitor.attribution_ndcg_alert)).all()
+    assert {d.ds: d.attribution_ndcg for d in result.days} == dict(ndcg)
+
+    # Before the drift the ranking is training's (nDCG about 0.9995); from its first day every day ranks lower,
+    # and the feature whose share moved most is one the drift feeds. On this lake the growing share of missing
+    # mem_util_pct ends up driving the score (from rank 6 to 2), and the last days fall below 0.9.
+    before, after = ndcg[ndcg.index < DRIFT_START], ndcg[ndcg.index >= DRIFT_START]
+    assert (before > 0.99).all() and after.max() < before.min()
+    fed = set().union(*FED_BY.values())
+    top = drift[drift.mover == 1].set_index("ds").sort_index()
+    assert list(top.index) == DAYS
+    assert set(top.loc[top.index >= DRIFT_START, "feature"]) <= fed, top.feature
+    last = drift[drift.ds == DAYS[-1]].set_index("feature")
+    assert top.loc[DAYS[-1], "feature"] == "mem_util_pct" and last.loc["mem_util_pct", "share_change"] > 0
+    assert last.loc["mem_util_pct", "rank_change"] > 0 and last.status.iloc[0] == "alert"
+    assert result.days[-1].attribution_movers[0] == "mem_util_pct"
+
+    # The stored mean |SHAP| of a day is XGBoost's own on that day's rows (all of them: 800 < the sample size).
+    day = DRIFT_START + timedelta(days=10)
+    loaded = registry.load(model.name, version=int(drift.model_version.iloc[0]))
+    rows = lake.read("features.incident_risk", where={"ds": [day]}).select(*features).toPandas()
+    x = encode_arrow(pa.RecordBatch.from_pandas(rows, preserve_index=False), loaded.features, loaded.categories)
+    contribs = loaded.booster.predict(xgboost.DMatrix(x, missing=np.nan), pred_contribs=True, validate_features=False)
+    expected = dict(zip(loaded.features, np.abs(contribs[:, :-1]).mean(axis=0), strict=True))
+    stored = drift[drift.ds == day].set_index("feature")
+    assert (stored.n_rows == len(rows)).all()
+    for f in features:
+        assert stored.loc[f, "mean_abs_shap"] == pytest.approx(expected[f], rel=1e-5, abs=1e-9), f
+        assert stored.loc[f, "reference_mean_abs_shap"] == pytest.approx(
+            reference.set_index("feature").loc[f, "mean_abs_shap"], rel=1e-12)
 
 
 def test_every_psi_recomputes_by_hand_from_two_stored_tables(world):
@@ -266,7 +318,8 @@ def test_chi_square_and_js_of_a_categorical_column_match_scipy(world):
 
 def test_rerun_gives_identical_rows_and_profiles_add_up(world):
     settings, lake, _, _ = world
-    tables = ("ml.drift_metrics", "ml.drift_counts", "ml.profile_metrics", "ml.performance_metrics")
+    tables = ("ml.drift_metrics", "ml.drift_counts", "ml.profile_metrics", "ml.performance_metrics",
+              "ml.attribution_drift")
     day = DAYS[12]
     before = {t: fingerprint(lake.read(t, where={"model_name": ["incident_risk"], "ds": [day]})) for t in tables}
     stages.run_monitor(settings, "incident_risk", days=[day], report=False)
@@ -331,5 +384,6 @@ def test_the_report_shows_the_days_offline(world):
 def test_stats_helpers_agree_with_the_stored_status(world):
     _, _, _, drift = world
     for row in drift.sample(50, random_state=1).itertuples():
-        by_psi = stats.status(row.psi, warn=row.warn_threshold, alert=row.alert_threshold)
+        by_psi = stats.status(row.psi, warn=row.warn_threshold, alert=row.alert_threshold,
+                              noise_floor=row.psi_noise_floor)
         assert {"ok": 0, "warn": 1, "alert": 2}[row.status] >= {"ok": 0, "warn": 1, "alert": 2}[by_psi]

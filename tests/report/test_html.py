@@ -113,7 +113,7 @@ def page() -> str:
 
 def section(page: str, heading: str) -> str:
     """The HTML of the <section> whose <h2> starts with ``heading``."""
-    match = re.search(rf"<section><h2>{re.escape(heading)}.*?</section>", page, flags=re.S)
+    match = re.search(rf"<section[^>]*><h2>{re.escape(heading)}.*?</section>", page, flags=re.S)
     assert match, f"no section {heading!r}"
     return match.group(0)
 

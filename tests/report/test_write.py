@@ -10,7 +10,15 @@ import pytest
 from deltalake import write_deltalake
 
 from lakeops.lake.embedded import EmbeddedLake
-from lakeops.lake.tables import BASELINES, DRIFT_COUNTS, DRIFT_METRICS, PERFORMANCE_METRICS
+from lakeops.lake.tables import (
+    ALERTS,
+    ATTRIBUTION_DRIFT,
+    BASELINES,
+    DRIFT_COUNTS,
+    DRIFT_METRICS,
+    MODEL_VALIDATIONS,
+    PERFORMANCE_METRICS,
+)
 from lakeops.report import write_reports
 
 DAYS = [date(2024, 3, 1), date(2024, 3, 2)]
@@ -77,3 +85,56 @@ def test_pages_show_the_models_whole_population_performance(lake):
     row = re.search(r'<a href="2024-03-01.html">.*?</tr>', index).group(0)
     assert re.findall(r'<td class="num">(.*?)</td>', row)[-3:] == [
         "0.810", '0.700 <span class="badge warn">outside</span>', "100%"]  # fmt: skip
+
+
+def _overwrite(lake: EmbeddedLake, spec, rows: list[dict], **partitions) -> None:
+    lake.overwrite_rows(pa.Table.from_pylist(rows, schema=spec.schema), spec, partitions=partitions)
+
+
+def _alert(ds: date, state: str, **values) -> dict:
+    return {"ds": ds, "model_name": MODEL, "model_version": 2, "rule": "drift", "kind": "features_drifted",
+            "fingerprint": "fp-drift", "state": state, "severity": "critical", "met": True, "value": 1.0,
+            "threshold": 1.0, "first_seen": DAYS[0], "firing_since": DAYS[0] if state == "firing" else None,
+            "last_seen": ds, "quiet_days": 0, "summary": "1 of 1 features at alert drift: amount",
+            "retrain_requested": False, "notification": "sent", "notification_attempts": 1, **values}  # fmt: skip
+
+
+def test_pages_say_when_the_lake_has_no_alert_gate_or_attribution_table(lake):
+    *_, second, index = (p.read_text() for p in write_reports(lake, MODEL, DAYS))
+    assert "No alerts: this lake has no ml.alerts table." in second
+    assert "this lake has neither ml.alerts nor ml.model_validations" in second
+    assert "No attribution drift: this lake has no ml.attribution_drift table." in second
+    assert "<th>alerts</th>" not in index and "<th>nDCG</th>" not in index
+
+
+def test_pages_show_alerts_gate_decisions_and_attribution_from_the_lake(lake):
+    evidence = '{"features_at_alert":[{"column":"<img src=x>","psi":0.6,"noise_floor":0.02}],"features_judged":1}'
+    _overwrite(lake, ALERTS, [_alert(DAYS[1], "firing", evidence=evidence, retrain_requested=True),
+                              {**_alert(DAYS[1], "firing"), "model_name": "other"}],
+               model_name=[MODEL, "other"], ds=[DAYS[1]])  # fmt: skip
+    _overwrite(lake, MODEL_VALIDATIONS, [
+        {"ds": DAYS[1], "model_name": MODEL, "challenger_version": 3, "champion_version": 2, "decision": "rejected",
+         "reason": "challenger AUC 0.70 < champion 0.80", "requested_by": "fp-drift"}], ds=[DAYS[1]])  # fmt: skip
+    _overwrite(lake, ATTRIBUTION_DRIFT, [
+        {"ds": DAYS[1], "model_name": MODEL, "model_version": 2, "feature": f, "mean_abs_shap": shap, "share": shap,
+         "rank": rank, "reference_mean_abs_shap": ref, "reference_share": ref, "reference_rank": 3 - rank,
+         "rank_change": 3 - 2 * rank, "share_change": shap - ref, "mover": rank, "ndcg": 0.85, "status": "alert",
+         "threshold": 0.9, "n_rows": 100}
+        for f, rank, shap, ref in (("amount", 1, 0.7, 0.3), ("tenure", 2, 0.3, 0.7))], model_name=[MODEL],
+        ds=[DAYS[1]])  # fmt: skip
+    first, second, index = (_words(p.read_text()) for p in write_reports(lake, MODEL, DAYS))
+    # The first day: the tables exist but hold nothing of it (the later rows stay off its page).
+    assert "No alert was pending, firing or resolved on this day." in first
+    assert "No attribution drift measured on this day." in first
+    assert "rejected" not in first
+    alerts = re.search(r'<section id="alerts">.*?</section>', second, flags=re.S).group(0)
+    assert alerts.count('<div class="alert-card firing">') == 1  # the other model's alert is not here
+    assert "firing since 2024-03-01 (2 days)" in alerts and "&lt;img src=x&gt;" in alerts
+    assert "<img src=x>" not in second
+    assert "30.0×" in alerts  # PSI 0.6 against a noise floor of 0.02
+    assert "gate: challenger v3 against champion v2: rejected; challenger AUC 0.70 &lt; champion 0.80" in second
+    assert "retrain asked by alert drift on 2024-03-02 (fp-drift)" in second
+    assert "nDCG <b>0.850</b>" in second and "amount: mean |SHAP| 0.7000 today" in second
+    row = re.search(r'<tr class="firing"><td><a href="2024-03-02.html">.*?</tr>', index).group(0)
+    assert "1 firing" in row and "0.850" in row and "v3 rejected" in row and "retrain" in row
+    assert '<tr class="firing"><td><a href="2024-03-01.html">' not in index

@@ -2,9 +2,10 @@
 
 A month of telemetry for 200 hosts with drift from 2024-01-24; features for
 the month; version 1 trained on 2024-01-24 and promoted, scoring
-2024-01-25..31; version 2 trained on 2024-01-28 and scoring 2024-01-29..31
-(explicitly, whatever its gate said), so ``predictions.incident_risk`` has
-two versions and three Delta versions; the week monitored (with region slices); and one failed
+2024-01-25..31; the first four days monitored, where a drift alert asks for
+a retrain; version 2 trained on 2024-01-28 for that request and scoring
+2024-01-29..31 (explicitly, whatever its gate said), so ``predictions.incident_risk`` has
+two versions and three Delta versions; the rest of the week monitored (with region slices); and one failed
 ``prepare`` of a day without telemetry (a failed job run and failed
 data-quality rows). About two minutes on two cores, once for the package.
 """
@@ -53,16 +54,20 @@ def build(spark, settings, root: Path) -> SmallLake:
     model = replace(model, train=replace(model.train, search=replace(model.train.search, trials=1)),
                     monitor=replace(model.monitor, min_slice_rows=20))
     s = replace(s, models={**s.models, MODEL: model})
-    stages.run_generate(s, start=date(2024, 1, 1), end=WEEK[-1], hosts=200, seed=11, drift_start=DRIFT_START)
+    # Raw data from Dec 2: the 30 days of lookback before the first prepared day.
+    stages.run_generate(s, start=date(2023, 12, 2), end=WEEK[-1], hosts=200, seed=11, drift_start=DRIFT_START)
     stages.run_prepare(s, MODEL, days=date_range(date(2024, 1, 1), WEEK[-1]))
     first = stages.run_train(s, MODEL, ds=date(2024, 1, 24))
     stages.run_validate(s, MODEL, ds=date(2024, 1, 24))
     stages.run_score(s, MODEL, days=WEEK)
-    second = stages.run_train(s, MODEL, ds=date(2024, 1, 28))
+    # The drift makes an alert ask for a retrain within the first days; version 2 answers it.
+    monitored = stages.run_monitor(s, MODEL, days=WEEK[:4], report=False)
+    (request,) = monitored.retrain_requests
+    second = stages.run_train(s, MODEL, ds=date(2024, 1, 28), requested_by=request.fingerprint)
     stages.run_validate(s, MODEL, ds=date(2024, 1, 28))
     stages.run_score(s, MODEL, days=WEEK[-3:], model_version=second.version)
     assert (first.version, second.version) == (1, 2)
-    stages.run_monitor(s, MODEL, days=WEEK, report=False)
+    stages.run_monitor(s, MODEL, days=WEEK[4:], report=False)
     with pytest.raises(DataRefusedError):
         stages.run_prepare(s, MODEL, days=[MISSING_DAY])
     return SmallLake(settings=s, root=Path(root).resolve(), lake=stages.open_lake(s))

@@ -40,6 +40,9 @@ def _params(name: str, small_lake) -> dict:
         "psi_recomputed_from_baselines_and_counts": {"model": MODEL, "ds": WEEK[3]},
         "is_the_model_still_good": {"model": MODEL, "ds": WEEK[-1], "days": 7},
         "estimated_vs_realised_by_day": {"model": MODEL, "start": WEEK[0], "end": WEEK[-1]},
+        "open_alerts": {"model": MODEL, "ds": WEEK[-1]},
+        "why_does_this_version_exist": {"model": MODEL},
+        "which_features_drive_the_score_now": {"model": MODEL, "ds": WEEK[-1]},
     }[name]
 
 
@@ -159,6 +162,49 @@ def check_estimated_vs_realised_by_day(rows, small_lake):
     assert rows[0]["auc_band_coverage"] == pytest.approx(sum(judged) / len(judged))
     for r in rows[:6]:
         assert r["auc_in_band"] == (r["auc_lower"] <= r["realised_auc"] <= r["auc_upper"])
+
+
+def check_which_features_drive_the_score_now(rows, small_lake):
+    model = small_lake.settings.model(MODEL)
+    assert len(rows) == len(model.features.numeric) + len(model.features.categorical)
+    assert [r["live_rank"] for r in rows] == list(range(1, len(rows) + 1))
+    assert [r["mean_abs_shap"] for r in rows] == sorted((r["mean_abs_shap"] for r in rows), reverse=True)
+    assert {r["model_version"] for r in rows} == {2}  # the version that scored the day explains it
+    assert sorted(r["reference_rank"] for r in rows) == list(range(1, len(rows) + 1))
+    assert math.isclose(sum(r["share"] for r in rows), 1.0) and math.isclose(sum(r["reference_share"] for r in rows), 1.0)
+    assert all(r["training_mean_abs_shap"] is not None and r["training_rows"] > 0 and r["n_rows"] > 0 for r in rows)
+    movers = sorted((r for r in rows if r["mover"] is not None), key=lambda r: r["mover"])
+    assert 1 <= len(movers) <= 5 and [r["mover"] for r in movers] == list(range(1, len(movers) + 1))
+    assert [abs(r["share_change"]) for r in movers] == sorted((abs(r["share_change"]) for r in movers), reverse=True)
+    assert all(r["movement"] == ("drives more" if r["share_change"] > 0 else "drives less") for r in movers)
+    # The stored nDCG is Clarify's, recomputed here from the rows: training attribution a(f), summed in
+    # the live order over the same sum in the training order, each position discounted by log2(i + 1).
+    a = {r["feature"]: r["training_mean_abs_shap"] for r in rows}
+    by_training = sorted(rows, key=lambda r: r["reference_rank"])
+    dcg = sum(a[r["feature"]] / math.log2(i + 2) for i, r in enumerate(rows))
+    ideal = sum(a[r["feature"]] / math.log2(i + 2) for i, r in enumerate(by_training))
+    assert len({r["ndcg"] for r in rows}) == 1 and rows[0]["ndcg"] == pytest.approx(dcg / ideal, rel=1e-9)
+    assert rows[0]["status"] == ("alert" if rows[0]["ndcg"] < rows[0]["threshold"] else "ok")
+
+
+def check_open_alerts(rows, small_lake):
+    # Latency and its weekly aggregates drift from the 24th: the features rule fires for the whole fleet.
+    assert rows and rows[0]["state"] == "firing"
+    whole = [r for r in rows if r["rule"] == "features_drifted" and r["population"] == "all"]
+    assert len(whole) == 1 and whole[0]["firing_since"] <= WEEK[-1] and whole[0]["value"] >= 2
+    assert '"column":"latency_p95_ms"' in whole[0]["evidence"]
+    order = {"firing": 0, "pending": 1, "resolved": 2}
+    assert [order[r["state"]] for r in rows] == sorted(order[r["state"]] for r in rows)
+
+
+def check_why_does_this_version_exist(rows, small_lake):
+    assert [(r["model_version"], r["decided_on"]) for r in rows] == [(1, date(2024, 1, 24)), (2, date(2024, 1, 28))]
+    first, second = rows
+    assert first["why"] == "scheduled or manual training" and first["requested_by"] is None
+    assert second["why"].startswith("retrain requested by alert ") and len(second["requested_by"]) == 16
+    assert WEEK[0] <= second["requested_on"] <= date(2024, 1, 28) and second["alert_summary"]
+    stored = small_lake.lake.read_arrow("ml.model_validations").to_pylist()
+    assert [r["requested_by"] for r in stored if r["challenger_version"] == 2] == [second["requested_by"]]
 
 
 CHECKS = {name.removeprefix("check_"): fn for name, fn in globals().items() if name.startswith("check_")}

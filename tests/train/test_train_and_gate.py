@@ -27,10 +27,13 @@ MLFLOW = MlflowConfig()
 
 @pytest.fixture(scope="module")
 def world(spark, settings, tmp_path_factory):
-    """A month of 400 hosts, prepared from Jan 8 to Jan 25 (labels through Jan 25)."""
+    """A month of 400 hosts, prepared from Jan 8 to Jan 25 (labels through Jan 25).
+
+    Raw data from Dec 9: the 30 days of lookback before Jan 8, so no prepared day holds warm-up values.
+    """
     root = tmp_path_factory.mktemp("lake")
     lake = open_lake(spark, replace(settings.lake, root=str(root)))
-    generate(lake, start=date(2024, 1, 1), end=date(2024, 1, 26), hosts=400, seed=5)
+    generate(lake, start=date(2023, 12, 9), end=date(2024, 1, 26), hosts=400, seed=5)
     base = settings.model("incident_risk")
     prepare(lake, base, days=date_range(date(2024, 1, 8), date(2024, 1, 25)),
             feature_sql=settings.feature_sql(base),
@@ -52,6 +55,8 @@ def test_training_registers_a_challenger_with_lineage(world):
     assert tags["lakeops.features_version"] == str(lake.version("features.incident_risk")) == str(first.features_version)
     assert tags["lakeops.train_start"] == first.train_days[0].isoformat()
     assert tags["lakeops.config_hash"] == config_hash(model) and tags["lakeops.code_version"] == "test"
+    assert "lakeops.lookback_incomplete_days" not in tags  # every prepared day had its lookback
+    assert lake.read("ml.feature_days").where("not lookback_complete").count() == 0
     trials = mlflow.search_runs([run.info.experiment_id], filter_string=f"tags.`mlflow.parentRunId` = '{run.info.run_id}'")
     assert len(trials) == 2 and trials["metrics.val_auc"].notna().all()
 
@@ -151,7 +156,27 @@ def test_training_refuses_days_without_a_passed_gate(world, spark):
     # Gate records copied over, then a later failed run for one day: that day is named.
     records = lake.read("ml.data_quality", where={"ds": days})
     bare.append(records, DATA_QUALITY)
-    assert choose_window(bare, model, DS).holdout_days[-1] == DS
+    assert choose_window(bare, model, DS).holdout_days[-1] == DS  # no ml.feature_days: every day counts as complete
+
+    # Two days recorded with an incomplete lookback are left out and named; all of them: refused.
+    import pyarrow as pa
+
+    from lakeops.features.prepare import lookback_rows
+    from lakeops.lake.tables import FEATURE_DAYS
+
+    def record(present):
+        rows = lookback_rows(model.name, days, model.features.lookback_days, present, "test")
+        bare.overwrite_rows(pa.Table.from_pylist(rows, schema=FEATURE_DAYS.schema), FEATURE_DAYS,
+                            partitions={"model_name": [model.name], "ds": days})
+
+    record(set(date_range(date(2023, 12, 13), DS)))  # from Dec 13: Jan 10 lacks Dec 11 and 12, Jan 11 lacks Dec 12
+    window = choose_window(bare, model, DS)
+    assert window.incomplete_days == (date(2024, 1, 10), date(2024, 1, 11))
+    assert window.train_days[0] == date(2024, 1, 12) and window.holdout_days[-1] == DS
+    record(set())
+    with pytest.raises(TrainingDataError, match="from 2023-12-11"):
+        choose_window(bare, model, DS)
+    record(set(date_range(date(2023, 12, 1), DS)))
     bad = date(2024, 1, 15)
     failed = records.where((F.col("ds") == bad) & (F.col("stage") == "features")).withColumn(
         "success", F.lit(False)).withColumn("checked_at", F.col("checked_at") + F.expr("INTERVAL 1 HOUR"))

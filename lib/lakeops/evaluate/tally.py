@@ -284,7 +284,11 @@ def _kmv(x: np.ndarray) -> np.ndarray:
 def _hash(x: np.ndarray) -> np.ndarray:
     h = np.ascontiguousarray(x, dtype=np.float64).view(np.uint64).copy()
     h[x == 0] = 0  # -0.0 and 0.0 are one value
-    # The murmur3 finaliser: every input bit moves every output bit.
+    return mix64(h)
+
+
+def mix64(h: np.ndarray) -> np.ndarray:
+    """The murmur3 finaliser, in place on uint64 ``h``: every input bit moves every output bit."""
     h ^= h >> np.uint64(33)
     h *= np.uint64(0xFF51AFD7ED558CCD)
     h ^= h >> np.uint64(33)

@@ -8,8 +8,10 @@ result with the ``features`` suite, and only then replaces the
 ``features.<model>`` partitions in one commit. A failed ``fail`` expectation
 stops the job before anything is written (:class:`QualityGateError`).
 
-Writes ``features.<model>``, ``ml.data_quality`` (every expectation's outcome),
-``ml.job_runs``, and the GX result documents under
+Writes ``features.<model>``, ``ml.feature_days`` (per prepared day, whether
+all ``lookback_days`` source partitions before it were present: rolling
+features of a day without them hold warm-up values), ``ml.data_quality``
+(every expectation's outcome), ``ml.job_runs``, and the GX result documents under
 ``<lake>/_reports/data_quality/<model>/``.
 """
 
@@ -27,7 +29,7 @@ from lakeops.config import ModelConfig, SuiteConfig
 from lakeops.dates import date_range
 from lakeops.errors import QualityGateError
 from lakeops.lake.spec import conform
-from lakeops.lake.tables import DATA_QUALITY, features_spec
+from lakeops.lake.tables import DATA_QUALITY, FEATURE_DAYS, features_spec
 from lakeops.names import path_under
 from lakeops.quality import SuiteOutcome, run_suite
 from lakeops.runs import job_run
@@ -120,11 +122,43 @@ def prepare(
             )
             run.rows_out = write.rows
             _record_quality(lake, run.job_run_id, model, days, outcomes)
+            _record_lookback(lake, run.job_run_id, model, days)
             log.info("%s: %s rows in %d partition(s), version %d", spec.name, f"{write.rows:,}", len(days), write.version)
             return PrepareResult(run.job_run_id, write, tuple(outcomes))
         finally:
             for frame in cached:
                 frame.unpersist()
+
+
+def lookback_rows(model_name: str, days: list[date], lookback_days: int, present: set[date], job_run_id: str) -> list[dict]:
+    """``ml.feature_days`` rows: for each day, how many of the ``lookback_days`` source days before it are in ``present``."""
+    rows = []
+    for d in days:
+        window = date_range(d - timedelta(days=lookback_days), d - timedelta(days=1)) if lookback_days else []
+        found = sum(1 for w in window if w in present)
+        rows.append({"model_name": model_name, "ds": d, "lookback_days": lookback_days,
+                     "lookback_start": d - timedelta(days=lookback_days), "source_days_expected": len(window),
+                     "source_days_present": found, "lookback_complete": found == len(window),
+                     "job_run_id": job_run_id})
+    return rows
+
+
+def _record_lookback(lake: Lake, job_run_id: str, model: ModelConfig, days: list[date]) -> None:
+    """Replace the days' ``ml.feature_days`` rows; the source partitions come from the Delta log, not the data."""
+    present = {p["ds"] for p in lake.partitions(model.sources.observations) if p.get("ds") is not None}
+    rows = lookback_rows(model.name, days, model.features.lookback_days, present, job_run_id)
+    incomplete = [r["ds"] for r in rows if not r["lookback_complete"]]
+    if incomplete:
+        log.warning("%s: %d prepared day(s) without all %d lookback day(s) of %s (warm-up values; training "
+                    "leaves them out): %s", model.name, len(incomplete), model.features.lookback_days,
+                    model.sources.observations, _span(incomplete))
+    lake.overwrite_rows(pa.Table.from_pylist(rows, schema=FEATURE_DAYS.schema), FEATURE_DAYS,
+                        partitions={"model_name": [model.name], "ds": days},
+                        metadata={"job": JOB, "job_run_id": job_run_id})
+
+
+def _span(days: list[date]) -> str:
+    return str(days[0]) if len(days) == 1 else f"{days[0]}..{days[-1]} ({len(days)} days)"
 
 
 def _labels_through(lake: Lake, model: ModelConfig) -> date | None:

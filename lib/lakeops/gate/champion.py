@@ -123,7 +123,8 @@ def validate_model(
                 decision_name = "promoted"
             decision = GateDecision(decision_name, passed, reason, challenger.version, champion_version, ch_eval, cp_eval)
 
-        _record(lake, model, ds, run.job_run_id, mode, days, run.rows_in, decision)
+        _record(lake, model, ds, run.job_run_id, mode, days, run.rows_in, decision,
+                challenger.tags.get(registry.TAG_REQUESTED_BY))
         run.rows_out = 1
         log.info("%s: challenger v%d %s (%s)", model.name, decision.challenger_version, decision.decision, decision.reason)
         return decision
@@ -142,7 +143,7 @@ def _evaluate(holdout, loaded: registry.LoadedModel, model: ModelConfig) -> metr
 
 
 def _record(lake: Lake, model: ModelConfig, ds: date, job_run_id: str, mode: str, days: tuple[date, ...],
-            rows: int | None, d: GateDecision) -> None:
+            rows: int | None, d: GateDecision, requested_by: str | None) -> None:
     gate = model.gate
     ch, cp = d.challenger, d.champion
     row = {
@@ -157,7 +158,7 @@ def _record(lake: Lake, model: ModelConfig, ds: date, job_run_id: str, mode: str
         "min_auc": gate.min_auc, "max_auc_drop": gate.max_auc_drop,
         "max_logloss_increase_pct": gate.max_logloss_increase_pct,
         "max_brier_increase_pct": gate.max_brier_increase_pct,
-        "passed": d.passed, "decision": d.decision, "reason": d.reason,
+        "passed": d.passed, "decision": d.decision, "reason": d.reason, "requested_by": requested_by,
         "decided_at": datetime.now(UTC),  # clock-ok: when the decision was made
     }
     lake.append_rows(pa.Table.from_pylist([row], schema=MODEL_VALIDATIONS.schema), MODEL_VALIDATIONS,

@@ -127,6 +127,25 @@ JOB_RUNS = TableSpec(
     description="One row per job run, successful or not.",
 )
 
+FEATURE_DAYS = TableSpec(
+    name="ml.feature_days",
+    schema=pa.schema(
+        [
+            ("model_name", pa.string()),
+            ("ds", pa.date32()),
+            ("lookback_days", pa.int32()),
+            ("lookback_start", pa.date32()),  # ds - lookback_days: the first source day the features read
+            ("source_days_expected", pa.int32()),  # lookback_days: the days lookback_start .. ds - 1
+            ("source_days_present", pa.int32()),  # of those, partitions of sources.observations present
+            ("lookback_complete", pa.bool_()),
+            ("job_run_id", pa.string()),
+        ]
+    ),
+    partition_by=("model_name", "ds"),
+    description="One row per model and prepared day: whether every source partition of the lookback window "
+    "before it was present. Training leaves out days whose lookback was incomplete (warm-up values).",
+)
+
 # --------------------------------------------------------------------------- models
 
 BASELINES = TableSpec(
@@ -205,6 +224,9 @@ MODEL_VALIDATIONS = TableSpec(
             ("passed", pa.bool_()),
             ("decision", pa.string()),  # promoted | rejected | dry_run_pass | dry_run_fail | skipped
             ("reason", pa.string()),
+            # The fingerprint of the ml.alerts alert whose retrain request trained the challenger (null: scheduled
+            # or manual training). Read from the challenger's MLflow run tag lakeops.requested_by.
+            ("requested_by", pa.string()),
             ("decided_at", UTC_TS),
         ]
     ),
@@ -292,6 +314,8 @@ DRIFT_METRICS = TableSpec(
             ("n_current", pa.int64()),
             ("n_baseline", pa.int64()),
             ("psi", pa.float64()),
+            # The no-drift 99.9th percentile of PSI at these sizes; status warns or alerts only above it.
+            ("psi_noise_floor", pa.float64()),
             ("ks_stat", pa.float64()),  # numeric: on the sketch grid; the exact KS is in [ks_stat, ks_stat + ks_bound]
             ("ks_bound", pa.float64()),
             ("js_distance", pa.float64()),
@@ -409,6 +433,53 @@ PERFORMANCE_METRICS = TableSpec(
     "(recomputed when late labels change a day) and CBPE estimates from calibrated scores, with a band.",
 )
 
+ATTRIBUTION_REFERENCE = TableSpec(
+    name="ml.attribution_reference",
+    schema=pa.schema(
+        [
+            ("model_name", pa.string()),
+            ("model_version", pa.int32()),
+            ("feature", pa.string()),
+            ("mean_abs_shap", pa.float64()),  # mean |SHAP| (margin units, XGBoost pred_contribs) on the sample
+            ("share", pa.float64()),  # of the version's total mean |SHAP|
+            ("rank", pa.int32()),  # 1: the feature that drives the score most
+            ("n_rows", pa.int64()),  # sampled training rows (a hash of keys and ds)
+        ]
+    ),
+    partition_by=("model_name", "model_version"),
+    description="Each model version's feature attribution at training time: mean |SHAP| per feature on a "
+    "seeded sample of its training rows, frozen with the version; what attribution drift compares against.",
+)
+
+ATTRIBUTION_DRIFT = TableSpec(
+    name="ml.attribution_drift",
+    schema=pa.schema(
+        [
+            ("ds", pa.date32()),
+            ("model_name", pa.string()),
+            ("model_version", pa.int32()),  # the version that scored the day, whose booster explains it
+            ("feature", pa.string()),
+            ("mean_abs_shap", pa.float64()),  # on the day's sample
+            ("share", pa.float64()),
+            ("rank", pa.int32()),
+            ("reference_mean_abs_shap", pa.float64()),  # ml.attribution_reference of the version
+            ("reference_share", pa.float64()),
+            ("reference_rank", pa.int32()),
+            ("rank_change", pa.int32()),  # reference_rank - rank: positive, the feature moved up
+            ("share_change", pa.float64()),  # share - reference_share
+            ("mover", pa.int32()),  # 1..5: the day's top movers by |share_change|; null otherwise
+            ("ndcg", pa.float64()),  # the day's nDCG of the live ranking against the reference (repeated)
+            ("status", pa.string()),  # ok | alert (ndcg below threshold)
+            ("threshold", pa.float64()),
+            ("n_rows", pa.int64()),  # sampled rows of the day
+        ]
+    ),
+    partition_by=("model_name", "ds"),
+    description="Attribution drift per model, day and feature: mean |SHAP| on a seeded sample of the day "
+    "against the training reference of the version that scored it, the rank and share changes, the top movers "
+    "and the day's nDCG (SageMaker Clarify's, over all features), flagged below the threshold.",
+)
+
 
 def predictions_spec(model_name: str, keys: pa.Schema) -> TableSpec:
     """``predictions.<model>`` for a model whose entity key columns are ``keys`` (e.g. ``host_id: string``).
@@ -434,3 +505,41 @@ def predictions_spec(model_name: str, keys: pa.Schema) -> TableSpec:
         description=f"One row per entity and day scored by model {model_name}: the score, the 0/1 decision at "
         "the model's threshold and the model version. Re-scoring a ds partition replaces it.",
     )
+
+
+# --------------------------------------------------------------------------- alerts
+
+ALERTS = TableSpec(
+    name="ml.alerts",
+    schema=pa.schema(
+        [
+            ("ds", pa.date32()),
+            ("model_name", pa.string()),
+            ("model_version", pa.int32()),  # the version that scored the day
+            ("rule", pa.string()),  # the rule's name in the model's config (alerts.rules)
+            ("kind", pa.string()),  # what it watches: features_drifted | score_drifted | estimated_auc | ...
+            ("slice_key", pa.string()),  # null: the whole population
+            ("slice_value", pa.string()),
+            ("fingerprint", pa.string()),  # stable per (model, rule, slice), across days and episodes
+            ("state", pa.string()),  # pending | firing | resolved
+            ("severity", pa.string()),  # info | warning | critical
+            ("met", pa.bool_()),  # the rule's condition held on this day
+            ("value", pa.float64()),  # what the condition looked at (e.g. features at alert, an AUC, an nDCG)
+            ("threshold", pa.float64()),
+            ("first_seen", pa.date32()),  # the first day of this episode (pending or firing)
+            ("firing_since", pa.date32()),  # null while pending
+            ("last_seen", pa.date32()),  # the last day the condition held
+            ("quiet_days", pa.int32()),  # firing: monitored days since the rule was last active
+            ("summary", pa.string()),
+            ("evidence", pa.string()),  # JSON: the values that decided it
+            ("retrain_requested", pa.bool_()),  # this day's firing asked for a retrain
+            ("notification", pa.string()),  # sent | failed | none (no transition or no receiver)
+            ("notification_attempts", pa.int32()),
+            ("notification_error", pa.string()),
+        ]
+    ),
+    partition_by=("model_name", "ds"),
+    description="Alert state per model, day, rule and slice (a row while pending, firing, and on the day it "
+    "resolves), with the evidence, a stable fingerprint, whether it asked for a retrain and what the receivers "
+    "answered. Rerunning a day replaces that day's rows with the same ones.",
+)

@@ -3,10 +3,11 @@
 - :mod:`~lakeops.monitor.run`: the monitoring run (one Spark job, three commits).
 - :mod:`~lakeops.monitor.drift`: from counts to ``ml.drift_metrics``, ``ml.drift_counts`` and ``ml.profile_metrics`` rows.
 - :mod:`~lakeops.monitor.stats`: PSI, JS, chi-square, KS and Wasserstein from bucket counts.
+- :mod:`~lakeops.monitor.attribution`: attribution drift, mean |SHAP| per feature against training.
 
 Reads ``features.<model>``, ``predictions.<model>``, ``ml.baselines``,
-``ml.baseline_sketches`` and ``ml.drift_counts``; writes ``ml.drift_counts``,
-``ml.drift_metrics`` and ``ml.profile_metrics``.
+``ml.baseline_sketches``, ``ml.drift_counts`` and ``ml.attribution_reference``; writes
+``ml.drift_counts``, ``ml.drift_metrics``, ``ml.profile_metrics`` and ``ml.attribution_drift``.
 """
 
 from lakeops.monitor.run import DaySummary, MonitorResult, monitor

@@ -6,9 +6,13 @@ go in; rows for ``ml.drift_metrics``, ``ml.drift_counts`` and
 ``ml.profile_metrics`` come out. Every statistic is :mod:`lakeops.monitor.stats`
 over stored counts, so any row can be recomputed from the tables.
 
-Status: ``alert`` when PSI reaches the column's ``psi_alert`` or its null rate
-rose by ``null_rate_alert`` or more; ``warn`` likewise with the warn thresholds;
-else ``ok``.
+Status: ``alert`` when PSI reaches the column's ``psi_alert`` *and* exceeds
+its noise floor (``psi_noise_floor``: the PSI that two samples of these sizes
+from one population exceed only once in a thousand, see
+:func:`lakeops.monitor.stats.psi_noise_floor`), or when its null rate rose by
+``null_rate_alert`` or more; ``warn`` likewise with the warn thresholds; else
+``ok``. The floor keeps small slices from warning by chance: at 400 rows a side
+it is about 0.15, above the usual ``psi_warn`` of 0.1.
 """
 
 from __future__ import annotations
@@ -126,6 +130,7 @@ def drift_rows(
 def _row(ds, reference: Reference, column: str, b: ColumnBins, key: SliceKey, drift_type: str, baseline_id: str,
          now: DayCounts, base: DayCounts, now_range, base_range, limits) -> dict:
     psi = stats.psi(base.bins, now.bins)
+    floor = stats.psi_noise_floor(base.bins, now.bins)
     ks = ks_bound = w = w_bound = chi2 = None
     if b.numeric:
         if now.sketch is not None and base.sketch is not None and now.sketch.sum() and base.sketch.sum():
@@ -137,20 +142,21 @@ def _row(ds, reference: Reference, column: str, b: ColumnBins, key: SliceKey, dr
     else:
         chi2 = stats.chi2_pvalue(base.bins, now.bins)
     null_now, null_base = now.null_rate, base.null_rate
-    status = _status(psi, null_now - null_base, limits)
+    status = _status(psi, floor, null_now - null_base, limits)
     return {
         "ds": ds, "model_name": reference.model_name, "model_version": reference.model_version,
         "column_name": column, "column_type": b.kind, "baseline_id": baseline_id, "drift_type": drift_type,
         "slice_key": key[0], "slice_value": key[1], "n_current": now.n, "n_baseline": base.n,
-        "psi": psi, "ks_stat": ks, "ks_bound": ks_bound, "js_distance": stats.js_distance(base.bins, now.bins),
+        "psi": psi, "psi_noise_floor": floor, "ks_stat": ks, "ks_bound": ks_bound,
+        "js_distance": stats.js_distance(base.bins, now.bins),
         "wasserstein": w, "wasserstein_bound": w_bound, "chi2_pvalue": chi2,
         "null_rate_current": null_now, "null_rate_baseline": null_base, "status": status,
         "warn_threshold": limits.psi_warn, "alert_threshold": limits.psi_alert,
     }
 
 
-def _status(psi: float, null_rise: float, limits) -> str:
-    by_psi = stats.status(psi, warn=limits.psi_warn, alert=limits.psi_alert)
+def _status(psi: float, noise_floor: float, null_rise: float, limits) -> str:
+    by_psi = stats.status(psi, warn=limits.psi_warn, alert=limits.psi_alert, noise_floor=noise_floor)
     by_nulls = "alert" if null_rise >= limits.null_rate_alert else "warn" if null_rise >= limits.null_rate_warn else "ok"
     return max(by_psi, by_nulls, key=STATUS_LEVEL.__getitem__)
 

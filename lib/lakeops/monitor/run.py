@@ -6,7 +6,10 @@ day, so a promotion inside a range switches baselines on the right day) and
 ``ml.drift_counts`` (the previous monitored day, for consecutive drift). Writes
 the ``(model_name, ds)`` partitions of ``ml.drift_counts``, ``ml.drift_metrics``
 and ``ml.profile_metrics``, ``ml.performance_metrics`` (:mod:`lakeops.monitor.performance`:
-these days, and earlier days whose labels arrived since), and a row in ``ml.job_runs``.
+these days, and earlier days whose labels arrived since), ``ml.attribution_drift``
+(:mod:`lakeops.monitor.attribution`: with an MLflow config, the days' mean |SHAP| per feature
+against ``ml.attribution_reference``, explained by each day's model version from the registry),
+and a row in ``ml.job_runs``.
 
 One Spark job reads every monitored partition of both tables once, inside
 tasks (:meth:`lakeops.lake.Lake.reduce_partitions`), and returns only count
@@ -28,12 +31,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
-from lakeops.config import ModelConfig
+from lakeops.config import MlflowConfig, ModelConfig
 from lakeops.errors import InvalidParameterError, MissingInputError
 from lakeops.evaluate.scoring import SCORE
 from lakeops.evaluate.tally import TallyPlan, merge, tally_batch
 from lakeops.lake import Scan
 from lakeops.lake.tables import (
+    ATTRIBUTION_DRIFT,
     BASELINE_SKETCHES,
     BASELINES,
     DRIFT_COUNTS,
@@ -43,6 +47,7 @@ from lakeops.lake.tables import (
     features_table,
     predictions_table,
 )
+from lakeops.monitor.attribution import attribution_drift
 from lakeops.monitor.drift import (
     STATUS_LEVEL,
     DayCounts,
@@ -77,6 +82,10 @@ class DaySummary:
     alerts: tuple[str, ...]
     warnings: tuple[str, ...]
     quality: DayQuality | None = None
+    #: The nDCG of the day's feature ranking by mean |SHAP| against training (None: not measured).
+    attribution_ndcg: float | None = None
+    #: The features whose share of the attribution moved most that day, largest first.
+    attribution_movers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -87,7 +96,12 @@ class MonitorResult:
     job_run_id: str
     #: Earlier days whose realised performance this run measured (their labels arrived).
     late: tuple[DayQuality, ...] = ()
-    #: The report pages written for these days (filled in by :func:`lakeops.stages.run_monitor`).
+    #: Filled in by :func:`lakeops.stages.run_monitor` after the alert rules (:mod:`lakeops.alert`) and
+    #: the report: the days' ``ml.alerts`` rows, the state changes people were told about, the retrain
+    #: requests, and the report pages.
+    alerts: tuple[dict[str, Any], ...] = ()
+    notices: tuple[Any, ...] = ()
+    retrain_requests: tuple[Any, ...] = ()
     reports: tuple[Path, ...] = ()
 
 
@@ -103,8 +117,12 @@ class DayCounter:
         return {(ds, c): t for c, t in tally_batch(batch, self.plans[ds], columns).items()}
 
 
-def monitor(lake: Lake, model: ModelConfig, *, days: Sequence[date]) -> MonitorResult:
+def monitor(lake: Lake, model: ModelConfig, *, days: Sequence[date],
+            mlflow_cfg: MlflowConfig | None = None) -> MonitorResult:
     """Monitor ``days`` of ``model``: one Spark job, three commits (counts, drift, profiles).
+
+    With ``mlflow_cfg`` (where the registry is), also attribution drift: a second Spark job
+    explains a sample of each day with the booster of the version that scored it.
 
     Raises:
         MissingInputError: a day has no feature or prediction partition, or its
@@ -160,6 +178,14 @@ def monitor(lake: Lake, model: ModelConfig, *, days: Sequence[date]) -> MonitorR
         quality_rows, quality_days = _quality(lake, model, days, versions, pinned, references, source, scored)
         quality = {q.ds: q for q in quality_days}
         summaries = [dataclasses.replace(s, quality=quality.get(s.ds)) for s in summaries]
+        attribution_rows, attributed = [], {}
+        if mlflow_cfg is not None:
+            attribution_rows, attributed = attribution_drift(
+                lake, model, days=days, versions=versions, rows={s.ds: s.rows for s in summaries},
+                features_version=pinned[source], mlflow_cfg=mlflow_cfg)
+            summaries = [dataclasses.replace(s, attribution_ndcg=attributed[s.ds].ndcg,
+                                             attribution_movers=attributed[s.ds].movers)
+                         if s.ds in attributed else s for s in summaries]
 
         meta = {"job": JOB, "job_run_id": run.job_run_id}
         where = {"model_name": [model.name], "ds": days}
@@ -167,11 +193,17 @@ def monitor(lake: Lake, model: ModelConfig, *, days: Sequence[date]) -> MonitorR
             lake.overwrite_rows(pa.Table.from_pylist(rows, schema=spec.schema), spec, partitions=where, metadata=meta)
         lake.overwrite_rows(pa.Table.from_pylist(quality_rows, schema=PERFORMANCE_METRICS.schema), PERFORMANCE_METRICS,
                             partitions={"model_name": [model.name], "ds": sorted(quality)}, metadata=meta)
+        if attributed:
+            lake.overwrite_rows(pa.Table.from_pylist(attribution_rows, schema=ATTRIBUTION_DRIFT.schema),
+                                ATTRIBUTION_DRIFT, partitions={"model_name": [model.name], "ds": sorted(attributed)},
+                                metadata=meta)
         run.rows_in = sum(s.rows for s in summaries)
-        run.rows_out = len(metric_rows) + len(quality_rows)
+        run.rows_out = len(metric_rows) + len(quality_rows) + len(attribution_rows)
     for s in summaries:
-        log.info("%s %s: %d rows, max PSI %.3f (%s), %s%s", model.name, s.ds, s.rows, s.max_psi, s.max_psi_column,
-                 s.status, f"; {describe_quality(s.quality)}" if s.quality else "")
+        log.info("%s %s: %d rows, max PSI %.3f (%s), %s%s%s", model.name, s.ds, s.rows, s.max_psi, s.max_psi_column,
+                 s.status, f"; {describe_quality(s.quality)}" if s.quality else "",
+                 f"; attribution nDCG {s.attribution_ndcg:.3f} (movers: {', '.join(s.attribution_movers)})"
+                 if s.attribution_ndcg is not None else "")
     late = tuple(q for d, q in sorted(quality.items()) if d not in set(days))
     for q in late:
         log.info("%s %s (labels arrived): %s", model.name, q.ds, describe_quality(q))

@@ -1,7 +1,8 @@
 """Report: the daily drift report of a model, as self-contained HTML pages.
 
 Reads ``ml.drift_metrics``, ``ml.drift_counts``, ``ml.baselines`` and, where the
-lake has it, ``ml.performance_metrics``; writes ``<lake>/reports/<model>/<ds>.html``
+lake has them, ``ml.performance_metrics``, ``ml.alerts``, ``ml.model_validations``
+and ``ml.attribution_drift``; writes ``<lake>/reports/<model>/<ds>.html``
 and ``index.html`` (files, no tables).
 """
 

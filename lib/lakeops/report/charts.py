@@ -11,16 +11,25 @@ from __future__ import annotations
 import io
 import math
 import re
+from collections.abc import Callable, Sequence
+from datetime import date
+from typing import TYPE_CHECKING
 
 import matplotlib
 import pandas as pd
 from markupsafe import Markup, escape
 from matplotlib import patheffects
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import PercentFormatter
 
 from lakeops.report.values import mpl_text, num, rank, to_float
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from lakeops.report.timeline import Event
 
 # Light grey / amber / dark red differ in lightness as well as hue, so they stay
 # apart under the common colour-vision deficiencies; the status word is always
@@ -28,6 +37,14 @@ from lakeops.report.values import mpl_text, num, rank, to_float
 STATUS_COLOURS = {"ok": "#b7c0c8", "warn": "#e8a317", "alert": "#b2182b"}
 NO_DATA_COLOUR = "#f1f3f5"
 BASELINE_COLOUR, CURRENT_COLOUR = "#9ecae1", "#2b5c8a"
+# Event marks on the trend charts: each kind its own marker shape as well as colour.
+EVENT_STYLES = {
+    "retrain": {"marker": "v", "color": "#6a3d9a", "label": "retrain requested"},
+    "promoted": {"marker": "^", "color": "#1b7837", "label": "gate: promoted"},
+    "rejected": {"marker": "X", "color": "#616e7c", "label": "gate: rejected"},
+    "decision": {"marker": "D", "color": "#616e7c", "label": "gate decision"},
+}
+VERSION_COLOUR = "#2b5c8a"
 
 
 def svg(fig: Figure, key: str, tooltips: dict[str, str] | None = None) -> Markup:
@@ -96,10 +113,64 @@ def psi_chart(columns: pd.DataFrame) -> tuple[Markup, str]:
     return svg(fig, "psi", tips), caption
 
 
-def heatmap(status: pd.DataFrame, psi: pd.DataFrame, since: dict) -> Markup:
-    """Status per column (rows) and day (columns); drifted cells carry their PSI."""
+def mark_events(ax: Axes, events: Sequence[Event], position: Callable[[date], float | None], *,
+                lane: float | None = None, key: str = "ev") -> dict[str, str]:
+    """Draw ``events`` on a chart whose x axis is days; returns the marks' tooltips.
+
+    A change of scoring version is a dashed line before its day, labelled with the new
+    version; the other events are markers on the day, in the row ``lane`` (a y value) or,
+    without one, along the top of the axes. Several events of one day sit side by side.
+
+    Args:
+        position: the x of a day's centre, or None for a day outside the chart.
+    """
+    tips: dict[str, str] = {}
+    top = ax.get_xaxis_transform()  # x in data, y in axes fraction
+    same_day: dict[date, int] = {}
+    marks = [e for e in events if e.kind != "version"]
+    for i, event in enumerate(events):
+        x = position(event.ds)
+        if x is None:
+            continue
+        gid = f"lk-{key}-{i}"
+        if event.kind == "version":
+            ax.axvline(x - 0.5, color=VERSION_COLOUR, ls=(0, (4, 2)), lw=1.2, zorder=4, gid=gid)
+            if lane is None:
+                ax.text(x - 0.45, 0.02, event.label, transform=top, fontsize=7.5, color=VERSION_COLOUR, zorder=5)
+            else:
+                ax.text(x - 0.45, lane, event.label, fontsize=7.5, color=VERSION_COLOUR, va="center", zorder=5)
+        else:
+            style = EVENT_STYLES.get(event.kind, EVENT_STYLES["decision"])
+            n = sum(1 for e in marks if e.ds == event.ds)
+            k = same_day[event.ds] = same_day.get(event.ds, -1) + 1
+            dx = (k - (n - 1) / 2) * 0.32
+            where = {"transform": top} if lane is None else {}
+            ax.plot([x + dx], [0.96 if lane is None else lane], ls="", marker=style["marker"], ms=7.5,
+                    color=style["color"], mec="white", mew=0.6, clip_on=False, zorder=5, gid=gid, **where)
+        tips[gid] = f"{event.day} · {event.detail}"
+    return tips
+
+
+def event_legend(events: Sequence[Event]) -> list:
+    """Legend handles for the kinds of ``events`` present."""
+    kinds = {e.kind for e in events}
+    handles: list = [Line2D([], [], ls="", marker=style["marker"], color=style["color"], label=style["label"])
+                     for kind, style in EVENT_STYLES.items() if kind in kinds]
+    if "version" in kinds:
+        handles.append(Line2D([], [], color=VERSION_COLOUR, ls=(0, (4, 2)), lw=1.2, label="scoring version changed"))
+    return handles
+
+
+def heatmap(status: pd.DataFrame, psi: pd.DataFrame, since: dict, *, events: Sequence[Event] = ()) -> Markup:
+    """Status per column (rows) and day (columns); drifted cells carry their PSI.
+
+    ``events`` (retrains, gate decisions, version changes) are marked in a lane above the grid.
+    """
     rows, days = list(status.index), list(status.columns)
-    fig = Figure(figsize=(max(5.0, 0.34 * len(days) + 3.5), 0.3 * len(rows) + 1.4), layout="constrained")
+    columns = {d: j for j, d in enumerate(days)}
+    events = [e for e in events if e.ds in columns]
+    lane = bool(events)
+    fig = Figure(figsize=(max(5.0, 0.34 * len(days) + 3.5), 0.3 * (len(rows) + lane) + 1.4), layout="constrained")
     ax = fig.add_subplot()
     tips: dict[str, str] = {}
     for i, column in enumerate(rows):
@@ -115,14 +186,21 @@ def heatmap(status: pd.DataFrame, psi: pd.DataFrame, since: dict) -> Markup:
             ax.text(len(days) - 0.2, i, f"since {since[column][0]:%m-%d}", va="center", fontsize=8)
     step = max(1, math.ceil(len(days) / 16))
     ax.set_xticks(range(0, len(days), step), [f"{d:%m-%d}" for d in days[::step]], fontsize=8, rotation=90)
-    ax.set_yticks(range(len(rows)), [mpl_text(r) for r in rows], fontsize=9)
+    labels = [mpl_text(r) for r in rows]
+    if lane:
+        tips |= mark_events(ax, events, columns.get, lane=-1.0, key="heat-ev")
+        ax.set_yticks([-1.0, *range(len(rows))], ["retrain · gate", *labels], fontsize=9)
+    else:
+        ax.set_yticks(range(len(rows)), labels, fontsize=9)
     ax.set_xlim(-0.5, len(days) - 0.5)
-    ax.set_ylim(len(rows) - 0.5, -0.5)
+    ax.set_ylim(len(rows) - 0.5, -1.5 if lane else -0.5)
     ax.tick_params(length=0)
     ax.spines[:].set_visible(False)
     keys = {**STATUS_COLOURS, "no data": NO_DATA_COLOUR}
     legend = [Patch(facecolor=colour, edgecolor="#9aa5b1", label=word) for word, colour in keys.items()]
-    ax.legend(handles=legend, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=4, fontsize=8, frameon=False)
+    legend += event_legend(events)
+    ax.legend(handles=legend, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=min(len(legend), 4), fontsize=8,
+              frameon=False)
     return svg(fig, "heatmap", tips)
 
 

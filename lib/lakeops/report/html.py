@@ -2,7 +2,8 @@
 
 ``render_day`` turns one (model, ds) of ``ml.drift_metrics``, that day's
 baseline-vs-current histograms, a 30-day PSI trend and (optionally) the rows of
-``ml.performance_metrics`` into one page; ``render_index`` lists the monitored
+``ml.performance_metrics``, ``ml.alerts``, ``ml.model_validations`` and
+``ml.attribution_drift`` into one page; ``render_index`` lists the monitored
 days. This module reads and writes no tables and no files: the caller reads the
 frames from Delta and writes the returned strings as ``<ds>.html`` and
 ``index.html`` in one folder.
@@ -10,7 +11,8 @@ frames from Delta and writes the returned strings as ``<ds>.html`` and
 The markup lives in Jinja2 templates (``templates/``) with autoescape on, so
 every string taken from the data is escaped; charts come from
 :mod:`lakeops.report.charts` and :mod:`lakeops.report.performance` as inline SVG
-markup. The pages must open offline: nothing is fetched, styling is one
+markup (:mod:`lakeops.report.alerts`, :mod:`lakeops.report.timeline` and
+:mod:`lakeops.report.attribution` shape the lifecycle sections). The pages must open offline: nothing is fetched, styling is one
 ``<style>`` tag, and there is no script.
 """
 
@@ -23,13 +25,17 @@ from functools import cache
 import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from lakeops.report import charts, performance
+from lakeops.report import alerts as alert_section
+from lakeops.report import attribution as attribution_section
+from lakeops.report import charts, performance, timeline
 from lakeops.report.values import STATUSES, dates, num, pvalue, rank, status, to_float, with_columns
 
-__all__ = ["INDEX_FILENAME", "render_day", "render_index"]
+__all__ = ["INDEX_FILENAME", "TREND_DAYS", "render_day", "render_index"]
 
 #: What the day pages link back to; the caller writes render_index's page under this name.
 INDEX_FILENAME = "index.html"
+#: Days up to the page's day that the trend charts and the timeline cover.
+TREND_DAYS = 30
 
 _DRIFT_COLUMNS = [
     "ds", "model_name", "model_version", "baseline_id", "column_name", "column_type",
@@ -38,7 +44,7 @@ _DRIFT_COLUMNS = [
     "status", "warn_threshold", "alert_threshold",
 ]  # fmt: skip
 _HIST_COLUMNS = ["column_name", "bin_index", "label", "baseline_proportion", "current_proportion"]
-_TREND_COLUMNS = ["ds", "column_name", "psi", "status"]
+_TREND_COLUMNS = ["ds", "column_name", "psi", "status", "model_version"]
 _DAYS_COLUMNS = ["ds", "model_version", "n_columns", "n_warn", "n_alert", "max_psi", "max_psi_column"]
 _INDEX_HEAD = ["day", "status", "model version", "columns", "warn", "alert", "max PSI", "max PSI column"]
 
@@ -54,7 +60,8 @@ def _environment() -> Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(num=num, pvalue=pvalue)
-    env.globals.update(statuses=STATUSES, index_filename=INDEX_FILENAME)
+    env.globals.update(statuses=STATUSES, index_filename=INDEX_FILENAME,
+                       state_css={"firing": "alert", "pending": "warn", "resolved": "ok", "n/a": "na"})
     return env
 
 
@@ -85,11 +92,12 @@ def _by_severity(columns: pd.DataFrame) -> pd.DataFrame:
     return columns.loc[key.sort_values(["_rank", "_psi"], ascending=False, kind="stable").index]
 
 
-def _trend_grids(trend: pd.DataFrame, columns: pd.DataFrame, ds: date) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Status and PSI per column (rows) by day (columns); today comes from ``drift`` if the trend lacks it."""
+def _trend_grids(trend: pd.DataFrame, columns: pd.DataFrame, ds: date) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
+    """Status and PSI per column (rows) by day (columns), and the version that scored each day;
+    today comes from ``drift`` if the trend lacks it."""
     trend = trend.assign(ds=dates(trend["ds"]))
     today = pd.DataFrame({"ds": ds, "column_name": columns.index, "psi": columns["psi"].values,
-                          "status": columns["status"].values})  # fmt: skip
+                          "status": columns["status"].values, "model_version": columns["model_version"].values})
     if trend.empty:  # the first monitored day: its own metrics are the whole history
         trend = today
     elif not (trend["ds"] == ds).any():
@@ -97,7 +105,8 @@ def _trend_grids(trend: pd.DataFrame, columns: pd.DataFrame, ds: date) -> tuple[
     trend = trend[trend["ds"] <= ds].drop_duplicates(["ds", "column_name"], keep="last")
     grid = trend.pivot(index="column_name", columns="ds", values="status").sort_index(axis=1)
     psi = trend.pivot(index="column_name", columns="ds", values="psi").reindex_like(grid)
-    return grid.map(status), psi.map(to_float)
+    versions = trend["model_version"].map(to_float).groupby(trend["ds"]).max().dropna()
+    return grid.map(status), psi.map(to_float), versions
 
 
 def _since(grid: pd.DataFrame) -> dict[str, tuple[date, int, bool]]:
@@ -166,6 +175,14 @@ def _slices(drift: pd.DataFrame) -> list[dict]:
     return rows.sort_values(["_rank", "_psi"], ascending=False).to_dict("records")
 
 
+def _timeline_empty(events: list, alerts: pd.DataFrame | None, validations: pd.DataFrame | None, days: int) -> str:
+    if events:
+        return ""
+    if alerts is None and validations is None:
+        return "No retrain or gate decision: this lake has neither ml.alerts nor ml.model_validations."
+    return f"No retrain request, gate decision or change of scoring version in the last {days} days."
+
+
 # ---------------------------------------------------------------- public API
 
 
@@ -177,18 +194,32 @@ def render_day(
     histograms: pd.DataFrame,
     trend: pd.DataFrame,
     performance_metrics: pd.DataFrame | None = None,
+    alerts: pd.DataFrame | None = None,
+    validations: pd.DataFrame | None = None,
+    attribution: pd.DataFrame | None = None,
     top_n: int = 6,
+    trend_days: int = TREND_DAYS,
 ) -> str:
     """The drift page of one model and day, as one self-contained HTML document.
 
+    Each optional frame holds the model's rows of any days (those after ``ds`` are ignored),
+    or is None when the lake has no such table; the page then says so.
+
     Args:
-        performance_metrics: rows of ``ml.performance_metrics`` for the model (any days; those
-            after ``ds`` are ignored), or None when the lake has no such table.
+        trend: whole-population baseline rows of ``ml.drift_metrics`` of the days before ``ds``
+            (``ds``, ``column_name``, ``psi``, ``status`` and ``model_version``).
+        performance_metrics: rows of ``ml.performance_metrics``.
+        alerts: rows of ``ml.alerts``: the day's alerts, and the retrain requests on the timeline.
+        validations: rows of ``ml.model_validations``: the gate's decisions on the timeline.
+        attribution: rows of ``ml.attribution_drift``.
+        trend_days: the days up to ``ds`` that the trend charts and the timeline cover.
     """
     drift = with_columns(drift, _DRIFT_COLUMNS)
     histograms = with_columns(histograms, _HIST_COLUMNS)
     columns = _columns_today(drift)
-    grid, psi = _trend_grids(with_columns(trend, _TREND_COLUMNS), columns, ds)
+    grid, psi, versions = _trend_grids(with_columns(trend, _TREND_COLUMNS), columns, ds)
+    start = timeline.window(ds, trend_days)
+    events = timeline.events(alerts=alerts, validations=validations, versions=versions, start=start, end=ds)
     since = _since(grid)
     order = _heatmap_order(grid, psi, since)
     features = list(_by_severity(columns[columns["column_type"] != "score"]).index[: max(top_n, 0)])
@@ -212,37 +243,74 @@ def render_day(
         psi_chart=psi_chart,
         psi_caption=psi_caption,
         first_day=len(grid.columns) == 1,
-        heatmap=charts.heatmap(grid.loc[order], psi.loc[order], since) if order else None,
+        heatmap=charts.heatmap(grid.loc[order], psi.loc[order], since, events=events) if order else None,
         top_n=top_n,
         top_cards=_cards(columns, histograms, features, "hist"),
         score_cards=_cards(columns, histograms, scores, "score"),
-        perf=performance.build(performance_metrics, ds),
+        perf=performance.build(performance_metrics, ds, days=trend_days, events=events),
+        alerts=alert_section.build(alerts, ds),
+        timeline=events,
+        timeline_days=trend_days,
+        timeline_empty=_timeline_empty(events, alerts, validations, trend_days),
+        attribution=attribution_section.build(attribution, ds),
         columns=[{**r, "name": str(name), "since": _since_text(since.get(str(name)))}
                  for name, r in zip(table.index, table.to_dict("records"), strict=True)],  # fmt: skip
         slices=_slices(drift),
     )
 
 
-def render_index(*, model_name: str, days: pd.DataFrame, performance_metrics: pd.DataFrame | None = None) -> str:
+def render_index(
+    *,
+    model_name: str,
+    days: pd.DataFrame,
+    performance_metrics: pd.DataFrame | None = None,
+    alerts: pd.DataFrame | None = None,
+    validations: pd.DataFrame | None = None,
+    attribution: pd.DataFrame | None = None,
+) -> str:
     """The list of monitored days, newest first, each linking to ``<ds>.html`` in the same folder.
 
     With ``performance_metrics`` (rows of ``ml.performance_metrics`` for the model), each day
-    also shows its estimated and realised AUC and its label coverage.
+    also shows its estimated and realised AUC and its label coverage; with ``alerts`` its firing
+    and pending alerts, with ``alerts`` or ``validations`` its retrain requests, gate decisions
+    and version changes, and with ``attribution`` its nDCG.
     """
     days = with_columns(days, _DAYS_COLUMNS)
     days = days.assign(ds=dates(days["ds"])).sort_values("ds", ascending=False)
     quality = None if performance_metrics is None else performance.daily(performance_metrics)
+    open_alerts = alert_section.per_day(alerts)
+    ndcg = attribution_section.daily_ndcg(attribution)
+    lifecycle = alerts is not None or validations is not None
+    events: dict[date, list] = {}
+    if lifecycle and len(days):
+        versions = days.set_index("ds")["model_version"]
+        found = timeline.events(alerts=alerts, validations=validations, versions=versions,
+                                start=days["ds"].min(), end=days["ds"].max())  # fmt: skip
+        events = timeline.per_day(found)
     rows = []
     for r in days.to_dict("records"):
         alert, warn = to_float(r["n_alert"]), to_float(r["n_warn"])
-        extra = {}
+        extra: dict = {}
         if quality is not None:
             q = quality.loc[r["ds"]] if r["ds"] in quality.index else None
             extra = {key: (math.nan if q is None else q[key]) for key in ("est_auc", "auc", "label_coverage")}
             extra["auc_in_band"] = None if q is None else performance.flag(q["auc_in_band"])
+        if open_alerts is not None:
+            a = open_alerts.loc[r["ds"]] if r["ds"] in open_alerts.index else None
+            extra |= {state: 0 if a is None else int(a[state]) for state in alert_section.STATES}
+        if ndcg is not None:
+            n = ndcg.loc[r["ds"]] if r["ds"] in ndcg.index else None
+            extra |= {"ndcg": math.nan if n is None else n["ndcg"], "ndcg_status": "n/a" if n is None else n["status"]}
+        extra["events"] = events.get(r["ds"], [])
         rows.append({**r, **extra, "day": r["ds"].isoformat(),
                      "worst": "alert" if alert > 0 else "warn" if warn > 0 else "ok",
                      "max_psi_column": "" if pd.isna(r["max_psi_column"]) else str(r["max_psi_column"])})  # fmt: skip
-    head = _INDEX_HEAD + (["AUC estimated", "AUC realised", "labelled"] if quality is not None else [])
+    head = list(_INDEX_HEAD)
+    if open_alerts is not None:
+        head.insert(2, "alerts")
+    head += ["AUC estimated", "AUC realised", "labelled"] if quality is not None else []
+    head += ["nDCG"] if ndcg is not None else []
+    head += ["retrains, gate, version"] if lifecycle else []
     return _render("index.html", title=f"Drift reports: {model_name}", days=rows, head=head,
-                   performance=quality is not None)  # fmt: skip
+                   performance=quality is not None, alerts=open_alerts is not None, attribution=ndcg is not None,
+                   lifecycle=lifecycle)  # fmt: skip

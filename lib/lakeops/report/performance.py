@@ -11,8 +11,10 @@ and writes no tables.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from markupsafe import Markup
@@ -21,8 +23,11 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import PercentFormatter
 
-from lakeops.report.charts import svg
+from lakeops.report.charts import event_legend, mark_events, svg
 from lakeops.report.values import dates, num, to_float, with_columns
+
+if TYPE_CHECKING:
+    from lakeops.report.timeline import Event
 
 #: Days shown up to the page's day: the chart, the disagreements and the band coverage.
 PERFORMANCE_DAYS = 30
@@ -93,8 +98,10 @@ def daily(performance: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def build(performance: pd.DataFrame | None, ds: date, *, days: int = PERFORMANCE_DAYS) -> Performance:
-    """The performance sections of the page of ``ds``, from rows of any days (later ones are ignored)."""
+def build(performance: pd.DataFrame | None, ds: date, *, days: int = PERFORMANCE_DAYS,
+          events: Sequence[Event] = ()) -> Performance:
+    """The performance sections of the page of ``ds``, from rows of any days (later ones are ignored);
+    ``events`` (retrains, gate decisions, version changes) are marked on the chart."""
     if performance is None:
         return Performance(empty="No performance data yet: this lake has no ml.performance_metrics table.")
     frame = daily(performance)
@@ -105,7 +112,7 @@ def build(performance: pd.DataFrame | None, ds: date, *, days: int = PERFORMANCE
         days=days,
         headline=_headline(frame, ds),
         today=_today(frame, ds),
-        chart=chart(frame, ds),
+        chart=chart(frame, ds, events=events),
         disagreements=_disagreements(frame),
         coverage=[_band_coverage(frame, "AUC", "auc_in_band"), _band_coverage(frame, "F1", "f1_in_band")],
         calibration=_calibration(frame),
@@ -179,8 +186,9 @@ def _calibration(frame: pd.DataFrame) -> list[dict]:
 # ---------------------------------------------------------------- the chart
 
 
-def chart(frame: pd.DataFrame, end: date) -> Markup:
-    """Estimated AUC and F1 with their bands, realised values as points, and label coverage, per day up to ``end``."""
+def chart(frame: pd.DataFrame, end: date, *, events: Sequence[Event] = ()) -> Markup:
+    """Estimated AUC and F1 with their bands, realised values as points, and label coverage, per day up to
+    ``end``; ``events`` are marked on the days they happened."""
     # At least two weeks wide, so that a lone first day is a day-wide band rather than the whole chart.
     first = min(frame.index.min(), end - timedelta(days=MIN_CHART_DAYS - 1))
     span = (end - first).days
@@ -208,6 +216,13 @@ def chart(frame: pd.DataFrame, end: date) -> Markup:
     ticks = sorted(range(span, -1, -max(1, math.ceil((span + 1) / 15))))
     ax_cov.set_xticks(ticks, [f"{first + timedelta(days=t):%m-%d}" for t in ticks], fontsize=8)
     ax_cov.set_xlim(-0.6, span + 0.6)
+    events = [e for e in events if first <= e.ds <= end]
+    for i, ax in enumerate((ax_auc, ax_f1, ax_cov)):
+        for event in events:  # a faint line through every panel, the mark on the top one
+            ax.axvline((event.ds - first).days - (0.5 if event.kind == "version" else 0.0), lw=0.8, alpha=0.35,
+                       color="#616e7c", zorder=0)
+        if i == 0:
+            tips |= mark_events(ax, events, lambda d: (d - first).days, key="perf-ev")
     for ax in (ax_auc, ax_f1, ax_cov):
         ax.tick_params(axis="y", labelsize=8)
         ax.spines[["top", "right"]].set_visible(False)
@@ -219,6 +234,7 @@ def chart(frame: pd.DataFrame, end: date) -> Markup:
         Line2D([], [], color=REALISED_COLOUR, marker="o", ls="", label="realised, fully labelled"),
         Line2D([], [], color=REALISED_COLOUR, marker="o", mfc="white", ls="", label="realised, labels arriving"),
         Line2D([], [], color=OUTSIDE_COLOUR, marker="X", ms=8, ls="", label="realised outside the band"),
+        *event_legend(events),
     ]
     ax_auc.legend(handles=legend, loc="lower left", bbox_to_anchor=(0, 1.02), ncol=5, fontsize=8, frameon=False)
     return svg(fig, "performance", tips)

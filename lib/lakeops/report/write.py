@@ -1,9 +1,10 @@
 """Write the daily drift report of a model: ``<lake>/reports/<model>/<ds>.html`` and ``index.html``.
 
 Reads ``ml.drift_metrics`` (the day, and the 30 days before it for the trend),
-``ml.drift_counts`` and ``ml.baselines`` (the histograms), and
-``ml.performance_metrics`` (whole population) where the lake has it, all through
-Arrow without Spark; writes HTML files under the lakehouse root (no tables).
+``ml.drift_counts`` and ``ml.baselines`` (the histograms), and, where the lake
+has them, ``ml.performance_metrics`` (whole population), ``ml.alerts``,
+``ml.model_validations`` and ``ml.attribution_drift``, all through Arrow without
+Spark; writes HTML files under the lakehouse root (no tables).
 Pages are rendered by :mod:`lakeops.report.html`.
 """
 
@@ -17,14 +18,20 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from lakeops.lake.tables import BASELINES, DRIFT_COUNTS, DRIFT_METRICS, PERFORMANCE_METRICS
+from lakeops.lake.tables import (
+    ALERTS,
+    ATTRIBUTION_DRIFT,
+    BASELINES,
+    DRIFT_COUNTS,
+    DRIFT_METRICS,
+    MODEL_VALIDATIONS,
+    PERFORMANCE_METRICS,
+)
 from lakeops.names import path_under, validate_name
-from lakeops.report.html import INDEX_FILENAME, render_day, render_index
+from lakeops.report.html import INDEX_FILENAME, TREND_DAYS, render_day, render_index
 
 if TYPE_CHECKING:
     from lakeops.lake import Lake
-
-TREND_DAYS = 30
 
 
 def report_folder(lake: Lake, model_name: str) -> Path:
@@ -43,19 +50,25 @@ def write_reports(lake: Lake, model_name: str, days: Sequence[date]) -> list[Pat
     baselines = baselines.to_pandas()
     whole = metrics[metrics["slice_key"].isna() & (metrics["drift_type"] == "baseline")]
     performance = _performance(lake, model_name)
+    # Each of these is None in a lake from before its table: the pages say so.
+    alerts = _rows(lake, ALERTS.name, model_name, where={"model_name": [model_name]})
+    validations = _rows(lake, MODEL_VALIDATIONS.name, model_name)
+    attribution = _rows(lake, ATTRIBUTION_DRIFT.name, model_name, where={"model_name": [model_name]})
     written = []
     for d in days:
         drift = metrics[metrics["ds"] == d]
         trend = whole[(whole["ds"] <= d) & (whole["ds"] > d - timedelta(days=TREND_DAYS))][
-            ["ds", "column_name", "psi", "status"]]
+            ["ds", "column_name", "psi", "status", "model_version"]]
         page = render_day(model_name=model_name, ds=d, drift=drift, trend=trend,
                           histograms=_histograms(counts[counts["ds"] == d], baselines),
-                          performance_metrics=None if performance is None else performance[performance["ds"] <= d])
+                          performance_metrics=_until(performance, d), alerts=_until(alerts, d),
+                          validations=_until(validations, d), attribution=_until(attribution, d))  # fmt: skip
         path = folder / f"{d.isoformat()}.html"
         path.write_text(page, encoding="utf-8")
         written.append(path)
     index = folder / INDEX_FILENAME
-    index.write_text(render_index(model_name=model_name, days=_days(whole), performance_metrics=performance),
+    index.write_text(render_index(model_name=model_name, days=_days(whole), performance_metrics=performance,
+                                  alerts=alerts, validations=validations, attribution=attribution),
                      encoding="utf-8")
     written.append(index)
     return written
@@ -68,6 +81,19 @@ def _performance(lake: Lake, model_name: str) -> pd.DataFrame | None:
         return None
     rows = lake.read_arrow(PERFORMANCE_METRICS.name, where={"model_name": [model_name]}).to_pandas()
     return rows[rows["slice_key"].isna()]
+
+
+def _rows(lake: Lake, table: str, model_name: str, *, where: dict | None = None) -> pd.DataFrame | None:
+    """The model's rows of ``table``; None in a lake without it."""
+    if not lake.exists(table):
+        return None
+    rows = lake.read_arrow(table, where=where).to_pandas()
+    return rows[rows["model_name"] == model_name] if "model_name" in rows.columns else rows.iloc[:0]
+
+
+def _until(rows: pd.DataFrame | None, ds: date) -> pd.DataFrame | None:
+    """The rows up to ``ds``: a page shows nothing of the days after it."""
+    return None if rows is None else rows[pd.to_datetime(rows["ds"]).dt.date <= ds]
 
 
 def _histograms(counts: pd.DataFrame, baselines: pd.DataFrame) -> pd.DataFrame:

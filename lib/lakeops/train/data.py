@@ -1,11 +1,14 @@
 """The training window: which labelled days train, which are held out.
 
-Reads ``features.<model>`` (the window ending at ``ds``) and ``ml.data_quality``
-(proof that each day passed its gate). Writes nothing.
+Reads ``features.<model>`` (the window ending at ``ds``), ``ml.data_quality``
+(proof that each day passed its gate) and ``ml.feature_days`` (days whose
+lookback window was incomplete are left out: their rolling features hold
+warm-up values that no later day will show). Writes nothing.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
@@ -13,12 +16,14 @@ from typing import TYPE_CHECKING
 from lakeops.config import ModelConfig
 from lakeops.dates import date_range
 from lakeops.errors import LakeopsError
-from lakeops.lake.tables import DATA_QUALITY, features_table
+from lakeops.lake.tables import DATA_QUALITY, FEATURE_DAYS, features_table
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
     from lakeops.lake import Lake
+
+log = logging.getLogger(__name__)
 
 VALIDATION = "is_validation"
 
@@ -32,6 +37,8 @@ class TrainingWindow:
     train_days: tuple[date, ...]
     holdout_days: tuple[date, ...]
     features_version: int
+    #: Labelled days of the window left out because their lookback was incomplete.
+    incomplete_days: tuple[date, ...] = ()
 
 
 def choose_window(lake: Lake, model: ModelConfig, ds: date) -> TrainingWindow:
@@ -46,13 +53,44 @@ def choose_window(lake: Lake, model: ModelConfig, ds: date) -> TrainingWindow:
     labelled = sorted(
         r.ds for r in df.where(F.col(model.label).isNotNull()).select("ds").distinct().collect()
     )
+    incomplete = _incomplete_lookback(lake, model, labelled)
+    if incomplete:
+        log.warning("%s: leaving out %d labelled day(s) whose %d-day lookback of %s was incomplete: %s",
+                    model.name, len(incomplete), model.features.lookback_days, model.sources.observations,
+                    ", ".join(map(str, incomplete)))
+        if len(incomplete) == len(labelled):
+            first = min(incomplete) - timedelta(days=model.features.lookback_days)
+            raise TrainingDataError(
+                f"every labelled day of {table} in {window[0]}..{ds} was prepared without its full "
+                f"{model.features.lookback_days}-day lookback of {model.sources.observations} (see ml.feature_days), "
+                f"so its rolling features hold warm-up values. Load or generate source history from {first}, "
+                f"then rerun `lakeops prepare` for those days."
+            )
+        labelled = [d for d in labelled if d not in set(incomplete)]
     if len(labelled) <= cfg.holdout_days:
         raise TrainingDataError(
-            f"{table} has {len(labelled)} labelled day(s) in {window[0]}..{ds}; training needs more than "
-            f"holdout_days={cfg.holdout_days}. Prepare more days (labels arrive a day later) or pick a later --ds."
+            f"{table} has {len(labelled)} labelled day(s) with a complete lookback in {window[0]}..{ds}; training "
+            f"needs more than holdout_days={cfg.holdout_days}. Prepare more days (labels arrive a day later) or "
+            f"pick a later --ds."
         )
     _require_quality(lake, model, labelled)
-    return TrainingWindow(tuple(labelled[: -cfg.holdout_days]), tuple(labelled[-cfg.holdout_days:]), version)
+    return TrainingWindow(tuple(labelled[: -cfg.holdout_days]), tuple(labelled[-cfg.holdout_days:]), version,
+                          tuple(incomplete))
+
+
+def _incomplete_lookback(lake: Lake, model: ModelConfig, days: list[date]) -> list[date]:
+    """The days whose latest ``ml.feature_days`` record says the lookback was incomplete.
+
+    Days with no record (prepared before the table existed) count as complete.
+    """
+    from pyspark.sql import functions as F
+
+    if not days or not lake.exists(FEATURE_DAYS.name):
+        return []
+    rows = lake.read(FEATURE_DAYS.name, where={"ds": days}).where(
+        (F.col("model_name") == model.name) & ~F.col("lookback_complete")
+    ).select("ds").collect()
+    return sorted({r.ds for r in rows})
 
 
 def _require_quality(lake: Lake, model: ModelConfig, days: list[date]) -> None:

@@ -3,7 +3,8 @@
 Reads ``features.<model>`` (at one Delta version, recorded on the run) and
 ``ml.data_quality``. Writes an MLflow run (nested runs per trial) and a new
 registered model version with the alias ``challenger``, ``ml.baselines``,
-``ml.baseline_sketches`` and ``ml.performance_reference`` for that version, and
+``ml.baseline_sketches``, ``ml.performance_reference`` and ``ml.attribution_reference``
+(mean |SHAP| per feature on a seeded sample of the fit rows) for that version, and
 ``ml.job_runs``.
 
 Scores are calibrated (:mod:`lakeops.evaluate.calibration`): the booster trains with
@@ -26,12 +27,18 @@ import pyarrow as pa
 
 from lakeops import registry
 from lakeops.config import MlflowConfig, ModelConfig
-from lakeops.evaluate import metrics
+from lakeops.evaluate import attribution, metrics
 from lakeops.evaluate.calibration import Platt
 from lakeops.evaluate.encoding import encode
 from lakeops.evaluate.performance import sampling_reference
 from lakeops.evaluate.scoring import SCORE, labels_and_margins, score_frame
-from lakeops.lake.tables import BASELINE_SKETCHES, BASELINES, PERFORMANCE_REFERENCE, features_table
+from lakeops.lake.tables import (
+    ATTRIBUTION_REFERENCE,
+    BASELINE_SKETCHES,
+    BASELINES,
+    PERFORMANCE_REFERENCE,
+    features_table,
+)
 from lakeops.runs import job_run
 from lakeops.train.baselines import freeze_baselines
 from lakeops.train.categories import fit_categories
@@ -64,8 +71,14 @@ def config_hash(model: ModelConfig) -> str:
     return hashlib.sha256(repr(model).encode()).hexdigest()[:16]
 
 
-def train(lake: Lake, model: ModelConfig, *, ds: date, mlflow_cfg: MlflowConfig, code_version: str) -> TrainResult:
-    """Train ``model`` on the labelled window ending at ``ds`` and register it as challenger."""
+def train(lake: Lake, model: ModelConfig, *, ds: date, mlflow_cfg: MlflowConfig, code_version: str,
+          requested_by: str | None = None) -> TrainResult:
+    """Train ``model`` on the labelled window ending at ``ds`` and register it as challenger.
+
+    ``requested_by`` is the fingerprint of the alert whose retrain request asked for this
+    training (an ``ml.alerts`` row); it is tagged on the MLflow run, and the gate copies it
+    into ``ml.model_validations``.
+    """
     import mlflow
 
     spark = lake.spark
@@ -89,7 +102,8 @@ def train(lake: Lake, model: ModelConfig, *, ds: date, mlflow_cfg: MlflowConfig,
             registry.setup(mlflow_cfg, lake.root)
             experiment = registry.experiment_for(model.name, lake.root)
             with mlflow.start_run(experiment_id=experiment, run_name=f"train {ds}") as parent:
-                mlflow.set_tags(_lineage(model, window, ds, code_version, run.job_run_id))
+                mlflow.set_tags(_lineage(model, window, ds, code_version, run.job_run_id)
+                                | ({registry.TAG_REQUESTED_BY: requested_by} if requested_by else {}))
                 mlflow.log_params({"train_rows": run.rows_in, "positives": positives, "scale_pos_weight": round(scale, 4),
                                    "num_workers": cfg.num_workers, "threads_per_worker": threads,
                                    "features": ",".join(features)})
@@ -150,6 +164,9 @@ def train(lake: Lake, model: ModelConfig, *, ds: date, mlflow_cfg: MlflowConfig,
                 reference = performance_reference(model.name, version, window, hy, hp, holdout, uncalibrated,
                                                   calibration)
                 lake.overwrite_rows(reference, PERFORMANCE_REFERENCE, partitions=partition, metadata=meta)
+                shap = attribution_reference(fit_rows, best_booster, model, version, features=features,
+                                             categories=categories, rows=run.rows_in)
+                lake.overwrite_rows(shap, ATTRIBUTION_REFERENCE, partitions=partition, metadata=meta)
                 written = lake.overwrite_rows(baselines.bins, BASELINES, partitions=partition, metadata=meta)
                 run.rows_out = written.rows
                 # Only a version with its baselines in place becomes the challenger.
@@ -162,6 +179,20 @@ def train(lake: Lake, model: ModelConfig, *, ds: date, mlflow_cfg: MlflowConfig,
         finally:
             for frame in cached:
                 frame.unpersist()
+
+
+def attribution_reference(df, booster, model: ModelConfig, version: int, *, features: list[str],
+                          categories: dict[str, list[str]], rows: int) -> pa.Table:
+    """The ``ml.attribution_reference`` rows of a new version: mean |SHAP| per feature on a seeded
+    sample of about ``monitor.attribution_sample_rows`` of the ``rows`` rows of ``df``, inside tasks."""
+    explain = attribution.Attributor.from_booster(booster, features=tuple(features), categories=categories)
+    rate = attribution.sample_rate(model.monitor.attribution_sample_rows, rows)
+    total = attribution.frame_attribution(df, explain, keys=model.entity_keys, rate=rate)
+    found = attribution.reference_rows(attribution.mean_abs_shap(total, features), rows=total.rows)
+    rows_out = [{"model_name": model.name, "model_version": version, **r} for r in found]
+    log.info("%s version %d: attribution reference on %d sampled rows, led by %s", model.name, version,
+             total.rows, ", ".join(r["feature"] for r in found[:3]))
+    return pa.Table.from_pylist(rows_out, schema=ATTRIBUTION_REFERENCE.schema)
 
 
 def performance_reference(model_name: str, version: int, window, y, p, holdout: metrics.Evaluation,
@@ -193,6 +224,9 @@ def _lineage(model: ModelConfig, window, ds: date, code_version: str, job_run_id
         registry.TAG_CONFIG_HASH: config_hash(model),
         registry.TAG_CODE_VERSION: code_version,
         registry.TAG_JOB_RUN_ID: job_run_id,
+        # Labelled days left out because their lookback was incomplete (ml.feature_days).
+        **({"lakeops.lookback_incomplete_days": ",".join(d.isoformat() for d in window.incomplete_days)}
+           if window.incomplete_days else {}),
     }
 
 

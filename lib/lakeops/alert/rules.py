@@ -1,0 +1,202 @@
+"""Each alert rule's condition on one monitored day, from that day's monitoring rows.
+
+Pure functions (no Spark, no tables): :class:`DayFacts` holds the rows the
+monitoring run wrote for a day, and :func:`judge` says, per rule and slice,
+whether the condition held, the value it looked at, and the evidence.
+
+========================  =====================================================================
+``when``                  holds on a day when
+========================  =====================================================================
+``features_drifted``      at least ``at_least`` features are at ``alert`` drift against the
+                          training baseline (``ml.drift_metrics``; the status is
+                          sample-size aware, so small slices do not trip it by chance)
+``score_drifted``         the score is at ``alert`` drift against the training baseline
+``estimated_auc``         the CBPE estimate of the day's AUC (``ml.performance_metrics``) is
+                          below ``below``, or more than ``max_drop`` below the version's
+                          training holdout AUC (``ml.performance_reference``)
+``realised_auc``          the realised AUC of the day whose labels arrived with this one
+                          (``ds - label_delay_days``) is below ``below``
+``data_quality``          an expectation failed in the day's latest data-quality run
+                          (``ml.data_quality``, raw and features suites)
+``attribution_drift``     the nDCG of the day's feature ranking by mean |SHAP| against the
+                          training ranking is below ``below`` (default: the floor monitoring
+                          flags it by, ``monitor.attribution_ndcg_alert``; ``ml.attribution_drift``)
+========================  =====================================================================
+
+A day without the rows a rule reads (no labels yet, no attribution table) does
+not meet that rule.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from lakeops.config import AlertRule
+
+SliceKey = tuple[str | None, str | None]
+WHOLE: SliceKey = (None, None)
+SCORE_COLUMN = "score"
+
+
+@dataclass(frozen=True)
+class DayFacts:
+    """What the monitoring run recorded for one model and day (rows as plain dicts)."""
+
+    ds: date
+    model_version: int
+    #: ``ml.drift_metrics`` rows of the day.
+    drift: Sequence[Mapping[str, Any]] = ()
+    #: ``ml.performance_metrics`` estimated rows of the day, by slice.
+    estimated: Mapping[SliceKey, Mapping[str, Any]] = field(default_factory=dict)
+    #: The day whose labels arrived with this one, and its realised rows by slice.
+    realised_ds: date | None = None
+    realised: Mapping[SliceKey, Mapping[str, Any]] = field(default_factory=dict)
+    #: The training holdout AUC of the version that scored the day.
+    reference_auc: float | None = None
+    #: ``ml.data_quality`` rows of the day's latest run of each suite.
+    quality: Sequence[Mapping[str, Any]] = ()
+    #: ``ml.attribution_drift`` rows of the day.
+    attribution: Sequence[Mapping[str, Any]] = ()
+
+    @property
+    def quality_failed(self) -> bool:
+        """A ``fail`` expectation failed: the day's data-quality gate did not pass."""
+        return any(not r["success"] and r["policy"] == "fail" for r in self.quality)
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """A rule's condition on one day and slice."""
+
+    slice: SliceKey
+    met: bool
+    value: float | None
+    threshold: float | None
+    summary: str
+    evidence: Mapping[str, Any]
+
+    def evidence_json(self) -> str:
+        return json.dumps(self.evidence, sort_keys=True, separators=(",", ":"))
+
+
+def judge(rule: AlertRule, facts: DayFacts) -> list[Judgement]:
+    """The rule's condition on ``facts.ds``, for the whole population and (``per_slice``) each slice."""
+    slices = [WHOLE]
+    if rule.per_slice:
+        slices += sorted({(r["slice_key"], r["slice_value"]) for r in facts.drift if r["slice_key"] is not None},
+                         key=lambda k: (k[0] or "", k[1] or ""))
+    return [_JUDGES[rule.when](rule, facts, s) for s in slices]
+
+
+def _baseline_drift(facts: DayFacts, key: SliceKey) -> list[Mapping[str, Any]]:
+    return [r for r in facts.drift if r["drift_type"] == "baseline" and (r["slice_key"], r["slice_value"]) == key]
+
+
+def _features_drifted(rule: AlertRule, facts: DayFacts, key: SliceKey) -> Judgement:
+    rows = [r for r in _baseline_drift(facts, key) if r["column_type"] != SCORE_COLUMN]
+    hot = sorted((r for r in rows if r["status"] == "alert"), key=lambda r: -_num(r["psi"]))
+    evidence = {"features_at_alert": [_drift_evidence(r) for r in hot], "features_judged": len(rows)}
+    names = ", ".join(r["column_name"] for r in hot[:5]) + (" ..." if len(hot) > 5 else "")
+    summary = f"{len(hot)} of {len(rows)} features at alert drift{': ' + names if hot else ''}"
+    return Judgement(key, bool(rows) and len(hot) >= rule.at_least, float(len(hot)), float(rule.at_least), summary,
+                     evidence)
+
+
+def _score_drifted(rule: AlertRule, facts: DayFacts, key: SliceKey) -> Judgement:
+    rows = [r for r in _baseline_drift(facts, key) if r["column_type"] == SCORE_COLUMN]
+    if not rows:
+        return Judgement(key, False, None, None, "no score drift row", {})
+    r = rows[0]
+    summary = f"score PSI {_num(r['psi']):.3f} ({r['status']}; alert at {r['alert_threshold']})"
+    return Judgement(key, r["status"] == "alert", _num(r["psi"]), r["alert_threshold"], summary,
+                     {"score": _drift_evidence(r)})
+
+
+def _estimated_auc(rule: AlertRule, facts: DayFacts, key: SliceKey) -> Judgement:
+    row = facts.estimated.get(key)
+    return _auc(rule, key, row, "estimated", facts.ds, facts.reference_auc)
+
+
+def _realised_auc(rule: AlertRule, facts: DayFacts, key: SliceKey) -> Judgement:
+    row = facts.realised.get(key)
+    if row is not None and not row.get("n_labeled"):
+        row = None
+    return _auc(rule, key, row, "realised", facts.realised_ds, None)
+
+
+def _auc(rule: AlertRule, key: SliceKey, row: Mapping[str, Any] | None, kind: str, day: date | None,
+         reference: float | None) -> Judgement:
+    auc = None if row is None else row.get("auc")
+    if auc is None or math.isnan(auc):
+        return Judgement(key, False, None, rule.below, f"no {kind} AUC", {})
+    limits = []
+    if rule.below is not None:
+        limits.append(rule.below)
+    if rule.max_drop is not None and reference is not None:
+        limits.append(reference - rule.max_drop)
+    floor = max(limits) if limits else None
+    met = floor is not None and auc < floor
+    evidence = {f"{kind}_auc": round(auc, 6), "day": day.isoformat() if day else None,
+                "n_scored": row.get("n_scored"), "n_labeled": row.get("n_labeled"),
+                "training_auc": None if reference is None else round(reference, 6),
+                "auc_lower": _round(row.get("auc_lower")), "auc_upper": _round(row.get("auc_upper"))}
+    summary = f"{kind} AUC {auc:.3f}{f' of {day}' if kind == 'realised' and day else ''}"
+    if floor is not None:
+        summary += f" ({'below' if met else 'at or above'} {floor:.3f})"
+    return Judgement(key, met, auc, floor, summary, evidence)
+
+
+def _data_quality(rule: AlertRule, facts: DayFacts, key: SliceKey) -> Judgement:
+    failed = sorted((r for r in facts.quality if not r["success"]), key=lambda r: (r["stage"], r["expectation"]))
+    evidence = {"failed": [{"stage": r["stage"], "expectation": r["expectation"], "policy": r["policy"],
+                            "column": r.get("column_name"), "observed": r.get("observed_value")} for r in failed],
+                "checked": len(facts.quality)}
+    names = ", ".join(f"{r['stage']}.{r['expectation']} ({r['policy']})" for r in failed[:5])
+    summary = (f"{len(failed)} of {len(facts.quality)} expectations failed: {names}" if failed
+               else f"all {len(facts.quality)} expectations passed")
+    return Judgement(key, bool(failed), float(len(failed)), 1.0, summary, evidence)
+
+
+def _attribution_drift(rule: AlertRule, facts: DayFacts, key: SliceKey) -> Judgement:
+    if not facts.attribution:
+        return Judgement(key, False, None, rule.below, "no attribution rows", {})
+    ndcg = _num(facts.attribution[0]["ndcg"])
+    # Without its own floor the rule uses the one monitoring judged the day by (monitor.attribution_ndcg_alert).
+    floor = rule.below if rule.below is not None else facts.attribution[0]["threshold"]
+    # The day's top movers as monitoring ranked them (by the change of their share of attribution).
+    movers = sorted((r for r in facts.attribution if r.get("mover") is not None), key=lambda r: r["mover"])
+    evidence = {"ndcg": round(ndcg, 6), "top_movers": [
+        {"feature": r["feature"], "rank": r.get("rank"), "reference_rank": r.get("reference_rank"),
+         "share": _round(r.get("share")), "reference_share": _round(r.get("reference_share"))} for r in movers]}
+    summary = f"attribution nDCG {ndcg:.3f} ({'below' if ndcg < floor else 'at or above'} {floor})"
+    return Judgement(key, ndcg < floor, ndcg, floor, summary, evidence)
+
+
+_JUDGES = {
+    "features_drifted": _features_drifted,
+    "score_drifted": _score_drifted,
+    "estimated_auc": _estimated_auc,
+    "realised_auc": _realised_auc,
+    "data_quality": _data_quality,
+    "attribution_drift": _attribution_drift,
+}
+
+
+def _drift_evidence(r: Mapping[str, Any]) -> dict[str, Any]:
+    return {"column": r["column_name"], "psi": _round(r["psi"]), "noise_floor": _round(r.get("psi_noise_floor")),
+            "alert_threshold": r["alert_threshold"], "n_current": r["n_current"], "n_baseline": r["n_baseline"]}
+
+
+def _num(value: Any) -> float:
+    return float("nan") if value is None else float(value)
+
+
+def _round(value: Any) -> float | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return round(float(value), 6)
