@@ -87,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--drift-start", type=_ds("drift-start"),
         help="from this day on, latency, net_in, os_version and mem_util_pct drift (written to raw.scenario)",
     )
+    gen.add_argument("--drift-end", type=_ds("drift-end"),
+                     help="from this day on the drift is rolled back and the data is as before (default: it stays)")
 
     prep = _command(
         sub, "prepare", _cmd_prepare, model=True,
@@ -252,7 +254,7 @@ def _cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
     from lakeops.stages import run_generate
 
     r = run_generate(settings, start=args.start, end=args.end, hosts=args.hosts, rows_per_day=args.rows_per_day,
-                     seed=args.seed, drift_start=args.drift_start)
+                     seed=args.seed, drift_start=args.drift_start, drift_end=args.drift_end)
     print(f"raw.telemetry: {r.telemetry.rows:,} rows, raw.incidents: {r.incidents.rows:,} rows for "
           f"{args.start}..{args.end}" + (f"; drift from {args.drift_start} in raw.scenario" if r.scenario else ""))
     return EXIT_OK
@@ -336,6 +338,7 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     plan = DemoPlan(days=args.days, hosts=args.hosts)
     if args.verbose <= 0:
         logging.getLogger("lakeops").setLevel(logging.WARNING)  # the demo prints its own lines
+        logging.getLogger("lakeops.alert").setLevel(logging.ERROR)  # its alerts column and retrain lines
     run_demo(settings, plan, reset=args.reset)
     return EXIT_OK
 

@@ -4,7 +4,7 @@ Generates a month of telemetry for the demo model (plus a month of history
 before it, so every rolling window and incident history is complete); prepares
 features behind the quality gate; trains and promotes a champion; then runs
 each remaining day as the daily DAG does (its raw data arrives, with drift
-injected from day 35; prepare it and re-prepare the day before, whose labels
+injected on days 35 to 37, then rolled back; prepare it and re-prepare the day before, whose labels
 just arrived; score; monitor and judge the alert rules), one line per day with
 the day's drift, its estimated AUC, the realised AUC of the day whose labels
 arrived and the firing alerts; a retrain request is acted on as the train DAG
@@ -53,6 +53,8 @@ LAKE_MARKERS = ("raw", "features", "predictions", "ml", "mlflow.db", "mlartifact
 class DemoPlan:
     days: int = 45
     drift_day: int = 35
+    #: How many days the drift lasts before it is rolled back (0: it stays).
+    drift_days: int = 3
     train_days: int = 31
     hosts: int = 2000
     seed: int = 42
@@ -62,6 +64,8 @@ class DemoPlan:
             raise InvalidParameterError(f"--days must be between 20 and 366, got {self.days}")
         if not self.train_days < self.drift_day <= self.days:
             raise InvalidParameterError("the drift must start after the training days and within the demo's days")
+        if self.drift_days < 0:
+            raise InvalidParameterError(f"the drift lasts 0 (for good) or more days, got {self.drift_days}")
         if not 100 <= self.hosts <= 1_000_000:
             raise InvalidParameterError(f"--hosts must be between 100 and 1,000,000, got {self.hosts}")
 
@@ -72,6 +76,11 @@ class DemoPlan:
     @property
     def drift_start(self) -> date:
         return START + timedelta(days=self.drift_day - 1)
+
+    @property
+    def drift_end(self) -> date | None:
+        """The first day after the drift (rolled back), or ``None`` when it stays."""
+        return self.drift_start + timedelta(days=self.drift_days) if self.drift_days else None
 
     @property
     def train_ds(self) -> date:
@@ -85,11 +94,12 @@ def run_demo(settings: Settings, plan: DemoPlan, *, reset: bool = False, out: Te
     settings.model(MODEL)  # the demo model's config must be there
     say = _Printer(out)
     say(f"lakeops demo: lakehouse {root}, {plan.hosts:,} hosts, {START}..{plan.end}, "
-        f"drift injected from {plan.drift_start}")
+        f"drift injected from {plan.drift_start}"
+        + (f" and rolled back on {plan.drift_end}" if plan.drift_end else ""))
     t0 = time.monotonic()
     say.step("generate raw telemetry and incidents up to the training day", lambda: stages.run_generate(
         settings, start=START - timedelta(days=HISTORY_DAYS), end=plan.train_ds, hosts=plan.hosts, seed=plan.seed,
-        drift_start=plan.drift_start))
+        drift_start=plan.drift_start, drift_end=plan.drift_end))
     prepared = say.step(f"prepare features for {plan.train_days} days behind the quality gate",
                         lambda: stages.run_prepare(settings, MODEL, days=date_range(START, plan.train_ds)))
     say.detail(f"features.{MODEL}: {prepared.write.rows:,} rows")
@@ -111,7 +121,7 @@ def run_demo(settings: Settings, plan: DemoPlan, *, reset: bool = False, out: Te
     with _webhook(root) as receiver:
         for i, d in enumerate(days, start=1):
             stages.run_generate(settings, start=d, end=d, hosts=plan.hosts, seed=plan.seed,
-                                drift_start=plan.drift_start)
+                                drift_start=plan.drift_start, drift_end=plan.drift_end)
             stages.run_prepare(settings, MODEL, days=date_range(d - timedelta(days=delay), d))
             scored = stages.run_score(settings, MODEL, days=[d])
             monitored = stages.run_monitor(settings, MODEL, days=[d])
@@ -153,8 +163,8 @@ def _retrain(say: _Printer, settings: Settings, request) -> None:
     say(f"  retrain requested on {request.ds} by alert {request.rule} ({request.fingerprint}):")
     trained = say.step(f"train on the labelled days up to {request.ds}", lambda: stages.run_train(
         settings, MODEL, ds=request.ds, requested_by=request.fingerprint))
-    say.detail(f"version {trained.version}: holdout AUC {trained.holdout.auc:.3f} "
-               f"({trained.holdout_days[0]}..{trained.holdout_days[-1]})")
+    say.detail(f"version {trained.version}: trained on {trained.train_days[0]}..{trained.train_days[-1]}, holdout "
+               f"AUC {trained.holdout.auc:.3f} ({trained.holdout_days[0]}..{trained.holdout_days[-1]})")
     decision = say.step("validate against the champion on the same holdout",
                         lambda: stages.run_validate(settings, MODEL, ds=request.ds))
     say.detail(f"{decision.decision}: {decision.reason}")

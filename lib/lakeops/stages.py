@@ -59,13 +59,16 @@ def run_generate(
     rows_per_day: int | None = None,
     seed: int = 42,
     drift_start: date | None = None,
+    drift_end: date | None = None,
 ) -> GenerateResult:
-    """Write the synthetic demo tables for ``start..end``."""
+    """Write the synthetic demo tables for ``start..end`` (with drift from ``drift_start`` until
+    the day before ``drift_end``)."""
     from lakeops.synth import check_generate_args, generate
 
-    check_generate_args(start=start, end=end, hosts=hosts, rows_per_day=rows_per_day, seed=seed)
+    check_generate_args(start=start, end=end, hosts=hosts, rows_per_day=rows_per_day, seed=seed,
+                        drift_start=drift_start, drift_end=drift_end)
     return generate(open_lake(settings), start=start, end=end, hosts=hosts, rows_per_day=rows_per_day, seed=seed,
-                    drift_start=drift_start)
+                    drift_start=drift_start, drift_end=drift_end)
 
 
 def run_prepare(settings: Settings, model: str, *, days: Sequence[date]) -> PrepareResult:

@@ -8,6 +8,7 @@ create table if not exists raw.scenario (
     column_name string,
     drift_kind string,
     start_ds date,
+    end_ds date,
     detail string
 )
 using delta

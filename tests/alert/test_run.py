@@ -36,7 +36,7 @@ def model():
         AlertRule(name="estimated_auc_low", when="estimated_auc", below=0.75, for_days=2, of_days=2),
         AlertRule(name="data_quality", when="data_quality", severity="info"),
     )
-    return dataclasses.replace(base, alerts=AlertsConfig(rules=rules, retrain_cooldown_days=4))
+    return dataclasses.replace(base, alerts=AlertsConfig(rules=rules, retrain_cooldown_days=3))
 
 
 def write_monitoring(lake, model, days, *, failed_quality=()):
@@ -107,13 +107,13 @@ def test_retrain_requested_once_per_cooldown_and_never_on_a_failed_quality_day(t
     lake = EmbeddedLake(None, tmp_path)
     write_monitoring(lake, model, DAYS, failed_quality={DAYS[4]})
     requests = [r for d in DAYS for r in evaluate_alerts(lake, model, days=[d]).retrain_requests]
-    # Firing from day 4 (quality failed: no request), asks on day 5, then the 4-day cooldown holds day 6-8;
-    # day 9 is still firing and past the cooldown.
-    assert [r.ds for r in requests] == [DAYS[5], DAYS[9]]
+    # Firing from day 4 (quality failed: no request), asks on day 5, the 3-day cooldown holds days 6-7,
+    # day 8 asks again; day 9 is still firing but its condition cleared (kept firing): no request.
+    assert [r.ds for r in requests] == [DAYS[5], DAYS[8]]
     assert {r.rule for r in requests} == {"many_features_drifted"}
     stored = lake.read_arrow(ALERTS.name).to_pylist()
     asked = sorted(r["ds"] for r in stored if r["retrain_requested"])
-    assert asked == [DAYS[5], DAYS[9]]
+    assert asked == [DAYS[5], DAYS[8]]
     dq = [r for r in stored if r["rule"] == "data_quality"]
     assert [r["ds"] for r in dq if r["state"] == "firing"] == [DAYS[4]]
     firing = next(r for r in dq if r["state"] == "firing")

@@ -91,3 +91,28 @@ def test_drift_moves_the_named_columns_only():
         if col not in drifting:
             assert after[col].equals(no_drift[col]), f"{col} should be stationary"
     assert before.equals(_day(day=start - timedelta(days=1), hosts=20000))
+
+
+def test_a_rolled_back_drift_leaves_the_days_after_it_as_they_were():
+    start, end = DAY, DAY + timedelta(days=3)
+    block = synth.blocks(3000)[0]
+
+    def day(d, **drift):
+        return synth.telemetry(seed=7, block=block, day=d, hosts=3000, rows_per_day=3000, **drift)
+
+    during = day(start + timedelta(days=1), drift_start=start, drift_end=end)
+    assert not during.equals(day(start + timedelta(days=1)))
+    assert during.equals(day(start + timedelta(days=1), drift_start=start))
+    for d in (end, end + timedelta(days=5)):
+        assert day(d, drift_start=start, drift_end=end).equals(day(d))
+
+
+def test_a_drift_end_needs_a_drift_start_before_it():
+    from lakeops.errors import InvalidParameterError
+    from lakeops.synth import check_generate_args
+
+    args = dict(start=DAY, end=DAY + timedelta(days=9), hosts=10, rows_per_day=None, seed=1)
+    assert check_generate_args(**args, drift_start=DAY, drift_end=DAY + timedelta(days=2)) == 10
+    for start, end in ((None, DAY), (DAY, DAY), (DAY + timedelta(days=1), DAY)):
+        with pytest.raises(InvalidParameterError, match="--drift-end"):
+            check_generate_args(**args, drift_start=start, drift_end=end)

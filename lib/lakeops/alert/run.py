@@ -146,8 +146,9 @@ def _judge_days(model: ModelConfig, days: list[date], monitored: list[date], fac
                          debounce=Debounce(rule.for_days, rule.of_days, rule.keep_firing_days))
             if state is None:
                 continue
+            # Only while the condition holds: an alert kept firing after it cleared asks for nothing.
             ask = not requested and may_request_retrain(
-                d, firing=state.firing, wants_retrain=rule.retrain, last_request=last_request,
+                d, firing=state.firing and j.met, wants_retrain=rule.retrain, last_request=last_request,
                 cooldown_days=model.alerts.retrain_cooldown_days, quality_failed=f.quality_failed)
             if ask:
                 requested, last_request = True, d

@@ -72,6 +72,7 @@ SCENARIO = TableSpec(
             ("column_name", pa.string()),
             ("drift_kind", pa.string()),
             ("start_ds", pa.date32()),
+            ("end_ds", pa.date32()),  # the first day without the drift (rolled back); null: it stays
             ("detail", pa.string()),
         ]
     ),

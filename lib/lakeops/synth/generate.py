@@ -43,9 +43,12 @@ class GenerateResult:
     scenario: WriteResult | None
 
 
-def check_generate_args(*, start: date, end: date, hosts: int, rows_per_day: int | None, seed: int) -> int:
+def check_generate_args(*, start: date, end: date, hosts: int, rows_per_day: int | None, seed: int,
+                        drift_start: date | None = None, drift_end: date | None = None) -> int:
     """Refuse bad arguments before anything starts; returns the hosts reporting each day."""
     date_range(start, end)
+    if drift_end is not None and (drift_start is None or drift_end <= drift_start):
+        raise InvalidParameterError("--drift-end needs --drift-start and must come after it")
     if not 1 <= hosts <= MAX_HOSTS:
         raise InvalidParameterError(f"--hosts must be between 1 and {MAX_HOSTS:,}, got {hosts}")
     rows_per_day = hosts if rows_per_day is None else rows_per_day
@@ -67,6 +70,7 @@ def generate(
     rows_per_day: int | None = None,
     seed: int = 42,
     drift_start: date | None = None,
+    drift_end: date | None = None,
 ) -> GenerateResult:
     """Generate ``start..end`` (inclusive) and write the raw tables.
 
@@ -75,19 +79,21 @@ def generate(
         rows_per_day: hosts that report each day (default: all of them).
         seed: the world's seed; same seed and arguments, same rows.
         drift_start: from this day on, the columns in :data:`synth.DRIFTS` drift.
+        drift_end: from this day on they are back to normal (the change was rolled back).
     """
-    rows_per_day = check_generate_args(start=start, end=end, hosts=hosts, rows_per_day=rows_per_day, seed=seed)
+    rows_per_day = check_generate_args(start=start, end=end, hosts=hosts, rows_per_day=rows_per_day, seed=seed,
+                                       drift_start=drift_start, drift_end=drift_end)
     days = date_range(start, end)
     with job_run(lake, job="generate", model=None, days=days) as run:
         result = _generate(lake.spark, lake, days=days, hosts=hosts, rows_per_day=rows_per_day, seed=seed,
-                           drift_start=drift_start)
+                           drift_start=drift_start, drift_end=drift_end)
         run.rows_out = result.telemetry.rows + result.incidents.rows
     return result
 
 
 def _generate(
     spark: SparkSession, lake: Lake, *, days: list[date], hosts: int, rows_per_day: int, seed: int,
-    drift_start: date | None,
+    drift_start: date | None, drift_end: date | None,
 ) -> GenerateResult:
     start, end = days[0], days[-1]
     tasks = [(day, block) for day in days for block in synth.blocks(hosts)]
@@ -95,9 +101,10 @@ def _generate(
         "generating %s..%s: %d day(s) x %s reporting hosts (fleet %s), %d task(s)",
         start, end, len(days), f"{rows_per_day:,}", f"{hosts:,}", len(tasks),
     )
-    params = dict(seed=seed, hosts=hosts, rows_per_day=rows_per_day, drift_start=drift_start)
+    params = dict(seed=seed, hosts=hosts, rows_per_day=rows_per_day, drift_start=drift_start, drift_end=drift_end)
     meta = {"job": "generate", "seed": seed, "hosts": hosts, "rows_per_day": rows_per_day,
-            "drift_start": drift_start.isoformat() if drift_start else None}
+            "drift_start": drift_start.isoformat() if drift_start else None,
+            "drift_end": drift_end.isoformat() if drift_end else None}
 
     t0 = time.monotonic()
     telemetry = lake.overwrite(
@@ -122,7 +129,7 @@ def _generate(
     scenario = None
     if drift_start is not None:
         rows = pa.Table.from_pylist(
-            [{"column_name": col, "drift_kind": kind, "start_ds": drift_start, "detail": detail}
+            [{"column_name": col, "drift_kind": kind, "start_ds": drift_start, "end_ds": drift_end, "detail": detail}
              for col, kind, detail in synth.DRIFTS],
             schema=SCENARIO.schema,
         )

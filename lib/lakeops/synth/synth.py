@@ -190,14 +190,16 @@ def _padded(prefix: str, numbers: np.ndarray, width: int = 7) -> pa.Array:
 
 
 def telemetry(
-    *, seed: int, block: Block, day: date, hosts: int, rows_per_day: int, drift_start: date | None = None
+    *, seed: int, block: Block, day: date, hosts: int, rows_per_day: int, drift_start: date | None = None,
+    drift_end: date | None = None,
 ) -> pa.RecordBatch:
-    """Observed telemetry of ``block`` on ``day``: the reporting hosts only, nulls and drift applied."""
+    """Observed telemetry of ``block`` on ``day``: the reporting hosts only, nulls and drift applied
+    (from ``drift_start`` until the day before ``drift_end``, when the change is rolled back)."""
     h = _hosts(seed, block)
     values = latent_day(seed, block, day, h)
     share = reporting_share(block, hosts=hosts, rows_per_day=rows_per_day)
     pick = np.sort(_rng(seed, _SAMPLE, block, day).choice(block.size, share, replace=False))
-    drifted = drift_start is not None and day >= drift_start
+    drifted = drift_start is not None and day >= drift_start and (drift_end is None or day < drift_end)
     days_in = (day - drift_start).days if drifted else -1
 
     observed = {c: values[c].copy() for c in NUMERIC_COLUMNS}
