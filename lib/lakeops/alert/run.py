@@ -32,6 +32,7 @@ from lakeops.config import AlertRule, ModelConfig
 from lakeops.errors import InvalidParameterError
 from lakeops.lake.tables import (
     ALERTS,
+    ATTRIBUTION_DRIFT,
     DATA_QUALITY,
     DRIFT_COUNTS,
     DRIFT_METRICS,
@@ -46,8 +47,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 JOB = "alerts"
-#: ``ml.attribution_drift`` (written by monitoring when attribution drift is measured).
-ATTRIBUTION_TABLE = "ml.attribution_drift"
 
 
 @dataclass(frozen=True)
@@ -235,7 +234,7 @@ def _facts(lake: Lake, model: ModelConfig, days: list[date]) -> dict[date, DayFa
     realised_days = {d: d - delay for d in days} if model.label_delay_days else {d: d for d in days}
     perf = _read(lake, PERFORMANCE_METRICS.name, model.name, sorted(set(days) | set(realised_days.values())))
     quality = _latest_quality(_read(lake, DATA_QUALITY.name, model.name, days, by_model=False))
-    attribution = _read(lake, ATTRIBUTION_TABLE, model.name, days)
+    attribution = _read(lake, ATTRIBUTION_DRIFT.name, model.name, days)
     versions = {r["ds"]: r["model_version"] for r in drift}
     reference = {}
     if lake.exists(PERFORMANCE_REFERENCE.name) and versions:
