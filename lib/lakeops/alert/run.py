@@ -90,7 +90,7 @@ def evaluate_alerts(lake: Lake, model: ModelConfig, *, days: Sequence[date],
         cooldown = {days[0] - timedelta(days=n) for n in range(1, model.alerts.retrain_cooldown_days)}
         stored = _read(lake, ALERTS.name, model.name, sorted(before | cooldown | set(days)))
         facts = _facts(lake, model, days)
-        rows, notices, requests = _judge_days(model, days, monitored, facts, stored)
+        rows, notices, requests = _judge_days(model, days, monitored, facts, stored, depth=depth)
         deliveries = _deliver(notices, stored, webhook=webhook, send_resolved=model.alerts.send_resolved)
         for row in rows:
             d = deliveries.get((row["ds"], row["fingerprint"]))
@@ -109,8 +109,10 @@ def evaluate_alerts(lake: Lake, model: ModelConfig, *, days: Sequence[date],
 
 
 def _judge_days(model: ModelConfig, days: list[date], monitored: list[date], facts: Mapping[date, DayFacts],
-                stored: Sequence[Mapping[str, Any]]) -> tuple[list[dict], list[Notice], list[RetrainRequest]]:
-    """Walk ``days`` in order; each day's states come from the previous monitored day's."""
+                stored: Sequence[Mapping[str, Any]], *,
+                depth: int) -> tuple[list[dict], list[Notice], list[RetrainRequest]]:
+    """Walk ``days`` in order; each day's states come from the previous monitored day's and the
+    judgements of the ``depth`` monitored days before it."""
     by_day: dict[date, dict[str, Mapping[str, Any]]] = {}
     for r in stored:
         if r["ds"] not in days:
@@ -122,7 +124,7 @@ def _judge_days(model: ModelConfig, days: list[date], monitored: list[date], fac
     requests: list[RetrainRequest] = []
     for d in days:
         i = monitored.index(d)
-        earlier_days = monitored[max(0, i - max(r.of_days for r in rules.values()) + 1):i]
+        earlier_days = monitored[max(0, i - depth):i]
         previous_rows = by_day.get(monitored[i - 1], {}) if i else {}
         f = facts[d]
         judged: dict[tuple[str, SliceKey], Judgement] = {}
