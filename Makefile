@@ -10,9 +10,10 @@ PYTEST_ARGS ?=
 # spark-submits) run beside the rest (tests/conftest.py groups them).
 PYTEST_WORKERS ?= 2
 
-.PHONY: help demo test bench check-env clean airflow
+.PHONY: help demo test bench check-env clean airflow jars
 
 help:
+	@echo "make jars   fetch the Delta and hadoop-aws jars into .jars/ (once; make test and make demo do it)"
 	@echo "make demo   the whole loop in ./$(LAKE): data with drift, features, a champion, daily scores, drift and the report"
 	@echo "make test   run the test suite"
 	@echo "make bench  run the benchmarks under bench/ (minutes)"
@@ -30,10 +31,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --progress-bar off -e '.[dev]'
 	@touch $(STAMP)
 
+# The JVM jars beyond pyspark's (lakeops.jars): Maven fetches them once, Spark's Ivy if mvn is absent.
+jars: check-env $(STAMP)
+	$(BIN)/python -m lakeops.jars
+
 demo: check-env $(STAMP)
+	$(BIN)/python -m lakeops.jars delta
 	$(BIN)/lakeops --lake $(LAKE) demo --reset
 
-test: check-env $(STAMP)
+test: check-env $(STAMP) jars
 	$(BIN)/ruff check .
 	$(BIN)/sqlfluff lint sql/
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)

@@ -13,7 +13,7 @@ environment variable, else the default):
 Variable           environment     default
 =================  ==============  ==============================================================
 ``lakeops_home``   LAKEOPS_HOME    the folder above ``dags/``: ``jobs/`` lives here
-``lakeops_lake``   LAKEOPS_LAKE    ``<home>/lakehouse``
+``lakeops_lake``   LAKEOPS_LAKE    ``<home>/lakehouse`` (a folder, or an ``s3://bucket/prefix``)
 ``lakeops_conf``   LAKEOPS_CONF    ``<home>/conf``
 ``lakeops_env``    LAKEOPS_ENV     none (``conf/base`` only)
 ``lakeops_set``    LAKEOPS_SET     none; ``key=value`` items separated by spaces, each passed as ``--set``
@@ -64,6 +64,8 @@ _NO_RETRY = {EXIT_USAGE: "bad argument or config", EXIT_REFUSED: "the data was r
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _DS = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _FINGERPRINT = re.compile(r"^[0-9a-f]{16}$")
+#: Lake roots that are object-store prefixes, not folders (lakeops.lake.storage.OBJECT_SCHEMES).
+_OBJECT_SCHEMES = ("s3://", "s3a://")
 #: The Airflow connection whose host (an http(s) URL) and password (a bearer token) receive alerts.
 ALERTS_CONN_ID = "lakeops_alerts"
 
@@ -135,7 +137,7 @@ class Runtime:
     """Where the project, the lakehouse and the config are, as a task sees them."""
 
     home: Path
-    lake: Path
+    lake: Path | str  # a local folder, or an s3:// (s3a://) prefix
     conf: Path
     env: str
     overrides: tuple[str, ...]
@@ -159,14 +161,16 @@ def runtime() -> Runtime:
     """Read the settings table of the module docstring (inside a task only: Variables are API calls)."""
     home = Path(_setting("lakeops_home", str(PROJECT))).expanduser().resolve()
 
-    def path(key: str, default: Path) -> Path:
-        value = Path(_setting(key, str(default))).expanduser()
-        return (value if value.is_absolute() else home / value).resolve()
+    def path(value: str) -> Path:
+        folder = Path(value).expanduser()
+        return (folder if folder.is_absolute() else home / folder).resolve()
 
+    lake = _setting("lakeops_lake", str(home / "lakehouse")).strip()
     return Runtime(
         home=home,
-        lake=path("lakeops_lake", home / "lakehouse"),
-        conf=path("lakeops_conf", home / "conf"),
+        # An object-store root (s3://bucket/prefix) is kept as written: it is no path of this machine.
+        lake=lake.rstrip("/") if lake.startswith(_OBJECT_SCHEMES) else path(lake),
+        conf=path(_setting("lakeops_conf", str(home / "conf"))),
         env=_setting("lakeops_env", "").strip(),
         overrides=tuple(shlex.split(_setting("lakeops_set", ""))),
     )
@@ -228,29 +232,53 @@ def post_retrain_request(model: str) -> dict[str, str]:
     """Task body: when the day's alerts asked for a retrain (a row of ``ml.alerts`` with
     ``retrain_requested``), emit the retrain request Asset event with ``{"model", "ds",
     "requested_by", "rule"}`` in its extra; otherwise skip (a skipped task emits no event).
-    Reads the Delta table with delta-rs, no Spark."""
+    Reads the Delta table with delta-rs, no Spark (:func:`retrain_requests`)."""
     from airflow.sdk import get_current_context
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
-
-    from lakeops.names import path_under
 
     context = get_current_context()
     day = resolve_ds(context)
-    location = path_under(runtime().lake, "ml", "alerts")
-    try:
-        rows = DeltaTable(str(location)).to_pyarrow_table(
-            partitions=[("model_name", "=", model), ("ds", "=", day.isoformat())],
-            columns=["rule", "fingerprint", "retrain_requested"]).to_pylist()
-    except TableNotFoundError:
-        rows = []
-    asked = [r for r in rows if r["retrain_requested"]]
+    asked = retrain_requests(runtime().lake, model, day)
     if not asked:
         raise AirflowSkipException(f"no alert of {model} asked for a retrain on {day}")
     extra = {"model": model, "ds": day.isoformat(), "requested_by": asked[0]["fingerprint"], "rule": asked[0]["rule"]}
     context["outlet_events"][retrain_request(model)].extra = extra
     print(f"retrain of {model} requested on {day} by alert {extra['rule']} ({extra['requested_by']})")
     return extra
+
+
+def retrain_requests(lake: Path | str, model: str, day: date) -> list[dict[str, Any]]:
+    """The rows of the alerts table (``ml.alerts``, per its contract) of ``model`` on ``day`` that
+    asked for a retrain, as ``{"rule", "fingerprint", "retrain_requested"}``; none when the table
+    does not exist yet. Reads the latest snapshot of the lake at ``lake`` (a folder or an
+    ``s3://`` prefix): the log, then only that model's and day's files.
+
+    Raises:
+        InvalidParameterError: ``model`` is not a valid name.
+    """
+    from urllib.parse import unquote
+
+    import pyarrow.parquet as pq
+
+    from lakeops.errors import TableNotFoundError
+    from lakeops.lake.snapshot import open_snapshot
+    from lakeops.lake.spec import PartitionSelection
+    from lakeops.lake.storage import storage_for
+    from lakeops.lake.tables import ALERTS
+
+    storage = storage_for(lake)
+    try:
+        snapshot = open_snapshot(storage, ALERTS.name)
+    except TableNotFoundError:
+        return []
+    selection = PartitionSelection.build(snapshot.spec, {"model_name": [model], "ds": [day]})
+    # The files themselves, not DeltaTable.to_pyarrow_table: delta-rs' pyarrow file system can abort
+    # the process as it exits ("terminate called without an active exception").
+    folder = storage.fs_path(snapshot.uri)
+    rows = []
+    for file in snapshot.files(selection):
+        rows += pq.read_table(f"{folder}/{unquote(file.path)}", columns=["rule", "fingerprint", "retrain_requested"],
+                              filesystem=storage.filesystem).to_pylist()
+    return [r for r in rows if r["retrain_requested"]]
 
 
 def alert_receiver_env() -> dict[str, str]:
@@ -286,25 +314,47 @@ def _parse_ds(value: object, where: str) -> date:
 
 def raw_partition_committed(model: str, *, days_after: int = 0, lag_days: int = 0) -> bool:
     """Sensor body: the Delta log of the model's ``sources.observations`` table lists a file
-    of the run's day (plus ``days_after``). Reads the log only (delta-rs, no Spark)."""
-    from airflow.sdk import get_current_context
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
+    of the run's day (plus ``days_after``), whatever other partition columns the table has
+    (:func:`partition_committed`). Reads the log only (delta-rs, no Spark).
 
-    from lakeops.names import TableName, path_under
+    Raises:
+        AirflowFailException: the table is not partitioned by ``ds`` (waiting would never end). Not retried.
+    """
+    from airflow.sdk import get_current_context
+
+    from lakeops.errors import InvalidParameterError
 
     context = get_current_context()
     day = resolve_ds(context, lag_days=lag_days) + timedelta(days=days_after)
     rt = runtime()
-    table = TableName.parse(rt.settings().model(model).sources.observations)
-    location = path_under(rt.lake, table.schema, table.table)
+    table = rt.settings().model(model).sources.observations
     try:
-        partitions = DeltaTable(str(location)).partitions()
-    except TableNotFoundError:
-        partitions = []
-    found = {"ds": day.isoformat()} in partitions
-    print(f"{table} partition ds={day} at {location}: {'committed' if found else 'not committed yet'}")
+        found = partition_committed(rt.lake, table, day)
+    except InvalidParameterError as exc:
+        raise AirflowFailException(f"cannot wait for {table} ds={day}: {exc}") from exc
+    print(f"{table} partition ds={day} in the lake {rt.lake}: {'committed' if found else 'not committed yet'}")
     return found
+
+
+def partition_committed(lake: Path | str, table: str, day: date) -> bool:
+    """Whether the latest snapshot of ``table`` in the lake at ``lake`` (a folder or an
+    ``s3://`` prefix) has a live partition with ``ds = day``, in any values of its other
+    partition columns; ``False`` while the table does not exist. Reads the Delta log only.
+
+    Raises:
+        InvalidParameterError: ``ds`` is not one of the table's partition columns, or an invalid table name.
+    """
+    from lakeops.errors import TableNotFoundError
+    from lakeops.lake.snapshot import open_snapshot
+    from lakeops.lake.storage import storage_for
+
+    try:
+        # The log alone answers: no need to read (or be able to read) the data files.
+        snapshot = open_snapshot(storage_for(lake), table, check_reader=False)
+    except TableNotFoundError:
+        return False
+    # As a string: typed by the table's own ds column (a date, or a string column of ISO days).
+    return snapshot.has_partition({"ds": day.isoformat()})
 
 
 class LakeopsJob(SparkSubmitOperator):

@@ -72,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--master", required=True, help="e.g. spark://127.0.0.1:7077")
     parser.add_argument("--lake", required=True, help="lake root (visible to the executors)")
     parser.add_argument("--rows", type=int, default=3000, help="rows for the first date (the second gets more)")
+    parser.add_argument("--backend", default="embedded", choices=["embedded", "native"])
     args = parser.parse_args(argv)
 
     # get_session binds to loopback only for local masters; the test cluster listens on 127.0.0.1.
@@ -83,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     from lakeops.lake.tables import TELEMETRY
     from lakeops.spark import get_session
 
-    settings = load_settings(conf_dir=CONF_DIR, env="test", lake_root=args.lake)
+    settings = load_settings(conf_dir=CONF_DIR, env="test", lake_root=args.lake,
+                             overrides=[f"lake.backend={args.backend}"])
     spark_cfg = dataclasses.replace(
         settings.spark,
         master=args.master,
@@ -96,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
             "spark.driver.host": "127.0.0.1",
         },
     )
-    spark = get_session(spark_cfg)
+    # spark.jars reach the executors too: the native backend's Delta classes run there.
+    spark = get_session(spark_cfg, delta=args.backend == "native")
     try:
         sc = spark.sparkContext
         lake = open_lake(spark, settings.lake)
@@ -118,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         infos = sc._jsc.sc().statusTracker().getExecutorInfos()
         out = {
             "master": sc.master,
+            "backend": lake.backend_name,
             "driver_pid": os.getpid(),
             "app_id": sc.applicationId,
             "block_managers": int(memory_status.size()),

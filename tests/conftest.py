@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -39,9 +40,17 @@ def settings():
 
 @pytest.fixture(scope="session")
 def spark(settings):
+    """The Spark session, with the Delta and hadoop-aws jars: both backends, on folders and on S3."""
+    from s3server import ACCESS_KEY, REGION, SECRET_KEY
+
     from lakeops.spark import get_session
 
-    session = get_session(settings.spark)
+    # s3a reads credentials from the JVM's environment, fixed when it starts (as on a real
+    # cluster), so the S3 tests' credentials are there before the session; they name no server.
+    for key, value in (("AWS_ACCESS_KEY_ID", ACCESS_KEY), ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+                       ("AWS_REGION", REGION)):
+        os.environ.setdefault(key, value)
+    session = get_session(settings.spark, delta=True, s3=True)
     try:
         yield session
     finally:

@@ -12,6 +12,10 @@ and waits for ``<sync>/<i>.<name>.go``: the test holds both writers of a race ri
 before their commits, after both have read the table, and releases them together or
 one after the other. ``kill``: the process SIGKILLs itself at that moment instead
 (data files written, log not). Each write's outcome goes to ``<sync>/<i>.<name>.json``.
+
+``--backend native``: delta-spark commits inside the JVM, where no Python hook reaches,
+so ``hold`` stops the write before it starts (both writers then read the table at about
+the same moment), and ``kill`` SIGKILLs the process while the write's Spark job runs.
 """
 
 from __future__ import annotations
@@ -61,24 +65,62 @@ def _hold_commits(sync: Path, name: str) -> dict:
     return state
 
 
+def _wait_to_go(sync: Path, i: int, name: str) -> None:
+    (sync / f"{i}.{name}.ready").touch()
+    go = sync / f"{i}.{name}.go"
+    deadline = time.monotonic() + WAIT_S
+    while not go.exists():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"write {i}: nobody released it")
+        time.sleep(0.01)
+
+
+def _killed_while_writing(spark, data, marker: Path):
+    """``data`` behind a task that blocks after touching ``marker``; a thread SIGKILLs this
+    process once the marker is there, so the job dies with its write under way."""
+    import threading
+
+    def block_second(batches):
+        from pyspark import TaskContext
+
+        for batch in batches:
+            if TaskContext.get().partitionId() == 1:
+                marker.touch()
+                time.sleep(WAIT_S)
+            yield batch
+
+    def kill_when_writing():
+        while not marker.exists():
+            time.sleep(0.01)
+        time.sleep(1.0)  # the other task runs on meanwhile
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=kill_when_writing, daemon=True).start()
+    return data.mapInArrow(block_second, data.schema)  # spark.range under local[2]: two partitions
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--lake", required=True)
     parser.add_argument("--name", required=True)
     parser.add_argument("--plan", required=True, type=Path)
     parser.add_argument("--sync", type=Path)
+    parser.add_argument("--backend", default="embedded", choices=["embedded", "native"])
     args = parser.parse_args()
     plan = json.loads(args.plan.read_text())
     sync = args.sync or args.plan.parent
     sync.mkdir(parents=True, exist_ok=True)
 
+    native = args.backend == "native"
     settings = load_settings(conf_dir=Path(__file__).resolve().parents[1] / "conf", env="test",
-                             overrides=["spark.master=local[1]"], lake_root=args.lake)
+                             overrides=[f"spark.master=local[{2 if native else 1}]", f"lake.backend={args.backend}"],
+                             lake_root=args.lake)
     spark = None
-    if any(w["op"] == "overwrite" for w in plan):
+    if native or any(w["op"] == "overwrite" for w in plan):
+        from lakeops.lake.storage import is_object_store
         from lakeops.spark import get_session
 
-        spark = get_session(settings.spark)
+        spark = get_session(settings.spark, delta=native, s3=is_object_store(args.lake))
     lake = open_lake(spark, settings.lake)
     state = _hold_commits(sync, args.name)
 
@@ -90,6 +132,10 @@ def main() -> int:
         else:
             data = event_rows(ds, n, tag=tag)
         state["write"], state["mode"] = i, "kill" if write.get("kill") else "hold" if write.get("hold") else None
+        if native and state["mode"] == "hold":
+            _wait_to_go(sync, i, args.name)
+        if native and state["mode"] == "kill":
+            data = _killed_while_writing(spark, data, sync / f"{i}.{args.name}.writing")
         outcome: dict = {"tag": tag}
         try:
             if write["op"] == "overwrite":

@@ -145,8 +145,7 @@ def _last_json_line(stdout: str) -> dict | None:
 
 
 def test_lake_round_trip_on_standalone_cluster(tmp_path):
-    from deltalake import DeltaTable
-
+    """Both backends, one after the other, on one cluster (each its own lake)."""
     spark_home = _spark_home()
     assert (spark_home / "bin" / "spark-class").exists(), f"no spark-class in {spark_home}/bin"
     master_port, master_ui, worker_ui = _free_port(), _free_port(), _free_port()
@@ -189,16 +188,28 @@ def test_lake_round_trip_on_standalone_cluster(tmp_path):
         )
         _wait_for_worker(master_ui, worker, worker_log)
 
-        rc, stdout, stderr = _run_job(["--master", master_url, "--lake", str(lake_root)], env, tmp_path)
-        report = _last_json_line(stdout)
-        context = (
-            f"cluster_job.py exited {rc}; report {report}\nstderr tail:\n{stderr}\n"
-            f"worker log tail:\n{_tail(worker_log, 2000)}"
-        )
-        assert rc == 0 and report is not None, context
+        reports = {}
+        for backend in ("embedded", "native"):
+            rc, stdout, stderr = _run_job(["--master", master_url, "--lake", str(lake_root / backend),
+                                           "--backend", backend], env, tmp_path)
+            report = _last_json_line(stdout)
+            context = (
+                f"cluster_job.py --backend {backend} exited {rc}; report {report}\nstderr tail:\n{stderr}\n"
+                f"worker log tail:\n{_tail(worker_log, 2000)}"
+            )
+            assert rc == 0 and report is not None, context
+            reports[backend] = (report, context)
     finally:
         _stop(worker)
         _stop(master)
+    for backend, (report, context) in reports.items():
+        _check_report(report, context, lake_root / backend, master_url, backend)
+
+
+def _check_report(report: dict, context: str, lake_root: Path, master_url: str, backend: str) -> None:
+    from deltalake import DeltaTable
+
+    assert report["backend"] == backend, context
 
     assert report["master"] == master_url, context
     assert report["checks"] and all(v is not False for v in report["checks"].values()), context

@@ -345,10 +345,11 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_tables(args: argparse.Namespace, settings: Settings) -> int:
     from lakeops.lake.catalog import format_tables, list_tables
+    from lakeops.lake.storage import storage_for
 
-    root = Path(settings.lake.root).resolve()
-    print(f"lakehouse: {root}")
-    print(format_tables(list_tables(root)))
+    storage = storage_for(settings.lake.root, options=settings.lake.storage_options)  # a folder or an s3:// prefix
+    print(f"lakehouse: {storage.describe()}")
+    print(format_tables(list_tables(storage)))
     return EXIT_OK
 
 

@@ -41,6 +41,9 @@ class LakeConfig:
     root: str = "./lakehouse"
     backend: Literal["embedded", "native"] = "embedded"
     commit_retries: int = 10
+    #: delta-rs/object_store options for an ``s3://`` root (endpoint, region, timeouts); credentials
+    #: are better left to the environment (AWS_ACCESS_KEY_ID ...), which fills what is not here.
+    storage_options: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

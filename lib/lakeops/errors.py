@@ -66,3 +66,10 @@ class CommitConflictError(LakeopsError):
 
     Worth a retry (exit code 1): the rerun starts from the winner's commit.
     """
+
+
+class StorageUnavailableError(LakeopsError):
+    """The lakehouse's storage (an object store) could not be reached; nothing was committed.
+
+    Worth a retry (exit code 1) once it is back: a write either committed whole or not at all.
+    """

@@ -28,8 +28,9 @@ from urllib.parse import urlparse
 from urllib.request import url2pathname
 
 from lakeops.config import MlflowConfig
-from lakeops.errors import LakeopsError
+from lakeops.errors import ConfigError, LakeopsError
 from lakeops.evaluate.calibration import Platt
+from lakeops.lake.storage import is_object_store, storage_for
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -89,7 +90,7 @@ class LoadedModel:
     calibration: Platt = Platt()
 
 
-def setup(cfg: MlflowConfig, lake_root: Path) -> str:
+def setup(cfg: MlflowConfig, lake_root: Path | str) -> str:
     """Point MLflow at the configured (or embedded) store; returns the tracking URI.
 
     Also turns off MLflow's artifact progress bars unless the environment asks
@@ -99,14 +100,25 @@ def setup(cfg: MlflowConfig, lake_root: Path) -> str:
     import mlflow
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    root = Path(lake_root).resolve()
-    tracking = cfg.tracking_uri or f"sqlite:///{root / 'mlflow.db'}"
+    if is_object_store(lake_root):
+        if not cfg.tracking_uri:
+            raise ConfigError(
+                f"mlflow.tracking_uri: the lakehouse {lake_root} is on object storage, where a SQLite "
+                "store cannot live; set it to an MLflow server (http://...) or a database "
+                "(sqlite:////local/path/mlflow.db, postgresql://...)"
+            )
+        # MLflow's S3 artifact client takes a custom endpoint from its own variable.
+        if os.environ.get("AWS_ENDPOINT_URL"):
+            os.environ.setdefault("MLFLOW_S3_ENDPOINT_URL", os.environ["AWS_ENDPOINT_URL"])
+        tracking = cfg.tracking_uri
+    else:
+        tracking = cfg.tracking_uri or f"sqlite:///{Path(lake_root).resolve() / 'mlflow.db'}"
     mlflow.set_tracking_uri(tracking)
     mlflow.set_registry_uri(cfg.registry_uri or tracking)
     return tracking
 
 
-def experiment_for(model_name: str, lake_root: Path) -> str:
+def experiment_for(model_name: str, lake_root: Path | str) -> str:
     """The model's experiment id (created on first use, artifacts under the lake)."""
     import mlflow
 
@@ -114,7 +126,10 @@ def experiment_for(model_name: str, lake_root: Path) -> str:
     found = mlflow.get_experiment_by_name(name)
     if found is not None:
         return found.experiment_id
-    location = (Path(lake_root).resolve() / "mlartifacts" / model_name).as_uri()
+    if is_object_store(lake_root):
+        location = storage_for(lake_root).join("mlartifacts", model_name)
+    else:
+        location = (Path(lake_root).resolve() / "mlartifacts" / model_name).as_uri()
     try:
         return mlflow.create_experiment(name, artifact_location=location)
     except Exception:  # created concurrently by another process: use theirs

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from lakeops.config import SparkConfig
 from lakeops.errors import EnvironmentProblem
+from lakeops.jars import group_jars
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -53,6 +54,12 @@ _REQUIRED = {
 _DELTA_CONF = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
     "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+    # Delta's SQL parser drops Spark 4.1's parameter context (delta-io/delta#7640), so
+    # IDENTIFIER(:observations) in feature SQL would fail; Spark's rule-based substitution,
+    # which binds :params in queries as before 4.1, goes around it.
+    "spark.sql.legacy.parameterSubstitution.constantsOnly": "true",
+    # A small table's snapshot is built in a few tasks, not 50 (delta-spark's default).
+    "spark.databricks.delta.snapshotPartitions": "2",
 }
 
 
@@ -83,11 +90,18 @@ def check_java() -> int:
 
 
 def configure_builder(
-    builder: SparkSession.Builder, cfg: SparkConfig, *, delta: bool = False, progress: bool = False
+    builder: SparkSession.Builder, cfg: SparkConfig, *, delta: bool = False, s3: bool = False,
+    progress: bool = False,
 ) -> SparkSession.Builder:
-    """Apply ``cfg`` (and the native Delta settings when ``delta``) to ``builder``.
+    """Apply ``cfg`` to ``builder``: with ``delta`` the Delta jars and its SQL extension and
+    catalog (the native backend, Spark SQL on Delta); with ``s3`` hadoop-aws (an ``s3a://`` lake).
 
+    The jars come from the folder :mod:`lakeops.jars` fetches into, named in
+    ``spark.jars`` (with any ``spark.jars`` of ``cfg``), so nothing is resolved at start-up.
     ``progress`` turns on Spark's console progress bar (for a terminal).
+
+    Raises:
+        EnvironmentProblem: the jars asked for were never fetched (names the command).
     """
     builder = builder.master(cfg.master).appName(cfg.app_name)
     settings = dict(_DEFAULTS)
@@ -97,18 +111,22 @@ def configure_builder(
         settings["spark.ui.showConsoleProgress"] = "true"
     settings.update(cfg.conf)
     settings.update(_REQUIRED)
+    jars = [j for j in settings.get("spark.jars", "").split(",") if j]
+    for group, wanted in (("delta", delta), ("s3", s3)):
+        if wanted:
+            jars += [str(j) for j in group_jars(group)]
+    if jars:
+        settings["spark.jars"] = ",".join(dict.fromkeys(jars))
     if delta:
         settings.update(_DELTA_CONF)
     for key, value in settings.items():
         builder = builder.config(key, value)
-    if delta:
-        from delta import configure_spark_with_delta_pip
-
-        builder = configure_spark_with_delta_pip(builder)
     return builder
 
 
-def get_session(cfg: SparkConfig, *, delta: bool = False, progress: bool = False) -> SparkSession:
+def get_session(
+    cfg: SparkConfig, *, delta: bool = False, s3: bool = False, progress: bool = False
+) -> SparkSession:
     """Build (or return the running) SparkSession for ``cfg``.
 
     Executors run the same Python as the driver unless ``PYSPARK_PYTHON`` says
@@ -126,7 +144,8 @@ def get_session(cfg: SparkConfig, *, delta: bool = False, progress: bool = False
         # getOrCreate would hand back the running session and ignore cfg.
         log.warning("a Spark session (%s) is already running; %s from config is ignored",
                     active.sparkContext.master, cfg.master)
-    session = configure_builder(SparkSession.builder, cfg, delta=delta, progress=progress).getOrCreate()
+    builder = configure_builder(SparkSession.builder, cfg, delta=delta, s3=s3, progress=progress)
+    session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")
     return session
 

@@ -28,7 +28,6 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import date
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lakeops.config import Settings
@@ -167,12 +166,14 @@ def run_monitor(settings: Settings, model: str, *, days: Sequence[date], report:
 def open_lake(settings: Settings) -> Lake:
     """The lake through the one Spark session of this process (started on first use)."""
     from lakeops.lake import open_lake as open_lake_on
+    from lakeops.lake.storage import storage_for
     from lakeops.spark import get_session
 
+    storage = storage_for(settings.lake.root, options=settings.lake.storage_options)
     started = time.monotonic()
-    spark = get_session(settings.spark, delta=settings.lake.backend == "native", progress=sys.stderr.isatty())
-    log.info("Spark %s ready in %.1fs; lakehouse %s", spark.version, time.monotonic() - started,
-             Path(settings.lake.root).resolve())
+    spark = get_session(settings.spark, delta=settings.lake.backend == "native", s3=not storage.local,
+                        progress=sys.stderr.isatty())
+    log.info("Spark %s ready in %.1fs; lakehouse %s", spark.version, time.monotonic() - started, storage.describe())
     return open_lake_on(spark, settings.lake)
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
 from lakedata import EVENTS, event_rows, events, fingerprint
@@ -30,11 +31,11 @@ D1 = date(2024, 1, 1)
 WAIT_S = 600  # hang guards, not timing assertions
 
 
-def _worker(lake_root: Path, name: str, plan: list[dict], sync: Path) -> subprocess.Popen:
+def _worker(lake_root: Path, name: str, plan: list[dict], sync: Path, backend: str = "embedded") -> subprocess.Popen:
     sync.mkdir(parents=True, exist_ok=True)
     (sync / f"plan.{name}.json").write_text(json.dumps(plan))
     cmd = [sys.executable, str(WORKER), "--lake", str(lake_root), "--name", name,
-           "--plan", str(sync / f"plan.{name}.json"), "--sync", str(sync)]
+           "--plan", str(sync / f"plan.{name}.json"), "--sync", str(sync), "--backend", backend]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -153,6 +154,7 @@ def _check_race(r: int, race: tuple[Write, Write, str], outcomes: list[dict], st
     return [writes[o["tag"]] for o in won]
 
 
+@pytest.mark.backend("embedded")
 def test_colliding_writers_never_mix(spark, lake, lake_root, tmp_path):
     """Colliding writers never mix: 20 forced races of two processes (Spark and Arrow writes,
     new and existing partitions, overwrites against appends, disjoint partitions), each
@@ -200,7 +202,7 @@ def test_colliding_writers_never_mix(spark, lake, lake_root, tmp_path):
     # Nothing of a loser stays: its tag is in no commit and its staged files are gone.
     committed = Counter(entry.get("lakeops.tag") for entry in DeltaTable(str(path)).history() if "lakeops.tag" in entry)
     assert committed == winners
-    log = read_commits(path, after=-1, upto=DeltaTable(str(path)).version())
+    log = read_commits(lake.storage, str(path), after=-1, upto=DeltaTable(str(path)).version())
     ever_added = {action["add"]["path"] for _, actions in log for action in actions if "add" in action}
     on_disk = {p.relative_to(path).as_posix() for p in path.rglob("*.parquet") if "_delta_log" not in p.parts}
     assert on_disk <= ever_added, f"files no commit added: {sorted(on_disk - ever_added)[:5]}"
@@ -215,22 +217,66 @@ def test_colliding_writers_never_mix(spark, lake, lake_root, tmp_path):
 
 
 def test_sigkill_between_files_and_commit(spark, lake, lake_root, tmp_path):
-    """A crash never half-writes, with a real SIGKILL: readers keep the previous version; the rerun works; vacuum cleans up."""
+    """A crash never half-writes, with a real SIGKILL: readers keep the previous version; the rerun works; vacuum cleans up.
+    (Embedded: killed between its files and its commit. Native: killed while its write job runs.)"""
+    backend, path = lake.backend_name, lake.path("test.events")
     lake.overwrite(events(spark, D1, tag="good"), EVENTS, partitions={"ds": [D1]})
     good, version = fingerprint(lake.read("test.events")), lake.version("test.events")
 
     killed = _worker(lake_root, "killed", [{"op": "overwrite", "ds": D1.isoformat(), "tag": "killed", "kill": True}],
-                     tmp_path / "kill")
+                     tmp_path / "kill", backend)
     _, err = killed.communicate(timeout=WAIT_S)
     assert killed.returncode == -9, err[-2000:]
     assert lake.version("test.events") == version
     assert fingerprint(lake.read("test.events")) == good
     orphans = lake.vacuum("test.events", retention_hours=0, dry_run=True)
-    assert orphans, "the killed writer's data files should be on disk, uncommitted"
+    if backend == "embedded":
+        assert orphans, "the killed writer's data files should be on disk, uncommitted"
 
-    rerun = _worker(lake_root, "rerun", [{"op": "overwrite", "ds": D1.isoformat(), "tag": "rerun"}], tmp_path / "rerun")
+    rerun = _worker(lake_root, "rerun", [{"op": "overwrite", "ds": D1.isoformat(), "tag": "rerun"}], tmp_path / "rerun",
+                    backend)
     _, err = rerun.communicate(timeout=WAIT_S)
     assert rerun.returncode == 0, err[-2000:]
     assert json.loads((tmp_path / "rerun" / "0.rerun.json").read_text())["ok"]
     assert fingerprint(lake.read("test.events")) == fingerprint(events(spark, D1, tag="rerun"))
     assert set(orphans) <= set(lake.vacuum("test.events", retention_hours=0, dry_run=False))
+    live = set(pa.table(DeltaTable(str(path)).get_add_actions()).column("path").to_pylist())
+    on_disk = {p.relative_to(path).as_posix() for p in path.rglob("*.parquet") if "_delta_log" not in p.parts}
+    assert on_disk == live, "after a vacuum only the live files stay"
+
+
+@pytest.mark.backend("native")
+def test_colliding_native_writers_never_mix(spark, lake, lake_root, tmp_path):
+    """Two delta-spark processes overwrite one partition, released together, five times: each
+    write commits or fails with CommitConflictError, committed versions are consecutive, and
+    the partition always holds exactly the rows of the last write that committed."""
+    lake.overwrite(events(spark, D1, 5, tag="seed"), EVENTS, partitions={"ds": [D1]})
+    rounds = 5
+    plans = {name: [{"op": "overwrite", "ds": D1.isoformat(), "tag": f"r{r}{name}", "n": 30 + 10 * i + r, "hold": True}
+                    for r in range(rounds)] for i, name in enumerate("AB")}
+    sync = tmp_path / "sync"
+    procs = [_worker(lake_root, name, plan, sync, "native") for name, plan in plans.items()]
+    path = lake.path("test.events")
+    try:
+        for r in range(rounds):
+            for name in "AB":
+                _wait_for(sync / f"{r}.{name}.ready", procs)
+            start = DeltaTable(str(path)).version()
+            for name in "AB":
+                (sync / f"{r}.{name}.go").touch()
+            for name in "AB":
+                _wait_for(sync / f"{r}.{name}.json", procs)
+            outcomes = [json.loads((sync / f"{r}.{name}.json").read_text()) for name in "AB"]
+            won = sorted((o for o in outcomes if o["ok"]), key=lambda o: o["version"])
+            assert won, f"round {r}: no writer committed: {outcomes}"
+            assert [o["version"] for o in won] == list(range(start + 1, start + 1 + len(won))), outcomes
+            for o in outcomes:
+                assert o["ok"] or (o["error"] == "CommitConflictError" and "test.events" in o["message"]), o
+            last = won[-1]
+            n = next(w["n"] for plan in plans.values() for w in plan if w["tag"] == last["tag"])
+            expected = tuple(sorted((D1, f"{last['tag']}-{i}") for i in range(n)))
+            assert _state(path) == expected, f"round {r}: the partition is not the last winner's rows: {outcomes}"
+    finally:
+        for proc in procs:
+            proc.kill() if proc.poll() is None else None
+            proc.communicate()

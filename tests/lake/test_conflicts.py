@@ -124,7 +124,7 @@ def test_an_overwrite_that_loses_the_race_fails_and_leaves_nothing(tmp_path, mon
     assert DeltaTable(str(path)).version() == version + 1  # A's commit only
     names = lake.read_arrow("test.events", where={"ds": [D1]}).column("name").to_pylist()
     assert sorted(names) == sorted(f"a-{i}" for i in range(7))
-    log = read_commits(path, after=-1, upto=version + 1)
+    log = read_commits(lake.storage, str(path), after=-1, upto=version + 1)
     added = {a["add"]["path"] for _, actions in log for a in actions if "add" in a}
     assert {p.relative_to(path).as_posix() for p in path.rglob("*.parquet")} <= added
 

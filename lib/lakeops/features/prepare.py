@@ -30,7 +30,6 @@ from lakeops.dates import date_range
 from lakeops.errors import QualityGateError
 from lakeops.lake.spec import conform
 from lakeops.lake.tables import DATA_QUALITY, FEATURE_DAYS, features_spec
-from lakeops.names import path_under
 from lakeops.quality import SuiteOutcome, run_suite
 from lakeops.runs import job_run
 
@@ -201,7 +200,7 @@ def _record_quality(
         schema=DATA_QUALITY.schema,
     )
     lake.append_rows(rows, DATA_QUALITY, metadata={"job": JOB, "job_run_id": job_run_id})
-    folder = path_under(lake.root, "_reports", "data_quality", model.name)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = lake.storage.join("_reports", "data_quality", model.name)
     for suite in outcomes:
-        (folder / f"{job_run_id}-{suite.stage}.json").write_text(json.dumps(suite.document, indent=1, default=str))
+        document = json.dumps(suite.document, indent=1, default=str).encode()
+        lake.storage.write_bytes(f"{folder}/{job_run_id}-{suite.stage}.json", document)

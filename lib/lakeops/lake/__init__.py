@@ -24,7 +24,16 @@ __all__ = ["Lake", "PartitionSelection", "Scan", "TableSpec", "WriteResult", "op
 
 
 def open_lake(spark: SparkSession, cfg: LakeConfig) -> Lake:
-    """The lake at ``cfg.root`` through the configured backend."""
+    """The lake at ``cfg.root`` (a folder or ``s3://`` prefix) through the configured backend.
+
+    Raises:
+        EnvironmentProblem: the backend or the object store needs jars the session lacks.
+    """
+    from lakeops.lake.storage import storage_for
+
+    storage = storage_for(cfg.root, options=cfg.storage_options)
+    if not storage.local and spark is not None:  # without a session: Arrow reads and writes only
+        _use_object_store(spark, storage)
     if cfg.backend == "native":
         from lakeops.lake.native import NativeLake
         from lakeops.spark import has_delta
@@ -35,7 +44,21 @@ def open_lake(spark: SparkSession, cfg: LakeConfig) -> Lake:
                 "delta (lakeops does when lake.backend=native) on a machine that can fetch them, "
                 "or use lake.backend=embedded"
             )
-        return NativeLake(spark, cfg.root, commit_retries=cfg.commit_retries)
+        return NativeLake(spark, cfg.root, commit_retries=cfg.commit_retries, storage_options=cfg.storage_options)
     from lakeops.lake.embedded import EmbeddedLake
 
-    return EmbeddedLake(spark, cfg.root, commit_retries=cfg.commit_retries)
+    return EmbeddedLake(spark, cfg.root, commit_retries=cfg.commit_retries, storage_options=cfg.storage_options)
+
+
+def _use_object_store(spark: SparkSession, storage) -> None:
+    """Point the session's s3a file system at the store (settings only; credentials stay in the environment)."""
+    from py4j.java_gateway import JavaClass
+
+    if not isinstance(spark._jvm.org.apache.hadoop.fs.s3a.S3AFileSystem, JavaClass):  # noqa: SLF001
+        raise EnvironmentProblem(
+            f"the lake {storage.describe()} is on object storage but this Spark session has no hadoop-aws: "
+            "build it with the s3 jars (lakeops does for an s3:// lake.root; run `make jars` once)"
+        )
+    hadoop = spark._jsc.hadoopConfiguration()  # noqa: SLF001
+    for key, value in storage.hadoop_conf().items():
+        hadoop.set(key, value)

@@ -1,6 +1,8 @@
 """What is in the lakehouse, read from the Delta logs alone (no Spark needed).
 
-Used by ``lakeops tables``. Reads every ``<root>/<schema>/<table>/_delta_log``;
+Used by ``lakeops tables``. Finds the tables with :func:`lakeops.lake.snapshot.table_names`
+and reads each one's latest snapshot (:func:`lakeops.lake.snapshot.open_snapshot`), on a
+local folder or an object store alike. Reads every ``<root>/<schema>/<table>/_delta_log``;
 writes nothing.
 """
 
@@ -10,9 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pyarrow as pa
-
-from lakeops.names import NAME_PATTERN
+from lakeops.errors import TableNotFoundError
+from lakeops.lake.snapshot import Snapshot, open_snapshot, table_names
+from lakeops.lake.storage import Storage, storage_for
 
 
 @dataclass(frozen=True)
@@ -26,37 +28,36 @@ class TableInfo:
     last_operation: str
 
 
-def list_tables(root: Path) -> list[TableInfo]:
-    """Every Delta table under ``root``, sorted by name."""
-    from deltalake import DeltaTable
-
+def list_tables(root: str | Path | Storage) -> list[TableInfo]:
+    """Every Delta table under ``root`` (a lake root, or its :class:`Storage`), sorted by name."""
+    storage = root if isinstance(root, Storage) else storage_for(root)
     found = []
-    root = Path(root)
-    if not root.is_dir():
-        return found
-    for log_dir in sorted(root.glob("*/*/_delta_log")):
-        table_dir = log_dir.parent
-        schema, table = table_dir.parent.name, table_dir.name
-        if not (NAME_PATTERN.fullmatch(schema) and NAME_PATTERN.fullmatch(table)):
+    for name in table_names(storage):
+        try:
+            # Listing reads the log only: a table with reader features is listed too.
+            snapshot = open_snapshot(storage, name, check_reader=False)
+        except TableNotFoundError:  # removed since it was listed
             continue
-        dt = DeltaTable(str(table_dir))
-        actions = pa.table(dt.get_add_actions(flatten=True))
-        counts = actions.column("num_records").to_pylist() if actions.num_rows else []
-        part_cols = [c for c in actions.column_names if c.startswith("partition.")]
-        partitions = len(set(zip(*(actions.column(c).to_pylist() for c in part_cols), strict=False))) if part_cols else None
-        last = dt.history(1)[0]
-        found.append(
-            TableInfo(
-                name=f"{schema}.{table}",
-                rows=None if any(c is None for c in counts) else sum(counts),
-                files=len(counts),
-                partitions=partitions,
-                version=dt.version(),
-                last_commit=datetime.fromtimestamp(last["timestamp"] / 1000, tz=UTC),
-                last_operation=str(last.get("operation", "")),
-            )
-        )
+        found.append(table_info(snapshot))
     return found
+
+
+def table_info(snapshot: Snapshot) -> TableInfo:
+    """What ``lakeops tables`` shows of one table version."""
+    files = snapshot.files()
+    counts = [f.stats.get("num_records") for f in files]
+    partition_by = snapshot.spec.partition_by
+    partitions = len({tuple(f.partition[c] for c in partition_by) for f in files}) if partition_by else None
+    last = snapshot.dt.history(1)[0]
+    return TableInfo(
+        name=str(snapshot.name),
+        rows=None if any(c is None for c in counts) else sum(counts),
+        files=len(files),
+        partitions=partitions,
+        version=snapshot.version,
+        last_commit=datetime.fromtimestamp(last["timestamp"] / 1000, tz=UTC),
+        last_operation=str(last.get("operation", "")),
+    )
 
 
 def format_tables(tables: list[TableInfo]) -> str:

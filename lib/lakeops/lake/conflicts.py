@@ -25,10 +25,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lakeops.lake.spec import PartitionSelection, TableSpec, parse_partition_string
+
+if TYPE_CHECKING:
+    from lakeops.lake.storage import Storage
 
 
 def find_conflict(
@@ -60,10 +62,14 @@ def find_conflict(
     return None
 
 
-def read_commits(table_path: Path, *, after: int, upto: int) -> list[tuple[int, list[dict[str, Any]]]]:
-    """The actions of the log entries ``after < version <= upto``, oldest first."""
-    log_dir = table_path / "_delta_log"
-    return [
-        (version, [json.loads(line) for line in (log_dir / f"{version:020d}.json").read_text().splitlines() if line.strip()])
-        for version in range(after + 1, upto + 1)
-    ]
+def read_commits(storage: Storage, table_uri: str, *, after: int, upto: int) -> list[tuple[int, list[dict[str, Any]]]]:
+    """The actions of the log entries ``after < version <= upto``, oldest first.
+
+    Raises:
+        FileNotFoundError: an entry was cleaned up (after a checkpoint).
+    """
+    out = []
+    for version in range(after + 1, upto + 1):
+        text = storage.read_bytes(f"{table_uri}/_delta_log/{version:020d}.json").decode()
+        out.append((version, [json.loads(line) for line in text.splitlines() if line.strip()]))
+    return out

@@ -24,7 +24,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -90,13 +90,14 @@ class EmbeddedLake(Lake):
 
         # mode="ignore": two processes racing to create the same table both succeed.
         DeltaTable.create(
-            str(self.path(spec.name)),
+            self.location(spec.name),
             spec.schema,
             mode="ignore",
             partition_by=list(spec.partition_by) or None,
             name=str(spec.name),
             description=spec.description or None,
             configuration={"delta.checkpointInterval": str(CHECKPOINT_INTERVAL)},
+            storage_options=self.storage.delta_options,
         )
 
     def _table_for_write(self, spec: TableSpec) -> DeltaTable:
@@ -109,10 +110,11 @@ class EmbeddedLake(Lake):
     def _read(self, spec: TableSpec, dt: DeltaTable, selection: PartitionSelection | None) -> DataFrame:
         from pyspark.sql import functions as F
 
-        root = self.path(spec.name)
+        root = self.location(spec.name)
         groups: dict[tuple[Any, ...], list[str]] = defaultdict(list)
         for file in live_files(spec, dt, selection):
-            groups[tuple(file.partition[c] for c in spec.partition_by)].append(_file_uri(root, file.path))
+            uri = self.storage.spark_uri(f"{root}/{unquote(file.path)}")
+            groups[tuple(file.partition[c] for c in spec.partition_by)].append(uri)
 
         schema = spec.spark_schema
         data_schema = type(schema)([f for f in schema.fields if f.name not in spec.partition_by])
@@ -152,7 +154,7 @@ class EmbeddedLake(Lake):
         self,
         spec: TableSpec,
         target: DeltaTable,
-        write_dir: Path,
+        write_dir: str,
         staged: list[_StagedFile],
         selection: PartitionSelection,
         *,
@@ -182,11 +184,11 @@ class EmbeddedLake(Lake):
                     "partitions were left as they were (pass allow_empty to clear them)"
                 )
         except Exception:
-            shutil.rmtree(write_dir, ignore_errors=True)
+            self.storage.remove_tree(write_dir)
             raise
         metadata = {**metadata, "lakeops.operation": "overwrite", "lakeops.partitions": selection.describe()}
         return self._commit(
-            spec, target, staged, write_id=write_dir.name, mode="overwrite", selection=selection, metadata=metadata
+            spec, target, staged, write_id=_name(write_dir), mode="overwrite", selection=selection, metadata=metadata
         )
 
     def _map_partitions(
@@ -208,18 +210,21 @@ class EmbeddedLake(Lake):
         """
         spec = plan.spec
         units = self._units(dt, src, selection)
-        write_dir = self.path(spec.name) / f"{WRITE_DIR_PREFIX}{uuid.uuid4().hex}"
+        write_id = f"{WRITE_DIR_PREFIX}{uuid.uuid4().hex}"
+        write_dir = f"{self.location(spec.name)}/{write_id}"
         sc = self.spark.sparkContext
         tasks = plan_tasks(units, sc.defaultParallelism)
-        folder = str(write_dir)
-        # Tasks create folders only inside this one, so a task still running after
-        # the job failed cannot bring it back once it is removed.
-        write_dir.mkdir()
-        group = f"lakeops-map-{write_dir.name}"
+        folder, fs = self.storage.fs_path(write_dir), self.storage.arrow_fs
+        if self.storage.local:
+            # Tasks create folders only inside this one, so a task still running after
+            # the job failed cannot bring it back once it is removed. (An object store has
+            # no folders: what a late task writes there is an orphan that vacuum deletes.)
+            Path(write_dir).mkdir()
+        group = f"lakeops-map-{write_id}"
         sc.setJobGroup(group, f"lakeops: {src.name} -> {spec.name} ({selection.describe()})", True)
         try:
             sc.parallelize(tasks, len(tasks)).mapPartitions(
-                lambda parts: [path for units in parts for path in run_units(units, fn, plan, folder)]
+                lambda parts: [path for units in parts for path in run_units(units, fn, plan, folder, fs)]
             ).collect()
             staged = self._staged_files(write_dir, spec)
         except Exception:
@@ -227,7 +232,7 @@ class EmbeddedLake(Lake):
             # them and wait before removing what they wrote.
             sc.cancelJobGroup(group)
             _wait_for_tasks(sc, group)
-            shutil.rmtree(write_dir, ignore_errors=True)
+            self.storage.remove_tree(write_dir)
             raise
         finally:
             sc.setLocalProperty("spark.jobGroup.id", None)
@@ -245,7 +250,8 @@ class EmbeddedLake(Lake):
             return None
         sc = self.spark.sparkContext
         tasks = plan_tasks(split_columns(units, scans, sc.defaultParallelism), sc.defaultParallelism)
-        parts = sc.parallelize(tasks, len(tasks)).map(lambda task: reduce_units(task, scans, fn, merge)).collect()
+        fs = self.storage.arrow_fs
+        parts = sc.parallelize(tasks, len(tasks)).map(lambda task: reduce_units(task, scans, fn, merge, fs)).collect()
         result = None
         for part in parts:
             if part is not None:
@@ -254,24 +260,24 @@ class EmbeddedLake(Lake):
 
     def _units(self, dt: DeltaTable, src: TableSpec, selection: PartitionSelection, *, scan: int = 0) -> list[Unit]:
         """One unit per non-empty row group of the selected partitions' live files."""
-        root = self.path(src.name)
+        root = self.storage.fs_path(self.location(src.name))
         units = []
         for file in live_files(src, dt, selection):
-            path = root / unquote(file.path)
-            meta = pq.read_metadata(path)
+            path = f"{root}/{unquote(file.path)}"
+            meta = pq.read_metadata(path, filesystem=self.storage.arrow_fs)
             for rg in range(meta.num_row_groups):
                 rows = meta.row_group(rg).num_rows
                 if rows:
-                    units.append(Unit(str(path), (rg,), rows, file.partition, scan))
+                    units.append(Unit(path, (rg,), rows, file.partition, scan))
         return units
 
     def _append(self, df: DataFrame, spec: TableSpec, *, target: DeltaTable, metadata: dict[str, Any]) -> WriteResult:
         write_dir, staged = self._stage(df, spec, target)
         if not staged:
-            shutil.rmtree(write_dir, ignore_errors=True)
+            self.storage.remove_tree(write_dir)
             return WriteResult(str(spec.name), target.version(), 0, 0, ())
         return self._commit(
-            spec, target, staged, write_id=write_dir.name, mode="append", selection=None,
+            spec, target, staged, write_id=_name(write_dir), mode="append", selection=None,
             metadata={**metadata, "lakeops.operation": "append"},
         )
 
@@ -282,7 +288,7 @@ class EmbeddedLake(Lake):
         if table.num_rows == 0:
             return WriteResult(str(spec.name), target.version(), 0, 0, ())
         write_dir, staged = self._stage_rows(table, spec)
-        return self._commit(spec, target, staged, write_id=write_dir.name, mode="append", selection=None,
+        return self._commit(spec, target, staged, write_id=_name(write_dir), mode="append", selection=None,
                             metadata={**metadata, "lakeops.operation": "append"})
 
     def _overwrite_rows(
@@ -300,54 +306,59 @@ class EmbeddedLake(Lake):
         return self._commit_overwrite(spec, target, write_dir, staged, selection, allow_empty=allow_empty,
                                       metadata=metadata)
 
-    def _stage_rows(self, table: pa.Table, spec: TableSpec) -> tuple[Path, list[_StagedFile]]:
+    def _stage_rows(self, table: pa.Table, spec: TableSpec) -> tuple[str, list[_StagedFile]]:
         """Write Arrow rows as Parquet (one file per partition) into a new write folder."""
-        write_dir = self.path(spec.name) / f"{WRITE_DIR_PREFIX}{uuid.uuid4().hex}"
+        write_dir = f"{self.location(spec.name)}/{WRITE_DIR_PREFIX}{uuid.uuid4().hex}"
         data = [n for n in spec.schema.names if n not in spec.partition_by]
+        fs, base = self.storage.arrow_fs, self.storage.fs_path(write_dir)
         try:
-            write_dir.mkdir()
             for i, (key, piece) in enumerate(split_by_partition(table, spec.partition_by)):
-                folder = write_dir / partition_folder(spec, key) if key else write_dir
-                folder.mkdir(parents=True, exist_ok=True)
-                pq.write_table(piece.select(data), folder / f"part-{i:05d}.parquet", compression="snappy")
+                folder = f"{base}/{partition_folder(spec, key)}" if key else base
+                if fs is None:
+                    Path(folder).mkdir(parents=True, exist_ok=True)
+                pq.write_table(piece.select(data), f"{folder}/part-{i:05d}.parquet", compression="snappy",
+                               filesystem=fs)
             return write_dir, self._staged_files(write_dir, spec)
         except Exception:
-            shutil.rmtree(write_dir, ignore_errors=True)
+            self.storage.remove_tree(write_dir)
             raise
 
-    def _stage(self, df: DataFrame, spec: TableSpec, target: DeltaTable) -> tuple[Path, list[_StagedFile]]:
+    def _stage(self, df: DataFrame, spec: TableSpec, target: DeltaTable) -> tuple[str, list[_StagedFile]]:
         """Write ``df`` as Parquet into a new write folder; describe the non-empty files."""
-        root = self.path(spec.name)
-        write_dir = root / f"{WRITE_DIR_PREFIX}{uuid.uuid4().hex}"
+        write_dir = f"{self.location(spec.name)}/{WRITE_DIR_PREFIX}{uuid.uuid4().hex}"
         writer = df.write.mode("errorifexists")
         if spec.partition_by:
             writer = writer.partitionBy(*spec.partition_by)
         try:
-            writer.parquet(hadoop_path(write_dir))
+            writer.parquet(self.storage.spark_uri(write_dir))
         except Exception:
-            shutil.rmtree(write_dir, ignore_errors=True)
+            self.storage.remove_tree(write_dir)
             raise
         return write_dir, self._staged_files(write_dir, spec)
 
-    def _staged_files(self, write_dir: Path, spec: TableSpec) -> list[_StagedFile]:
+    def _staged_files(self, write_dir: str, spec: TableSpec) -> list[_StagedFile]:
         """Describe the non-empty Parquet files of a write folder (empty ones are deleted)."""
-        root = self.path(spec.name)
+        import pyarrow.fs as pafs
+
+        fs = self.storage.filesystem
+        root = self.storage.fs_path(self.location(spec.name))
+        infos = fs.get_file_info(pafs.FileSelector(self.storage.fs_path(write_dir), recursive=True))
         staged = []
-        for file in sorted(write_dir.rglob("*.parquet")):
-            rel = file.relative_to(root)
+        for info in sorted((i for i in infos if i.type == pafs.FileType.File and i.path.endswith(".parquet")),
+                           key=lambda i: i.path):
+            rel = PurePosixPath(info.path[len(root) + 1:])
             if any(part.startswith(("_", ".")) for part in rel.parts):
                 continue
-            meta = pq.read_metadata(file)
+            meta = pq.read_metadata(info.path, filesystem=self.storage.arrow_fs)
             if meta.num_rows == 0:
                 # Spark writes a schema-only file for empty input; it adds nothing.
-                file.unlink()
+                fs.delete_file(info.path)
                 continue
-            stat = file.stat()
             staged.append(
                 _StagedFile(
                     path=rel.as_posix(),
-                    size=stat.st_size,
-                    modification_time=int(stat.st_mtime * 1000),
+                    size=info.size,
+                    modification_time=int(info.mtime.timestamp() * 1000) if info.mtime else int(time.time() * 1000),
                     partition_values=_partition_values(rel, spec),
                     rows=meta.num_rows,
                     stats=_file_stats(meta, spec),
@@ -382,15 +393,15 @@ class EmbeddedLake(Lake):
             # next version taken fails at once and this loop checks what was committed.
             max_commit_retries=0,
         )
-        root = self.path(spec.name)
+        root = self.location(spec.name)
         # The handle is still at the version the write started from (its read version).
         checked = target.version()
         for _ in range(self.commit_retries + 1):
             target.update_incremental()
             latest = target.version()
-            reason = find_conflict(read_commits(root, after=checked, upto=latest), spec, selection)
+            reason = find_conflict(read_commits(self.storage, root, after=checked, upto=latest), spec, selection)
             if reason is not None:
-                shutil.rmtree(root / write_id, ignore_errors=True)
+                self.storage.remove_tree(f"{root}/{write_id}")
                 raise CommitConflictError(
                     f"{spec.name}: another writer committed first ({reason}) while this "
                     f"{mode} of {selection.describe() if selection is not None else 'new rows'} ran; nothing of "
@@ -409,7 +420,7 @@ class EmbeddedLake(Lake):
                 if target.version() == checked:
                     raise
         else:
-            shutil.rmtree(root / write_id, ignore_errors=True)
+            self.storage.remove_tree(f"{root}/{write_id}")
             raise CommitConflictError(
                 f"{spec.name}: {self.commit_retries + 1} commit attempts each found a newer version "
                 "(many concurrent writers); nothing was committed: run it again"
@@ -432,6 +443,8 @@ class EmbeddedLake(Lake):
         removed = list(
             dt.vacuum(retention_hours=retention_hours, dry_run=dry_run, enforce_retention_duration=False, full=True)
         )
+        if not self.storage.local:
+            return removed  # an object store has no empty folders, and Spark's _temporary files are data files
         cutoff = time.time() - retention_hours * 3600  # retention is relative to now by definition
         for write_dir in sorted(self.path(name).glob(f"{WRITE_DIR_PREFIX}*")):
             leftovers = write_dir / "_temporary"
@@ -444,16 +457,11 @@ class EmbeddedLake(Lake):
         return removed
 
 
-def _file_uri(root: Path, rel: str) -> str:
-    return hadoop_path(root / unquote(rel))
+def _name(uri: str) -> str:
+    return uri.rstrip("/").rsplit("/", 1)[-1]
 
 
-def hadoop_path(path: Path) -> str:
-    """A local path as Spark/Hadoop take it (``file:/...``, not percent-encoded)."""
-    return "file:" + path.as_posix()
-
-
-def _partition_values(rel: Path, spec: TableSpec) -> dict[str, str | None]:
+def _partition_values(rel: PurePosixPath, spec: TableSpec) -> dict[str, str | None]:
     """Partition values from Spark's ``col=value`` folder names (strings, as Delta logs them)."""
     found: dict[str, str | None] = {}
     for part in rel.parts[1:-1]:  # skip the write folder and the file name

@@ -34,6 +34,7 @@ from lakeops.errors import SchemaMismatchError
 from lakeops.lake.spec import TableSpec, to_partition_string
 
 if TYPE_CHECKING:
+    import pyarrow.fs as pafs
     from pyspark.sql import DataFrame
 
 #: ``fn(batch, partition)``: a batch of the selected source columns and its
@@ -148,7 +149,7 @@ def split_by_partition(table: pa.Table, columns: Sequence[str]) -> Iterator[tupl
 class Unit:
     """One task's share of a source file: some of its row groups."""
 
-    path: str  # absolute local path of the Parquet file
+    path: str  # the Parquet file's path in the lake's file system (local: absolute)
     row_groups: tuple[int, ...]
     rows: int
     partition: Mapping[str, Any]  # typed source partition values
@@ -174,35 +175,40 @@ def plan_tasks(units: Sequence[Unit], slots: int) -> list[list[Unit]]:
     return [sorted(t, key=key) for t in tasks if t]
 
 
-def run_units(units: Sequence[Unit], fn: BatchFn, plan: MapPlan, write_dir: str) -> Iterator[str]:
+def run_units(
+    units: Sequence[Unit], fn: BatchFn, plan: MapPlan, write_dir: str, fs: pafs.FileSystem | None = None
+) -> Iterator[str]:
     """Task side: read each unit's row groups, apply ``fn``, write Parquet per output partition.
 
     Files land under ``write_dir/<col>=<value>/...`` (Hive-style folders, as Spark
-    writes them) and are invisible until the driver commits them. Yields the
-    paths written.
+    writes them) and are invisible until the driver commits them. ``fs`` is the
+    lake's file system (``None``: local paths). Yields the paths written.
     """
     import pyarrow.parquet as pq
 
     tag = uuid.uuid4().hex[:12]
     writer: pq.ParquetWriter | None = None
-    path: Path | None = None
+    path: str | None = None
+    folder = ""
     try:
         for unit in units:
-            folder = Path(write_dir) / partition_folder(plan.spec, plan.out_values(unit.partition))
-            if writer is not None and path.parent != folder:
+            where = f"{write_dir}/{partition_folder(plan.spec, plan.out_values(unit.partition))}".rstrip("/")
+            if writer is not None and where != folder:
                 writer.close()
                 writer = None
                 yield str(path)
-            source = pq.ParquetFile(unit.path)
+            folder = where
+            source = pq.ParquetFile(unit.path, filesystem=fs)
             for batch in source.iter_batches(batch_size=TASK_BATCH_ROWS, row_groups=list(unit.row_groups),
                                              columns=list(plan.columns), use_threads=False):
                 out = plan.conform(fn(batch, unit.partition))
                 if not out.num_rows:
                     continue
                 if writer is None:
-                    path = folder / f"part-{tag}-{uuid.uuid4().hex[:8]}.parquet"
-                    _make_folders(Path(write_dir), folder)
-                    writer = pq.ParquetWriter(path, plan.out_schema, compression="snappy",
+                    path = f"{folder}/part-{tag}-{uuid.uuid4().hex[:8]}.parquet"
+                    if fs is None:  # object stores have no folders to make
+                        _make_folders(Path(write_dir), Path(folder))
+                    writer = pq.ParquetWriter(path, plan.out_schema, compression="snappy", filesystem=fs,
                                               use_dictionary=dictionary_columns(out))
                 writer.write_batch(out)
         if writer is not None:
@@ -229,7 +235,9 @@ def split_columns(units: Sequence[Unit], scans: Sequence[Scan], slots: int) -> l
     return out
 
 
-def reduce_units(units: Sequence[Unit], scans: Sequence[Scan], fn: ReduceFn, merge: MergeFn) -> Any:
+def reduce_units(
+    units: Sequence[Unit], scans: Sequence[Scan], fn: ReduceFn, merge: MergeFn, fs: pafs.FileSystem | None = None
+) -> Any:
     """Task side of a reduction: read each unit's row groups, ``fn`` every batch, merge the results."""
     import pyarrow.parquet as pq
 
@@ -238,7 +246,7 @@ def reduce_units(units: Sequence[Unit], scans: Sequence[Scan], fn: ReduceFn, mer
         scan = scans[unit.scan]
         own = unit.columns or scan.columns
         read = list(dict.fromkeys([*own, *scan.context]))
-        source = pq.ParquetFile(unit.path)
+        source = pq.ParquetFile(unit.path, filesystem=fs)
         for batch in source.iter_batches(batch_size=TASK_BATCH_ROWS, row_groups=list(unit.row_groups),
                                          columns=read, use_threads=False):
             part = fn(scan.table, batch, unit.partition, own)

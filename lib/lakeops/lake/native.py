@@ -9,9 +9,11 @@ operations, same errors as :mod:`lakeops.lake.embedded`: the shared checks
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from lakeops.errors import EmptyWriteError, PartitionViolationError
+from lakeops.errors import CommitConflictError, EmptyWriteError, PartitionViolationError
 from lakeops.lake.base import DEFAULT_RETENTION_HOURS, Lake, WriteResult
 from lakeops.lake.spec import PartitionSelection, TableSpec
 from lakeops.names import TableName
@@ -26,10 +28,13 @@ class NativeLake(Lake):
 
     backend_name = "native"
 
+    def _uri(self, name: str | TableName) -> str:
+        return self.storage.spark_uri(self.location(name))
+
     def _create(self, spec: TableSpec) -> None:
         from delta.tables import DeltaTable
 
-        builder = DeltaTable.createIfNotExists(self.spark).location(self.path(spec.name).as_uri())
+        builder = DeltaTable.createIfNotExists(self.spark).location(self._uri(spec.name))
         builder = builder.addColumns(spec.spark_schema)
         if spec.partition_by:
             builder = builder.partitionedBy(*spec.partition_by)
@@ -37,7 +42,7 @@ class NativeLake(Lake):
 
     def _read(self, spec: TableSpec, dt: DeltaTable, selection: PartitionSelection | None) -> DataFrame:
         reader = self.spark.read.format("delta").option("versionAsOf", dt.version())
-        df = reader.load(self.path(spec.name).as_uri())
+        df = reader.load(self._uri(spec.name))
         return df.where(selection.sql_predicate()) if selection is not None else df
 
     def _overwrite(
@@ -57,36 +62,44 @@ class NativeLake(Lake):
                 f"{spec.name}: the input for {selection.describe()} has no rows; the existing "
                 "partitions were left as they were (pass allow_empty to clear them)"
             )
+        metadata = {**metadata, "lakeops.operation": "overwrite", "lakeops.partitions": selection.describe()}
         writer = df.write.format("delta").mode("overwrite").option("userMetadata", json.dumps(metadata))
         if selection.values:
             writer = writer.option("replaceWhere", selection.sql_predicate())
         try:
-            writer.save(self.path(spec.name).as_uri())
+            with _conflicts_named(spec, f"overwrite of {selection.describe()}"):
+                writer.save(self._uri(spec.name))
         except AnalysisException as exc:
-            if "replaceWhere" in str(exc):
+            if (exc.getCondition() or "").startswith("DELTA_REPLACE_WHERE"):
                 raise PartitionViolationError(
                     f"{spec.name}: rows fall outside the partitions being overwritten "
-                    f"({selection.describe()}); nothing was written"
-                ) from exc
+                    f"({selection.describe()}): found {_outside(df, spec, selection)}; nothing was committed"
+                ) from None
             raise
         return self._result(spec)
 
     def _append(self, df: DataFrame, spec: TableSpec, *, target: DeltaTable, metadata: dict[str, Any]) -> WriteResult:
-        df.write.format("delta").mode("append").option("userMetadata", json.dumps(metadata)).save(
-            self.path(spec.name).as_uri()
-        )
+        metadata = {**metadata, "lakeops.operation": "append"}
+        with _conflicts_named(spec, "append"):
+            df.write.format("delta").mode("append").option("userMetadata", json.dumps(metadata)).save(
+                self._uri(spec.name)
+            )
         return self._result(spec)
 
     def _result(self, spec: TableSpec) -> WriteResult:
-        last = self.history(spec.name, limit=1)[0]
-        metrics = last.get("operationMetrics") or {}
-        return WriteResult(
-            str(spec.name),
-            int(last["version"]),
-            int(metrics.get("numOutputRows", 0)),
-            int(metrics.get("numFiles", 0)),
-            (),
-        )
+        """What the last commit added (delta-spark does not hand back its version)."""
+        from lakeops.lake.conflicts import read_commits
+
+        version = self._delta(spec.name).version()
+        (_, actions), = read_commits(self.storage, self.location(spec.name), after=version - 1, upto=version)
+        adds = [a["add"] for a in actions if "add" in a]
+        rows = sum(json.loads(a.get("stats") or "{}").get("numRecords", 0) for a in adds)
+        partitions = sorted({
+            "/".join(f"{c}={a['partitionValues'].get(c) if a['partitionValues'].get(c) is not None else 'null'}"
+                     for c in spec.partition_by)
+            for a in adds if spec.partition_by
+        })
+        return WriteResult(str(spec.name), version, rows, len(adds), tuple(partitions))
 
     def vacuum(
         self, name: str | TableName, *, retention_hours: int = DEFAULT_RETENTION_HOURS, dry_run: bool = True
@@ -103,5 +116,27 @@ class NativeLake(Lake):
         # delta-spark refuses short retentions unless this check is off; the
         # caller's explicit retention is the decision, as in the embedded backend.
         self.spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")
-        DeltaTable.forPath(self.spark, self.path(name).as_uri()).vacuum(float(retention_hours))
+        DeltaTable.forPath(self.spark, self._uri(name)).vacuum(float(retention_hours))
         return []
+
+
+@contextmanager
+def _conflicts_named(spec: TableSpec, what: str) -> Iterator[None]:
+    """delta-spark's concurrent-modification errors as :class:`CommitConflictError` (a retry may pass)."""
+    import delta.exceptions as conflicts
+
+    try:
+        yield
+    except tuple(getattr(conflicts, name) for name in conflicts.__all__) as exc:
+        reason = str(exc).strip().split("\n", 1)[0]
+        raise CommitConflictError(
+            f"{spec.name}: another writer committed first ({reason}) while this {what} ran; "
+            "nothing of it was committed: run it again"
+        ) from None
+
+
+def _outside(df: DataFrame, spec: TableSpec, selection: PartitionSelection) -> str:
+    """The first few partitions of ``df`` outside ``selection``, for the error message."""
+    rows = df.where(f"not ({selection.sql_predicate()})").select(*spec.partition_by).distinct().limit(6).collect()
+    found = sorted("/".join(f"{c}={r[c]}" for c in spec.partition_by) for r in rows)
+    return ", ".join(found[:5]) + (" and more" if len(found) > 5 else "")

@@ -27,21 +27,27 @@ from lakeops.lake.tables import (
     MODEL_VALIDATIONS,
     PERFORMANCE_METRICS,
 )
-from lakeops.names import path_under, validate_name
+from lakeops.names import validate_name
 from lakeops.report.html import INDEX_FILENAME, TREND_DAYS, render_day, render_index
 
 if TYPE_CHECKING:
     from lakeops.lake import Lake
 
 
-def report_folder(lake: Lake, model_name: str) -> Path:
-    return path_under(lake.root, "reports", validate_name(model_name, kind="model name"))
+def report_folder(lake: Lake, model_name: str) -> str:
+    """``<lake>/reports/<model>``: a local folder, or a prefix of an object-store lake."""
+    return lake.storage.join("reports", validate_name(model_name, kind="model name"))
 
 
-def write_reports(lake: Lake, model_name: str, days: Sequence[date]) -> list[Path]:
-    """Render the pages of ``days`` and the index; returns the paths written."""
+def write_reports(lake: Lake, model_name: str, days: Sequence[date]) -> list[Path | str]:
+    """Render the pages of ``days`` and the index; returns the paths (URIs on object storage) written."""
     folder = report_folder(lake, model_name)
-    folder.mkdir(parents=True, exist_ok=True)
+
+    def write(name: str, page: str) -> Path | str:
+        uri = f"{folder}/{name}"
+        lake.storage.write_bytes(uri, page.encode("utf-8"))
+        return Path(uri) if lake.storage.local else uri
+
     days = sorted(set(days))
     metrics = lake.read_arrow(DRIFT_METRICS.name, where={"model_name": [model_name]}).to_pandas()
     counts = lake.read_arrow(DRIFT_COUNTS.name, where={"model_name": [model_name], "ds": days}).to_pandas()
@@ -63,14 +69,10 @@ def write_reports(lake: Lake, model_name: str, days: Sequence[date]) -> list[Pat
                           histograms=_histograms(counts[counts["ds"] == d], baselines),
                           performance_metrics=_until(performance, d), alerts=_until(alerts, d),
                           validations=_until(validations, d), attribution=_until(attribution, d))  # fmt: skip
-        path = folder / f"{d.isoformat()}.html"
-        path.write_text(page, encoding="utf-8")
-        written.append(path)
-    index = folder / INDEX_FILENAME
-    index.write_text(render_index(model_name=model_name, days=_days(whole), performance_metrics=performance,
-                                  alerts=alerts, validations=validations, attribution=attribution),
-                     encoding="utf-8")
-    written.append(index)
+        written.append(write(f"{d.isoformat()}.html", page))
+    written.append(write(INDEX_FILENAME, render_index(
+        model_name=model_name, days=_days(whole), performance_metrics=performance, alerts=alerts,
+        validations=validations, attribution=attribution)))
     return written
 
 

@@ -1,7 +1,8 @@
 """The embedded engine: DuckDB over the Delta snapshots, in this process, no JVM.
 
 Each lake table a query names is read from its Delta log (at the latest
-version, or the one asked for): the live Parquet files the log lists become a
+version, or the one asked for) through :mod:`lakeops.lake.snapshot`, on a local
+folder or an object store alike: the live Parquet files the log lists become a
 pyarrow dataset whose fragments carry the log's partition values (Delta does
 not store partition columns in the files), and DuckDB scans that dataset,
 pushing column selections and filters into it (a filter on a partition column
@@ -15,41 +16,28 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import pyarrow as pa
 
-from lakeops.errors import InvalidParameterError, LakeopsError
-from lakeops.lake.base import check_protocol, live_files
-from lakeops.lake.spec import TableSpec
-from lakeops.names import NAME_PATTERN, TableName, path_under
+from lakeops.errors import InvalidParameterError, LakeopsError, TableNotFoundError
+from lakeops.lake.snapshot import Snapshot, open_snapshot, table_names
+from lakeops.lake.storage import Storage, storage_for
+from lakeops.names import TableName
 from lakeops.sql.params import bind
 from lakeops.sql.statements import QueryError, Script, Statement, duckdb_text
 
 if TYPE_CHECKING:
     import duckdb
     import pyarrow.dataset as pads
-    from deltalake import DeltaTable
 
 log = logging.getLogger(__name__)
-
-_STRING_TYPES = (pa.large_string(), pa.string_view())
 
 
 class QueryFailedError(LakeopsError):
     """The engine failed for a reason other than the query text (I/O, memory): perhaps worth a retry."""
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """One version of a lake table: its log, the spec the log describes, its folder."""
-
-    spec: TableSpec
-    dt: DeltaTable
-    path: Path
 
 
 def run_embedded(
@@ -62,7 +50,7 @@ def run_embedded(
     """Run ``script`` (from :func:`~lakeops.sql.statements.parse_script`) with DuckDB; the last query's rows.
 
     Args:
-        root: the lakehouse root.
+        root: the lakehouse root: a local folder or an ``s3://`` prefix (:func:`~lakeops.lake.storage.storage_for`).
         params: values of the script's named parameters.
         versions: the Delta version to read of some of its tables (time travel); latest otherwise.
 
@@ -73,13 +61,13 @@ def run_embedded(
     """
     import duckdb
 
-    root = Path(root).resolve()
+    storage = storage_for(root)
     params, versions = dict(params or {}), dict(versions or {})
     check_versions(script, versions)
     con = _connect()
     try:
         for i, name in enumerate(script.tables):
-            _register(con, f"__lake_{i}", open_table(root, name, versions.get(name)))
+            _register(con, f"__lake_{i}", storage, open_table(storage, name, versions.get(name)))
         result = None
         for statement in script.statements:
             result = _execute(con, statement, bind(statement.params, params, given=script.params))
@@ -90,42 +78,19 @@ def run_embedded(
         con.close()
 
 
-def open_table(root: Path, name: TableName, version: int | None = None) -> Snapshot:
-    """A lake table's log at ``version`` (latest when ``None``), with the spec it describes.
+def open_table(storage: Storage, name: TableName, version: int | None = None) -> Snapshot:
+    """A lake table's snapshot at ``version`` (latest when ``None``), read by :func:`~lakeops.lake.snapshot.open_snapshot`.
 
     Raises:
         QueryError: no such table.
         InvalidParameterError: no such version.
         UnsupportedTableError: the table needs a Delta reader feature the embedded backend lacks.
     """
-    from deltalake import DeltaTable
-
-    path = path_under(root, name.schema, name.table)
-    if not (path / "_delta_log").is_dir():
-        known = ", ".join(lake_tables(root)) or "none"
-        raise QueryError(f"no table {name} in the lakehouse {root} (tables: {known})")
     try:
-        dt = DeltaTable(str(path), version=version)
-    except Exception:
-        if version is None:
-            raise
-        latest = DeltaTable(str(path)).version()
-        raise InvalidParameterError(f"{name} has no version {version}; the latest is {latest}") from None
-    check_protocol(name, dt)
-    schema = pa.schema(dt.schema().to_arrow())
-    # delta-rs reports strings as large/view types; the contracts (and Spark) use plain ones.
-    schema = pa.schema([f.with_type(pa.string()) if f.type in _STRING_TYPES else f for f in schema])
-    return Snapshot(TableSpec(name=name, schema=schema, partition_by=tuple(dt.metadata().partition_columns)), dt, path)
-
-
-def lake_tables(root: Path) -> list[str]:
-    """The names of the tables under ``root``, as :func:`lakeops.lake.catalog.list_tables` finds them,
-    without reading their logs."""
-    return sorted(
-        f"{p.parent.parent.name}.{p.parent.name}"
-        for p in Path(root).glob("*/*/_delta_log")
-        if NAME_PATTERN.fullmatch(p.parent.parent.name) and NAME_PATTERN.fullmatch(p.parent.name)
-    )
+        return open_snapshot(storage, name, version=version)
+    except TableNotFoundError:
+        known = ", ".join(table_names(storage)) or "none"
+        raise QueryError(f"no table {name} in the lakehouse {storage.describe()} (tables: {known})") from None
 
 
 def check_versions(script: Script, versions: Mapping[TableName, int]) -> None:
@@ -136,8 +101,9 @@ def check_versions(script: Script, versions: Mapping[TableName, int]) -> None:
         raise InvalidParameterError(f"--version names {', '.join(stray)}, which the query does not read (it reads {read})")
 
 
-def dataset(snapshot: Snapshot) -> pads.Dataset:
-    """The live files of ``dt``'s version as one pyarrow dataset, partition values from the log.
+def dataset(snapshot: Snapshot, storage: Storage) -> pads.Dataset:
+    """The live files of the snapshot as one pyarrow dataset on ``storage``'s file system, partition
+    values from the log.
 
     delta-rs has ``to_pyarrow_dataset``, but it folds file statistics into each
     fragment's guarantee, and for columns whose statistics are absent (the
@@ -146,20 +112,20 @@ def dataset(snapshot: Snapshot) -> pads.Dataset:
     The fragments here carry only what the log says for certain: the partition values.
     """
     import pyarrow.dataset as pads
-    import pyarrow.fs as pafs
 
     spec = snapshot.spec
     fmt = pads.ParquetFileFormat()
-    fs = pafs.LocalFileSystem()
+    fs = storage.filesystem
+    root = storage.fs_path(snapshot.uri)
     fragments = []
-    for file in live_files(spec, snapshot.dt):
+    for file in snapshot.files():
         guarantee = pads.scalar(True)
         for col in spec.partition_by:
             value = file.partition[col]
             field = pads.field(col)
             guarantee &= field.is_null() if value is None else field == pa.scalar(value, spec.schema.field(col).type)
-        path = snapshot.path / unquote(file.path)
-        fragments.append(fmt.make_fragment(str(path), filesystem=fs, partition_expression=guarantee))
+        path = f"{root}/{unquote(file.path)}"
+        fragments.append(fmt.make_fragment(path, filesystem=fs, partition_expression=guarantee))
     return pads.FileSystemDataset(fragments, spec.schema, fmt, fs)
 
 
@@ -183,9 +149,9 @@ def _connect() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _register(con: duckdb.DuckDBPyConnection, alias: str, snapshot: Snapshot) -> None:
+def _register(con: duckdb.DuckDBPyConnection, alias: str, storage: Storage, snapshot: Snapshot) -> None:
     name = snapshot.spec.name
-    con.register(alias, dataset(snapshot))
+    con.register(alias, dataset(snapshot, storage))
     # Names are validated (^[a-z][a-z0-9_]*$), so quoting them is enough.
     con.execute(f'create schema if not exists "{name.schema}"')
     con.execute(f'create view "{name.schema}"."{name.table}" as select * from "{alias}"')

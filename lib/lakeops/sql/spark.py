@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from lakeops.lake.snapshot import table_names
 from lakeops.names import TableName
-from lakeops.sql.embedded import QueryFailedError, check_versions, lake_tables
+from lakeops.sql.embedded import QueryFailedError, check_versions
 from lakeops.sql.params import bind
 from lakeops.sql.statements import QueryError, Script, spark_text
 
@@ -55,8 +56,8 @@ def run_spark(
     try:
         for table in script.tables:
             if not lake.exists(table):
-                known = ", ".join(lake_tables(lake.root)) or "none"
-                raise QueryError(f"no table {table} in the lakehouse {lake.root} (tables: {known})")
+                known = ", ".join(table_names(lake.storage)) or "none"
+                raise QueryError(f"no table {table} in the lakehouse {lake.storage.describe()} (tables: {known})")
             lake.read(table, version=versions.get(table)).createOrReplaceTempView(view_name(table))
             views[table] = view_name(table)
             created.append(view_name(table))

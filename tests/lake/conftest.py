@@ -1,0 +1,33 @@
+"""The lake contract runs on both backends: every test here gets ``lake`` once per backend.
+
+A test about one backend's own machinery (the embedded backend's write folders, its
+commit hook, its delta-rs conflict check) says so with ``@pytest.mark.backend("embedded")``
+and a reason in its docstring.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+BACKENDS = ("embedded", "native")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "backend(*names): run the lake contract test on these backends only")
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    marker = request.node.get_closest_marker("backend")
+    if marker is not None and request.param not in marker.args:
+        pytest.skip(f"about the {'/'.join(marker.args)} backend's own machinery")
+    return request.param
+
+
+@pytest.fixture
+def lake(spark, settings, lake_root, backend):
+    from lakeops.lake import open_lake
+
+    return open_lake(spark, replace(settings.lake, root=str(lake_root), backend=backend))

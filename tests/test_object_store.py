@@ -1,0 +1,183 @@
+"""A lakehouse on object storage: an ``s3a://`` root served by a real S3-compatible server
+(moto in server mode, ``tests/s3server.py``) that this module starts on 127.0.0.1 and stops.
+
+On both backends: the whole loop (generate -> prepare -> train -> validate -> score ->
+monitor, report pages and MLflow artifacts in the bucket too); two writer processes of
+disjoint partitions, colliding writers, a writer killed mid-commit; the server stopping
+mid-run (a one-line error, nothing half-written, the rerun completes); and the secret key
+never reaching the log, commit metadata, MLflow or the terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import pytest
+from lakedata import EVENTS, events, fingerprint
+from s3server import SECRET_KEY as SECRET
+from s3server import S3Server
+
+from lakeops import stages
+from lakeops.dates import date_range
+from lakeops.errors import StorageUnavailableError
+from lakeops.lake import open_lake
+
+pytestmark = pytest.mark.slow
+
+MODEL = "incident_risk"
+DAYS = date_range(date(2024, 1, 1), date(2024, 1, 10))
+D1, D2 = date(2024, 1, 1), date(2024, 1, 2)
+#: object_store's limits for the tests: an outage fails in seconds, not minutes.
+FAIL_FAST = {"max_retries": "1", "retry_timeout": "3s", "connect_timeout": "2s", "timeout": "5s"}
+
+
+@pytest.fixture(scope="module")
+def s3():
+    server = S3Server()
+    server.start()
+    saved = {k: os.environ.get(k) for k in server.env()}
+    os.environ.update(server.env())
+    try:
+        yield server
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        server.close()
+
+
+def _settings(settings, root: str, backend: str, tmp_path: Path):
+    lake = replace(settings.lake, root=root, backend=backend, storage_options=FAIL_FAST)
+    # The tracking store cannot live in a bucket; the artifacts do (<root>/mlartifacts).
+    mlflow = replace(settings.mlflow, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    model = settings.model(MODEL)
+    model = replace(model, train=replace(model.train, search=replace(model.train.search, trials=1)))
+    return replace(settings, lake=lake, mlflow=mlflow, models={**settings.models, MODEL: model})
+
+
+def _objects(s3, prefix: str) -> dict[str, bytes]:
+    client = s3.boto3_client()
+    found = {}
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=s3.bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            found[item["Key"]] = client.get_object(Bucket=s3.bucket, Key=item["Key"])["Body"].read()
+    return found
+
+
+@pytest.mark.parametrize("backend", ["embedded", "native"])
+def test_the_loop_on_an_s3a_lakehouse(spark, settings, s3, tmp_path, backend, capfd, caplog):
+    caplog.set_level("INFO")
+    root = s3.uri(f"loop-{backend}", scheme="s3a")
+    s = _settings(settings, root, backend, tmp_path)
+    stages.run_generate(s, start=date(2023, 12, 2), end=DAYS[-1], hosts=120, seed=7, drift_start=DAYS[-3])
+    stages.run_prepare(s, MODEL, days=DAYS)
+    assert stages.run_train(s, MODEL, ds=DAYS[-4]).version >= 1
+    stages.run_validate(s, MODEL, ds=DAYS[-4])
+    stages.run_score(s, MODEL, days=DAYS[-3:])
+    monitored = stages.run_monitor(s, MODEL, days=DAYS[-3:])
+
+    lake = stages.open_lake(s)
+    assert lake.storage.root == f"s3://{s3.bucket}/loop-{backend}"
+    assert {p["ds"] for p in lake.partitions("predictions.incident_risk")} == set(DAYS[-3:])
+    assert [d.ds for d in monitored.days] == DAYS[-3:]
+    stored = _objects(s3, f"loop-{backend}/")
+    assert f"loop-{backend}/reports/{MODEL}/index.html" in stored
+    assert any(k.startswith(f"loop-{backend}/mlartifacts/{MODEL}/") and k.endswith("MLmodel") for k in stored)
+    assert any(k.startswith(f"loop-{backend}/_reports/data_quality/") for k in stored)
+    # The other backend reads what this one wrote, from the same bucket.
+    other = open_lake(spark, replace(s.lake, backend="native" if backend == "embedded" else "embedded"))
+    assert fingerprint(other.read("predictions.incident_risk")) == fingerprint(lake.read("predictions.incident_risk"))
+
+    # The secret is in this process's environment only: not in any object, the MLflow store or the output.
+    assert not [k for k, body in stored.items() if SECRET.encode() in body]
+    assert SECRET.encode() not in (tmp_path / "mlflow.db").read_bytes()
+    out, err = capfd.readouterr()
+    assert SECRET not in out + err + caplog.text
+
+
+@pytest.mark.parametrize("backend", ["embedded", "native"])
+def test_writers_on_s3(spark, settings, s3, tmp_path, backend):
+    """Two writer processes (tests/lake_worker.py) on one S3 table: disjoint partitions both
+    commit; colliding overwrites of one partition leave exactly one writer's rows; a writer
+    killed during its write commits nothing and its rerun completes."""
+    import subprocess
+    import sys
+
+    root = s3.uri(f"writers-{backend}", scheme="s3a")
+    lake = open_lake(spark, replace(settings.lake, root=root, backend=backend, storage_options=FAIL_FAST))
+    lake.overwrite(events(spark, D1, 5, tag="seed"), EVENTS, partitions={"ds": [D1]})
+    worker = Path(__file__).resolve().parent / "lake_worker.py"
+
+    def run(name: str, plan: list[dict], sync: Path, *, release: bool = True) -> list[dict]:
+        sync.mkdir(parents=True, exist_ok=True)
+        (sync / f"plan.{name}.json").write_text(json.dumps(plan))
+        return subprocess.Popen([sys.executable, str(worker), "--lake", root, "--name", name, "--plan",
+                                 str(sync / f"plan.{name}.json"), "--sync", str(sync), "--backend", backend],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def race(plans: dict[str, dict], sync: Path) -> dict[str, dict]:
+        procs = {n: run(n, [p], sync) for n, p in plans.items()}
+        for n, proc in procs.items():
+            while not (sync / f"0.{n}.ready").exists():
+                assert proc.poll() is None, proc.communicate()[1][-3000:]
+                __import__("time").sleep(0.05)
+        for n in procs:
+            (sync / f"0.{n}.go").touch()
+        for proc in procs.values():
+            _, err = proc.communicate(timeout=600)
+            assert proc.returncode == 0, err[-3000:]
+        return {n: json.loads((sync / f"0.{n}.json").read_text()) for n in procs}
+
+    # Disjoint partitions, released together: both commit, one after the other.
+    out = race({"A": {"op": "overwrite", "ds": D1.isoformat(), "tag": "a", "n": 11, "hold": True},
+                "B": {"op": "overwrite", "ds": D2.isoformat(), "tag": "b", "n": 13, "hold": True}}, tmp_path / "disjoint")
+    assert all(o["ok"] for o in out.values()), out
+    assert fingerprint(lake.read("test.events", where={"ds": [D1]})) == fingerprint(events(spark, D1, 11, tag="a"))
+    assert fingerprint(lake.read("test.events", where={"ds": [D2]})) == fingerprint(events(spark, D2, 13, tag="b"))
+
+    # One partition, released together: a winner's rows only, the loser says so (or they serialise).
+    version = lake.version("test.events")
+    out = race({"A": {"op": "overwrite", "ds": D1.isoformat(), "tag": "c", "n": 17, "hold": True},
+                "B": {"op": "overwrite", "ds": D1.isoformat(), "tag": "d", "n": 19, "hold": True}}, tmp_path / "same")
+    won = sorted((o for o in out.values() if o["ok"]), key=lambda o: o["version"])
+    assert won and [o["version"] for o in won] == list(range(version + 1, version + 1 + len(won))), out
+    assert all(o["ok"] or o["error"] == "CommitConflictError" for o in out.values()), out
+    n = {"c": 17, "d": 19}[won[-1]["tag"]]
+    assert fingerprint(lake.read("test.events", where={"ds": [D1]})) == fingerprint(
+        events(spark, D1, n, tag=won[-1]["tag"]))
+
+    # Killed during its write: nothing committed; the rerun completes.
+    version, before = lake.version("test.events"), fingerprint(lake.read("test.events"))
+    killed = run("K", [{"op": "overwrite", "ds": D2.isoformat(), "tag": "killed", "kill": True}], tmp_path / "kill")
+    _, err = killed.communicate(timeout=600)
+    assert killed.returncode == -9, err[-3000:]
+    assert lake.version("test.events") == version and fingerprint(lake.read("test.events")) == before
+    rerun = run("R", [{"op": "overwrite", "ds": D2.isoformat(), "tag": "rerun", "n": 7}], tmp_path / "rerun")
+    _, err = rerun.communicate(timeout=600)
+    assert rerun.returncode == 0, err[-3000:]
+    assert fingerprint(lake.read("test.events", where={"ds": [D2]})) == fingerprint(events(spark, D2, 7, tag="rerun"))
+
+
+def test_the_store_stopping_mid_run_is_a_clear_error_and_the_rerun_completes(spark, settings, s3, tmp_path):
+    """The server stops between two writes of a job: the write fails with one line naming the
+    store, the table keeps its last committed version, and once the store is back the rerun
+    completes. The embedded backend (the default) is the one whose commits delta-rs makes."""
+    lake = open_lake(spark, replace(settings.lake, root=s3.uri("outage", scheme="s3a"), storage_options=FAIL_FAST))
+    lake.overwrite(events(spark, D1, 9, tag="before"), EVENTS, partitions={"ds": [D1]})
+    version, before = lake.version("test.events"), fingerprint(lake.read("test.events"))
+    s3.stop()
+    try:
+        with pytest.raises(StorageUnavailableError, match=r"s3://.*/outage.*could not be reached.*run it again"):
+            lake.overwrite(events(spark, D1, 4, tag="during"), EVENTS, partitions={"ds": [D1]})
+    finally:
+        s3.start()
+    assert lake.version("test.events") == version
+    assert fingerprint(lake.read("test.events")) == before
+    lake.overwrite(events(spark, D1, 4, tag="after"), EVENTS, partitions={"ds": [D1]})
+    assert fingerprint(lake.read("test.events")) == fingerprint(events(spark, D1, 4, tag="after"))
