@@ -255,29 +255,20 @@ def retrain_requests(lake: Path | str, model: str, day: date) -> list[dict[str, 
     Raises:
         InvalidParameterError: ``model`` is not a valid name.
     """
-    from urllib.parse import unquote
-
-    import pyarrow.parquet as pq
-
     from lakeops.errors import TableNotFoundError
     from lakeops.lake.snapshot import open_snapshot
     from lakeops.lake.spec import PartitionSelection
     from lakeops.lake.storage import storage_for
     from lakeops.lake.tables import ALERTS
 
-    storage = storage_for(lake)
     try:
-        snapshot = open_snapshot(storage, ALERTS.name)
+        snapshot = open_snapshot(storage_for(lake), ALERTS.name)
     except TableNotFoundError:
         return []
     selection = PartitionSelection.build(snapshot.spec, {"model_name": [model], "ds": [day]})
-    # The files themselves, not DeltaTable.to_pyarrow_table: delta-rs' pyarrow file system can abort
-    # the process as it exits ("terminate called without an active exception").
-    folder = storage.fs_path(snapshot.uri)
-    rows = []
-    for file in snapshot.files(selection):
-        rows += pq.read_table(f"{folder}/{unquote(file.path)}", columns=["rule", "fingerprint", "retrain_requested"],
-                              filesystem=storage.filesystem).to_pylist()
+    # Its files through pyarrow, not DeltaTable.to_pyarrow_table: delta-rs' own pyarrow file
+    # system can abort the process as it exits ("terminate called without an active exception").
+    rows = snapshot.read_arrow(selection, columns=["rule", "fingerprint", "retrain_requested"]).to_pylist()
     return [r for r in rows if r["retrain_requested"]]
 
 

@@ -2,7 +2,8 @@
 (moto in server mode, ``tests/s3server.py``) that this module starts on 127.0.0.1 and stops.
 
 On both backends: the whole loop (generate -> prepare -> train -> validate -> score ->
-monitor, report pages and MLflow artifacts in the bucket too); two writer processes of
+monitor, report pages and MLflow artifacts in the bucket too, then ``lakeops sql --engine
+spark`` over it; with the native backend that is the end-to-end test of delta-spark); two writer processes of
 disjoint partitions, colliding writers, a writer killed mid-commit; the server stopping
 mid-run (a one-line error, nothing half-written, the rerun completes); and the secret key
 never reaching the log, commit metadata, MLflow or the terminal.
@@ -22,6 +23,7 @@ from s3server import SECRET_KEY as SECRET
 from s3server import S3Server
 
 from lakeops import stages
+from lakeops.cli import main
 from lakeops.dates import date_range
 from lakeops.errors import StorageUnavailableError
 from lakeops.lake import open_lake
@@ -94,11 +96,21 @@ def test_the_loop_on_an_s3a_lakehouse(spark, settings, s3, tmp_path, backend, ca
     other = open_lake(spark, replace(s.lake, backend="native" if backend == "embedded" else "embedded"))
     assert fingerprint(other.read("predictions.incident_risk")) == fingerprint(lake.read("predictions.incident_risk"))
 
+    # Spark SQL reads the tables as Delta with the native backend (Lake.read: format delta).
+    printed = "".join(capfd.readouterr())
+    query = "select count(*) as n from predictions.incident_risk where ds >= :ds"
+    assert main(["--env", "test", "--lake", root, "--set", f"lake.backend={backend}", "--set",
+                 f"mlflow.tracking_uri=sqlite:///{tmp_path / 'mlflow.db'}", "sql", "--engine", "spark", query,
+                 "--param", f"ds={DAYS[-3]}", "--format", "csv"]) == 0
+    out, err = capfd.readouterr()
+    printed += out + err
+    assert out.split() == ["n", str(lake.read("predictions.incident_risk").count())]
+
     # The secret is in this process's environment only: not in any object, the MLflow store or the output.
     assert not [k for k, body in stored.items() if SECRET.encode() in body]
     assert SECRET.encode() not in (tmp_path / "mlflow.db").read_bytes()
-    out, err = capfd.readouterr()
-    assert SECRET not in out + err + caplog.text
+    printed += "".join(capfd.readouterr())
+    assert SECRET not in printed + caplog.text
 
 
 @pytest.mark.parametrize("backend", ["embedded", "native"])

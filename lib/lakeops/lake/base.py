@@ -29,7 +29,15 @@ from lakeops.errors import (
     StorageUnavailableError,
 )
 from lakeops.lake.mapping import BatchFn, MapPlan, MergeFn, ReduceFn, Scan, map_frame
-from lakeops.lake.snapshot import arrow_schema, check_protocol, live_files, open_log, spec_of, typed_partitions
+from lakeops.lake.snapshot import (
+    arrow_schema,
+    check_protocol,
+    live_files,
+    open_log,
+    read_files,
+    spec_of,
+    typed_partitions,
+)
 from lakeops.lake.spec import PartitionSelection, TableSpec, check_table_schema, conform, parse_partition_string
 from lakeops.lake.storage import Storage, storage_for
 from lakeops.names import TableName
@@ -168,24 +176,10 @@ class Lake(ABC):
         version: int | None = None,
     ) -> pa.Table:
         """A small table (or its partitions in ``where``) as Arrow, read without Spark (results, bookkeeping)."""
-        from urllib.parse import unquote
-
-        import pyarrow.parquet as pq
-
         dt = self._delta(name, version)
         spec = self._spec_from_log(name, dt)
         selection = PartitionSelection.build(spec, where) if where else None
-        root = self.storage.fs_path(self.location(name))
-        data = [f for f in spec.schema if f.name not in spec.partition_by]
-        pieces = []
-        for file in live_files(spec, dt, selection):
-            table = pq.read_table(f"{root}/{unquote(file.path)}", columns=[f.name for f in data],
-                                  filesystem=self.storage.filesystem)
-            for col in spec.partition_by:
-                field = spec.schema.field(col)
-                table = table.append_column(field, pa.repeat(pa.scalar(file.partition[col], field.type), table.num_rows))
-            pieces.append(table.select(spec.schema.names).cast(spec.schema))
-        return pa.concat_tables(pieces) if pieces else spec.schema.empty_table()
+        return read_files(self.storage, self.location(name), spec, live_files(spec, dt, selection))
 
     @_storage_errors
     def overwrite(

@@ -10,7 +10,7 @@ Reads one table's ``_delta_log``; writes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -40,10 +40,11 @@ class LiveFile:
 class Snapshot:
     """A table version: its delta-rs handle, the spec its log describes, and where it lives."""
 
-    def __init__(self, name: TableName, dt: DeltaTable, uri: str) -> None:
+    def __init__(self, name: TableName, dt: DeltaTable, uri: str, storage: Storage) -> None:
         self.name = name
         self.dt = dt
         self.uri = uri
+        self.storage = storage
 
     @property
     def version(self) -> int:
@@ -56,6 +57,12 @@ class Snapshot:
     def files(self, selection: PartitionSelection | None = None) -> list[LiveFile]:
         """The live files, optionally only those inside ``selection``."""
         return live_files(self.spec, self.dt, selection)
+
+    def read_arrow(
+        self, selection: PartitionSelection | None = None, columns: Sequence[str] | None = None
+    ) -> pa.Table:
+        """The rows of the live files (inside ``selection``) as Arrow, partition columns from the log."""
+        return read_files(self.storage, self.uri, self.spec, self.files(selection), columns)
 
     def partitions(self) -> list[dict[str, Any]]:
         """The live partitions as typed values, e.g. ``[{"ds": date(2024, 1, 1), "region": "eu"}]``."""
@@ -94,7 +101,7 @@ def open_snapshot(
     dt = open_log(storage, ref, uri, version)
     if check_reader:
         check_protocol(ref, dt)
-    return Snapshot(ref, dt, uri)
+    return Snapshot(ref, dt, uri, storage)
 
 
 def open_log(storage: Storage, ref: TableName, uri: str, version: int | None = None) -> DeltaTable:
@@ -146,6 +153,30 @@ def _folders(fs: Any, path: str) -> list[str]:
     except (FileNotFoundError, NotADirectoryError):
         return []
     return [i.base_name for i in infos if i.type == pafs.FileType.Directory]
+
+
+def read_files(
+    storage: Storage, uri: str, spec: TableSpec, files: Sequence[LiveFile], columns: Sequence[str] | None = None
+) -> pa.Table:
+    """``files`` of the table at ``uri`` read with pyarrow (small results, bookkeeping), ``columns``
+    (default: all) in the spec's order and types; partition columns come from the log."""
+    from urllib.parse import unquote
+
+    import pyarrow.parquet as pq
+
+    wanted = [f for f in spec.schema if columns is None or f.name in columns]
+    data = [f.name for f in wanted if f.name not in spec.partition_by]
+    schema = pa.schema(wanted)
+    folder = storage.fs_path(uri)
+    pieces = []
+    for file in files:
+        table = pq.read_table(f"{folder}/{unquote(file.path)}", columns=data, filesystem=storage.arrow_fs)
+        for col in spec.partition_by:
+            if col in schema.names:
+                field = spec.schema.field(col)
+                table = table.append_column(field, pa.repeat(pa.scalar(file.partition[col], field.type), table.num_rows))
+        pieces.append(table.select(schema.names).cast(schema))
+    return pa.concat_tables(pieces) if pieces else schema.empty_table()
 
 
 # ----------------------------------------------------------------------------- log readings
