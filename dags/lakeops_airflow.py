@@ -294,6 +294,19 @@ def alert_receiver_env() -> dict[str, str]:
     return env
 
 
+def job_jars(rt: Runtime) -> str | None:
+    """The jars a job's driver and executors need on their classpaths from spark-submit's start
+    (``--jars``): Delta for ``lake.backend=native``, hadoop-aws for an ``s3://`` lake; ``None`` for
+    neither. A session builder's ``spark.jars`` cannot reach a driver spark-submit has already started."""
+    from lakeops.jars import group_jars
+    from lakeops.lake.storage import is_object_store
+
+    settings = rt.settings()
+    groups = [g for g, wanted in (("delta", settings.lake.backend == "native"), ("s3", is_object_store(rt.lake)))
+              if wanted]
+    return ",".join(str(j) for g in groups for j in group_jars(g)) or None
+
+
 def _parse_ds(value: object, where: str) -> date:
     if isinstance(value, str) and _DS.fullmatch(value):
         try:
@@ -394,6 +407,7 @@ class LakeopsJob(SparkSubmitOperator):
             requested_by = resolve_request(context)
             if requested_by is not None:
                 self.application_args += ["--requested-by", requested_by]
+        self.jars = job_jars(rt)
         python = sys.executable
         self.env_vars = {
             **(alert_receiver_env() if self.job == "monitor" else {}),

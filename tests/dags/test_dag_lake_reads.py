@@ -178,3 +178,35 @@ def test_task_bodies_read_the_lake_they_are_given(lake, tmp_path):
     extra = {"model": "m", "ds": D1.isoformat(), "requested_by": "b" * 16, "rule": "auc"}
     assert out["asked"] == extra and out["asked.event"] == extra
     assert out["not_asked"] == "AirflowSkipException: no alert of m asked for a retrain on 2024-01-02"
+
+
+JARS = r"""
+import json, sys
+from pathlib import Path
+
+sys.path.insert(0, sys.argv[1])
+from lakeops_airflow import Runtime, job_jars
+
+out = {}
+for key, (lake, overrides) in json.loads(sys.argv[2]).items():
+    rt = Runtime(home=Path(sys.argv[1]).parent, lake=lake, conf=Path(sys.argv[1]).parent / "conf", env="test",
+                 overrides=tuple(overrides))
+    jars = job_jars(rt)
+    out[key] = sorted(Path(j).parent.name for j in jars.split(",")) if jars else None
+print(json.dumps(out))
+"""
+
+
+def test_spark_submit_gets_the_jars_its_backend_and_lake_need(tmp_path):
+    """A native or s3:// job's driver starts with the jars on its classpath (spark-submit --jars)."""
+    cases = {"embedded": [str(tmp_path / "lake"), []],
+             "native": [str(tmp_path / "lake"), ["lake.backend=native"]],
+             "s3": ["s3://bucket/lake", []],
+             "both": ["s3a://bucket/lake", ["lake.backend=native"]]}
+    done = subprocess.run([sys.executable, "-c", JARS, str(PROJECT / "dags"), json.dumps(cases)],
+                          env=base_env(tmp_path / "airflow-home"), capture_output=True, text=True, timeout=180,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-4000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["embedded"] is None
+    assert set(out["native"]) == {"delta"} and set(out["s3"]) == {"s3"} and set(out["both"]) == {"delta", "s3"}
