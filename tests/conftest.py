@@ -27,7 +27,8 @@ def pytest_xdist_make_scheduler(config, log):
 
     class TwoGroups(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            return "airflow" if nodeid.startswith("tests/dags/") else "lakeops"
+            # The object-store tests (a server and writer processes) even out the two workers' loads.
+            return "airflow" if nodeid.startswith(("tests/dags/", "tests/test_object_store.py")) else "lakeops"
 
     return TwoGroups(config, log)
 
