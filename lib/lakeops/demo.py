@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 import threading
 import time
@@ -39,6 +38,7 @@ from lakeops.alert.notify import URL_ENV
 from lakeops.config import Settings
 from lakeops.dates import date_range
 from lakeops.errors import InvalidParameterError
+from lakeops.lake.storage import Storage, storage_for
 
 T = TypeVar("T")
 
@@ -87,10 +87,11 @@ class DemoPlan:
         return START + timedelta(days=self.train_days - 1)
 
 
-def run_demo(settings: Settings, plan: DemoPlan, *, reset: bool = False, out: TextIO = sys.stdout) -> Path:
-    """Run the demo; returns the report's index page."""
-    root = Path(settings.lake.root).resolve()
-    _check_lake(root, reset=reset)
+def run_demo(settings: Settings, plan: DemoPlan, *, reset: bool = False, out: TextIO = sys.stdout) -> Path | str:
+    """Run the demo; returns the report's index page (a path, or a URI on object storage)."""
+    storage = storage_for(settings.lake.root, options=settings.lake.storage_options)
+    root = storage.describe()
+    _check_lake(storage, reset=reset)
     settings.model(MODEL)  # the demo model's config must be there
     say = _Printer(out)
     say(f"lakeops demo: lakehouse {root}, {plan.hosts:,} hosts, {START}..{plan.end}, "
@@ -118,7 +119,7 @@ def run_demo(settings: Settings, plan: DemoPlan, *, reset: bool = False, out: Te
     say(f"  {'day':<10}  {'rows':>7}  {'ver':>3}  {'max PSI':>7}  {'column':<24}  {'est. AUC':>8}  {'band':<13}  "
         f"{'realised AUC (day)':<20}  alerts (+ firing, - resolved)")
     report = None
-    with _webhook(root) as receiver:
+    with _webhook(storage) as receiver:
         for i, d in enumerate(days, start=1):
             stages.run_generate(settings, start=d, end=d, hosts=plan.hosts, seed=plan.seed,
                                 drift_start=plan.drift_start, drift_end=plan.drift_end)
@@ -141,7 +142,7 @@ def run_demo(settings: Settings, plan: DemoPlan, *, reset: bool = False, out: Te
         say(f"the local webhook receiver got {receiver.summary()} (Alertmanager's payload), saved in "
             f"{receiver.folder}")
     say(f"done in {time.monotonic() - t0:.0f} s")
-    _next_steps(say, root, report, plan)
+    _next_steps(say, settings, root, report, plan)
     return report
 
 
@@ -171,12 +172,12 @@ def _retrain(say: _Printer, settings: Settings, request) -> None:
 
 
 @contextmanager
-def _webhook(root: Path) -> Iterator[_Receiver | None]:
+def _webhook(storage: Storage) -> Iterator[_Receiver | None]:
     """A receiver on 127.0.0.1 for the demo's alerts, unless ``LAKEOPS_ALERT_WEBHOOK_URL`` names a real one."""
     if os.environ.get(URL_ENV):
         yield None
         return
-    receiver = _Receiver(root / "reports" / "webhook")
+    receiver = _Receiver(storage, storage.join("reports", "webhook"))
     os.environ[URL_ENV] = receiver.url
     try:
         yield receiver
@@ -188,11 +189,10 @@ def _webhook(root: Path) -> Iterator[_Receiver | None]:
 class _Receiver:
     """Saves every payload posted to it as ``<folder>/NNN-<status>.json``."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, storage: Storage, folder: str) -> None:
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         self.folder = folder
-        folder.mkdir(parents=True, exist_ok=True)
         self.statuses: list[str] = []
         outer = self
 
@@ -200,8 +200,8 @@ class _Receiver:
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
                 outer.statuses.append(body["status"])
-                path = outer.folder / f"{len(outer.statuses):03d}-{body['status']}.json"
-                path.write_text(json.dumps(body, indent=2))
+                name = f"{len(outer.statuses):03d}-{body['status']}.json"
+                storage.write_bytes(f"{outer.folder}/{name}", json.dumps(body, indent=2).encode())
                 self.send_response(200)
                 self.end_headers()
 
@@ -224,10 +224,14 @@ class _Receiver:
         self.server.server_close()
 
 
-def _check_lake(root: Path, *, reset: bool) -> None:
-    if not root.exists() or not any(root.iterdir()):
+def _check_lake(storage: Storage, *, reset: bool) -> None:
+    import pyarrow.fs as pafs
+
+    root = storage.describe()
+    listing = storage.filesystem.get_file_info(pafs.FileSelector(storage.fs_path(storage.root), allow_not_found=True))
+    found = [info.base_name for info in listing]
+    if not found:
         return
-    found = [p.name for p in root.iterdir()]
     ours = all(name in LAKE_MARKERS for name in found)
     if not reset:
         raise InvalidParameterError(f"{root} is not empty: the demo starts from a fresh lakehouse. Pass --reset to "
@@ -235,17 +239,18 @@ def _check_lake(root: Path, *, reset: bool) -> None:
     if not ours:
         raise InvalidParameterError(f"{root} holds files lakeops did not make ({', '.join(sorted(found)[:5])}); "
                                     "refusing to remove it: pick another --lake")
-    shutil.rmtree(root)
+    storage.remove_tree(storage.root)
 
 
-def _next_steps(say: _Printer, root: Path, report: Path | None, plan: DemoPlan) -> None:
+def _next_steps(say: _Printer, settings: Settings, root: str, report: Path | str | None, plan: DemoPlan) -> None:
     lake = f"--lake {root}"
+    tracking = settings.mlflow.tracking_uri or f"sqlite:///{Path(root) / 'mlflow.db'}"
     week_end = plan.end.isoformat()
     say("")
     say("where to look next:")
     if report is not None:
         say(f"  the drift report      {report}")
-    say(f"  MLflow runs, registry .venv/bin/mlflow ui --backend-store-uri sqlite:///{root / 'mlflow.db'}")
+    say(f"  MLflow runs, registry .venv/bin/mlflow ui --backend-store-uri {tracking}")
     say("  SQL over the tables   (well under a second, no JVM)")
     say(f"    .venv/bin/lakeops {lake} sql -f sql/queries/columns_drifted_this_week.sql "
         f"--param model={MODEL} --param ds={week_end}")

@@ -342,7 +342,9 @@ class EmbeddedLake(Lake):
 
         fs = self.storage.filesystem
         root = self.storage.fs_path(self.location(spec.name))
-        infos = fs.get_file_info(pafs.FileSelector(self.storage.fs_path(write_dir), recursive=True))
+        # No folder at all when nothing was written (no rows; an object store has no empty folders).
+        infos = fs.get_file_info(pafs.FileSelector(self.storage.fs_path(write_dir), recursive=True,
+                                                   allow_not_found=True))
         staged = []
         for info in sorted((i for i in infos if i.type == pafs.FileType.File and i.path.endswith(".parquet")),
                            key=lambda i: i.path):
