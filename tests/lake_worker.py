@@ -147,7 +147,10 @@ def main() -> int:
             outcome.update(ok=True, version=result.version, rows=result.rows)
         except LakeopsError as exc:
             outcome.update(ok=False, error=type(exc).__name__, message=str(exc))
-        (sync / f"{i}.{args.name}.json").write_text(json.dumps(outcome))
+        # Written whole, then renamed: the test polls for this name and reads it at once.
+        partial = sync / f".{i}.{args.name}.json.tmp"
+        partial.write_text(json.dumps(outcome))
+        partial.rename(sync / f"{i}.{args.name}.json")
         if write["op"] == "overwrite":
             data.unpersist()
     if spark is not None:
