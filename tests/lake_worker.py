@@ -52,13 +52,7 @@ def _hold_commits(sync: Path, name: str) -> dict:
         if mode == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
         if mode == "hold":
-            (sync / f"{i}.{name}.ready").touch()
-            go = sync / f"{i}.{name}.go"
-            deadline = time.monotonic() + WAIT_S
-            while not go.exists():
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"write {i}: nobody released the commit")
-                time.sleep(0.01)
+            _wait_to_go(sync, i, name)
         return commit(self, *args, **kwargs)
 
     deltalake.DeltaTable.create_write_transaction = held
