@@ -9,6 +9,7 @@ operations, same errors as :mod:`lakeops.lake.embedded`: the shared checks
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -62,7 +63,9 @@ class NativeLake(Lake):
                 f"{spec.name}: the input for {selection.describe()} has no rows; the existing "
                 "partitions were left as they were (pass allow_empty to clear them)"
             )
-        metadata = {**metadata, "lakeops.operation": "overwrite", "lakeops.partitions": selection.describe()}
+        write_id = uuid.uuid4().hex
+        metadata = {**metadata, "lakeops.operation": "overwrite", "lakeops.partitions": selection.describe(),
+                    "lakeops.write_id": write_id}
         writer = df.write.format("delta").mode("overwrite").option("userMetadata", json.dumps(metadata))
         if selection.values:
             writer = writer.option("replaceWhere", selection.sql_predicate())
@@ -76,22 +79,29 @@ class NativeLake(Lake):
                     f"({selection.describe()}): found {_outside(df, spec, selection)}; nothing was committed"
                 ) from None
             raise
-        return self._result(spec)
+        return self._result(spec, write_id)
 
     def _append(self, df: DataFrame, spec: TableSpec, *, target: DeltaTable, metadata: dict[str, Any]) -> WriteResult:
-        metadata = {**metadata, "lakeops.operation": "append"}
+        write_id = uuid.uuid4().hex
+        metadata = {**metadata, "lakeops.operation": "append", "lakeops.write_id": write_id}
         with _conflicts_named(spec, "append"):
             df.write.format("delta").mode("append").option("userMetadata", json.dumps(metadata)).save(
                 self._uri(spec.name)
             )
-        return self._result(spec)
+        return self._result(spec, write_id)
 
-    def _result(self, spec: TableSpec) -> WriteResult:
-        """What the last commit added (delta-spark does not hand back its version)."""
+    def _result(self, spec: TableSpec, write_id: str) -> WriteResult:
+        """What this write's commit added. delta-spark does not hand back its version, and
+        another writer may have committed since: the commit is the newest carrying ``write_id``."""
         from lakeops.lake.conflicts import read_commits
 
-        version = self._delta(spec.name).version()
-        (_, actions), = read_commits(self.storage, self.location(spec.name), after=version - 1, upto=version)
+        uri, version = self.location(spec.name), self._delta(spec.name).version()
+        while True:
+            (_, actions), = read_commits(self.storage, uri, after=version - 1, upto=version)
+            info = next((a["commitInfo"] for a in actions if "commitInfo" in a), {})
+            if write_id in str(info.get("userMetadata", "")) or version == 0:
+                break
+            version -= 1
         adds = [a["add"] for a in actions if "add" in a]
         rows = sum(json.loads(a.get("stats") or "{}").get("numRecords", 0) for a in adds)
         partitions = sorted({
