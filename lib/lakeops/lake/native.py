@@ -1,9 +1,11 @@
 """The native Delta backend: delta-spark does every read and write.
 
 Used when the Spark session has the Delta jars (a cluster or Databricks runtime,
-or a laptop session built with ``configure_spark_with_delta_pip``). Same
-operations, same errors as :mod:`lakeops.lake.embedded`: the shared checks
-(schema, partition selection) run in :class:`lakeops.lake.base.Lake` first.
+or a session :mod:`lakeops.spark` builds with ``delta=True`` from the jars
+``make jars`` fetched). Same operations, same errors as :mod:`lakeops.lake.embedded`:
+the shared checks (schema, partition selection) run in :class:`lakeops.lake.base.Lake`
+first. Reads and writes the tables it is asked for; delta-spark's concurrent-modification
+errors become :class:`~lakeops.errors.CommitConflictError`.
 """
 
 from __future__ import annotations
