@@ -2,7 +2,7 @@
 
     spark-submit jobs/prepare.py --model incident_risk --ds 2024-01-31 [--lake DIR] ...
 
-Takes the same options as ``lakeops prepare``; exit code 1 when the data-quality
+Takes the same options as ``lakeops prepare``; exit code 3 when the data-quality
 gate fails (nothing written), 2 for a bad parameter.
 """
 

@@ -95,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="build a model's feature table for a day or a range, behind the data-quality gate",
         description="Check the raw partitions, run the model's feature SQL for the whole range in one Spark "
         "job, check the result, and replace the features.<model> partitions in one commit. A failed "
-        "'fail' expectation writes nothing and exits with 1, listing what failed.",
+        "'fail' expectation writes nothing and exits with 3 (refused data: a retry will not help), listing what "
+        "failed.",
     )
     prep.add_argument("--ds", type=_ds("ds"), help="one partition date, YYYY-MM-DD")
     prep.add_argument("--start", type=_ds("start"), help="first day of a range (with --end)")
