@@ -3,8 +3,9 @@ raw-partition check and the operator that spark-submits a job.
 
 Not a DAG file (``.airflowignore`` lists it); ``lakeops_daily.py`` and ``lakeops_train.py``
 import it at parse time, so at module level it imports only the standard library, Airflow's
-authoring API and the Spark provider's operator. lakeops, deltalake and PyYAML are imported
-inside the functions, which run in tasks (PyYAML also at parse time, to read model configs).
+authoring API, the Spark provider's operator and :mod:`lakeops.constants` (itself standard library
+only). The rest of lakeops, deltalake and PyYAML are imported inside the functions, which run in
+tasks (PyYAML also at parse time, to read model configs).
 
 Settings, read when a task runs, never at parse time (an Airflow Variable, else the
 environment variable, else the default):
@@ -27,7 +28,6 @@ first retry delay (default 300). The Spark master is the connection ``spark_defa
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import sys
 from dataclasses import dataclass
@@ -37,6 +37,16 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.sdk import Asset
+
+# Standard library only: the facts the CLI and the jobs share (exit codes, name and date patterns).
+from lakeops.constants import (
+    DS_PATTERN,
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    FINGERPRINT_PATTERN,
+    NAME_PATTERN,
+    OBJECT_SCHEMES,
+)
 
 try:  # Airflow >= 3.2
     from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
@@ -58,14 +68,8 @@ if TYPE_CHECKING:
 PROJECT = Path(__file__).resolve().parents[1]
 OWNER = "lakeops"
 CONN_ID = "spark_default"
-#: The jobs' exit codes (lakeops.cli): 1 may be transient, 2 and 3 never get better by retrying.
-EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED = 1, 2, 3
+#: The jobs' exit codes: 1 may be transient, 2 and 3 never get better by retrying.
 _NO_RETRY = {EXIT_USAGE: "bad argument or config", EXIT_REFUSED: "the data was refused (quality gate or schema)"}
-_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-_DS = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_FINGERPRINT = re.compile(r"^[0-9a-f]{16}$")
-#: Lake roots that are object-store prefixes, not folders (lakeops.lake.storage.OBJECT_SCHEMES).
-_OBJECT_SCHEMES = ("s3://", "s3a://")
 #: The Airflow connection whose host (an http(s) URL) and password (a bearer token) receive alerts.
 ALERTS_CONN_ID = "lakeops_alerts"
 
@@ -106,8 +110,8 @@ def models(conf_dir: Path | None = None) -> list[Model]:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     found = []
     for path in sorted((conf_dir / "base" / "models").glob("*.yaml")):
-        if not _NAME.fullmatch(path.stem):
-            raise ValueError(f"invalid model file name {path}: expected {_NAME.pattern}.yaml")
+        if not NAME_PATTERN.fullmatch(path.stem):
+            raise ValueError(f"invalid model file name {path}: expected {NAME_PATTERN.pattern}.yaml")
         doc = yaml.load(path.read_text(), Loader=loader) or {}
         found.append(Model(path.stem, str(doc.get("description") or "").strip()))
     return found
@@ -169,7 +173,7 @@ def runtime() -> Runtime:
     return Runtime(
         home=home,
         # An object-store root (s3://bucket/prefix) is kept as written: it is no path of this machine.
-        lake=lake.rstrip("/") if lake.startswith(_OBJECT_SCHEMES) else path(lake),
+        lake=lake.rstrip("/") if lake.startswith(OBJECT_SCHEMES) else path(lake),
         conf=path(_setting("lakeops_conf", str(home / "conf"))),
         env=_setting("lakeops_env", "").strip(),
         overrides=tuple(shlex.split(_setting("lakeops_set", ""))),
@@ -223,7 +227,7 @@ def resolve_request(context: Context) -> str | None:
     if not events:
         return None
     value = max(events, key=lambda event: event.timestamp).extra["requested_by"]
-    if not (isinstance(value, str) and _FINGERPRINT.fullmatch(value)):
+    if not (isinstance(value, str) and FINGERPRINT_PATTERN.fullmatch(value)):
         raise AirflowFailException(f"invalid requested_by {value!r} in a retrain request: expected 16 hex digits")
     return value
 
@@ -308,7 +312,7 @@ def job_jars(rt: Runtime) -> str | None:
 
 
 def _parse_ds(value: object, where: str) -> date:
-    if isinstance(value, str) and _DS.fullmatch(value):
+    if isinstance(value, str) and DS_PATTERN.fullmatch(value):
         try:
             return date.fromisoformat(value)
         except ValueError:
@@ -372,8 +376,8 @@ class LakeopsJob(SparkSubmitOperator):
     Args:
         job: ``prepare``, ``score``, ``monitor``, ``train`` or ``validate_model``.
         model: the model's name.
-        window: pass ``--start/--end`` of the model's ``train.window_days`` ending at ``ds``
-            instead of ``--ds``.
+        window: pass ``--start/--end`` of the model's training window ending at ``ds``
+            (:func:`lakeops.train.window.training_window`) instead of ``--ds``.
         with_label_delay: pass ``--start ds - label_delay_days --end ds``: the trailing days
             whose labels have arrived since they were first prepared are prepared again.
         lag_days: ``ds`` is this many days before the start of the data interval.
@@ -393,8 +397,11 @@ class LakeopsJob(SparkSubmitOperator):
         rt = runtime()
         days = ["--ds", ds.isoformat()]
         if self.window:
-            width = rt.settings().model(self.model).train.window_days
-            days = ["--start", (ds - timedelta(days=width - 1)).isoformat(), "--end", ds.isoformat()]
+            # The window training reads (lakeops.train.window: standard library only, light for a task).
+            from lakeops.train.window import training_window
+
+            start, end = training_window(ds, window_days=rt.settings().model(self.model).train.window_days)
+            days = ["--start", start.isoformat(), "--end", end.isoformat()]
         elif self.with_label_delay:
             delay = rt.settings().model(self.model).label_delay_days
             days = ["--start", (ds - timedelta(days=delay)).isoformat(), "--end", ds.isoformat()]

@@ -165,3 +165,88 @@ def test_model_pointing_at_a_missing_suite(tmp_path):
     model = GOOD_MODEL + "quality: {raw: nope}\n"
     with pytest.raises(ConfigError, match=r"m.yaml: quality.raw: no suite 'nope'"):
         load_settings(conf_dir=_conf(tmp_path, model=model))
+
+
+def test_train_params_keep_the_type_yaml_gave_them(tmp_path):
+    from lakeops.train.fit import candidates
+
+    model = GOOD_MODEL + ("train:\n  params: {grow_policy: lossguide, max_depth: 6, eta: 0.1, subsample: 1.0, use_x: true}\n"
+                          "  search: {trials: 3, space: {max_depth: [3, 6.0], grow_policy: [depthwise, lossguide]}}\n")
+    train = load_settings(conf_dir=_conf(tmp_path, model=model)).model("m").train
+    assert dict(train.params) == {"grow_policy": "lossguide", "max_depth": 6, "eta": 0.1, "subsample": 1, "use_x": True}
+    assert type(train.params["max_depth"]) is int and type(train.params["eta"]) is float
+    # A whole float is an int (XGBoost refuses "6.0" for an integer parameter, takes 1 for a float one).
+    assert train.search.space == {"max_depth": (3, 6), "grow_policy": ("depthwise", "lossguide")}
+    trials = candidates(train)
+    assert trials[0] == dict(train.params) and len(trials) == 3
+    assert all(type(t["max_depth"]) is int and t["grow_policy"] in ("depthwise", "lossguide") for t in trials)
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        (GOOD_MODEL + "train: {params: {max_depth: [6]}}\n",
+         r"m.yaml: train.params.max_depth: expected a number, a string or true/false, got \[6\]"),
+        (GOOD_MODEL + "train: {search: {space: {max_depth: 6}}}\n", r"m.yaml: train.search.space.max_depth: expected a list"),
+        (GOOD_MODEL + "train: {windows_days: 3}\n",
+         r"m.yaml: unknown key 'train.windows_days' \(allowed under train: window_days,"),
+        (GOOD_MODEL + "monitor: {columns: {a: {psi_warn: 0.1, psi_alrt: 0.3}}}\n",
+         r"m.yaml: unknown key 'monitor.columns.a.psi_alrt' \(allowed under monitor.columns.a: psi_warn,"),
+        (GOOD_MODEL + "train: {window_days: '28'}\n", r"m.yaml: train.window_days: expected an integer, got '28'"),
+        (GOOD_MODEL + "train: {window_days: 28.0}\n", r"m.yaml: train.window_days: expected an integer, got 28.0"),
+        (GOOD_MODEL + "alerts: {rules: [{name: r, when: score_drifted, retrain: 1}]}\n",
+         r"m.yaml: alerts.rules\[0\].retrain: expected true or false, got 1"),
+        (GOOD_MODEL + "gate: {min_auc: high}\n", r"m.yaml: gate.min_auc: expected a number, got 'high'"),
+        (GOOD_MODEL + "gate: {mode: on}\n", r"m.yaml: gate.mode: expected one of 'disabled', 'dry_run', 'enabled', got True"),
+        (GOOD_MODEL.replace("label: y", "label: 7"), r"m.yaml: label: expected a string, got 7"),
+    ],
+)
+def test_unknown_keys_and_wrong_types_name_file_and_key(tmp_path, model, message):
+    with pytest.raises(ConfigError, match=message):
+        load_settings(conf_dir=_conf(tmp_path, model=model))
+
+
+def test_wrong_type_in_an_overlay_or_override_names_it(tmp_path):
+    conf = _conf(tmp_path, model=GOOD_MODEL, overlay="spark:\n  shuffle_partitions: '4'\n")
+    with pytest.raises(ConfigError, match=r"dev/lakeops.yaml: spark.shuffle_partitions: expected an integer, got '4'"):
+        load_settings(conf_dir=conf, env="dev")
+    with pytest.raises(ConfigError, match=r"--set models.m.train.num_workers=two: train.num_workers: expected an integer"):
+        load_settings(conf_dir=conf, overrides=["models.m.train.num_workers=two"])
+
+
+def test_numbers_where_numbers_belong(tmp_path):
+    # An int is a number (YAML writes 1, not 1.0); free-form settings take numbers and booleans as text.
+    settings = "lake:\n  root: ./lh\n  storage_options: {allow_http: true}\nspark:\n  conf: {spark.sql.shuffle.partitions: 4}\n"
+    conf = _conf(tmp_path, settings, model=GOOD_MODEL + "gate: {min_auc: 1}\n")
+    s = load_settings(conf_dir=conf)
+    assert s.model("m").gate.min_auc == 1.0 and type(s.model("m").gate.min_auc) is float
+    assert dict(s.lake.storage_options) == {"allow_http": "true"}
+    assert dict(s.spark.conf) == {"spark.sql.shuffle.partitions": "4"}
+
+
+def test_config_objects_are_frozen_and_replace_revalidates():
+    import dataclasses
+
+    s = load_settings(conf_dir=CONF)
+    model = s.model("incident_risk")
+    for obj, name in ((s, "env"), (model, "label"), (model.train, "params"), (model.train.search, "trials")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(obj, name, getattr(obj, name))
+    with pytest.raises(TypeError):
+        model.train.params["max_depth"] = 3  # type: ignore[index]
+    assert dataclasses.replace(model, label="z").label == "z"
+    with pytest.raises(ValueError, match="valid integer"):  # pydantic's ValidationError is a ValueError
+        dataclasses.replace(model.train, window_days="28")
+
+
+def test_choices_match_lakeops_constants():
+    from typing import get_args
+
+    from lakeops import constants
+    from lakeops.config import schema
+    from lakeops.config.checks import EXPECTATION_NEEDS
+
+    assert get_args(schema.Backend) == constants.BACKENDS
+    assert get_args(schema.GateMode) == constants.GATE_MODES
+    assert get_args(schema.ExpectationKind) == constants.EXPECTATION_KINDS == tuple(EXPECTATION_NEEDS)
+    assert get_args(schema.ExpectationPolicy) == constants.EXPECTATION_POLICIES

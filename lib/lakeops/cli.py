@@ -23,14 +23,22 @@ from pathlib import Path
 
 from lakeops import __version__
 from lakeops.config import Settings, load_settings
+from lakeops.constants import (
+    DEFAULT_CHUNK_DAYS,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    GATE_MODES,
+    SCORE_ENGINES,
+    SQL_ENGINES,
+    SQL_FORMATS,
+)
 from lakeops.dates import days_of, parse_ds
 from lakeops.errors import ConfigError, DataRefusedError, InvalidParameterError, LakeopsError
 
 log = logging.getLogger("lakeops")
 
-#: 1: failed, perhaps transiently (a retry may help); 2: bad argument or config; 3: the data was refused
-#: (quality gate, schema, partitions): a retry will not help.
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -123,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
         "'champion' alias when the mode allows (enabled: on pass; dry_run: never; disabled: always).",
     )
     val.add_argument("--ds", required=True, type=_ds("ds"), help="the day the decision is recorded under, YYYY-MM-DD")
-    val.add_argument("--mode", choices=["disabled", "dry_run", "enabled"], help="override gate.mode from config")
+    val.add_argument("--mode", choices=GATE_MODES, help="override gate.mode from config")
 
     sc = _command(
         sub, "score", _cmd_score, model=True,
@@ -139,11 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--model-version", type=_positive("model-version"),
                     help="score with this registered version instead of the champion")
     sc.add_argument("--force", action="store_true", help="rescore days already scored by the same model version")
-    # 31 and the engine names are lakeops.score.run.DEFAULT_CHUNK_DAYS and lakeops.score.batch.ENGINES,
-    # written out so that building the parser (and --help) does not import pyarrow (~0.25 s).
-    sc.add_argument("--chunk-days", type=_positive("chunk-days"), default=31,
+    sc.add_argument("--chunk-days", type=_positive("chunk-days"), default=DEFAULT_CHUNK_DAYS,
                     help="days per Spark job and commit (default %(default)s)")
-    sc.add_argument("--engine", choices=["auto", "xgboost"], default="auto",
+    sc.add_argument("--engine", choices=SCORE_ENGINES, default="auto",
                     help="auto (default): a compiled tree walk where it covers the model, else XGBoost's "
                     "inplace_predict; xgboost: always inplace_predict (same scores to float32 rounding)")
 
@@ -188,11 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="bind :NAME to VALUE (repeatable), e.g. --param ds=2024-01-31")
     sq.add_argument("--version", dest="versions", metavar="TABLE=N", action="append", default=[],
                     help="read TABLE at Delta version N (time travel; repeatable), e.g. --version ml.drift_metrics=3")
-    # The engine and format names are lakeops.sql.ENGINES and lakeops.sql.output.FORMATS, written out so
-    # that building the parser does not import them.
-    sq.add_argument("--format", choices=["table", "csv", "json"], default="table",
+    sq.add_argument("--format", choices=SQL_FORMATS, default="table",
                     help="an aligned table (default), CSV with a header, or a JSON array of objects")
-    sq.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb",
+    sq.add_argument("--engine", choices=SQL_ENGINES, default="duckdb",
                     help="duckdb (default): in this process over the Delta snapshots, no JVM; spark: Spark SQL "
                     "over Lake.read views, for tables too large for one machine")
     sq.add_argument("--write", action="store_true",

@@ -6,12 +6,10 @@ The date a job touches always comes from its caller (Airflow's data interval or
 
 from __future__ import annotations
 
-import re
 from datetime import date, timedelta
 
+from lakeops.constants import DS_PATTERN
 from lakeops.errors import InvalidParameterError
-
-_DS_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 #: A backfill longer than this is almost certainly a typo in a year.
 MAX_RANGE_DAYS = 3660
@@ -26,7 +24,7 @@ def parse_ds(text: object, *, option: str = "ds") -> date:
     """
     if isinstance(text, date):
         return text
-    if not isinstance(text, str) or not _DS_PATTERN.fullmatch(text):
+    if not isinstance(text, str) or not DS_PATTERN.fullmatch(text):
         raise InvalidParameterError(f"invalid --{option} {text!r}: expected a date as YYYY-MM-DD")
     try:
         return date.fromisoformat(text)

@@ -7,13 +7,11 @@ to stay under the lakehouse root (docs/reliability.md: hostile parameters are re
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from lakeops.constants import NAME_PATTERN
 from lakeops.errors import InvalidParameterError
-
-NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
 def validate_name(name: object, *, kind: str = "name") -> str:

@@ -1,10 +1,21 @@
 """``ml.job_runs``: one row per job run, written whether the job succeeds or fails.
 
     with job_run(lake, job="prepare", model="incident_risk", days=days) as run:
+        rows = run.cache(lake.read(...).where(...))  # cached now, unpersisted when the run ends
         ...
         run.rows_in, run.rows_out = n_in, n_out
 
-Appends to ``ml.job_runs``; reads nothing.
+Cached frames, the one way stages hold a Spark DataFrame in memory:
+
+- ``run.cache(df)`` (:meth:`JobRun.cache`) caches ``df`` and returns it; :func:`job_run`
+  unpersists it when the run ends, succeeded or failed, before the run's row is written.
+  Use it for frames the job reads more than once until its end: no ``try``/``finally``.
+- ``with cached(df) as df:`` (:func:`cached`) caches ``df`` for the block only: for a frame
+  whose memory should go back before the job goes on (the gate's holdout, scored by both
+  models and then no longer needed), or for code that runs outside a job run.
+
+Either accepts anything with ``cache()`` and ``unpersist()`` (a ``pyspark.sql.DataFrame``),
+so this module imports no Spark. Appends to ``ml.job_runs``; reads nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, Self, TypeVar
 
 import pyarrow as pa
 
@@ -31,6 +42,17 @@ log = logging.getLogger(__name__)
 MAX_ERROR_CHARS = 2000
 
 
+class Cacheable(Protocol):
+    """What :meth:`JobRun.cache` and :func:`cached` need of a frame (a Spark DataFrame has both)."""
+
+    def cache(self) -> Self: ...
+
+    def unpersist(self) -> object: ...
+
+
+F = TypeVar("F", bound=Cacheable)
+
+
 @dataclass
 class JobRun:
     """The run being recorded; the job fills in its row counts."""
@@ -42,11 +64,26 @@ class JobRun:
     job_run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     rows_in: int | None = None
     rows_out: int | None = None
+    _cached: list[Cacheable] = field(default_factory=list, repr=False, compare=False)
+
+    def cache(self, frame: F) -> F:
+        """``frame.cache()``, unpersisted when the run ends (see the module docstring)."""
+        kept = frame.cache()
+        self._cached.append(kept)
+        return kept
+
+    def unpersist_all(self) -> None:
+        """Unpersist what :meth:`cache` kept (:func:`job_run` calls this as the run ends)."""
+        while self._cached:  # newest first, as nested try/finally blocks would
+            _unpersist(self._cached.pop())
 
 
 @contextmanager
 def job_run(lake: Lake, *, job: str, model: str | None, days: list[date]) -> Iterator[JobRun]:
-    """Record the enclosed work as one ``ml.job_runs`` row (status success or failed)."""
+    """Record the enclosed work as one ``ml.job_runs`` row (status success or failed).
+
+    Frames cached with :meth:`JobRun.cache` are unpersisted on the way out, either way.
+    """
     run = JobRun(job=job, model_name=model, ds_start=min(days), ds_end=max(days))
     started = datetime.now(UTC)  # clock-ok: when the run happened, not what data it touches
     t0 = time.monotonic()
@@ -54,9 +91,29 @@ def job_run(lake: Lake, *, job: str, model: str | None, days: list[date]) -> Ite
     try:
         yield run
     except BaseException as exc:
+        run.unpersist_all()
         _record(lake, run, "failed", started, time.monotonic() - t0, _message(exc))
         raise
+    run.unpersist_all()
     _record(lake, run, "success", started, time.monotonic() - t0, None)
+
+
+@contextmanager
+def cached(frame: F) -> Iterator[F]:
+    """``frame.cache()`` for the ``with`` block, unpersisted when it ends (see the module docstring)."""
+    kept = frame.cache()
+    try:
+        yield kept
+    finally:
+        _unpersist(kept)
+
+
+def _unpersist(frame: Cacheable) -> None:
+    try:
+        frame.unpersist()
+    except Exception:
+        # Freeing memory is housekeeping: it must not hide the job's own outcome or error.
+        log.warning("could not unpersist a cached frame", exc_info=True)
 
 
 def _message(exc: BaseException) -> str:

@@ -23,7 +23,6 @@ entry                   reads                                       writes
 from __future__ import annotations
 
 import logging
-import re
 import sys
 import time
 from collections.abc import Sequence
@@ -31,6 +30,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from lakeops.config import Settings
+from lakeops.constants import DEFAULT_CHUNK_DAYS, FINGERPRINT_PATTERN, GATE_MODES
 from lakeops.errors import InvalidParameterError
 
 if TYPE_CHECKING:
@@ -44,9 +44,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("lakeops")
 
-GATE_MODES = ("disabled", "dry_run", "enabled")
-#: An ml.alerts fingerprint (lakeops.alert.state.fingerprint).
-FINGERPRINT = re.compile(r"^[0-9a-f]{16}$")
 
 
 def run_generate(
@@ -91,7 +88,7 @@ def run_train(settings: Settings, model: str, *, ds: date, requested_by: str | N
 
     cfg = settings.model(model)
     _day(ds)
-    if requested_by is not None and not FINGERPRINT.fullmatch(str(requested_by)):
+    if requested_by is not None and not FINGERPRINT_PATTERN.fullmatch(str(requested_by)):
         raise InvalidParameterError(f"invalid alert fingerprint {requested_by!r}: expected 16 hex digits "
                                     "(the fingerprint column of ml.alerts)")
     return train(open_lake(settings), cfg, ds=ds, mlflow_cfg=settings.mlflow,
@@ -116,7 +113,7 @@ def run_score(
     days: Sequence[date],
     model_version: int | None = None,
     force: bool = False,
-    chunk_days: int = 31,
+    chunk_days: int = DEFAULT_CHUNK_DAYS,
     engine: str = "auto",
 ) -> ScoreResult:
     """Score ``days`` of ``features.<model>`` with the champion (or ``model_version``)."""

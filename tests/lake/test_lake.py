@@ -373,3 +373,34 @@ def test_append_rows_without_spark_matches_a_spark_append(spark, lake):
     with pytest.raises(SchemaMismatchError, match="lack column"):
         lake.append_rows(arrow.drop_columns(["value"]), EVENTS)
     assert lake.version(EVENTS.name) == version
+
+
+def test_partitions_read_back_under_a_root_with_a_space_and_an_accent(spark, settings, tmp_path, backend):
+    """A read is one Parquet scan whose rows get their partition values from the log by file path
+    (as Spark reports it, URI-quoted): under a root whose name holds a space and a
+    non-ASCII letter, two partition columns that vary independently come back exactly."""
+    from dataclasses import replace
+
+    from lakeops.lake import open_lake
+
+    lake = open_lake(spark, replace(settings.lake, root=str(tmp_path / "my lake é"), backend=backend))
+    spec = TableSpec("test.spelled", pa.schema([("id", pa.int32()), ("ds", pa.date32()), ("tag", pa.string())]),
+                     partition_by=("ds", "tag"))
+    tags = ["gold", "silver_2", "x"]
+    rows = [(i, d, tag) for i, (d, tag) in enumerate((d, t) for d in (D1, D2) for t in tags)]
+    lake.overwrite(spark.createDataFrame(rows, "id int, ds date, tag string"), spec,
+                   partitions={"ds": [D1, D2], "tag": tags})
+    got = sorted(tuple(r) for r in lake.read("test.spelled").collect())
+    assert got == sorted(rows)
+    one = lake.read("test.spelled", where={"ds": [D2], "tag": ["gold", "x"]}).collect()
+    assert sorted(tuple(r) for r in one) == sorted(r for r in rows if r[1] == D2 and r[2] in ("gold", "x"))
+
+
+def test_spark_file_path_quotes_as_hadoop_does(spark):
+    """The read's file-to-partition map is keyed the way Spark's ``_metadata.file_path`` spells a path."""
+    from lakeops.lake.embedded import spark_file_path
+
+    hadoop_path = spark._jvm.org.apache.hadoop.fs.Path
+    for uri in ("file:/tmp/a b/c%d/ds=2024-01-01/x.parquet", "file:/tmp/é ü/[x]{y}|z^`\"<>#?/p",
+                "s3a://bucket/pre fix/k=v%2F/part-0.parquet", "file:/tmp/tab\there;:@&=+$,!~*'()"):
+        assert spark_file_path(uri) == hadoop_path(uri).toUri().toString()

@@ -118,51 +118,69 @@ def _judge_days(model: ModelConfig, days: list[date], monitored: list[date], fac
         if r["ds"] not in days:
             by_day.setdefault(r["ds"], {})[r["fingerprint"]] = r
     last_request = max((r["ds"] for r in stored if r["retrain_requested"] and r["ds"] < days[0]), default=None)
-    rules = {r.name: r for r in model.alerts.rules}
     rows: list[dict] = []
     notices: list[Notice] = []
     requests: list[RetrainRequest] = []
     for d in days:
         i = monitored.index(d)
-        earlier_days = monitored[max(0, i - depth):i]
-        previous_rows = by_day.get(monitored[i - 1], {}) if i else {}
-        f = facts[d]
-        judged: dict[tuple[str, SliceKey], Judgement] = {}
-        for rule in rules.values():
-            for j in judge(rule, f):
-                judged[(rule.name, j.slice)] = j
-        # An alert still open yesterday is judged today even if its slice has no rows today.
-        for prev in previous_rows.values():
-            key = (prev["rule"], (prev["slice_key"], prev["slice_value"]))
-            if prev["rule"] in rules and key not in judged and prev["state"] != "resolved":
-                judged[key] = Judgement(key[1], False, None, None, "no rows today", {})
-        today: dict[str, dict] = {}
-        requested = False
-        for (name, key), j in sorted(judged.items(), key=lambda kv: (kv[0][0], kv[0][1][0] or "", kv[0][1][1] or "")):
-            rule = rules[name]
-            fp = fingerprint(model.name, name, *key)
-            earlier = [bool(by_day.get(e, {}).get(fp, {}).get("met", False)) for e in earlier_days]
-            previous = _state(previous_rows.get(fp))
-            state = step(d, met=j.met, earlier=earlier, previous=previous,
-                         debounce=Debounce(rule.for_days, rule.of_days, rule.keep_firing_days))
-            if state is None:
-                continue
-            # Only while the condition holds: an alert kept firing after it cleared asks for nothing.
-            ask = not requested and may_request_retrain(
-                d, firing=state.firing and j.met, wants_retrain=rule.retrain, last_request=last_request,
-                cooldown_days=model.alerts.retrain_cooldown_days, quality_failed=f.quality_failed)
-            if ask:
-                requested, last_request = True, d
-                requests.append(RetrainRequest(model.name, d, name, fp))
-            row = _row(model.name, f, rule, j, fp, state, ask)
-            today[fp] = row
-            rows.append(row)
-            change = transition(previous, state)
-            if change is not None:
-                notices.append(Notice(change, model.name, name, rule.severity, key[0], key[1], d,
-                                      state.firing_since or d, j.summary, row["evidence"], fp, ask))
+        today, day_notices, request = _judge_day(
+            model, facts[d], previous_rows=by_day.get(monitored[i - 1], {}) if i else {},
+            earlier_rows=[by_day.get(e, {}) for e in monitored[max(0, i - depth):i]], last_request=last_request)
+        if request is not None:
+            requests.append(request)
+            last_request = d
         by_day[d] = today
+        rows.extend(today.values())
+        notices.extend(day_notices)
     return rows, notices, requests
+
+
+def _judge_day(model: ModelConfig, f: DayFacts, *, previous_rows: Mapping[str, Mapping[str, Any]],
+               earlier_rows: Sequence[Mapping[str, Mapping[str, Any]]],
+               last_request: date | None) -> tuple[dict[str, dict], list[Notice], RetrainRequest | None]:
+    """One day: its ``ml.alerts`` rows by fingerprint, the state changes to tell, and its retrain request."""
+    rules = {r.name: r for r in model.alerts.rules}
+    today: dict[str, dict] = {}
+    notices: list[Notice] = []
+    request: RetrainRequest | None = None
+    judged = _judgements(rules, f, previous_rows)
+    for (name, key), j in sorted(judged.items(), key=lambda kv: (kv[0][0], kv[0][1][0] or "", kv[0][1][1] or "")):
+        rule = rules[name]
+        fp = fingerprint(model.name, name, *key)
+        earlier = [bool(day.get(fp, {}).get("met", False)) for day in earlier_rows]
+        previous = _state(previous_rows.get(fp))
+        state = step(f.ds, met=j.met, earlier=earlier, previous=previous,
+                     debounce=Debounce(rule.for_days, rule.of_days, rule.keep_firing_days))
+        if state is None:
+            continue
+        # At most one request a day, and only while the condition holds: an alert kept firing
+        # after it cleared asks for nothing.
+        ask = request is None and may_request_retrain(
+            f.ds, firing=state.firing and j.met, wants_retrain=rule.retrain, last_request=last_request,
+            cooldown_days=model.alerts.retrain_cooldown_days, quality_failed=f.quality_failed)
+        if ask:
+            request = RetrainRequest(model.name, f.ds, name, fp)
+        row = today[fp] = _row(model.name, f, rule, j, fp, state, ask)
+        change = transition(previous, state)
+        if change is not None:
+            notices.append(Notice(change, model.name, name, rule.severity, key[0], key[1], f.ds,
+                                  state.firing_since or f.ds, j.summary, row["evidence"], fp, ask))
+    return today, notices, request
+
+
+def _judgements(rules: Mapping[str, AlertRule], f: DayFacts,
+                previous_rows: Mapping[str, Mapping[str, Any]]) -> dict[tuple[str, SliceKey], Judgement]:
+    """Every rule on the day's facts, by (rule, slice)."""
+    judged: dict[tuple[str, SliceKey], Judgement] = {}
+    for rule in rules.values():
+        for j in judge(rule, f):
+            judged[(rule.name, j.slice)] = j
+    # An alert still open yesterday is judged today even if its slice has no rows today.
+    for prev in previous_rows.values():
+        key = (prev["rule"], (prev["slice_key"], prev["slice_value"]))
+        if prev["rule"] in rules and key not in judged and prev["state"] != "resolved":
+            judged[key] = Judgement(key[1], False, None, None, "no rows today", {})
+    return judged
 
 
 def _state(row: Mapping[str, Any] | None) -> AlertState | None:

@@ -72,61 +72,65 @@ def prepare(
             the feature partitions are untouched.
         SchemaMismatchError: the SQL's output does not match the model's config.
     """
-    spark = lake.spark
     days = sorted(set(days))
     spec = features_spec(model)
     outcomes: list[SuiteOutcome] = []
     with job_run(lake, job=JOB, model=model.name, days=days) as run:
-        lookback = timedelta(days=model.features.lookback_days)
-        observations = lake.read(model.sources.observations, where={"ds": date_range(days[0] - lookback, days[-1])})
-        labels = lake.read(model.sources.labels, where={"ds": date_range(days[0] - lookback, days[-1] + timedelta(1))})
+        observations, labels = _read_sources(lake, model, days)
+        raw = run.cache(observations.where(observations.ds.isin(days)))
+        run.rows_in = raw.count()
+        if raw_suite is not None:
+            outcomes.append(run_suite(raw, raw_suite, stage="raw", days=days, index_columns=model.entity_keys))
+            _gate(lake, run.job_run_id, model, days, outcomes)
 
-        cached: list[DataFrame] = []
-        try:
-            raw = observations.where(observations.ds.isin(days)).cache()
-            cached.append(raw)
-            run.rows_in = raw.count()
-            if raw_suite is not None:
-                outcomes.append(run_suite(raw, raw_suite, stage="raw", days=days, index_columns=model.entity_keys))
-                _gate(lake, run.job_run_id, model, days, outcomes)
-
-            views = {"observations": f"lakeops_{model.name}_observations", "labels": f"lakeops_{model.name}_labels"}
-            observations.createOrReplaceTempView(views["observations"])
-            labels.createOrReplaceTempView(views["labels"])
-            features = spark.sql(
-                feature_sql,
-                args={
-                    **views,
-                    "ds_start": days[0],
-                    "ds_end": days[-1],
-                    "lookback_days": model.features.lookback_days,
-                    "labels_through": _labels_through(lake, model),
-                },
+        features = run.cache(_features(lake, model, observations, labels, days=days, feature_sql=feature_sql))
+        if features_suite is not None:
+            outcomes.append(
+                run_suite(features, features_suite, stage="features", days=days, index_columns=model.entity_keys)
             )
-            if len(days) > 1 and len(days) != (days[-1] - days[0]).days + 1:
-                features = features.where(features.ds.isin(days))
-            # Rebalance by ds: one shuffle that leaves a few right-sized files per
-            # day instead of one file per shuffle partition per day.
-            features = conform(features, spec).hint("rebalance", "ds").cache()
-            cached.append(features)
-            if features_suite is not None:
-                outcomes.append(
-                    run_suite(features, features_suite, stage="features", days=days, index_columns=model.entity_keys)
-                )
-                _gate(lake, run.job_run_id, model, days, outcomes)
+            _gate(lake, run.job_run_id, model, days, outcomes)
 
-            write = lake.overwrite(
-                features, spec, partitions={"ds": days},
-                metadata={"job": JOB, "job_run_id": run.job_run_id, "model": model.name},
-            )
-            run.rows_out = write.rows
-            _record_quality(lake, run.job_run_id, model, days, outcomes)
-            _record_lookback(lake, run.job_run_id, model, days)
-            log.info("%s: %s rows in %d partition(s), version %d", spec.name, f"{write.rows:,}", len(days), write.version)
-            return PrepareResult(run.job_run_id, write, tuple(outcomes))
-        finally:
-            for frame in cached:
-                frame.unpersist()
+        write = lake.overwrite(
+            features, spec, partitions={"ds": days},
+            metadata={"job": JOB, "job_run_id": run.job_run_id, "model": model.name},
+        )
+        run.rows_out = write.rows
+        _record_quality(lake, run.job_run_id, model, days, outcomes)
+        _record_lookback(lake, run.job_run_id, model, days)
+        log.info("%s: %s rows in %d partition(s), version %d", spec.name, f"{write.rows:,}", len(days), write.version)
+        return PrepareResult(run.job_run_id, write, tuple(outcomes))
+
+
+def _read_sources(lake: Lake, model: ModelConfig, days: list[date]) -> tuple[DataFrame, DataFrame]:
+    """The observations over ``days`` and their lookback; the labels through the day after the last."""
+    lookback = timedelta(days=model.features.lookback_days)
+    observations = lake.read(model.sources.observations, where={"ds": date_range(days[0] - lookback, days[-1])})
+    labels = lake.read(model.sources.labels, where={"ds": date_range(days[0] - lookback, days[-1] + timedelta(1))})
+    return observations, labels
+
+
+def _features(
+    lake: Lake, model: ModelConfig, observations: DataFrame, labels: DataFrame, *, days: list[date], feature_sql: str
+) -> DataFrame:
+    """The model's feature SQL over the sources, for ``days``, conformed to ``features.<model>``."""
+    views = {"observations": f"lakeops_{model.name}_observations", "labels": f"lakeops_{model.name}_labels"}
+    observations.createOrReplaceTempView(views["observations"])
+    labels.createOrReplaceTempView(views["labels"])
+    features = lake.spark.sql(
+        feature_sql,
+        args={
+            **views,
+            "ds_start": days[0],
+            "ds_end": days[-1],
+            "lookback_days": model.features.lookback_days,
+            "labels_through": _labels_through(lake, model),
+        },
+    )
+    if len(days) > 1 and len(days) != (days[-1] - days[0]).days + 1:
+        features = features.where(features.ds.isin(days))
+    # Rebalance by ds: one shuffle that leaves a few right-sized files per
+    # day instead of one file per shuffle partition per day.
+    return conform(features, features_spec(model)).hint("rebalance", "ds")
 
 
 def lookback_rows(model_name: str, days: list[date], lookback_days: int, present: set[date], job_run_id: str) -> list[dict]:

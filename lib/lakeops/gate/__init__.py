@@ -3,6 +3,7 @@
 Reads ``features.<model>`` and the registry; writes ``ml.model_validations`` and the ``champion`` alias.
 """
 
-from lakeops.gate.champion import GateDecision, compare, validate_model
+from lakeops.gate.champion import GateDecision, validate_model
+from lakeops.gate.decision import GateCase, Verdict, compare, decide
 
-__all__ = ["GateDecision", "compare", "validate_model"]
+__all__ = ["GateCase", "GateDecision", "Verdict", "compare", "decide", "validate_model"]

@@ -18,6 +18,8 @@ Modes: ``enabled`` moves ``champion`` to the challenger when it passes;
 the comparison and promotes (the mlops-stacks convention, for bootstrapping).
 A promotion re-checks the champion just before moving the alias: if another
 process promoted meanwhile, this one records that it lost and changes nothing.
+The rule itself is :func:`lakeops.gate.decision.decide` (no IO); this module reads,
+scores, calls it once and writes.
 
 Reads ``features.<model>``; writes ``ml.model_validations``, ``ml.job_runs`` and
 the registry alias.
@@ -33,12 +35,13 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from lakeops import registry
-from lakeops.config import GateConfig, MlflowConfig, ModelConfig
+from lakeops.config import MlflowConfig, ModelConfig
 from lakeops.dates import date_range, parse_ds
 from lakeops.evaluate import metrics
 from lakeops.evaluate.scoring import labels_and_margins
+from lakeops.gate.decision import GateCase, decide, needs_evaluation
 from lakeops.lake.tables import MODEL_VALIDATIONS, features_table
-from lakeops.runs import job_run
+from lakeops.runs import cached, job_run
 
 if TYPE_CHECKING:
     from lakeops.lake import Lake
@@ -59,28 +62,6 @@ class GateDecision:
     champion: metrics.Evaluation | None
 
 
-def compare(gate: GateConfig, challenger: metrics.Evaluation, champion: metrics.Evaluation | None) -> tuple[bool, str]:
-    """Whether the challenger passes, and why (every failed rule is named)."""
-    problems = []
-    if not challenger.auc >= gate.min_auc:
-        problems.append(f"AUC {challenger.auc:.4f} < min_auc {gate.min_auc}")
-    if champion is not None:
-        if not challenger.auc >= champion.auc - gate.max_auc_drop:
-            problems.append(f"AUC {challenger.auc:.4f} < champion {champion.auc:.4f} - {gate.max_auc_drop}")
-        limit = champion.logloss * (1 + gate.max_logloss_increase_pct / 100)
-        if not challenger.logloss <= limit:
-            problems.append(f"logloss {challenger.logloss:.4f} > champion {champion.logloss:.4f} "
-                            f"+ {gate.max_logloss_increase_pct}%")
-        limit = champion.brier * (1 + gate.max_brier_increase_pct / 100)
-        if not challenger.brier <= limit:
-            problems.append(f"Brier {challenger.brier:.5f} > champion {champion.brier:.5f} "
-                            f"+ {gate.max_brier_increase_pct}%")
-    if problems:
-        return False, "; ".join(problems)
-    against = "the champion and the absolute thresholds" if champion is not None else "the absolute thresholds (no champion yet)"
-    return True, f"passes {against}"
-
-
 def validate_model(
     lake: Lake, model: ModelConfig, *, ds: date, mlflow_cfg: MlflowConfig, mode: str | None = None
 ) -> GateDecision:
@@ -90,44 +71,43 @@ def validate_model(
     with job_run(lake, job=JOB, model=model.name, days=[ds]) as run:
         challenger = registry.load(model.name, alias=registry.CHALLENGER)
         champion_version = registry.alias_version(model.name, registry.CHAMPION)
-        start = parse_ds(challenger.tags[registry.TAG_HOLDOUT_START])
-        end = parse_ds(challenger.tags[registry.TAG_HOLDOUT_END])
-        days = tuple(date_range(start, end))
-
-        if champion_version == challenger.version:
-            decision = GateDecision("skipped", None, "the challenger is already the champion",
-                                    challenger.version, champion_version, None, None)
-        elif mode == "disabled":
+        days = _holdout_days(challenger)
+        ch_eval = cp_eval = None
+        if needs_evaluation(mode=mode, challenger_version=challenger.version, champion_version=champion_version):
+            run.rows_in, ch_eval, cp_eval = _evaluate_both(lake, model, days, challenger, champion_version)
+        # Read again just before acting: a promotion by another process meanwhile wins over this one.
+        champion_now = registry.alias_version(model.name, registry.CHAMPION)
+        verdict = decide(GateCase(mode=mode, challenger_version=challenger.version,
+                                  champion_version=champion_version, champion_now=champion_now,
+                                  challenger=ch_eval, champion=cp_eval), gate=model.gate)
+        if verdict.promote:
             registry.set_alias(model.name, registry.CHAMPION, challenger.version)
-            decision = GateDecision("promoted", None, "gate disabled: promoted without comparison",
-                                    challenger.version, champion_version, None, None)
-        else:
-            holdout = _holdout(lake, model, days).cache()
-            try:
-                run.rows_in = holdout.count()
-                ch_eval = _evaluate(holdout, challenger, model)
-                champion = registry.load(model.name, version=champion_version) if champion_version else None
-                cp_eval = _evaluate(holdout, champion, model) if champion else None
-            finally:
-                holdout.unpersist()
-            passed, reason = compare(model.gate, ch_eval, cp_eval)
-            if mode == "dry_run":
-                decision_name = "dry_run_pass" if passed else "dry_run_fail"
-            elif not passed:
-                decision_name = "rejected"
-            elif registry.alias_version(model.name, registry.CHAMPION) != champion_version:
-                passed, decision_name = False, "rejected"
-                reason = "lost a race: the champion changed while this validation ran; nothing moved"
-            else:
-                registry.set_alias(model.name, registry.CHAMPION, challenger.version)
-                decision_name = "promoted"
-            decision = GateDecision(decision_name, passed, reason, challenger.version, champion_version, ch_eval, cp_eval)
-
+        decision = GateDecision(verdict.decision, verdict.passed, verdict.reason, challenger.version,
+                                champion_version, ch_eval, cp_eval)
         _record(lake, model, ds, run.job_run_id, mode, days, run.rows_in, decision,
                 challenger.tags.get(registry.TAG_REQUESTED_BY))
         run.rows_out = 1
         log.info("%s: challenger v%d %s (%s)", model.name, decision.challenger_version, decision.decision, decision.reason)
         return decision
+
+
+def _holdout_days(challenger: registry.LoadedModel) -> tuple[date, ...]:
+    """The challenger's held-out days (its lineage tags): both models are judged on them."""
+    start = parse_ds(challenger.tags[registry.TAG_HOLDOUT_START])
+    end = parse_ds(challenger.tags[registry.TAG_HOLDOUT_END])
+    return tuple(date_range(start, end))
+
+
+def _evaluate_both(lake: Lake, model: ModelConfig, days: tuple[date, ...], challenger: registry.LoadedModel,
+                   champion_version: int | None) -> tuple[int, metrics.Evaluation, metrics.Evaluation | None]:
+    """The holdout's row count and both models' metrics on it (the champion's: None when there is none)."""
+    # Cached for both models' passes only: its memory goes back before the decision is recorded.
+    with cached(_holdout(lake, model, days)) as holdout:
+        rows = holdout.count()
+        ch_eval = _evaluate(holdout, challenger, model)
+        champion = registry.load(model.name, version=champion_version) if champion_version else None
+        cp_eval = _evaluate(holdout, champion, model) if champion else None
+    return rows, ch_eval, cp_eval
 
 
 def _holdout(lake: Lake, model: ModelConfig, days: tuple[date, ...]):

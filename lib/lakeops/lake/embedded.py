@@ -20,7 +20,6 @@ import json
 import shutil
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -108,31 +107,35 @@ class EmbeddedLake(Lake):
         return dt
 
     def _read(self, spec: TableSpec, dt: DeltaTable, selection: PartitionSelection | None) -> DataFrame:
+        """The live files in one Parquet scan; partition values (which Delta keeps in the log, not in
+        the files) attached per file from the log, typed by the schema."""
         from pyspark.sql import functions as F
 
         root = self.location(spec.name)
-        groups: dict[tuple[Any, ...], list[str]] = defaultdict(list)
+        values: dict[str, tuple[Any, ...]] = {}
         for file in live_files(spec, dt, selection):
             uri = self.storage.spark_uri(f"{root}/{unquote(file.path)}")
-            groups[tuple(file.partition[c] for c in spec.partition_by)].append(uri)
+            values[uri] = tuple(file.partition[c] for c in spec.partition_by)
 
         schema = spec.spark_schema
         data_schema = type(schema)([f for f in schema.fields if f.name not in spec.partition_by])
-        if not groups:
+        if not values:
             return self.spark.createDataFrame([], schema)
-        frames = []
-        for key, uris in sorted(groups.items(), key=lambda kv: tuple(str(v) for v in kv[0])):
-            # recursiveFileLookup turns off Spark's own partition inference from
-            # folder names: partition values come from the log, typed by the schema.
-            df = self.spark.read.schema(data_schema).option("recursiveFileLookup", "true").parquet(*uris)
-            literals = {
-                col: F.lit(value).cast(schema[col].dataType) for col, value in zip(spec.partition_by, key, strict=True)
-            }
-            frames.append(df.select(*[literals.get(f.name, F.col(f"`{f.name}`")).alias(f.name) for f in schema.fields]))
-        out = frames[0]
-        for frame in frames[1:]:
-            out = out.unionByName(frame)
-        return out
+        # recursiveFileLookup turns off Spark's own partition inference from folder names.
+        df = self.spark.read.schema(data_schema).option("recursiveFileLookup", "true").parquet(*values)
+        columns: dict[str, Any] = {}
+        for i, col in enumerate(spec.partition_by):
+            distinct = {key[i] for key in values.values()}
+            if len(distinct) == 1:
+                value = F.lit(distinct.pop())
+            else:
+                # Keyed by the path as Spark reports it; a file missing from the map is an error, never a null.
+                by_file = F.create_map(*[F.lit(x) for uri, key in values.items() for x in (spark_file_path(uri), key[i])])
+                path = F.col("_metadata.file_path")
+                value = F.coalesce(by_file[path], F.when(~F.map_contains_key(by_file, path), F.raise_error(
+                    F.concat(F.lit(f"{spec.name}: no partition values for "), path))))
+            columns[col] = value.cast(schema[col].dataType)
+        return df.select(*[columns.get(f.name, F.col(f"`{f.name}`")).alias(f.name) for f in schema.fields])
 
     # ------------------------------------------------------------------ writes
 
@@ -527,3 +530,15 @@ def _wait_for_tasks(sc: Any, group: str, *, timeout_s: float = 60.0) -> None:
         if not any((info := tracker.getStageInfo(s)) and info.numActiveTasks > 0 for s in stages):
             return
         time.sleep(0.05)
+
+
+#: Characters java.net.URI leaves as they are in a path (RFC 2396 unreserved, punctuation and '/').
+_URI_PATH_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.!~*'();:@&=+$,/")
+
+
+def spark_file_path(uri: str) -> str:
+    """``uri`` as Spark's ``_metadata.file_path`` reports it: Hadoop's ``new Path(uri).toUri().toString()``,
+    which quotes ASCII characters a URI path may not hold (a space, '%') and keeps other characters."""
+    scheme, sep, rest = uri.partition(":")
+    quoted = "".join(c if c in _URI_PATH_SAFE or ord(c) > 127 else f"%{ord(c):02X}" for c in rest)
+    return f"{scheme}{sep}{quoted}"

@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from lakeops.constants import NAME_PATTERN
 from lakeops.errors import InvalidParameterError, TableNotFoundError, UnsupportedTableError
 from lakeops.lake.spec import PartitionSelection, TableSpec, parse_partition_string
 from lakeops.lake.storage import Storage
-from lakeops.names import NAME_PATTERN, TableName
+from lakeops.names import TableName
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable

@@ -21,13 +21,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lakeops.constants import OBJECT_SCHEMES
 from lakeops.errors import InvalidParameterError
 from lakeops.names import TableName, path_under
 
 if TYPE_CHECKING:
     import pyarrow.fs as pafs
 
-OBJECT_SCHEMES = ("s3://", "s3a://")
 #: delta-rs storage options read from the environment, and the variables they come from.
 _ENV_OPTIONS = {
     "AWS_ACCESS_KEY_ID": "AWS_ACCESS_KEY_ID",

@@ -13,18 +13,24 @@ from one population exceed only once in a thousand, see
 ``null_rate_alert`` or more; ``warn`` likewise with the warn thresholds; else
 ``ok``. The floor keeps small slices from warning by chance: at 400 rows a side
 it is about 0.15, above the usual ``psi_warn`` of 0.1.
+
+Consecutive drift compares a day with the monitored day before it
+(:func:`previous_days`), when the same model version scored both
+(:func:`consecutive_day`): counts on different versions' bins do not compare.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from bisect import bisect_left
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
 
 from lakeops.config import MonitorConfig
+from lakeops.constants import STATUS_LEVEL
 from lakeops.evaluate.bins import NULL_BIN, ColumnBins
 from lakeops.evaluate.tally import ColumnTally, TallyPlan, coarse_counts, quantiles
 from lakeops.monitor import stats
@@ -32,7 +38,6 @@ from lakeops.monitor import stats
 SliceKey = tuple[str | None, str | None]
 PROFILE_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 #: Statuses in order of severity.
-STATUS_LEVEL = {"ok": 0, "warn": 1, "alert": 2}
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,25 @@ class DayCounts:
     @property
     def null_rate(self) -> float:
         return float(self.bins[-1]) / self.n if self.n else math.nan
+
+
+def previous_days(days: Sequence[date], *, monitored: Collection[date]) -> dict[date, date]:
+    """For each of ``days``, the latest earlier monitored day: from ``monitored`` (the days
+    ``ml.drift_counts`` holds) and ``days`` themselves (a range compares each day with the
+    one before it, not with what an earlier run stored). A gap is skipped: the previous
+    monitored day may be several days back. Days with no earlier monitored day are left out.
+    """
+    known = sorted(set(monitored) | set(days))
+    return {d: known[bisect_left(known, d) - 1] for d in days if known[0] < d}
+
+
+def consecutive_day(previous: date | None, *, version: int, previous_version: int | None) -> date | None:
+    """The day consecutive drift compares with: ``previous`` (from :func:`previous_days`) when the
+    model version that scored it (``previous_version``) is the day's own ``version``, else None
+    (no consecutive drift that day: a promotion changed the bins)."""
+    if previous is None or previous_version != version:
+        return None
+    return previous
 
 
 def day_counts(reference: Reference, plan: TallyPlan, column: str, tally: ColumnTally) -> dict[SliceKey, DayCounts]:

@@ -31,10 +31,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
-from lakeops.config import MlflowConfig, ModelConfig
+from lakeops.config import MlflowConfig, ModelConfig, MonitorConfig
+from lakeops.constants import STATUS_LEVEL
 from lakeops.errors import InvalidParameterError, MissingInputError
 from lakeops.evaluate.scoring import SCORE
-from lakeops.evaluate.tally import TallyPlan, merge, tally_batch
+from lakeops.evaluate.tally import ColumnTally, TallyPlan, merge, tally_batch
 from lakeops.lake import Scan
 from lakeops.lake.tables import (
     ATTRIBUTION_DRIFT,
@@ -49,12 +50,13 @@ from lakeops.lake.tables import (
 )
 from lakeops.monitor.attribution import attribution_drift
 from lakeops.monitor.drift import (
-    STATUS_LEVEL,
     DayCounts,
     Reference,
+    consecutive_day,
     count_rows,
     day_counts,
     drift_rows,
+    previous_days,
     profile_row,
     reference_from_rows,
 )
@@ -117,6 +119,17 @@ class DayCounter:
         return {(ds, c): t for c, t in tally_batch(batch, self.plans[ds], columns).items()}
 
 
+@dataclass(frozen=True)
+class DriftRows:
+    """What the days' tallies give: rows of ``ml.drift_counts``, ``ml.drift_metrics`` and
+    ``ml.profile_metrics``, and one summary per day."""
+
+    counts: list[dict]
+    metrics: list[dict]
+    profiles: list[dict]
+    summaries: list[DaySummary]
+
+
 def monitor(lake: Lake, model: ModelConfig, *, days: Sequence[date],
             mlflow_cfg: MlflowConfig | None = None) -> MonitorResult:
     """Monitor ``days`` of ``model``: one Spark job, three commits (counts, drift, profiles).
@@ -136,48 +149,14 @@ def monitor(lake: Lake, model: ModelConfig, *, days: Sequence[date],
     pinned = {t: lake.version(t) if lake.exists(t) else None for t in (source, scored)}
     versions = _versions(lake, model, source, scored, days, pinned)
     references = {v: _reference(lake, model.name, v) for v in sorted(set(versions.values()))}
-    columns = (*model.features.numeric, *model.features.categorical)
     plans = {d: references[versions[d]].plan(model.monitor.slices) for d in days}
 
     with job_run(lake, job=JOB, model=model.name, days=days) as run:
-        # Slice columns come with every piece of the features, whichever columns a task counts.
-        scans = [Scan(source, {"ds": days}, columns, version=pinned[source], context=tuple(model.monitor.slices)),
-                 Scan(scored, {"ds": days}, (SCORE,), version=pinned[scored])]
-        tallies = lake.reduce_partitions(scans, DayCounter(plans), merge) or {}
-        previous = _previous_counts(lake, model.name, days)
-
-        counts_rows, metric_rows, profile_rows, summaries = [], [], [], []
-        today: dict[date, dict[tuple[str, Any], DayCounts]] = {}
-        for d in days:
-            reference, plan = references[versions[d]], plans[d]
-            # Consecutive drift compares counts on the same bins: the previous day must share the version.
-            prev_ds, stored, stored_version = previous.get(d, (None, None, None))
-            if prev_ds in today:
-                prev = today[prev_ds] if versions[prev_ds] == versions[d] else None
-            else:
-                prev = stored if stored_version == versions[d] else None
-            found: dict[tuple[str, Any], DayCounts] = {}
-            day_metrics = []
-            for column in (*columns, SCORE):
-                tally = tallies.get((d, column))
-                if tally is None:
-                    raise MissingInputError(f"no rows of {column} for {d}; nothing was written")
-                current = day_counts(reference, plan, column, tally)
-                found.update({(column, *k): v for k, v in current.items()})
-                before = {k[1:]: v for k, v in (prev or {}).items() if k[0] == column}
-                rng = (tally.vmin, tally.vmax) if column in plan.numeric and tally.vmin <= tally.vmax else None
-                day_metrics += drift_rows(ds=d, reference=reference, column=column, current=current,
-                                          current_range=rng, previous=before, previous_ds=prev_ds if prev else None,
-                                          cfg=model.monitor)
-                counts_rows += count_rows(ds=d, reference=reference, column=column, current=current)
-                profile_rows.append(profile_row(ds=d, reference=reference, column=column, tally=tally))
-            today[d] = found
-            metric_rows += day_metrics
-            summaries.append(_summary(d, versions[d], int(tallies[(d, SCORE)].counts[0].sum()), day_metrics))
-
+        tallies = _tally(lake, model, days, plans, pinned)
+        drift = _drift(model, days, versions, references, plans, tallies, _previous_counts(lake, model.name, days))
         quality_rows, quality_days = _quality(lake, model, days, versions, pinned, references, source, scored)
         quality = {q.ds: q for q in quality_days}
-        summaries = [dataclasses.replace(s, quality=quality.get(s.ds)) for s in summaries]
+        summaries = [dataclasses.replace(s, quality=quality.get(s.ds)) for s in drift.summaries]
         attribution_rows, attributed = [], {}
         if mlflow_cfg is not None:
             attribution_rows, attributed = attribution_drift(
@@ -186,28 +165,95 @@ def monitor(lake: Lake, model: ModelConfig, *, days: Sequence[date],
             summaries = [dataclasses.replace(s, attribution_ndcg=attributed[s.ds].ndcg,
                                              attribution_movers=attributed[s.ds].movers)
                          if s.ds in attributed else s for s in summaries]
-
-        meta = {"job": JOB, "job_run_id": run.job_run_id}
-        where = {"model_name": [model.name], "ds": days}
-        for spec, rows in ((DRIFT_COUNTS, counts_rows), (DRIFT_METRICS, metric_rows), (PROFILE_METRICS, profile_rows)):
-            lake.overwrite_rows(pa.Table.from_pylist(rows, schema=spec.schema), spec, partitions=where, metadata=meta)
-        lake.overwrite_rows(pa.Table.from_pylist(quality_rows, schema=PERFORMANCE_METRICS.schema), PERFORMANCE_METRICS,
-                            partitions={"model_name": [model.name], "ds": sorted(quality)}, metadata=meta)
-        if attributed:
-            lake.overwrite_rows(pa.Table.from_pylist(attribution_rows, schema=ATTRIBUTION_DRIFT.schema),
-                                ATTRIBUTION_DRIFT, partitions={"model_name": [model.name], "ds": sorted(attributed)},
-                                metadata=meta)
+        _write(lake, model.name, run.job_run_id, days, drift, quality_rows, sorted(quality), attribution_rows,
+               sorted(attributed))
         run.rows_in = sum(s.rows for s in summaries)
-        run.rows_out = len(metric_rows) + len(quality_rows) + len(attribution_rows)
+        run.rows_out = len(drift.metrics) + len(quality_rows) + len(attribution_rows)
+    late = tuple(q for d, q in sorted(quality.items()) if d not in set(days))
+    _log_days(model.name, summaries, late)
+    return MonitorResult(model.name, tuple(summaries), len(drift.metrics), run.job_run_id, late=late)
+
+
+def _tally(lake: Lake, model: ModelConfig, days: list[date], plans: Mapping[date, TallyPlan],
+           pinned: Mapping[str, int | None]) -> dict[tuple[date, str], ColumnTally]:
+    """The days' tallies of every feature and the score: one Spark job over both tables."""
+    source, scored = features_table(model.name), predictions_table(model.name)
+    columns = (*model.features.numeric, *model.features.categorical)
+    # Slice columns come with every piece of the features, whichever columns a task counts.
+    scans = [Scan(source, {"ds": days}, columns, version=pinned[source], context=tuple(model.monitor.slices)),
+             Scan(scored, {"ds": days}, (SCORE,), version=pinned[scored])]
+    return lake.reduce_partitions(scans, DayCounter(plans), merge) or {}
+
+
+def _drift(model: ModelConfig, days: list[date], versions: Mapping[date, int], references: Mapping[int, Reference],
+           plans: Mapping[date, TallyPlan], tallies: Mapping[tuple[date, str], ColumnTally],
+           previous: Mapping[date, tuple[date, dict | None, int | None]]) -> DriftRows:
+    """The days' rows, in order: a day of this run is the previous day of the next one."""
+    out = DriftRows([], [], [], [])
+    columns = (*model.features.numeric, *model.features.categorical, SCORE)
+    computed: dict[date, dict[tuple[str, Any], DayCounts]] = {}
+    for d in days:
+        prev_ds, stored, stored_version = previous.get(d, (None, None, None))
+        # The counts of a previous day of this run come from the run, not from what an earlier run stored.
+        this_run = prev_ds in computed
+        base_ds = consecutive_day(prev_ds, version=versions[d],
+                                  previous_version=versions[prev_ds] if this_run else stored_version)
+        prev = (computed[prev_ds] if this_run else stored) if base_ds is not None else None
+        computed[d], day_metrics = _day_rows(d, references[versions[d]], plans[d], columns, tallies, prev,
+                                             base_ds if prev else None, model.monitor, out)
+        out.metrics.extend(day_metrics)
+        out.summaries.append(_summary(d, versions[d], int(tallies[(d, SCORE)].counts[0].sum()), day_metrics))
+    return out
+
+
+def _day_rows(ds: date, reference: Reference, plan: TallyPlan, columns: Sequence[str],
+              tallies: Mapping[tuple[date, str], ColumnTally], previous: Mapping[tuple[str, Any], DayCounts] | None,
+              previous_ds: date | None, cfg: MonitorConfig,
+              out: DriftRows) -> tuple[dict[tuple[str, Any], DayCounts], list[dict]]:
+    """One day: its counts by (column, slice) and drift rows; its count and profile rows go to ``out``."""
+    found: dict[tuple[str, Any], DayCounts] = {}
+    day_metrics: list[dict] = []
+    for column in columns:
+        tally = tallies.get((ds, column))
+        if tally is None:
+            raise MissingInputError(f"no rows of {column} for {ds}; nothing was written")
+        current = day_counts(reference, plan, column, tally)
+        found.update({(column, *k): v for k, v in current.items()})
+        before = {k[1:]: v for k, v in (previous or {}).items() if k[0] == column}
+        rng = (tally.vmin, tally.vmax) if column in plan.numeric and tally.vmin <= tally.vmax else None
+        day_metrics += drift_rows(ds=ds, reference=reference, column=column, current=current, current_range=rng,
+                                  previous=before, previous_ds=previous_ds, cfg=cfg)
+        out.counts.extend(count_rows(ds=ds, reference=reference, column=column, current=current))
+        out.profiles.append(profile_row(ds=ds, reference=reference, column=column, tally=tally))
+    return found, day_metrics
+
+
+def _write(lake: Lake, model_name: str, job_run_id: str, days: list[date], drift: DriftRows,
+           quality_rows: list[dict], quality_days: list[date], attribution_rows: list[dict],
+           attributed_days: list[date]) -> None:
+    """Replace the run's partitions: drift, counts and profiles of ``days``, performance and
+    attribution of the days they were measured on."""
+    meta = {"job": JOB, "job_run_id": job_run_id}
+    where = {"model_name": [model_name], "ds": days}
+    for spec, rows in ((DRIFT_COUNTS, drift.counts), (DRIFT_METRICS, drift.metrics),
+                       (PROFILE_METRICS, drift.profiles)):
+        lake.overwrite_rows(pa.Table.from_pylist(rows, schema=spec.schema), spec, partitions=where, metadata=meta)
+    lake.overwrite_rows(pa.Table.from_pylist(quality_rows, schema=PERFORMANCE_METRICS.schema), PERFORMANCE_METRICS,
+                        partitions={"model_name": [model_name], "ds": quality_days}, metadata=meta)
+    if attributed_days:
+        lake.overwrite_rows(pa.Table.from_pylist(attribution_rows, schema=ATTRIBUTION_DRIFT.schema),
+                            ATTRIBUTION_DRIFT, partitions={"model_name": [model_name], "ds": attributed_days},
+                            metadata=meta)
+
+
+def _log_days(model_name: str, summaries: Sequence[DaySummary], late: Sequence[DayQuality]) -> None:
     for s in summaries:
-        log.info("%s %s: %d rows, max PSI %.3f (%s), %s%s%s", model.name, s.ds, s.rows, s.max_psi, s.max_psi_column,
+        log.info("%s %s: %d rows, max PSI %.3f (%s), %s%s%s", model_name, s.ds, s.rows, s.max_psi, s.max_psi_column,
                  s.status, f"; {describe_quality(s.quality)}" if s.quality else "",
                  f"; attribution nDCG {s.attribution_ndcg:.3f} (movers: {', '.join(s.attribution_movers)})"
                  if s.attribution_ndcg is not None else "")
-    late = tuple(q for d, q in sorted(quality.items()) if d not in set(days))
     for q in late:
-        log.info("%s %s (labels arrived): %s", model.name, q.ds, describe_quality(q))
-    return MonitorResult(model.name, tuple(summaries), len(metric_rows), run.job_run_id, late=late)
+        log.info("%s %s (labels arrived): %s", model_name, q.ds, describe_quality(q))
 
 
 def describe_quality(q: DayQuality) -> str:
@@ -278,15 +324,13 @@ def _reference(lake: Lake, model_name: str, version: int) -> Reference:
 
 
 def _previous_counts(lake: Lake, model_name: str, days: list[date]) -> dict[date, tuple[date, dict | None, int | None]]:
-    """For each day: the latest earlier monitored day, and its stored counts and version.
+    """For each day: the latest earlier monitored day (:func:`previous_days`), and its stored counts and version.
 
-    Earlier days are those in ``ml.drift_counts`` and those of this run; the
-    counts of a day this run computes come from the run itself (``None`` here).
+    The counts of a day this run computes come from the run itself (``None`` here).
     """
     stored = ({p["ds"] for p in lake.partitions(DRIFT_COUNTS.name) if p["model_name"] == model_name}
               if lake.exists(DRIFT_COUNTS.name) else set())
-    known = sorted(stored | set(days))
-    wanted = {d: max(k for k in known if k < d) for d in days if known[0] < d}
+    wanted = previous_days(days, monitored=stored)
     to_read = sorted({p for p in wanted.values() if p not in days})
     counts: dict[date, dict] = {}
     versions: dict[date, int] = {}

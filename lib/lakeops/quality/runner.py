@@ -102,17 +102,15 @@ def run_suite(
     for batch, items in by_batch.items():
         if not items:
             continue
-        frame = df if batch == ROWS else _rows_per_ds(df, days, ds_column)
-        result = _validate(frame, items, name=f"{suite.name}_{batch}", index=[c for c in index if c in frame.columns])
-        document[batch] = result.to_json_dict()
-        found = [_outcome(item, res, suite=suite.name, stage=stage)
-                 for item, res in zip(items, _in_order(items, result), strict=True)]
-        failed = [i for i, o in enumerate(found) if not o.success]
-        if failed:
-            by_day = _failing_days(df, [items[i] for i in failed], batch=batch, days=days, ds_column=ds_column)
-            for i, failing in zip(failed, by_day, strict=True):
-                # A failure no single day reproduces (a range-wide 'mostly') counts against every day.
-                found[i] = replace(found[i], failing_ds=failing or tuple(days))
+        frame = df if batch == ROWS else _rows_per_ds(df, days, ds_column).cache()
+        try:
+            found, document[batch] = _check_batch(
+                frame, items, name=f"{suite.name}_{batch}", suite=suite.name, stage=stage, days=days,
+                ds_column=ds_column, index=[c for c in index if c in frame.columns],
+            )
+        finally:
+            if batch != ROWS:
+                frame.unpersist()
         outcomes.extend(found)
     outcome = SuiteOutcome(suite.name, stage, tuple(outcomes), document)
     log.info(
@@ -122,38 +120,97 @@ def run_suite(
     return outcome
 
 
-def _failing_days(
-    df: DataFrame, items: list[PlannedExpectation], *, batch: str, days: list[date], ds_column: str
-) -> list[tuple[date, ...]]:
-    """For each failed expectation, the days on which it fails on its own.
+def _check_batch(
+    frame: DataFrame, items: list[PlannedExpectation], *, name: str, suite: str, stage: str, days: list[date],
+    ds_column: str, index: list[str],
+) -> tuple[list[ExpectationOutcome], dict[str, Any]]:
+    """Outcomes of ``items`` on ``frame`` and the GX result document, in a few Spark jobs.
 
-    Runs only when something failed, as one Spark aggregation per batch: each
-    rule's unexpected rows are counted per day (:meth:`PlannedExpectation.per_row`)
-    and a day fails when its own share of them is more than ``mostly`` allows,
-    so a range with one bad day marks only that day.
+    GX decides every verdict in one validation with ``BOOLEAN_ONLY`` results: its
+    Spark engine then bundles the metrics into a couple of aggregations instead
+    of collecting unexpected examples expectation by expectation. One more
+    aggregation (:func:`_tally`) counts rows per day, and the unexpected rows of
+    the rules that may have some (a failed rule, or one with ``mostly`` below 1:
+    a passed rule without ``mostly`` saw none), for the observed values and the
+    failing days. Only the expectations that failed or saw unexpected rows run
+    again with ``SUMMARY`` results, for the examples their observed value shows.
     """
+    verdict = _validate(frame, items, name=name, result_format={"result_format": "BOOLEAN_ONLY"})
+    document = verdict.to_json_dict()
+    verdicts = _in_order(items, verdict)
+    counted = {i for i, (item, res) in enumerate(zip(items, verdicts, strict=True))
+               if not res.success or item.rule.mostly < 1}
+    tally = _tally(frame, items, ds_column=ds_column, counted=counted)
+    # Examples are worth their Spark jobs only where there is something to show.
+    shown = [i for i, (item, res) in enumerate(zip(items, verdicts, strict=True))
+             if not res.success or _exception_messages(res.exception_info) or tally.unexpected(i, item)]
+    outcomes = {i: _passed(item, verdicts[i], tally.observed(i, item), suite=suite, stage=stage)
+                for i, item in enumerate(items) if i not in shown}
+    if shown:
+        summary: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": _EXAMPLES}
+        if index:
+            summary["unexpected_index_column_names"] = index
+        subset = [items[i] for i in shown]
+        result = _validate(frame, subset, name=f"{name}_examples", result_format=summary)
+        document["examples"] = result.to_json_dict()
+        for i, res in zip(shown, _in_order(subset, result), strict=True):
+            found = _outcome(items[i], res, suite=suite, stage=stage)
+            if not found.success:
+                found = replace(found, failing_ds=tally.failing_days(i, items[i], days))
+            outcomes[i] = found
+    found = [outcomes[i] for i in range(len(items))]
+    return found, document
+
+
+@dataclass(frozen=True)
+class _Tally:
+    """Per day: the rows, the counted rules' checked and unexpected rows (``n<i>``, ``u<i>``), freshness maxima."""
+
+    per_day: list[dict[str, Any]]
+    ds_column: str
+    evaluable: tuple[bool, ...]
+
+    def observed(self, i: int, item: PlannedExpectation) -> str:
+        """What a passed expectation saw, worded as GX words it."""
+        if item.rule.kind == "freshness":
+            newest = max((r[f"m{i}"] for r in self.per_day if r.get(f"m{i}") is not None), default=None)
+            return f"observed {newest.isoformat() if isinstance(newest, date) else newest}"
+        return f"{self.unexpected(i, item)} of {sum(r['rows'] for r in self.per_day)} unexpected"
+
+    def unexpected(self, i: int, item: PlannedExpectation) -> int:
+        """Rule ``i``'s unexpected rows over all days (0 for ``freshness``, a column aggregate, and for
+        a rule that was not counted: it passed without ``mostly``)."""
+        return 0 if item.rule.kind == "freshness" else sum(r.get(f"u{i}") or 0 for r in self.per_day)
+
+    def failing_days(self, i: int, item: PlannedExpectation, days: list[date]) -> tuple[date, ...]:
+        """The days on which rule ``i`` fails on its own: its share of unexpected rows that day is more
+        than ``mostly`` allows. A failure no single day reproduces (a range-wide ``mostly``), or one
+        that could not be evaluated, counts against every day."""
+        if len(days) == 1 or not self.evaluable[i] or any(self.ds_column not in r for r in self.per_day):
+            return tuple(days)
+        bad = {r[self.ds_column] for r in self.per_day
+               if (r[f"u{i}"] or 0) > (1 - item.rule.mostly) * (r[f"n{i}"] or 0)}
+        return tuple(sorted(d for d in bad if d in days)) or tuple(days)
+
+
+def _tally(frame: DataFrame, items: list[PlannedExpectation], *, ds_column: str, counted: set[int]) -> _Tally:
+    """One Spark aggregation per day over ``frame``: the ``counted`` rules' counts (:meth:`PlannedExpectation.per_row`)."""
     from pyspark.sql import functions as F
 
-    if len(days) == 1 or ds_column not in df.columns:
-        return [tuple(days)] * len(items)
-    frame = df if batch == ROWS else _rows_per_ds(df, days, ds_column)
-    conditions = [item.per_row(frame.columns, ds_column) for item in items]
+    conditions = [item.per_row(frame.columns, ds_column) if i in counted else None for i, item in enumerate(items)]
     # Conditions first (some are window expressions), then one aggregation per day.
-    flags = [e for i, c in enumerate(conditions) if c is not None
-             for e in (c[0].cast("long").alias(f"n{i}"), (c[0] & c[1]).cast("long").alias(f"u{i}"))]
-    per_day = []
-    if flags:
-        flagged = frame.select(ds_column, *flags)
-        sums = [F.sum(c).alias(c) for c in flagged.columns if c != ds_column]
-        per_day = flagged.groupBy(ds_column).agg(*sums).collect()
-    failing: list[tuple[date, ...]] = []
-    for i, (item, condition) in enumerate(zip(items, conditions, strict=True)):
-        if condition is None:  # could not be evaluated at all: every day failed
-            failing.append(tuple(days))
-            continue
-        bad = [r[ds_column] for r in per_day if (r[f"u{i}"] or 0) > (1 - item.rule.mostly) * (r[f"n{i}"] or 0)]
-        failing.append(tuple(sorted(d for d in bad if d in days)))
-    return failing
+    flags = [F.lit(1).alias("rows")]
+    for i, (item, c) in enumerate(zip(items, conditions, strict=True)):
+        if c is not None:
+            flags += [c[0].cast("long").alias(f"n{i}"), (c[0] & c[1]).cast("long").alias(f"u{i}")]
+        if item.rule.kind == "freshness" and item.rule.column in frame.columns:
+            flags.append(F.col(item.rule.column).alias(f"m{i}"))
+    keys = [ds_column] if ds_column in frame.columns else []
+    flagged = frame.select(*keys, *flags)
+    sums = [(F.max if c.startswith("m") else F.sum)(c).alias(c) for c in flagged.columns if c not in keys]
+    grouped = flagged.groupBy(*keys) if keys else flagged.groupBy()
+    per_day = [r.asDict() for r in grouped.agg(*sums).collect()]
+    return _Tally(per_day, ds_column, tuple(c is not None or i not in counted for i, c in enumerate(conditions)))
 
 
 def _rows_per_ds(df: DataFrame, days: list[date], ds_column: str) -> DataFrame:
@@ -168,7 +225,7 @@ def _rows_per_ds(df: DataFrame, days: list[date], ds_column: str) -> DataFrame:
     return expected.join(counts, on=ds_column, how="left").fillna(0, subset=[ROW_COUNT_COLUMN])
 
 
-def _validate(frame: DataFrame, items: list[PlannedExpectation], *, name: str, index: list[str]):
+def _validate(frame: DataFrame, items: list[PlannedExpectation], *, name: str, result_format: dict[str, Any]):
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -183,9 +240,6 @@ def _validate(frame: DataFrame, items: list[PlannedExpectation], *, name: str, i
     expectations = [item.build(meta={_POSITION: position}) for position, item in enumerate(items)]
     suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
     validation = context.validation_definitions.add(gx.ValidationDefinition(name=name, data=definition, suite=suite))
-    result_format: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": _EXAMPLES}
-    if index:
-        result_format["unexpected_index_column_names"] = index
     return validation.run(batch_parameters={"dataframe": frame}, result_format=result_format)
 
 
@@ -193,6 +247,13 @@ def _in_order(items: list[PlannedExpectation], result) -> list[Any]:
     """GX results in the order of ``items``."""
     by_position = {r.expectation_config.meta[_POSITION]: r for r in result.results}
     return [by_position[i] for i in range(len(items))]
+
+
+def _passed(item: PlannedExpectation, res: Any, observed: str, *, suite: str, stage: str) -> ExpectationOutcome:
+    return ExpectationOutcome(
+        suite=suite, stage=stage, expectation=item.rule.kind, gx_type=res.expectation_config.type,
+        column=item.column_label, policy=item.rule.policy, success=True, observed=observed,
+    )
 
 
 def _outcome(item: PlannedExpectation, res, *, suite: str, stage: str) -> ExpectationOutcome:

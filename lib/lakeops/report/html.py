@@ -25,10 +25,11 @@ from functools import cache
 import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from lakeops.constants import STATUSES
 from lakeops.report import alerts as alert_section
 from lakeops.report import attribution as attribution_section
 from lakeops.report import charts, performance, timeline
-from lakeops.report.values import STATUSES, dates, num, pvalue, rank, status, to_float, with_columns
+from lakeops.report.values import dates, num, pvalue, rank, status, to_float, with_columns
 
 __all__ = ["INDEX_FILENAME", "TREND_DAYS", "render_day", "render_index"]
 
@@ -159,11 +160,12 @@ def _verdict(columns: pd.DataFrame) -> tuple[str, str]:
     return ("alert" if alert else "warn"), f"{', '.join(parts)} (of {len(columns)})"
 
 
-def _cards(columns: pd.DataFrame, histograms: pd.DataFrame, names: list[str], prefix: str) -> list[dict]:
+def _cards(columns: pd.DataFrame, histograms: pd.DataFrame, names: list[str], prefix: str,
+           draw: charts.Histograms) -> list[dict]:
     return [
         {"name": name, "status": columns.at[name, "status"], "psi": columns.at[name, "psi"],
          "column_type": str(columns.at[name, "column_type"]),
-         "chart": charts.histogram(histograms[histograms["column_name"] == name], f"{prefix}{i}")}
+         "chart": draw(histograms[histograms["column_name"] == name], f"{prefix}{i}")}
         for i, name in enumerate(names)
     ]  # fmt: skip
 
@@ -228,6 +230,7 @@ def render_day(
     worst, verdict = _verdict(columns)
     drifted = [c for c in order if c in columns.index and rank(columns.at[c, "status"]) > 0]
     table = _by_severity(columns)
+    draw = charts.Histograms()  # one figure for all the page's histograms
     return _render(
         "day.html",
         title=f"{model_name} drift {ds.isoformat()}",
@@ -245,8 +248,8 @@ def render_day(
         first_day=len(grid.columns) == 1,
         heatmap=charts.heatmap(grid.loc[order], psi.loc[order], since, events=events) if order else None,
         top_n=top_n,
-        top_cards=_cards(columns, histograms, features, "hist"),
-        score_cards=_cards(columns, histograms, scores, "score"),
+        top_cards=_cards(columns, histograms, features, "hist", draw),
+        score_cards=_cards(columns, histograms, scores, "score", draw),
         perf=performance.build(performance_metrics, ds, days=trend_days, events=events),
         alerts=alert_section.build(alerts, ds),
         timeline=events,

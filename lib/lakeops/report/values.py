@@ -6,8 +6,7 @@ import math
 
 import pandas as pd
 
-STATUSES = ("ok", "warn", "alert")
-_RANK = {status: i for i, status in enumerate(STATUSES)}
+from lakeops.constants import STATUS_LEVEL
 
 
 def with_columns(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -23,11 +22,11 @@ def dates(values: pd.Series) -> pd.Series:
 
 def status(value: object) -> str:
     text = value.strip().lower() if isinstance(value, str) else ""
-    return text if text in _RANK else "n/a"
+    return text if text in STATUS_LEVEL else "n/a"
 
 
 def rank(word: str) -> int:
-    return _RANK.get(word, -1)
+    return STATUS_LEVEL.get(word, -1)
 
 
 def to_float(value: object) -> float:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
+from lakeops.constants import SCORE_ENGINES
 from lakeops.evaluate.calibration import Platt
 from lakeops.evaluate.encoding import encode_feature_major
 from lakeops.evaluate.scoring import SCORE
@@ -37,7 +38,7 @@ PREDICTION = "prediction"
 #: ``engine`` values: "auto" predicts with the compiled :class:`lakeops.score.forest.Forest`
 #: where it covers the model and XGBoost's ``inplace_predict`` otherwise;
 #: "xgboost" always uses ``inplace_predict``.
-ENGINES = ("auto", "xgboost")
+ENGINES = SCORE_ENGINES
 
 
 @dataclass(frozen=True)

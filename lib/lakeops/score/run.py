@@ -35,6 +35,7 @@ import pyarrow as pa
 
 from lakeops import registry
 from lakeops.config import MlflowConfig, ModelConfig
+from lakeops.constants import DEFAULT_CHUNK_DAYS
 from lakeops.errors import InvalidParameterError, MissingInputError, SchemaMismatchError
 from lakeops.lake.tables import features_table, predictions_spec, predictions_table
 from lakeops.runs import job_run
@@ -47,7 +48,6 @@ log = logging.getLogger(__name__)
 
 JOB = "score"
 #: Days per Spark job and commit: what an interruption can cost, at most.
-DEFAULT_CHUNK_DAYS = 31
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,6 @@ def score(
     days = check_score_args(days=days, chunk_days=chunk_days, engine=engine)
     model_name = model_cfg.name
     source = features_table(model_name)
-    target = predictions_table(model_name)
 
     registry.setup(mlflow_cfg, lake.root)
     if model_version is None:
@@ -111,7 +110,26 @@ def score(
     keys = tuple(model_cfg.entity_keys)
     check_inputs(src, model, keys)
     spec = predictions_spec(model_name, pa.schema([src.schema.field(k) for k in keys]))
+    todo, done = _days_to_score(lake, model_name, model.version, days, features_version=features_version, force=force)
 
+    with job_run(lake, job=JOB, model=model_name, days=days) as run:
+        rows = 0
+        if todo:
+            scorer = _scorer(lake, model, keys, engine=engine)
+            rows = _score_chunks(lake, model, scorer, spec, todo, features_version=features_version,
+                                 chunk_days=chunk_days, job_run_id=run.job_run_id)
+        run.rows_in = run.rows_out = rows
+    return ScoreResult(model_name, model.version, tuple(todo), tuple(sorted(done)), rows, run.job_run_id)
+
+
+def _days_to_score(lake: Lake, model_name: str, version: int, days: list[date], *, features_version: int,
+                   force: bool) -> tuple[list[date], set[date]]:
+    """The days to score and those skipped (already scored by ``version``; none with ``force``).
+
+    Raises:
+        MissingInputError: a day has no feature partition.
+    """
+    source, target = features_table(model_name), predictions_table(model_name)
     available = {p["ds"] for p in lake.partitions(source, version=features_version)}
     missing = [d for d in days if d not in available]
     if missing:
@@ -119,37 +137,43 @@ def score(
             f"{source} has no partition for {_describe_days(missing)}: run `lakeops prepare --model {model_name}` "
             "for those days first; nothing was scored"
         )
-    done = set() if force else _scored_by(lake, target, model.version, days)
-    todo = [d for d in days if d not in done]
+    done = set() if force else _scored_by(lake, target, version, days)
     if done:
         log.info("skipping %d day(s) already scored by %s v%d: %s; --force rescores them",
-                 len(done), model_name, model.version, _describe_days(sorted(done)))
+                 len(done), model_name, version, _describe_days(sorted(done)))
+    return [d for d in days if d not in done], done
 
-    with job_run(lake, job=JOB, model=model_name, days=days) as run:
-        rows = 0
-        if todo:
-            # spark.conf reads one key over py4j; SparkContext.getConf() copies the whole conf (~20 ms).
-            cpus = int(lake.spark.conf.get("spark.task.cpus", "1"))
-            scorer = BatchScorer.from_booster(
-                model.booster, features=model.features, categories=model.categories, threshold=model.threshold,
-                keys=keys, nthread=cpus,
-                constants={"model_name": model_name, "model_version": model.version, "mlflow_run_id": model.run_id},
-                engine=engine, calibration=model.calibration,
-            )
-            columns = list(dict.fromkeys([*keys, *model.features]))
-            chunks = [todo[i : i + chunk_days] for i in range(0, len(todo), chunk_days)]
-            for n, chunk in enumerate(chunks, start=1):
-                t0 = time.monotonic()
-                written = lake.map_partitions(
-                    source, scorer, spec, where={"ds": chunk}, columns=columns, version=features_version,
-                    metadata={"job": JOB, "job_run_id": run.job_run_id, "model_version": model.version},
-                )
-                rows += written.rows
-                log.info("chunk %d/%d: %s scored by %s v%d: %d rows in %.1fs (%s version %d)", n, len(chunks),
-                         _describe_days(chunk), model_name, model.version, written.rows, time.monotonic() - t0,
-                         target, written.version)
-        run.rows_in = run.rows_out = rows
-    return ScoreResult(model_name, model.version, tuple(todo), tuple(sorted(done)), rows, run.job_run_id)
+
+def _scorer(lake: Lake, model: registry.LoadedModel, keys: tuple[str, ...], *, engine: str) -> BatchScorer:
+    """What each task runs: the model's predictor with ``spark.task.cpus`` threads."""
+    # spark.conf reads one key over py4j; SparkContext.getConf() copies the whole conf (~20 ms).
+    cpus = int(lake.spark.conf.get("spark.task.cpus", "1"))
+    return BatchScorer.from_booster(
+        model.booster, features=model.features, categories=model.categories, threshold=model.threshold,
+        keys=keys, nthread=cpus,
+        constants={"model_name": model.name, "model_version": model.version, "mlflow_run_id": model.run_id},
+        engine=engine, calibration=model.calibration,
+    )
+
+
+def _score_chunks(lake: Lake, model: registry.LoadedModel, scorer: BatchScorer, spec: TableSpec, todo: list[date], *,
+                  features_version: int, chunk_days: int, job_run_id: str) -> int:
+    """Score ``todo`` in chunks of ``chunk_days``, a Spark job and a commit each; returns the rows written."""
+    source = features_table(model.name)
+    columns = list(dict.fromkeys([*scorer.keys, *scorer.features]))  # what the tasks read
+    chunks = [todo[i : i + chunk_days] for i in range(0, len(todo), chunk_days)]
+    rows = 0
+    for n, chunk in enumerate(chunks, start=1):
+        t0 = time.monotonic()
+        written = lake.map_partitions(
+            source, scorer, spec, where={"ds": chunk}, columns=columns, version=features_version,
+            metadata={"job": JOB, "job_run_id": job_run_id, "model_version": model.version},
+        )
+        rows += written.rows
+        log.info("chunk %d/%d: %s scored by %s v%d: %d rows in %.1fs (%s version %d)", n, len(chunks),
+                 _describe_days(chunk), model.name, model.version, written.rows, time.monotonic() - t0, spec.name,
+                 written.version)
+    return rows
 
 
 def check_inputs(src: TableSpec, model: registry.LoadedModel, keys: Sequence[str]) -> None:

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lakeops.constants import SQL_ENGINES
 from lakeops.names import TableName
 from lakeops.sql.params import parse_params, parse_versions
 from lakeops.sql.statements import QueryError, QueryRefusedError
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ENGINES", "QueryError", "QueryRefusedError", "parse_params", "parse_versions", "query", "query_spark"]
 
-ENGINES = ("duckdb", "spark")
+ENGINES = SQL_ENGINES
 
 
 def query(

@@ -21,8 +21,10 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
+from lakeops.constants import SQL_FORMATS
+
 Format = Literal["table", "csv", "json"]
-FORMATS = ("table", "csv", "json")
+FORMATS = SQL_FORMATS
 
 
 def render(table: pa.Table, *, fmt: Format = "table") -> str:

@@ -30,8 +30,9 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import TokenType
 
+from lakeops.constants import NAME_PATTERN
 from lakeops.errors import InvalidParameterError
-from lakeops.names import NAME_PATTERN, TableName
+from lakeops.names import TableName
 
 # sqlglot logs a warning when it keeps an unknown statement as a raw Command;
 # such statements are refused here with a message of our own.

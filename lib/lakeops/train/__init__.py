@@ -2,6 +2,6 @@
 
 Reads ``features.<model>`` and ``ml.data_quality``; writes an MLflow run, a
 registered version with the alias ``challenger`` and ``ml.baselines``.
-:mod:`~lakeops.train.pipeline` is the face; ``data``, ``categories``, ``fit``
+:mod:`~lakeops.train.pipeline` is the face; ``window``, ``data``, ``categories``, ``fit``
 and ``baselines`` are its parts.
 """

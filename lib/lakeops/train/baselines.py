@@ -28,6 +28,7 @@ import pyarrow as pa
 from lakeops.evaluate.bins import ColumnBins
 from lakeops.evaluate.tally import SKETCH_QUANTILES, ColumnTally, TallyPlan, coarse_counts, tally_frame
 from lakeops.lake.tables import BASELINE_SKETCHES, BASELINES
+from lakeops.runs import cached
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -57,8 +58,8 @@ def freeze_baselines(
 ) -> Baselines:
     """The baselines of ``df`` (the training rows, with a score column if given), in two Spark jobs."""
     numeric = [*numeric, *([score_column] if score_column else [])]
-    df = df.cache()
-    try:
+    # Cached for its two jobs (quantiles, then tallies) only: the training run goes on after them.
+    with cached(df) as df:
         probs = sorted({*QUANTILES, *SKETCH_QUANTILES})
         found = df.approxQuantile(numeric, probs, RELATIVE_ERROR) if numeric else []
         deciles = [probs.index(q) for q in QUANTILES]
@@ -67,8 +68,6 @@ def freeze_baselines(
         plan = TallyPlan(numeric=sketch, categorical={c: tuple(v) for c, v in categorical.items()},
                          slices={s: tuple(categorical[s]) for s in slices})
         tallies = tally_frame(df, plan, [*numeric, *categorical])
-    finally:
-        df.unpersist()
 
     bins = [ColumnBins(c, "score" if c == score_column else "numeric", edges=tuple(psi[c])) for c in numeric]
     bins += [ColumnBins(c, "categorical", categories=tuple(kept)) for c, kept in categorical.items()]

@@ -1,9 +1,9 @@
 """The training window: which labelled days train, which are held out.
 
-Reads ``features.<model>`` (the window ending at ``ds``), ``ml.data_quality``
-(proof that each day passed its gate) and ``ml.feature_days`` (days whose
-lookback window was incomplete are left out: their rolling features hold
-warm-up values that no later day will show). Writes nothing.
+Reads ``features.<model>`` (the window ending at ``ds``: :func:`lakeops.train.window.training_window`,
+the days the training DAG prepares), ``ml.data_quality`` (proof that each day passed its gate) and
+``ml.feature_days`` (days whose lookback window was incomplete are left out: their rolling features
+hold warm-up values that no later day will show). Writes nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from lakeops.config import ModelConfig
 from lakeops.dates import date_range
 from lakeops.errors import LakeopsError
 from lakeops.lake.tables import DATA_QUALITY, FEATURE_DAYS, features_table
+from lakeops.train.window import training_window
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -48,7 +49,7 @@ def choose_window(lake: Lake, model: ModelConfig, ds: date) -> TrainingWindow:
     table = features_table(model.name)
     cfg = model.train
     version = lake.version(table)
-    window = date_range(ds - timedelta(days=cfg.window_days - 1), ds)
+    window = date_range(*training_window(ds, window_days=cfg.window_days))
     df = lake.read(table, where={"ds": window}, version=version)
     labelled = sorted(
         r.ds for r in df.where(F.col(model.label).isNotNull()).select("ds").distinct().collect()

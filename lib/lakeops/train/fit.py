@@ -4,19 +4,22 @@ Each trial is a ``SparkXGBClassifier`` fit with barrier-mode workers, early
 stopping on the rows flagged for validation, and ``scale_pos_weight`` set from
 the class balance. xgboost.spark gives every worker ``spark.task.cpus``
 threads; :func:`check_workers` makes sure the session has a slot for every
-worker before a barrier stage would wait forever. Reads and writes no tables.
+worker before a barrier stage would wait forever. :func:`candidates` draws the
+trials and :func:`best_trial` picks the winner (both without Spark). Reads and
+writes no tables.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import random
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from lakeops.config import TrainConfig
+from lakeops.config import ParamValue, TrainConfig
 from lakeops.errors import LakeopsError
 from lakeops.train.data import VALIDATION
 
@@ -25,10 +28,6 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 log = logging.getLogger(__name__)
-
-#: Parameters XGBoost wants as integers (YAML numbers arrive as floats).
-_INT_PARAMS = {"n_estimators", "max_depth", "max_leaves", "max_bin", "num_parallel_tree"}
-
 
 def check_workers(spark: SparkSession, num_workers: int) -> int:
     """Threads per worker (``spark.task.cpus``); raise when the workers cannot all run at once."""
@@ -43,17 +42,21 @@ def check_workers(spark: SparkSession, num_workers: int) -> int:
     return cpus
 
 
-def candidates(cfg: TrainConfig) -> list[dict[str, Any]]:
-    """Trial parameters: the base params first, then random draws from the search space."""
+def candidates(cfg: TrainConfig) -> list[dict[str, ParamValue]]:
+    """Trial parameters: the base params first, then random draws from the search space.
+
+    Values keep the types the config gave them (``max_depth: 6`` an int, ``grow_policy:
+    lossguide`` a string), which is what XGBoost wants (see ``lakeops.config.schema.Param``).
+    """
     # Reserved parameters (lakeops.config.RESERVED_TRAIN_PARAMS) were refused when the config was loaded.
-    base = {k: _typed(k, v) for k, v in cfg.params.items()}
+    base = dict(cfg.params)
     trials = [base]
     rng = random.Random(cfg.search.seed)
     seen = {tuple(sorted(base.items()))}
     attempts = 0
     while len(trials) < cfg.search.trials and attempts < 100 * cfg.search.trials:
         attempts += 1
-        draw = {**base, **{k: _typed(k, rng.choice(list(v))) for k, v in sorted(cfg.search.space.items())}}
+        draw = {**base, **{k: rng.choice(v) for k, v in sorted(cfg.search.space.items())}}
         key = tuple(sorted(draw.items()))
         if key not in seen:
             seen.add(key)
@@ -61,8 +64,24 @@ def candidates(cfg: TrainConfig) -> list[dict[str, Any]]:
     return trials
 
 
-def _typed(name: str, value: float) -> Any:
-    return int(value) if name in _INT_PARAMS else float(value)
+def best_trial(scores: Sequence[float], *, direction: Literal["maximize", "minimize"] = "maximize") -> int | None:
+    """The index of the best of the trials' validation ``scores`` (in trial order), or None
+    when none of them is a number.
+
+    A NaN score (an AUC on validation rows of one class) never wins. On a tie the earlier
+    trial wins: the base parameters come first (:func:`candidates`), and a later draw has
+    to do strictly better to replace them.
+    """
+    if direction not in ("maximize", "minimize"):
+        raise ValueError(f"direction must be 'maximize' or 'minimize', got {direction!r}")
+    sign = 1.0 if direction == "maximize" else -1.0
+    best: int | None = None
+    for i, score in enumerate(scores):
+        if math.isnan(score):
+            continue
+        if best is None or sign * score > sign * scores[best]:
+            best = i
+    return best
 
 
 def fit(

@@ -15,14 +15,14 @@ logged (``holdout_uncalibrated_*`` and ``holdout_*``).
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pyarrow as pa
 
 from lakeops import registry
@@ -39,13 +39,23 @@ from lakeops.lake.tables import (
     PERFORMANCE_REFERENCE,
     features_table,
 )
-from lakeops.runs import job_run
+from lakeops.runs import JobRun, job_run
 from lakeops.train.baselines import freeze_baselines
 from lakeops.train.categories import fit_categories
-from lakeops.train.data import VALIDATION, choose_window, holdout_frame, training_frame
-from lakeops.train.fit import candidates, check_workers, fit
+from lakeops.train.data import (
+    VALIDATION,
+    TrainingDataError,
+    TrainingWindow,
+    choose_window,
+    holdout_frame,
+    training_frame,
+)
+from lakeops.train.fit import best_trial, candidates, check_workers, fit
 
 if TYPE_CHECKING:
+    import xgboost
+    from pyspark.sql import DataFrame
+
     from lakeops.lake import Lake
 
 log = logging.getLogger(__name__)
@@ -71,6 +81,56 @@ def config_hash(model: ModelConfig) -> str:
     return hashlib.sha256(repr(model).encode()).hexdigest()[:16]
 
 
+@dataclass(frozen=True)
+class TrainingData:
+    """The window's rows as the trials see them (``rows`` and ``encoded`` cached for the run)."""
+
+    rows: DataFrame  # labelled rows of the training days, with the validation flag
+    fit_rows: DataFrame  # those the boosters fit (not flagged for validation)
+    encoded: DataFrame  # ``rows`` encoded for XGBoost: features, label and flag
+    label: str
+    features: list[str]
+    categories: dict[str, list[str]]
+    positives: int  # of the fit rows
+    negatives: int
+
+    @property
+    def fit_rows_count(self) -> int:
+        return self.positives + self.negatives
+
+    @property
+    def scale_pos_weight(self) -> float:
+        return self.negatives / self.positives if self.positives else 1.0
+
+    def margins(self, df: DataFrame, booster: xgboost.Booster) -> tuple[np.ndarray, np.ndarray]:
+        """Labels and the booster's margins on ``df`` (raw rows, encoded the way the trials saw them)."""
+        return labels_and_margins(df, booster, label=self.label, features=self.features, categories=self.categories)
+
+
+@dataclass(frozen=True)
+class Trial:
+    """The winning trial: its parameters, booster, and labels and margins on the validation rows."""
+
+    params: dict[str, Any]
+    booster: xgboost.Booster
+    validation: metrics.Evaluation  # uncalibrated, at threshold 0.5: what trials are compared on
+    y: np.ndarray
+    margin: np.ndarray
+
+
+@dataclass(frozen=True)
+class Judged:
+    """The winner calibrated on the validation rows and judged on the untouched holdout."""
+
+    calibration: Platt
+    threshold: float
+    validation: metrics.Evaluation
+    holdout: metrics.Evaluation
+    uncalibrated: metrics.Evaluation  # the holdout through the booster's own sigmoid
+    holdout_y: np.ndarray
+    holdout_p: np.ndarray
+
+
 def train(lake: Lake, model: ModelConfig, *, ds: date, mlflow_cfg: MlflowConfig, code_version: str,
           requested_by: str | None = None) -> TrainResult:
     """Train ``model`` on the labelled window ending at ``ds`` and register it as challenger.
@@ -81,104 +141,134 @@ def train(lake: Lake, model: ModelConfig, *, ds: date, mlflow_cfg: MlflowConfig,
     """
     import mlflow
 
-    spark = lake.spark
     cfg = model.train
     with job_run(lake, job=JOB, model=model.name, days=[ds]) as run:
-        threads = check_workers(spark, cfg.num_workers)
+        threads = check_workers(lake.spark, cfg.num_workers)
         window = choose_window(lake, model, ds)
-        rows = training_frame(lake, model, window, seed=cfg.search.seed).cache()
-        cached = [rows]
-        try:
-            fit_rows = rows.where(~rows[VALIDATION])
-            categories = fit_categories(fit_rows, model.features.categorical, max_categories=cfg.max_categories)
-            features = [*model.features.numeric, *model.features.categorical]
-            encoded = encode(rows, categories).select(*features, model.label, VALIDATION).cache()
-            cached.append(encoded)
-            counts = {r[0]: r[1] for r in fit_rows.groupBy(model.label).count().collect()}
-            positives, negatives = counts.get(1, 0), counts.get(0, 0)
-            run.rows_in = positives + negatives
-            scale = negatives / positives if positives else 1.0
+        data = _training_data(run, lake, model, window)
+        run.rows_in = data.fit_rows_count
 
-            registry.setup(mlflow_cfg, lake.root)
-            experiment = registry.experiment_for(model.name, lake.root)
-            with mlflow.start_run(experiment_id=experiment, run_name=f"train {ds}") as parent:
-                mlflow.set_tags(_lineage(model, window, ds, code_version, run.job_run_id)
-                                | ({registry.TAG_REQUESTED_BY: requested_by} if requested_by else {}))
-                mlflow.log_params({"train_rows": run.rows_in, "positives": positives, "scale_pos_weight": round(scale, 4),
-                                   "num_workers": cfg.num_workers, "threads_per_worker": threads,
-                                   "features": ",".join(features)})
-                best_booster, best_eval, best_params, best_scores = None, None, None, None
-                validation_rows = rows.where(rows[VALIDATION])
-                score = functools.partial(labels_and_margins, label=model.label, features=features,
-                                          categories=categories)
-                raw = Platt()  # the booster's own sigmoid
-                for i, params in enumerate(candidates(cfg)):
-                    with mlflow.start_run(experiment_id=experiment, run_name=f"trial {i}", nested=True):
-                        mlflow.log_params(params)
-                        booster = fit(encoded, features=features, label=model.label, cfg=cfg, params=params,
-                                      scale_pos_weight=scale)
-                        y, margin = score(validation_rows, booster)
-                        evaluation = metrics.evaluate(y, raw.probability(margin), threshold=0.5)
-                        mlflow.log_metrics({"val_auc": evaluation.auc, "val_logloss": evaluation.logloss,
-                                            "trees": booster.num_boosted_rounds()})
-                    if best_eval is None or evaluation.auc > best_eval.auc:
-                        best_booster, best_eval, best_params, best_scores = booster, evaluation, params, (y, margin)
-                log.info("best trial %s: validation AUC %.4f", best_params, best_eval.auc)
+        registry.setup(mlflow_cfg, lake.root)
+        experiment = registry.experiment_for(model.name, lake.root)
+        with mlflow.start_run(experiment_id=experiment, run_name=f"train {ds}") as parent:
+            mlflow.set_tags(_lineage(model, window, ds, code_version, run.job_run_id)
+                            | ({registry.TAG_REQUESTED_BY: requested_by} if requested_by else {}))
+            mlflow.log_params({"train_rows": run.rows_in, "positives": data.positives,
+                               "scale_pos_weight": round(data.scale_pos_weight, 4), "num_workers": cfg.num_workers,
+                               "threads_per_worker": threads, "features": ",".join(data.features)})
+            best = _search(data, model, experiment)
+            judged = _judge(lake, model, window, data, best)
+            example = data.rows.select(*data.features).limit(5).toPandas()  # raw rows: the pyfunc model's input
+            version = registry.log_model(best.booster, model_name=model.name, example=example,
+                                         threshold=judged.threshold, features=data.features,
+                                         categories=data.categories, calibration=judged.calibration)
+            run.rows_out = _write_references(lake, model, version, window, data, best, judged, run.job_run_id)
+            # Only a version with its baselines in place becomes the challenger.
+            registry.set_alias(model.name, registry.CHALLENGER, version)
+            log.info("%s version %d registered as %s: holdout AUC %.4f, threshold %.4f, calibration error %.4f "
+                     "(%.4f uncalibrated)", model.name, version, registry.CHALLENGER, judged.holdout.auc,
+                     judged.threshold, judged.holdout.ece, judged.uncalibrated.ece)
+            return TrainResult(model.name, version, parent.info.run_id, judged.threshold, judged.validation,
+                               judged.holdout, window.train_days, window.holdout_days, window.features_version)
 
-                # The calibrator is fitted on the validation rows: the booster never fit them
-                # (they only chose when to stop), and the holdout stays untouched for judging it.
-                y, margin = best_scores
-                calibration = Platt.fit(margin, y)
-                p = calibration.probability(margin)
-                threshold = metrics.best_f1_threshold(y, p)
-                validation = metrics.evaluate(y, p, threshold=threshold)
-                hy, hmargin = score(holdout_frame(lake, model, window.holdout_days, version=window.features_version),
-                                    best_booster)
-                hp = calibration.probability(hmargin)
-                holdout = metrics.evaluate(hy, hp, threshold=threshold)
-                uncalibrated = metrics.evaluate(hy, raw.probability(hmargin), threshold=0.5)
-                mlflow.log_params({f"best_{k}": v for k, v in best_params.items()} | {"threshold": threshold}
-                                  | {f"calibration_{k}": v for k, v in calibration.as_dict().items()})
-                mlflow.log_metrics({f"val_{k}": v for k, v in validation.as_dict().items()})
-                mlflow.log_metrics({f"holdout_{k}": v for k, v in holdout.as_dict().items()})
-                mlflow.log_metrics({f"holdout_uncalibrated_{k}": getattr(uncalibrated, k)
-                                    for k in ("auc", "logloss", "brier", "ece")})
-                mlflow.log_dict({"bins": metrics.calibration_table(hy, hp)}, registry.ARTIFACT_CALIBRATION)
-                mlflow.log_dict(categories, registry.ARTIFACT_CATEGORIES)
 
-                example = rows.select(*features).limit(5).toPandas()  # raw rows: the pyfunc model's input
-                version = registry.log_model(best_booster, model_name=model.name, example=example,
-                                             threshold=threshold, features=features, categories=categories,
-                                             calibration=calibration)
+def _training_data(run: JobRun, lake: Lake, model: ModelConfig, window: TrainingWindow) -> TrainingData:
+    """The window's rows, categories frozen on the fit rows, and the class balance (two frames cached)."""
+    cfg = model.train
+    # Cached for the run: every trial reads the encoded rows, and the rows come back for scoring.
+    rows = run.cache(training_frame(lake, model, window, seed=cfg.search.seed))
+    fit_rows = rows.where(~rows[VALIDATION])
+    categories = fit_categories(fit_rows, model.features.categorical, max_categories=cfg.max_categories)
+    features = [*model.features.numeric, *model.features.categorical]
+    encoded = run.cache(encode(rows, categories).select(*features, model.label, VALIDATION))
+    counts = {r[0]: r[1] for r in fit_rows.groupBy(model.label).count().collect()}
+    return TrainingData(rows, fit_rows, encoded, model.label, features, categories, counts.get(1, 0),
+                        counts.get(0, 0))
 
-                baselines = freeze_baselines(
-                    score_frame(fit_rows, best_booster, features=features, categories=categories,
-                                keep=[*model.features.numeric, *model.features.categorical], calibration=calibration),
-                    model_name=model.name, model_version=version, numeric=model.features.numeric,
-                    categorical=categories, slices=model.monitor.slices, score_column=SCORE,
-                    ds_start=window.train_days[0], ds_end=window.train_days[-1],
-                )
-                partition = {"model_name": [model.name], "model_version": [version]}
-                meta = {"job": JOB, "job_run_id": run.job_run_id}
-                lake.overwrite_rows(baselines.sketches, BASELINE_SKETCHES, partitions=partition, metadata=meta)
-                reference = performance_reference(model.name, version, window, hy, hp, holdout, uncalibrated,
-                                                  calibration)
-                lake.overwrite_rows(reference, PERFORMANCE_REFERENCE, partitions=partition, metadata=meta)
-                shap = attribution_reference(fit_rows, best_booster, model, version, features=features,
-                                             categories=categories, rows=run.rows_in)
-                lake.overwrite_rows(shap, ATTRIBUTION_REFERENCE, partitions=partition, metadata=meta)
-                written = lake.overwrite_rows(baselines.bins, BASELINES, partitions=partition, metadata=meta)
-                run.rows_out = written.rows
-                # Only a version with its baselines in place becomes the challenger.
-                registry.set_alias(model.name, registry.CHALLENGER, version)
-                log.info("%s version %d registered as %s: holdout AUC %.4f, threshold %.4f, calibration error %.4f "
-                         "(%.4f uncalibrated)", model.name, version, registry.CHALLENGER, holdout.auc, threshold,
-                         holdout.ece, uncalibrated.ece)
-                return TrainResult(model.name, version, parent.info.run_id, threshold, validation, holdout,
-                                   window.train_days, window.holdout_days, window.features_version)
-        finally:
-            for frame in cached:
-                frame.unpersist()
+
+def _search(data: TrainingData, model: ModelConfig, experiment: str) -> Trial:
+    """Fit every candidate (a nested MLflow run each); the best validation AUC wins (:func:`best_trial`).
+
+    Raises:
+        TrainingDataError: no trial has a validation AUC (the validation rows hold one class).
+    """
+    import mlflow
+
+    cfg = model.train
+    validation_rows = data.rows.where(data.rows[VALIDATION])
+    raw = Platt()  # the booster's own sigmoid
+    aucs: list[float] = []
+    best: Trial | None = None
+    for i, params in enumerate(candidates(cfg)):
+        with mlflow.start_run(experiment_id=experiment, run_name=f"trial {i}", nested=True):
+            mlflow.log_params(params)
+            booster = fit(data.encoded, features=data.features, label=model.label, cfg=cfg, params=params,
+                          scale_pos_weight=data.scale_pos_weight)
+            y, margin = data.margins(validation_rows, booster)
+            evaluation = metrics.evaluate(y, raw.probability(margin), threshold=0.5)
+            mlflow.log_metrics({"val_auc": evaluation.auc, "val_logloss": evaluation.logloss,
+                                "trees": booster.num_boosted_rounds()})
+        aucs.append(evaluation.auc)
+        # Only the leader's booster and scores are kept: a new trial either takes the lead or leaves it.
+        if best_trial(aucs) == i:
+            best = Trial(params, booster, evaluation, y, margin)
+    if best is None:
+        raise TrainingDataError(
+            f"no trial of {model.name} has a validation AUC: its validation rows hold only one class. Train on "
+            f"more labelled days (train.window_days) or a larger train.validation_fraction."
+        )
+    log.info("best trial %s: validation AUC %.4f", best.params, best.validation.auc)
+    return best
+
+
+def _judge(lake: Lake, model: ModelConfig, window: TrainingWindow, data: TrainingData, best: Trial) -> Judged:
+    """Calibrate the winner, pick its threshold, judge it on the holdout; log it all to the MLflow run."""
+    import mlflow
+
+    # The calibrator is fitted on the validation rows: the booster never fit them
+    # (they only chose when to stop), and the holdout stays untouched for judging it.
+    calibration = Platt.fit(best.margin, best.y)
+    p = calibration.probability(best.margin)
+    threshold = metrics.best_f1_threshold(best.y, p)
+    validation = metrics.evaluate(best.y, p, threshold=threshold)
+    hy, hmargin = data.margins(holdout_frame(lake, model, window.holdout_days, version=window.features_version),
+                               best.booster)
+    hp = calibration.probability(hmargin)
+    holdout = metrics.evaluate(hy, hp, threshold=threshold)
+    uncalibrated = metrics.evaluate(hy, Platt().probability(hmargin), threshold=0.5)
+    mlflow.log_params({f"best_{k}": v for k, v in best.params.items()} | {"threshold": threshold}
+                      | {f"calibration_{k}": v for k, v in calibration.as_dict().items()})
+    mlflow.log_metrics({f"val_{k}": v for k, v in validation.as_dict().items()})
+    mlflow.log_metrics({f"holdout_{k}": v for k, v in holdout.as_dict().items()})
+    mlflow.log_metrics({f"holdout_uncalibrated_{k}": getattr(uncalibrated, k) for k in ("auc", "logloss", "brier", "ece")})
+    mlflow.log_dict({"bins": metrics.calibration_table(hy, hp)}, registry.ARTIFACT_CALIBRATION)
+    mlflow.log_dict(data.categories, registry.ARTIFACT_CATEGORIES)
+    return Judged(calibration, threshold, validation, holdout, uncalibrated, hy, hp)
+
+
+def _write_references(lake: Lake, model: ModelConfig, version: int, window: TrainingWindow, data: TrainingData,
+                      best: Trial, judged: Judged, job_run_id: str) -> int:
+    """Write the new version's baselines and references; returns the ``ml.baselines`` rows written.
+
+    ``ml.baselines`` goes last: monitoring looks a version up there first.
+    """
+    baselines = freeze_baselines(
+        score_frame(data.fit_rows, best.booster, features=data.features, categories=data.categories,
+                    keep=[*model.features.numeric, *model.features.categorical], calibration=judged.calibration),
+        model_name=model.name, model_version=version, numeric=model.features.numeric,
+        categorical=data.categories, slices=model.monitor.slices, score_column=SCORE,
+        ds_start=window.train_days[0], ds_end=window.train_days[-1],
+    )
+    partition = {"model_name": [model.name], "model_version": [version]}
+    meta = {"job": JOB, "job_run_id": job_run_id}
+    lake.overwrite_rows(baselines.sketches, BASELINE_SKETCHES, partitions=partition, metadata=meta)
+    reference = performance_reference(model.name, version, window, judged.holdout_y, judged.holdout_p,
+                                      judged.holdout, judged.uncalibrated, judged.calibration)
+    lake.overwrite_rows(reference, PERFORMANCE_REFERENCE, partitions=partition, metadata=meta)
+    shap = attribution_reference(data.fit_rows, best.booster, model, version, features=data.features,
+                                 categories=data.categories, rows=data.fit_rows_count)
+    lake.overwrite_rows(shap, ATTRIBUTION_REFERENCE, partitions=partition, metadata=meta)
+    return lake.overwrite_rows(baselines.bins, BASELINES, partitions=partition, metadata=meta).rows
 
 
 def attribution_reference(df, booster, model: ModelConfig, version: int, *, features: list[str],

@@ -1,0 +1,59 @@
+"""The facts every part of lakeops shares, each written once.
+
+Standard library only: the CLI, the stages, the config schema and the Airflow
+DAG files (at parse time) import it. What each fact means is documented here;
+the code that acts on it imports the name.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+# ----------------------------------------------------------------------------- exit codes
+#: The command (or job) did what was asked.
+EXIT_OK: Final = 0
+#: It failed, perhaps transiently (storage, Spark, MLflow): a retry may help.
+EXIT_FAILED: Final = 1
+#: A bad argument or config: fix the call, a retry will not help.
+EXIT_USAGE: Final = 2
+#: The data was refused (quality gate, schema, rows outside the partitions): a retry will not help.
+EXIT_REFUSED: Final = 3
+
+# ----------------------------------------------------------------------------- the champion gate
+#: ``gate.mode``: ``disabled`` records the comparison and promotes nothing, ``dry_run``
+#: records what it would do, ``enabled`` promotes a better challenger.
+GATE_MODES: Final = ("disabled", "dry_run", "enabled")
+
+# ----------------------------------------------------------------------------- monitoring
+#: Drift and alert statuses, mildest first: a worse status has a higher index.
+STATUSES: Final = ("ok", "warn", "alert")
+STATUS_LEVEL: Final = {status: level for level, status in enumerate(STATUSES)}
+
+# ----------------------------------------------------------------------------- lake and SQL
+#: ``lake.backend``: delta-rs commits of Spark-written files, or delta-spark itself.
+BACKENDS: Final = ("embedded", "native")
+#: Lake roots that are object-store prefixes, not folders.
+OBJECT_SCHEMES: Final = ("s3://", "s3a://")
+#: ``lakeops sql --engine``.
+SQL_ENGINES: Final = ("duckdb", "spark")
+#: ``lakeops sql --format``.
+SQL_FORMATS: Final = ("table", "csv", "json")
+#: ``lakeops score --engine``: ``auto`` picks lakeops' own forest scorer when the model allows.
+SCORE_ENGINES: Final = ("auto", "xgboost")
+#: Days per scoring chunk unless ``--chunk-days`` says otherwise.
+DEFAULT_CHUNK_DAYS: Final = 31
+
+# ----------------------------------------------------------------------------- data quality
+#: Expectation kinds of a suite's config (lakeops.quality.expectations maps each to GX).
+EXPECTATION_KINDS: Final = ("not_null", "between", "in_set", "unique", "row_count_between", "freshness")
+#: ``policy`` of an expectation: ``fail`` stops the job, ``warn`` is recorded only.
+EXPECTATION_POLICIES: Final = ("fail", "warn")
+
+# ----------------------------------------------------------------------------- patterns
+#: Table, schema, model, column and rule names.
+NAME_PATTERN: Final = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+#: A partition day as users write it.
+DS_PATTERN: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: An ml.alerts fingerprint (lakeops.alert.state.fingerprint).
+FINGERPRINT_PATTERN: Final = re.compile(r"^[0-9a-f]{16}$")
