@@ -51,6 +51,8 @@ bench: check-env $(STAMP)
 	$(BIN)/python bench/drift.py
 	$(BIN)/python bench/interactive.py
 	$(BIN)/python bench/performance.py --quick
+	$(BIN)/python bench/prepare.py --repeats 1
+	$(BIN)/python bench/report_render.py
 
 airflow: check-env $(STAMP)
 	LAKEOPS_LAKE=$(abspath $(LAKE)) BIN=$(abspath $(BIN)) scripts/airflow-local.sh

@@ -16,12 +16,17 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 import matplotlib
+import numpy as np
 import pandas as pd
 from markupsafe import Markup, escape
 from matplotlib import patheffects
+from matplotlib.artist import allow_rasterization
+from matplotlib.backends.backend_svg import FigureCanvasSVG
+from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch, Rectangle
+from matplotlib.patches import Patch
+from matplotlib.path import Path
 from matplotlib.ticker import PercentFormatter
 
 from lakeops.report.values import mpl_text, num, rank, to_float
@@ -45,6 +50,7 @@ EVENT_STYLES = {
     "decision": {"marker": "D", "color": "#616e7c", "label": "gate decision"},
 }
 VERSION_COLOUR = "#2b5c8a"
+_GROUP = re.compile(r'<g id="([^"]+)">')
 
 
 def svg(fig: Figure, key: str, tooltips: dict[str, str] | None = None) -> Markup:
@@ -52,16 +58,57 @@ def svg(fig: Figure, key: str, tooltips: dict[str, str] | None = None) -> Markup
     # rc_context is scoped and restored on exit. fonttype "none" keeps labels as
     # real text (searchable, smaller); a per-figure salt makes the SVG ids
     # deterministic yet distinct between the several SVGs of one page.
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": f"lakeops-{key}"}):
-        buffer = io.StringIO()
-        fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    #
+    # What savefig(bbox_inches="tight") does, less one pass: savefig lays the figure out in a
+    # first draw that renders nothing, measures the tight box, then draws. Here the layout
+    # engine runs alone (the same engine, on the same kind of SVG renderer), the box is
+    # measured, and the one draw that writes the SVG comes with the layout frozen; the SVG is
+    # the same. (The two figure.* settings make set_layout_engine(None) mean none.)
+    rc = {"svg.fonttype": "none", "svg.hashsalt": f"lakeops-{key}", "figure.autolayout": False,
+          "figure.constrained_layout.use": False}  # fmt: skip
+    engine, dpi = fig.get_layout_engine(), fig.dpi
+    with matplotlib.rc_context(rc):
+        _pin_empty_axis_labels(fig)
+        FigureCanvasSVG(fig)
+        try:
+            if engine is not None:
+                engine.execute(fig)
+            box = fig.get_tightbbox().padded(matplotlib.rcParams["savefig.pad_inches"])
+            fig.set_layout_engine(None)
+            buffer = io.StringIO()
+            fig.savefig(buffer, format="svg", bbox_inches=box, metadata={"Date": None})
+        finally:  # the figure as it came (Histograms draws on it again)
+            fig.set_layout_engine(engine)
+            fig.dpi = dpi
     text = buffer.getvalue()
     text = text[text.index("<svg") :]  # the prolog's DOCTYPE names an external DTD by URL
     text = re.sub(r"\s*<metadata>.*?</metadata>", "", text, flags=re.S)  # RDF namespaces, creator URL
-    for gid, tip in (tooltips or {}).items():
-        text = text.replace(f'<g id="{gid}">', f'<g id="{gid}"><title>{escape(tip)}</title>', 1)
+    if tooltips:
+        # One pass over the document (a heatmap has a thousand tooltips): each named group gets its
+        # tooltip, the first group of that name only.
+        pending = dict(tooltips)
+
+        def title(match: re.Match) -> str:
+            tip = pending.pop(match.group(1), None)
+            return match.group(0) if tip is None else f"{match.group(0)}<title>{escape(tip)}</title>"
+
+        text = _GROUP.sub(title, text)
     # matplotlib's SVG writer escapes every text it draws, so the document is safe markup.
     return Markup(text)
+
+
+def _pin_empty_axis_labels(fig: Figure) -> None:
+    """Give every axis without a label a fixed label position.
+
+    matplotlib places an axis label clear of the tick labels, so on every layout, measuring and
+    drawing pass it measures all the axis's tick labels once more, label or not. An empty label
+    draws nothing and takes no room (a box of no size counts for no layout), so where it sits
+    changes nothing; pinned, it is no longer placed.
+    """
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            if not axis.label.get_text():
+                axis.set_label_coords(0.5, 0.5)
 
 
 def thresholds(columns: pd.DataFrame) -> tuple[float, float] | None:
@@ -83,10 +130,11 @@ def psi_chart(columns: pd.DataFrame) -> tuple[Markup, str]:
     limits = order[["warn_threshold", "alert_threshold"]].map(to_float)
     right = max([*psi, *limits.max().fillna(0.0), 0.01]) * 1.3
     tips: dict[str, str] = {}
-    for i, (bar, (name, row)) in enumerate(zip(bars, order.iterrows(), strict=False)):
+    rows = zip(bars, order.index, order["psi"], order["status"], limits["warn_threshold"], limits["alert_threshold"],
+               strict=False)  # fmt: skip
+    for i, (bar, name, raw, word, warn, alert) in enumerate(rows):
         bar.set_gid(f"lk-psi-{i}")
-        warn, alert = limits.iloc[i]
-        value, word = num(row["psi"]), row["status"]
+        value = num(raw)
         tips[f"lk-psi-{i}"] = f"{name}: PSI {value}, {word} (warn {num(warn)}, alert {num(alert)})"
         # The status word sits next to the bar so the chart reads without colour.
         label = value if word == "ok" else f"{value}  {word.upper()}"
@@ -161,6 +209,51 @@ def event_legend(events: Sequence[Event]) -> list:
     return handles
 
 
+class _Cells(Patch):
+    """Unit squares centred on ``(x, y)`` in data coordinates, each filled with its colour and drawn
+    in an SVG group of its own ``gid`` (where its tooltip goes), as one artist.
+
+    A ``Rectangle`` per cell draws the same markup, but a 30-day heatmap of 30 columns has
+    900 of them, and matplotlib's per-artist work (transforms, limits, layout checks, on each
+    of the passes of a save) then costs most of the page. The cells lie inside the axes, so
+    they take no part in the layout.
+    """
+
+    def __init__(self, cells: Sequence[tuple[float, float, str, str]], **kwargs) -> None:
+        super().__init__(in_layout=False, **kwargs)
+        unit = Path.unit_rectangle()
+        self._cells = [(Path(unit.vertices + (x - 0.5, y - 0.5), unit.codes), to_rgba(colour), gid)
+                       for x, y, colour, gid in cells]  # fmt: skip
+
+    def get_path(self) -> Path:
+        if not self._cells:
+            return Path.unit_rectangle()
+        return Path(np.concatenate([path.vertices for path, _, _ in self._cells]))
+
+    @allow_rasterization
+    def draw(self, renderer) -> None:
+        if not self.get_visible():
+            return
+        transform = self.get_transform()
+        affine = transform.get_affine()
+        # One graphics context for all cells, set up as Patch.draw sets up each patch's.
+        gc = renderer.new_gc()
+        gc.set_linewidth(self.get_linewidth() if self.get_edgecolor()[3] else 0)
+        gc.set_capstyle(self.get_capstyle())
+        gc.set_joinstyle(self.get_joinstyle())
+        gc.set_antialiased(self.get_antialiased())
+        self._set_gc_clip(gc)
+        gc.set_snap(self.get_snap())
+        gc.set_alpha(self.get_alpha())
+        gc.set_foreground(self.get_edgecolor(), isRGBA=True)
+        for path, face, gid in self._cells:
+            renderer.open_group("patch", gid)
+            renderer.draw_path(gc, transform.transform_path_non_affine(path), affine, face)
+            renderer.close_group("patch")
+        gc.restore()
+        self.stale = False
+
+
 def heatmap(status: pd.DataFrame, psi: pd.DataFrame, since: dict, *, events: Sequence[Event] = ()) -> Markup:
     """Status per column (rows) and day (columns); drifted cells carry their PSI.
 
@@ -173,17 +266,19 @@ def heatmap(status: pd.DataFrame, psi: pd.DataFrame, since: dict, *, events: Seq
     fig = Figure(figsize=(max(5.0, 0.34 * len(days) + 3.5), 0.3 * (len(rows) + lane) + 1.4), layout="constrained")
     ax = fig.add_subplot()
     tips: dict[str, str] = {}
+    cells = []
+    words, values = status.to_numpy(), psi.to_numpy()
     for i, column in enumerate(rows):
         for j, day in enumerate(days):
-            word, value, gid = status.iat[i, j], psi.iat[i, j], f"lk-heat-{i}-{j}"
-            colour = STATUS_COLOURS.get(word, NO_DATA_COLOUR)
-            ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor=colour, edgecolor="white", gid=gid))
+            word, value, gid = words[i, j], values[i, j], f"lk-heat-{i}-{j}"
+            cells.append((j, i, STATUS_COLOURS.get(word, NO_DATA_COLOUR), gid))
             tips[gid] = f"{column} · {day.isoformat()} · PSI {num(value)} · {word}"
             if rank(word) > 0 and not math.isnan(value):  # only drifted cells carry a number: less clutter
                 ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=6.5,
-                        color="white" if word == "alert" else "black")  # fmt: skip
+                        color="white" if word == "alert" else "black", in_layout=False)  # fmt: skip
         if column in since:
             ax.text(len(days) - 0.2, i, f"since {since[column][0]:%m-%d}", va="center", fontsize=8)
+    ax.add_artist(_Cells(cells, edgecolor="white"))
     step = max(1, math.ceil(len(days) / 16))
     ax.set_xticks(range(0, len(days), step), [f"{d:%m-%d}" for d in days[::step]], fontsize=8, rotation=90)
     labels = [mpl_text(r) for r in rows]
@@ -206,27 +301,58 @@ def heatmap(status: pd.DataFrame, psi: pd.DataFrame, since: dict, *, events: Seq
 
 def histogram(hist: pd.DataFrame, key: str) -> Markup | None:
     """Baseline vs current proportion per bucket (the null bucket last); None without buckets."""
-    if hist.empty:
-        return None
-    # Display order is bin_index ascending with the null bucket (-1) last.
-    bins = pd.to_numeric(hist["bin_index"], errors="coerce").astype(float)
-    rows = hist.assign(_order=bins.where(bins >= 0, math.inf)).sort_values("_order", kind="stable")
-    labels = [str(x) if len(str(x)) <= 16 else str(x)[:15] + "…" for x in rows["label"]]
-    base = rows["baseline_proportion"].map(to_float).fillna(0.0).tolist()
-    current = rows["current_proportion"].map(to_float).fillna(0.0).tolist()
-    x = list(range(len(rows)))
-    fig = Figure(figsize=(5.6, 3.0), layout="constrained")
-    ax = fig.add_subplot()
-    ax.bar([v - 0.2 for v in x], base, width=0.4, color=BASELINE_COLOUR, label="baseline")
-    pairs = ax.bar([v + 0.2 for v in x], current, width=0.4, color=CURRENT_COLOUR, label="current")
-    tips = {}
-    for i, (bar, label) in enumerate(zip(pairs, rows["label"], strict=False)):
-        bar.set_gid(f"lk-{key}-{i}")
-        tips[f"lk-{key}-{i}"] = f"{label}: baseline {num(base[i], '.1%')}, current {num(current[i], '.1%')}"
-    rotate = 40 if len(rows) > 4 or max(map(len, labels)) > 8 else 0
-    ax.set_xticks(x, [mpl_text(t) for t in labels], fontsize=8, rotation=rotate, ha="right" if rotate else "center")
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    ax.tick_params(axis="y", labelsize=8)
-    ax.spines[["top", "right"]].set_visible(False)
-    ax.legend(fontsize=8, frameon=False, ncol=2, loc="lower right", bbox_to_anchor=(1, 1))  # never over a bar
-    return svg(fig, key, tips)
+    return Histograms()(hist, key)
+
+
+class Histograms:
+    """Draws :func:`histogram` charts, all on one figure.
+
+    A page has seven histograms of one size and style. Creating a figure, its axes, ticks and
+    legend costs more than drawing the bars, so each chart after the first takes the previous
+    one's figure, removes its bars and draws its own. The axes go back to the position a new
+    figure's start from, so the layout, and the SVG, are those of a new figure.
+    """
+
+    def __init__(self) -> None:
+        self._ax: Axes | None = None
+
+    def __call__(self, hist: pd.DataFrame, key: str) -> Markup | None:
+        if hist.empty:
+            return None
+        # Display order is bin_index ascending with the null bucket (-1) last.
+        bins = pd.to_numeric(hist["bin_index"], errors="coerce").astype(float)
+        rows = hist.assign(_order=bins.where(bins >= 0, math.inf)).sort_values("_order", kind="stable")
+        labels = [str(x) if len(str(x)) <= 16 else str(x)[:15] + "…" for x in rows["label"]]
+        base = rows["baseline_proportion"].map(to_float).fillna(0.0).tolist()
+        current = rows["current_proportion"].map(to_float).fillna(0.0).tolist()
+        x = list(range(len(rows)))
+        ax = self._axes()
+        ax.bar([v - 0.2 for v in x], base, width=0.4, color=BASELINE_COLOUR, label="baseline")
+        pairs = ax.bar([v + 0.2 for v in x], current, width=0.4, color=CURRENT_COLOUR, label="current")
+        tips = {}
+        for i, (bar, label) in enumerate(zip(pairs, rows["label"], strict=False)):
+            bar.set_gid(f"lk-{key}-{i}")
+            tips[f"lk-{key}-{i}"] = f"{label}: baseline {num(base[i], '.1%')}, current {num(current[i], '.1%')}"
+        rotate = 40 if len(rows) > 4 or max(map(len, labels)) > 8 else 0
+        ax.set_xticks(x, [mpl_text(t) for t in labels], fontsize=8, rotation=rotate,
+                      ha="right" if rotate else "center")  # fmt: skip
+        if ax.get_legend() is None:
+            ax.legend(fontsize=8, frameon=False, ncol=2, loc="lower right", bbox_to_anchor=(1, 1))  # never over a bar
+        return svg(ax.get_figure(), key, tips)
+
+    def _axes(self) -> Axes:
+        """The axes, new or without the previous chart's bars."""
+        ax = self._ax
+        if ax is None:
+            fig = Figure(figsize=(5.6, 3.0), layout="constrained")
+            ax = self._ax = fig.add_subplot()
+            ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+            ax.tick_params(axis="y", labelsize=8)
+            ax.spines[["top", "right"]].set_visible(False)
+            return ax
+        for bars in list(ax.containers):
+            bars.remove()
+        ax.relim()  # no data: the limits come from the new bars alone
+        ax.set_position(ax.get_subplotspec().get_position(ax.get_figure()))
+        ax.set_in_layout(True)  # set_position takes the axes out of the layout
+        return ax
