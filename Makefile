@@ -10,12 +10,13 @@ PYTEST_ARGS ?=
 # spark-submits) run beside the rest (tests/conftest.py groups them).
 PYTEST_WORKERS ?= 2
 
-.PHONY: help demo test bench check-env clean airflow jars
+.PHONY: help demo check test lint bench check-env clean airflow jars
 
 help:
 	@echo "make jars   fetch the Delta and hadoop-aws jars into .jars/ (once; make test and make demo do it)"
 	@echo "make demo   the whole loop in ./$(LAKE): data with drift, features, a champion, daily scores, drift and the report"
-	@echo "make test   run the test suite"
+	@echo "make check  while changing code: lint, types, import contract, the tests not marked slow or airflow (minutes)"
+	@echo "make test   everything make check does, then the whole test suite (what CI runs)"
 	@echo "make bench  run the benchmarks under bench/ (minutes)"
 	@echo "make airflow  Airflow 3 standalone on http://127.0.0.1:8080: the DAGs of dags/ against ./$(LAKE)"
 	@echo "make clean  remove the demo lakehouse (keeps .venv)"
@@ -39,9 +40,19 @@ demo: check-env $(STAMP)
 	$(BIN)/python -m lakeops.jars delta
 	$(BIN)/lakeops --lake $(LAKE) demo --reset
 
-test: check-env $(STAMP) jars
+# Static checks: style, SQL style, types of lib/, and which package may import which (pyproject.toml).
+lint: check-env $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/sqlfluff lint sql/
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+# Fast feedback: the static checks and every test not marked slow (whole loop lakes, extra JVMs
+# and processes) or airflow (a real scheduler); tests/conftest.py marks the Spark ones `spark`.
+check: lint jars
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not slow and not airflow" $(PYTEST_ARGS)
+
+test: lint jars
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 bench: check-env $(STAMP)

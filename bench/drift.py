@@ -69,7 +69,7 @@ def make_columns(rows: int, columns: int, seed: int, *, drifted: bool) -> dict[s
 
 def frozen_bins(baseline: dict[str, np.ndarray]):
     """Decile edges and sketch grids of the baseline, the way training freezes them (numpy quantiles here)."""
-    from lakeops.evaluate.tally import SKETCH_QUANTILES
+    from lakeops.tally.counts import SKETCH_QUANTILES
     from lakeops.train.baselines import QUANTILES
 
     probs = sorted({*QUANTILES, *SKETCH_QUANTILES})
@@ -87,11 +87,11 @@ def build_lake(root: Path, baseline: dict[str, np.ndarray], currents: dict[date,
     import pyarrow as pa
 
     from lakeops.config import FeaturesConfig, ModelConfig, SourcesConfig
-    from lakeops.evaluate.bins import ColumnBins
-    from lakeops.evaluate.tally import TallyPlan, merge, tally_batch
     from lakeops.lake import TableSpec
     from lakeops.lake.embedded import EmbeddedLake
     from lakeops.lake.tables import BASELINE_SKETCHES, BASELINES, predictions_spec
+    from lakeops.tally.bins import ColumnBins
+    from lakeops.tally.counts import TallyPlan, merge, tally_batch
     from lakeops.train.baselines import baseline_tables
 
     names = list(baseline)

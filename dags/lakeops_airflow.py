@@ -2,7 +2,8 @@
 raw-partition check and the operator that spark-submits a job.
 
 Not a DAG file (``.airflowignore`` lists it); ``lakeops_daily.py`` and ``lakeops_train.py``
-import it at parse time, so at module level it imports only the standard library, Airflow's
+import it at parse time (putting their folder on ``sys.path`` first: only the DAG processor
+does so for them), so at module level it imports only the standard library, Airflow's
 authoring API, the Spark provider's operator and :mod:`lakeops.constants` (itself standard library
 only). The rest of lakeops, deltalake and PyYAML are imported inside the functions, which run in
 tasks (PyYAML also at parse time, to read model configs).

@@ -33,8 +33,18 @@ or a task with `outlets=[Asset("lakeops://requests/retrain/<model>")]` that yiel
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pendulum
 from airflow.sdk import DAG, Param, chain, task
+
+# lakeops_airflow.py lies beside this file. The DAG processor puts the bundle's folder (dags/)
+# on sys.path, but not every entry point that parses this file does (`airflow dags list
+# --local`, `airflow dags test`, `python dags/<file>.py`): put it there ourselves.
+if (_here := str(Path(__file__).resolve().parent)) not in sys.path:
+    sys.path.insert(0, _here)
+
 from lakeops_airflow import (
     AssetOrTimeSchedule,
     CronTriggerTimetable,

@@ -33,6 +33,14 @@ def pytest_xdist_make_scheduler(config, log):
     return TwoGroups(config, log)
 
 
+def pytest_collection_modifyitems(config, items):
+    """Mark what a test costs: ``spark`` when it needs the session's Spark (directly or through a
+    fixture), so ``-m "not spark"`` runs the pure-Python tests alone in seconds."""
+    for item in items:
+        if "spark" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.spark)
+
+
 @pytest.fixture(scope="session")
 def settings():
     """The test environment's settings (conf/test overlay: local[2], 2 shuffle partitions)."""

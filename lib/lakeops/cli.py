@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
-from lakeops import __version__
+from lakeops import __version__, logs
 from lakeops.config import Settings, load_settings
 from lakeops.constants import (
     DEFAULT_CHUNK_DAYS,
@@ -41,11 +41,24 @@ log = logging.getLogger("lakeops")
 
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; returns the process exit code."""
+def entry() -> int:
+    """The ``lakeops`` command itself: :func:`main`, with Spark's and the libraries' output sent to
+    the lakehouse's log file unless ``-v`` (the process is ours to redirect)."""
+    try:
+        return main(redirect=True)
+    finally:
+        logs.restore()
+
+
+def main(argv: Sequence[str] | None = None, *, redirect: bool = False) -> int:
+    """Run one command; returns the process exit code.
+
+    ``redirect``: once the command opens the lakehouse, send everyone else's output to its log
+    file (:mod:`lakeops.logs`); only for a process of its own, never inside a caller's.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
-    _setup_logging(args.verbose - args.quiet)
+    logs.configure(args.verbose - args.quiet, redirect=redirect)
     try:
         settings = load_settings(
             conf_dir=Path(args.conf) if args.conf else None,
@@ -55,14 +68,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return args.handler(args, settings)
     except (InvalidParameterError, ConfigError) as exc:
-        print(f"lakeops: error: {exc}", file=sys.stderr)
+        _error(exc)
         return EXIT_USAGE
     except DataRefusedError as exc:
-        print(f"lakeops: error: {exc}", file=sys.stderr)
+        _error(exc)
         return EXIT_REFUSED
     except LakeopsError as exc:
-        print(f"lakeops: error: {exc}", file=sys.stderr)
+        _error(exc)
         return EXIT_FAILED
+
+
+def _error(exc: Exception) -> None:
+    print(f"lakeops: error: {exc}", file=logs.terminal())
+    if logs.redirected() is not None:
+        print(f"lakeops: Spark's and the libraries' output is in {logs.redirected()}", file=logs.terminal())
 
 
 def run_command(command: str, argv: Sequence[str] | None = None) -> int:
@@ -414,20 +433,5 @@ def _env_lake(overrides: Sequence[str]) -> str | None:
     return os.environ.get("LAKEOPS_LAKE") or None
 
 
-def _setup_logging(level: int) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if level > 0 else logging.INFO if level == 0 else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-        stream=sys.stderr,
-    )
-    # py4j logs every gateway call at INFO.
-    logging.getLogger("py4j").setLevel(logging.WARNING)
-    # Great Expectations narrates its own set-up at INFO.
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
-    for noisy in ("mlflow", "alembic", "XGBoost-PySpark"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry())

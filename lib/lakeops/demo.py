@@ -33,12 +33,13 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TextIO, TypeVar
 
-from lakeops import stages
+from lakeops import logs, stages
 from lakeops.alert.notify import URL_ENV
 from lakeops.config import Settings
 from lakeops.dates import date_range
 from lakeops.errors import InvalidParameterError
 from lakeops.lake.storage import Storage, storage_for
+from lakeops.logs import LOG_FOLDER
 
 T = TypeVar("T")
 
@@ -46,7 +47,7 @@ MODEL = "incident_risk"
 START = date(2024, 1, 1)
 HISTORY_DAYS = 31  # raw history before START: the features' 30-day lookback is complete from day one
 #: The lake holds these when lakeops made it (what ``--reset`` may remove).
-LAKE_MARKERS = ("raw", "features", "predictions", "ml", "mlflow.db", "mlartifacts", "reports", "_reports")
+LAKE_MARKERS = ("raw", "features", "predictions", "ml", "mlflow.db", "mlartifacts", "reports", "_reports", LOG_FOLDER)
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,7 @@ def run_demo(settings: Settings, plan: DemoPlan, *, reset: bool = False, out: Te
             f"{receiver.folder}")
     say(f"done in {time.monotonic() - t0:.0f} s")
     _next_steps(say, settings, root, report, plan)
+    assert report is not None  # the plan has days after training, and each one's monitor wrote its pages
     return report
 
 
@@ -263,6 +265,8 @@ def _next_steps(say: _Printer, settings: Settings, root: str, report: Path | str
     say(f"    .venv/bin/lakeops {lake} sql -f sql/queries/open_alerts.sql --param model={MODEL} --param ds={week_end}")
     say(f"    .venv/bin/lakeops {lake} sql -f sql/queries/why_does_this_version_exist.sql --param model={MODEL}")
     say("  the Airflow DAGs      make airflow   (then open http://127.0.0.1:8080)")
+    if logs.redirected() is not None:
+        say(f"  Spark, MLflow, XGBoost output  {logs.redirected()}")
 
 
 class _Printer:

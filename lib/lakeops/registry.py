@@ -174,6 +174,9 @@ def load(model_name: str, *, alias: str | None = None, version: int | None = Non
         what = f"alias {alias!r}" if alias else f"version {version}"
         raise ModelNotFoundError(f"model {model_name!r} has no {what} in the registry; train and validate it first") from None
     uri = f"models:/{model_name}/{mv.version}"
+    run_id = mv.run_id
+    if run_id is None:  # registered from a path or URI, not by log_model in a run
+        raise ModelNotFoundError(f"{uri} was not logged by lakeops (it has no MLflow run)")
     # MLmodel and the booster file are read from one place: the model folder itself when
     # the artifact store is a local folder, else one download of it (get_model_info plus
     # mlflow.xgboost.load_model would resolve the URI and download the folder twice).
@@ -189,12 +192,12 @@ def load(model_name: str, *, alias: str | None = None, version: int | None = Non
     return LoadedModel(
         name=model_name,
         version=int(mv.version),
-        run_id=mv.run_id,
+        run_id=run_id,
         booster=booster,
         threshold=float(meta["threshold"]),
         features=tuple(meta["features"]),
         categories={k: list(v) for k, v in meta["categories"].items()},
-        tags=dict(client.get_run(mv.run_id).data.tags),
+        tags=dict(client.get_run(run_id).data.tags),
         calibration=Platt.from_dict(meta.get("calibration")),
     )
 
@@ -269,11 +272,11 @@ def log_model(
     import mlflow
 
     features = list(features)
-    categories = {k: list(v) for k, v in categories.items()}
+    category_lists = {k: list(v) for k, v in categories.items()}
     if absent := [c for c in features if c not in example.columns]:
         raise ValueError(f"example has no column(s) {absent}; give log_model raw rows of every feature")
     example = example[features]
-    metadata = model_metadata(threshold=threshold, features=features, categories=categories,
+    metadata = model_metadata(threshold=threshold, features=features, categories=category_lists,
                               calibration=calibration)
     with tempfile.TemporaryDirectory(prefix="lakeops-log-") as tmp:
         booster_path, encoding_path = Path(tmp) / "booster.ubj", Path(tmp) / "encoding.json"
@@ -283,7 +286,7 @@ def log_model(
             name=ARTIFACT_MODEL,
             python_model=str(PYFUNC_MODEL_CODE),
             artifacts={_PYFUNC_BOOSTER: str(booster_path), _PYFUNC_ENCODING: str(encoding_path)},
-            signature=_signature(example, categories),
+            signature=_signature(example, category_lists),
             input_example=example,
             registered_model_name=model_name,
             metadata=metadata,

@@ -155,4 +155,6 @@ def has_delta(spark: SparkSession) -> bool:
     from py4j.java_gateway import JavaClass
 
     # py4j resolves a loaded class to JavaClass and anything else to a JavaPackage.
-    return isinstance(spark._jvm.io.delta.tables.DeltaTable, JavaClass)  # noqa: SLF001
+    jvm = spark._jvm  # noqa: SLF001
+    assert jvm is not None  # a classic session's JVM view (pyspark types it optional)
+    return isinstance(jvm.io.delta.tables.DeltaTable, JavaClass)

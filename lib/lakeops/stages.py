@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING
 
+from lakeops import logs
 from lakeops.config import Settings
 from lakeops.constants import DEFAULT_CHUNK_DAYS, FINGERPRINT_PATTERN, GATE_MODES
 from lakeops.errors import InvalidParameterError
@@ -167,9 +168,11 @@ def open_lake(settings: Settings) -> Lake:
     from lakeops.spark import get_session
 
     storage = storage_for(settings.lake.root, options=settings.lake.storage_options)
+    # Before the JVM starts: it inherits where its output goes.
+    quiet = logs.redirect_chatter(settings.lake.root) is not None
     started = time.monotonic()
     spark = get_session(settings.spark, delta=settings.lake.backend == "native", s3=not storage.local,
-                        progress=sys.stderr.isatty())
+                        progress=sys.stderr.isatty() and not quiet)
     log.info("Spark %s ready in %.1fs; lakehouse %s", spark.version, time.monotonic() - started, storage.describe())
     return open_lake_on(spark, settings.lake)
 

@@ -3,7 +3,8 @@
 Each check parses ``dags/`` in a fresh Python (the test process's own imports would hide
 what parsing imports), with sockets disabled (a parse that reached the network fails) and
 every SQL statement recorded (there must be none). ``ds`` resolution runs there too, on
-made-up task contexts.
+made-up task contexts. The DAG processor puts ``dags/`` on ``sys.path`` for the DAG files;
+``airflow dags list --local`` does not, and must list them too.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from local_airflow import PROJECT, base_env
+from local_airflow import AIRFLOW, PROJECT, base_env
 
 HEAVY = {"pyspark", "mlflow", "xgboost", "pandas", "numpy", "pyarrow", "deltalake", "great_expectations",
-         "lakeops", "sklearn", "scipy", "matplotlib"}
+         "sklearn", "scipy", "matplotlib"}
+#: All of lakeops that parsing may import: its standard-library-only constants (dags/lakeops_airflow.py).
+LAKEOPS_AT_PARSE = {"lakeops", "lakeops.constants"}
 
 PARSE = r"""
 import json, socket, sys, time
@@ -60,6 +63,7 @@ print(json.dumps({
     "queries": queries,
     "dags": {dag_id: describe(dag) for dag_id, dag in bag.dags.items()},
     "modules": sorted({name.split(".")[0] for name in sys.modules}),
+    "lakeops_modules": sorted(name for name in sys.modules if name == "lakeops" or name.startswith("lakeops.")),
     "airflow_import_s": imported - started,
     "parse_s": parsed - imported,
 }))
@@ -120,6 +124,27 @@ def test_dags_parse_without_errors_or_heavy_imports(parsed):
     assert parsed["queries"] == []
     assert sorted(parsed["dags"]) == ["lakeops_incident_risk_daily", "lakeops_incident_risk_train"]
     assert not HEAVY & set(parsed["modules"]), sorted(HEAVY & set(parsed["modules"]))
+    assert set(parsed["lakeops_modules"]) <= LAKEOPS_AT_PARSE, parsed["lakeops_modules"]
+
+
+def test_airflow_dags_list_local_parses_the_dag_files(tmp_path):
+    """``airflow dags list --local`` parses dags/ without the DAG processor's sys.path (SQLite: one process)."""
+    env = base_env(tmp_path, AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{tmp_path / 'airflow.db'}")
+    env.pop("PYTHONPATH", None)  # only the DAG files may put dags/ on the path
+
+    def airflow(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(AIRFLOW), *args], env=env, cwd=tmp_path, capture_output=True, text=True,
+                              timeout=180, check=False)
+
+    migrated = airflow("db", "migrate")
+    assert migrated.returncode == 0, migrated.stdout[-2000:] + migrated.stderr[-2000:]
+    listed = airflow("dags", "list", "--local", "--output", "json")
+    if listed.returncode != 0:  # "Failed to load all files": say which and why
+        errors = airflow("dags", "list-import-errors", "--local")
+        pytest.fail(f"airflow dags list --local failed:\n{listed.stdout[-2000:]}{errors.stdout[-4000:]}")
+    dags = json.loads(next(line for line in reversed(listed.stdout.splitlines()) if line.startswith("[")))
+    assert sorted(d["dag_id"] for d in dags) == ["lakeops_incident_risk_daily", "lakeops_incident_risk_train"]
+    assert {Path(d["fileloc"]).name for d in dags} == {"lakeops_daily.py", "lakeops_train.py"}
 
 
 def test_every_dag_follows_the_house_style(parsed):

@@ -56,6 +56,18 @@ def world(spark, settings, tmp_path_factory):
     return s, lake, result, drift
 
 
+def _own_copy(world, tmp_path):
+    """Settings and lake of a copy of the world's lakehouse, for a test that writes: the shared
+    world stays as the fixture built it for every other test."""
+    import shutil
+
+    settings, lake, _, _ = world
+    root = tmp_path / "lake"
+    shutil.copytree(lake.root, root)
+    s = replace(settings, lake=replace(settings.lake, root=str(root)))
+    return s, stages.open_lake(s)
+
+
 def _whole(drift: pd.DataFrame, drift_type: str = "baseline") -> pd.DataFrame:
     return drift[drift.slice_key.isna() & (drift.drift_type == drift_type)]
 
@@ -226,13 +238,7 @@ def test_the_estimate_covers_the_realised_value_before_drift_and_moves_with_it(w
 
 
 def test_late_labels_update_only_their_day(world, tmp_path):
-    import shutil
-
-    settings, lake, _, _ = world
-    root = tmp_path / "lake"
-    shutil.copytree(lake.root, root)
-    s = replace(settings, lake=replace(settings.lake, root=str(root)))
-    copy = stages.open_lake(s)
+    s, copy = _own_copy(world, tmp_path)
     last, new = DAYS[-1], DAYS[-1] + timedelta(days=1)
     before = _quality(copy)
     assert before[(before.ds == last) & (before.kind == "realised")].empty
@@ -316,8 +322,8 @@ def test_chi_square_and_js_of_a_categorical_column_match_scipy(world):
     assert row.status == "alert" and row.chi2_pvalue < 1e-6  # ubuntu-24.04 is counted in OTHER
 
 
-def test_rerun_gives_identical_rows_and_profiles_add_up(world):
-    settings, lake, _, _ = world
+def test_rerun_gives_identical_rows_and_profiles_add_up(world, tmp_path):
+    settings, lake = _own_copy(world, tmp_path)
     tables = ("ml.drift_metrics", "ml.drift_counts", "ml.profile_metrics", "ml.performance_metrics",
               "ml.attribution_drift")
     day = DAYS[12]
@@ -339,8 +345,8 @@ def test_rerun_gives_identical_rows_and_profiles_add_up(world):
     assert tier.distinct_approx == raw.service_tier.nunique() and pd.isna(tier["mean"])
 
 
-def test_a_promotion_inside_a_range_switches_baselines_on_that_day(world):
-    settings, lake, _, _ = world
+def test_a_promotion_inside_a_range_switches_baselines_on_that_day(world, tmp_path):
+    settings, lake = _own_copy(world, tmp_path)
     switch = DAYS[20]
     trained = stages.run_train(settings, "incident_risk", ds=switch - timedelta(days=1))
     stages.run_validate(settings, "incident_risk", ds=switch, mode="disabled")

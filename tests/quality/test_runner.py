@@ -103,6 +103,27 @@ def test_an_empty_partition_fails_row_count(spark):
     by = _by_kind(outcome)
     assert not by["row_count_between"].success and by["row_count_between"].failing_ds == (D3,)
     assert not by["freshness"].success  # the newest day has no rows
+    # The per-day batch runs on GX's pandas engine; its example reads as the Spark engine's would.
+    assert by["row_count_between"].observed == '1 of 3 unexpected, e.g. [{"ds": "2024-01-03", "row_count": 0}]'
+
+
+def test_a_clean_suite_costs_a_few_spark_jobs_not_one_per_expectation(spark):
+    """GX's verdicts come from bundled metrics (one aggregation per column domain) and one counting
+    pass gives the observed values: a clean suite over a cached frame runs a few Spark jobs per
+    expectation at most (adaptive execution runs each aggregation's shuffle as a job of its own),
+    where collecting every expectation's examples ran about six."""
+    df = spark.createDataFrame(_rows(), SCHEMA).cache()
+    df.count()
+    sc = spark.sparkContext
+    sc.setJobGroup("clean-suite", "a clean suite")
+    try:
+        outcome = run_suite(df, SUITE, stage="raw", days=[D1, D2], index_columns=("host_id",))
+    finally:
+        sc.setLocalProperty("spark.jobGroup.id", None)
+        df.unpersist()
+    jobs = len(sc.statusTracker().getJobIdsForGroup("clean-suite"))
+    assert outcome.passed and 0 < jobs <= 3 * len(SUITE.expectations)
+    assert [o.observed for o in outcome.outcomes if o.expectation == "not_null"] == ["0 of 40 unexpected"]
 
 
 def test_row_count_upper_bound(spark):

@@ -25,7 +25,6 @@ from lakeops.evaluate.calibration import Platt
 from lakeops.evaluate.encoding import encode_arrow
 from lakeops.lake import Lake, TableSpec
 from lakeops.lake.embedded import EmbeddedLake
-from lakeops.lake.mapping import Unit, plan_tasks
 from lakeops.score.batch import BatchScorer
 from lakeops.score.run import score
 
@@ -251,68 +250,3 @@ def test_no_champion_is_a_clear_error(world, spark):
     register(lake, "nochamp", rows, trees=2, champion=False)
     with pytest.raises(registry.ModelNotFoundError, match="no alias 'champion'"):
         run(lake, "nochamp", days=DAYS[:1])
-
-
-def test_a_model_not_logged_by_lakeops_is_refused(world):
-    """A registered xgboost model without lakeops' metadata (threshold, features) cannot be loaded."""
-    import mlflow
-    import xgboost
-
-    lake, rows, _ = world
-    booster = xgboost.train({"max_depth": 2, "nthread": 1}, xgboost.DMatrix(rows[["temp"]].to_numpy(), label=rows["label"]),
-                            num_boost_round=2)
-    registry.setup(MLFLOW, lake.root)
-    with mlflow.start_run(experiment_id=registry.experiment_for("foreign", lake.root)):
-        info = mlflow.xgboost.log_model(booster, name="model", registered_model_name="foreign")
-    with pytest.raises(registry.ModelNotFoundError, match="not logged by lakeops"):
-        registry.load("foreign", version=int(info.registered_model_version))
-
-
-def test_arrow_encoding_matches_the_spark_encoder(spark):
-    from lakeops.evaluate.encoding import encode
-
-    rows = [(1.5, 1, "x"), (None, 2, None), (3.0, None, "y"), (4.0, 4, "zz")]
-    batch = pa.RecordBatch.from_pylist([dict(zip("anc", r, strict=True)) for r in rows],
-                                       schema=pa.schema([("a", pa.float64()), ("n", pa.int64()), ("c", pa.string())]))
-    categories = {"c": ["y", "x"]}
-    got = encode_arrow(batch, ["a", "n", "c"], categories)
-    expected = np.array([[1.5, 1, 1], [np.nan, 2, np.nan], [3.0, np.nan, 0], [4.0, 4, 2]], dtype=np.float32)
-    np.testing.assert_array_equal(got, expected)  # unseen "zz" is the OTHER code (2), null is NaN
-
-    df = spark.createDataFrame(rows, "a double, n long, c string")
-    spark_side = encode(df, categories).select("a", df["n"].cast("double"), "c").toPandas()
-    np.testing.assert_array_equal(got, spark_side.to_numpy(dtype=np.float32))
-
-
-def test_tasks_are_balanced_and_keep_partitions_together():
-    units = [Unit(f"/f{i}", (0,), rows, {"ds": date(2024, 1, 1 + i % 3)})
-             for i, rows in enumerate([900, 100, 500, 500, 300, 700])]
-    tasks = plan_tasks(units, 2)
-    assert sorted(sum(u.rows for u in t) for t in tasks) == [1500, 1500]
-    assert sorted(u.path for t in tasks for u in t) == sorted(u.path for u in units)
-    for t in tasks:
-        assert [u.partition["ds"] for u in t] == sorted(u.partition["ds"] for u in t)
-    assert len(plan_tasks(units[:1], 8)) == 1
-
-
-def test_model_files_are_read_in_place_from_a_local_store_and_downloaded_otherwise(world):
-    """registry.load reads a local artifact folder where it lies; any other location is
-    downloaded once into a temporary folder that is gone afterwards."""
-    from mlflow import MlflowClient
-
-    from lakeops.registry import _model_folder
-
-    lake, _, version = world
-    registry.setup(MLFLOW, lake.root)
-    client = MlflowClient()
-    with _model_folder(client, "risk", version) as folder:
-        assert folder.is_relative_to(lake.root / "mlartifacts") and (folder / "MLmodel").is_file()
-
-    class ResolvesToRegistryUri:  # a store MLflow must fetch from: the models:/ URI itself
-        def get_model_version_download_uri(self, name, v):
-            return f"models:/{name}/{v}"
-
-    with _model_folder(ResolvesToRegistryUri(), "risk", version) as copied:
-        assert not copied.is_relative_to(lake.root) and (copied / "MLmodel").is_file()
-        assert (copied / "MLmodel").read_bytes() == (folder / "MLmodel").read_bytes()
-    assert not copied.exists()

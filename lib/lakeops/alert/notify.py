@@ -95,7 +95,7 @@ class Delivery:
 def payload(notices: Sequence[Notice], *, status: str, receiver: str = "lakeops") -> dict[str, Any]:
     """Alertmanager's webhook body (version 4) for ``notices`` of one model, day and status."""
     model = notices[0].model
-    alerts = []
+    alerts: list[dict[str, Any]] = []
     for n in notices:
         labels = {"alertname": n.rule, "model": n.model, "severity": n.severity}
         if n.slice_key is not None:

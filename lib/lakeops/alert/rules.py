@@ -132,7 +132,7 @@ def _realised_auc(rule: AlertRule, facts: DayFacts, key: SliceKey) -> Judgement:
 def _auc(rule: AlertRule, key: SliceKey, row: Mapping[str, Any] | None, kind: str, day: date | None,
          reference: float | None) -> Judgement:
     auc = None if row is None else row.get("auc")
-    if auc is None or math.isnan(auc):
+    if row is None or auc is None or math.isnan(auc):
         return Judgement(key, False, None, rule.below, f"no {kind} AUC", {})
     limits = []
     if rule.below is not None:

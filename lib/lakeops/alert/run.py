@@ -43,6 +43,7 @@ from lakeops.runs import job_run
 
 if TYPE_CHECKING:
     from lakeops.lake import Lake
+    from lakeops.names import TableName
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ def _judge_days(model: ModelConfig, days: list[date], monitored: list[date], fac
                 depth: int) -> tuple[list[dict], list[Notice], list[RetrainRequest]]:
     """Walk ``days`` in order; each day's states come from the previous monitored day's and the
     judgements of the ``depth`` monitored days before it."""
-    by_day: dict[date, dict[str, Mapping[str, Any]]] = {}
+    by_day: dict[date, dict[str, Any]] = {}  # day -> fingerprint -> its ml.alerts row (stored or new)
     for r in stored:
         if r["ds"] not in days:
             by_day.setdefault(r["ds"], {})[r["fingerprint"]] = r
@@ -239,7 +240,7 @@ def _days_before(monitored: list[date], days: list[date], depth: int) -> set[dat
     return wanted - set(days)
 
 
-def _read(lake: Lake, table: str, model_name: str, days: Sequence[date], *, by_model: bool = True) -> list[dict]:
+def _read(lake: Lake, table: str | TableName, model_name: str, days: Sequence[date], *, by_model: bool = True) -> list[dict]:
     if not days or not lake.exists(table):
         return []
     where: dict[str, Any] = {"ds": list(days)}

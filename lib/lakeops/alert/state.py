@@ -68,17 +68,17 @@ def step(ds: date, *, met: bool, earlier: Sequence[bool], previous: AlertState |
     """
     window = [*list(earlier)[-(debounce.of_days - 1):], met] if debounce.of_days > 1 else [met]
     active = met and sum(window) >= debounce.for_days
-    was_firing = previous is not None and previous.firing
+    was_firing = previous if previous is not None and previous.firing else None
     if active:
-        if was_firing:
-            return replace(previous, last_seen=ds, quiet_days=0)
+        if was_firing is not None:
+            return replace(was_firing, last_seen=ds, quiet_days=0)
         first = previous.first_seen if previous is not None and previous.state == PENDING else ds
         return AlertState(FIRING, first_seen=first, last_seen=ds, firing_since=ds)
-    if was_firing:
-        last = ds if met else previous.last_seen
-        if previous.quiet_days < debounce.keep_firing_days:
-            return replace(previous, last_seen=last, quiet_days=previous.quiet_days + 1)
-        return replace(previous, state=RESOLVED, last_seen=last, quiet_days=previous.quiet_days + 1)
+    if was_firing is not None:
+        last = ds if met else was_firing.last_seen
+        if was_firing.quiet_days < debounce.keep_firing_days:
+            return replace(was_firing, last_seen=last, quiet_days=was_firing.quiet_days + 1)
+        return replace(was_firing, state=RESOLVED, last_seen=last, quiet_days=was_firing.quiet_days + 1)
     if met:
         first = previous.first_seen if previous is not None and previous.state == PENDING else ds
         return AlertState(PENDING, first_seen=first, last_seen=ds)

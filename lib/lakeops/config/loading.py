@@ -234,7 +234,8 @@ def _adapter(cls: type[C]) -> TypeAdapter[C]:
 def _build(cls: type[C], doc: Mapping[str, Any], origins: Mapping[str, str]) -> C:
     """Validate ``doc`` as ``cls``; a validation error becomes a :class:`ConfigError`."""
     try:
-        return _adapter(cls).validate_python(doc)
+        # A class is hashable, but mypy does not see type[C] (C unbounded) as Hashable, which typeshed's cache asks for.
+        return _adapter(cls).validate_python(doc)  # type: ignore[arg-type]
     except ValidationError as exc:
         raise _config_error(exc, root=cls, origin=_origin_of(origins)) from None
 

@@ -1,13 +1,16 @@
-"""Shared evaluation code: what the stages use to apply a model and judge data and models.
+"""Shared model evaluation: what the stages use to apply a model and judge it.
 
 - :mod:`~lakeops.evaluate.encoding`: a model's input encoding (categories frozen at training).
+- :mod:`~lakeops.evaluate.calibration`: the Platt calibrator that maps a booster's margin to a probability.
 - :mod:`~lakeops.evaluate.scoring`: labels and scores of a Spark DataFrame, for evaluation.
 - :mod:`~lakeops.evaluate.metrics`: binary classification metrics.
-- :mod:`~lakeops.evaluate.bins`: bucketing a column against frozen baseline bins
-  (training freezes the bins, monitoring counts each day against them).
+- :mod:`~lakeops.evaluate.performance`: realised and estimated (CBPE) metrics from score
+  histograms, with its compiled loop :mod:`~lakeops.evaluate._performance_kernel`.
 - :mod:`~lakeops.evaluate.attribution`: mean |SHAP| per feature on a seeded sample, and
   the nDCG of a ranking against training (training freezes it, monitoring compares each day).
+- :mod:`~lakeops.evaluate.pyfunc_model`: the MLflow pyfunc model file (imports no lakeops).
 
-Training, the gate and monitoring import these; none of them imports another stage.
+Counting columns into baseline buckets (baselines, drift) is :mod:`lakeops.tally`.
+Training, the gate, scoring and monitoring import these; none of them imports another stage.
 Reads and writes no tables.
 """

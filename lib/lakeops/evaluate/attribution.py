@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import math
 import pickle
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -34,7 +34,7 @@ import numpy as np
 import pyarrow as pa
 
 from lakeops.evaluate.encoding import encode_feature_major
-from lakeops.evaluate.tally import mix64
+from lakeops.tally.counts import mix64
 
 if TYPE_CHECKING:
     import xgboost
@@ -199,7 +199,7 @@ def frame_attribution(df: DataFrame, attributor: Attributor, *, keys: Sequence[s
     columns = list(dict.fromkeys([*keys, "ds", *attributor.features]))
     keys = list(keys)
 
-    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    def run(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         found = None
         for batch in batches:
             kept = batch.filter(pa.array(sample_mask(batch, keys, None, rate, seed=seed)))

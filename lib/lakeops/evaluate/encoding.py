@@ -20,9 +20,6 @@ import pyarrow as pa
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-#: The buckets of values outside the kept categories, and of nulls (also in ``ml.baselines``).
-OTHER, NULL = "__other__", "__null__"
-
 
 def encode(df: DataFrame, categories: Mapping[str, Sequence[str]]) -> DataFrame:
     """Replace each categorical column by its double code (NaN for null)."""

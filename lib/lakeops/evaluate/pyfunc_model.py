@@ -22,6 +22,7 @@ from typing import Any
 import mlflow
 import numpy as np
 import pandas as pd
+from mlflow.pyfunc import PythonModel
 
 #: The names of the model's artifacts (``context.artifacts`` keys).
 BOOSTER, ENCODING = "booster", "encoding"
@@ -58,7 +59,7 @@ def probability(margin: np.ndarray, *, slope: float, intercept: float) -> np.nda
     return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
-class LakeopsModel(mlflow.pyfunc.PythonModel):
+class LakeopsModel(PythonModel):
     """Calibrated probability of the positive class for each row of raw feature columns.
 
     Extra columns are ignored. The decision threshold is ``threshold`` on the

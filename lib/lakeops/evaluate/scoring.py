@@ -9,7 +9,7 @@ stage's own, faster path. Reads and writes no tables.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,6 +19,7 @@ from lakeops.evaluate.calibration import Platt
 from lakeops.evaluate.encoding import encode_feature_major
 
 if TYPE_CHECKING:
+    import pandas as pd
     import xgboost
     from pyspark.sql import DataFrame
 
@@ -53,7 +54,7 @@ def score_frame(
     out_schema = StructType([*[selected.schema[c] for c in keep], StructField(output, DoubleType(), False)])
     keep = list(keep)
 
-    def predict(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    def predict(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         import xgboost
 
         model = xgboost.Booster()
@@ -78,5 +79,6 @@ def labels_and_margins(
     Evaluation maps the margins through a calibrator (:meth:`Platt.probability`); training
     fits that calibrator on them.
     """
-    scored = score_frame(df, booster, features=features, categories=categories, keep=[label]).toPandas()
+    # Annotated: pyspark types toPandas() with an alias of pandas' DataFrame, which mypy cannot use without pandas stubs.
+    scored: pd.DataFrame = score_frame(df, booster, features=features, categories=categories, keep=[label]).toPandas()
     return scored[label].to_numpy(), scored[MARGIN].to_numpy()

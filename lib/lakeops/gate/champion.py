@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import pyarrow as pa
 
@@ -44,6 +44,7 @@ from lakeops.lake.tables import MODEL_VALIDATIONS, features_table
 from lakeops.runs import cached, job_run
 
 if TYPE_CHECKING:
+    from lakeops.gate.decision import Mode
     from lakeops.lake import Lake
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,8 @@ def validate_model(
     lake: Lake, model: ModelConfig, *, ds: date, mlflow_cfg: MlflowConfig, mode: str | None = None
 ) -> GateDecision:
     """Run the gate for ``model``'s challenger; record the decision; promote when allowed."""
-    mode = mode or model.gate.mode
+    # A given mode was checked against GATE_MODES (stages.run_validate, the CLI's and the DAGs' way in).
+    mode = cast("Mode", mode or model.gate.mode)
     registry.setup(mlflow_cfg, lake.root)
     with job_run(lake, job=JOB, model=model.name, days=[ds]) as run:
         challenger = registry.load(model.name, alias=registry.CHALLENGER)

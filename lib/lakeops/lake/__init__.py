@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 from lakeops.errors import EnvironmentProblem
 from lakeops.lake.base import Lake, WriteResult
-from lakeops.lake.mapping import Scan
 from lakeops.lake.spec import PartitionSelection, TableSpec
+from lakeops.lake.tasks import Scan
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -54,7 +54,9 @@ def _use_object_store(spark: SparkSession, storage) -> None:
     """Point the session's s3a file system at the store (settings only; credentials stay in the environment)."""
     from py4j.java_gateway import JavaClass
 
-    if not isinstance(spark._jvm.org.apache.hadoop.fs.s3a.S3AFileSystem, JavaClass):  # noqa: SLF001
+    jvm = spark._jvm  # noqa: SLF001
+    assert jvm is not None  # a classic session's JVM view (pyspark types it optional)
+    if not isinstance(jvm.org.apache.hadoop.fs.s3a.S3AFileSystem, JavaClass):
         raise EnvironmentProblem(
             f"the lake {storage.describe()} is on object storage but this Spark session has no hadoop-aws: "
             "build it with the s3 jars (lakeops does for an s3:// lake.root; run `make jars` once)"

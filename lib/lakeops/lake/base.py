@@ -28,7 +28,6 @@ from lakeops.errors import (
     SchemaMismatchError,
     StorageUnavailableError,
 )
-from lakeops.lake.mapping import BatchFn, MapPlan, MergeFn, ReduceFn, Scan, map_frame
 from lakeops.lake.snapshot import (
     arrow_schema,
     check_protocol,
@@ -40,6 +39,7 @@ from lakeops.lake.snapshot import (
 )
 from lakeops.lake.spec import PartitionSelection, TableSpec, check_table_schema, conform, parse_partition_string
 from lakeops.lake.storage import Storage, storage_for
+from lakeops.lake.tasks import BatchFn, MapPlan, MergeFn, ReduceFn, Scan, map_frame
 from lakeops.names import TableName
 
 if TYPE_CHECKING:
@@ -506,7 +506,7 @@ class Lake(ABC):
             part_cols, own, table = list(src.partition_by), tuple(scan.columns), scan.table
 
             def run(batches, part_cols=part_cols, columns=columns, own=own, table=table):
-                from lakeops.lake.mapping import split_by_partition
+                from lakeops.lake.tasks import split_by_partition
 
                 found = None
                 for batch in batches:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 from lakeops.errors import TableNotFoundError
 from lakeops.lake.snapshot import Snapshot, open_snapshot, table_names
@@ -51,7 +52,7 @@ def table_info(snapshot: Snapshot) -> TableInfo:
     last = snapshot.dt.history(1)[0]
     return TableInfo(
         name=str(snapshot.name),
-        rows=None if any(c is None for c in counts) else sum(counts),
+        rows=None if any(c is None for c in counts) else sum(cast("list[int]", counts)),
         files=len(files),
         partitions=partitions,
         version=snapshot.version,

@@ -24,7 +24,7 @@ Reads the table's ``_delta_log/<version>.json`` commit entries; writes nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lakeops.lake.spec import PartitionSelection, TableSpec, parse_partition_string
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 
 def find_conflict(
-    commits: Iterable[tuple[int, list[Mapping[str, Any]]]],
+    commits: Iterable[tuple[int, Sequence[Mapping[str, Any]]]],
     spec: TableSpec,
     selection: PartitionSelection | None,
 ) -> str | None:

@@ -33,7 +33,8 @@ import pyarrow.parquet as pq
 from lakeops.errors import CommitConflictError, EmptyWriteError, PartitionViolationError
 from lakeops.lake.base import DEFAULT_RETENTION_HOURS, Lake, WriteResult, check_protocol, live_files
 from lakeops.lake.conflicts import find_conflict, read_commits
-from lakeops.lake.mapping import (
+from lakeops.lake.spec import PartitionSelection, TableSpec, parse_partition_string, to_partition_string
+from lakeops.lake.tasks import (
     HIVE_NULL,
     BatchFn,
     MapPlan,
@@ -48,7 +49,6 @@ from lakeops.lake.mapping import (
     split_by_partition,
     split_columns,
 )
-from lakeops.lake.spec import PartitionSelection, TableSpec, parse_partition_string, to_partition_string
 from lakeops.names import TableName
 
 if TYPE_CHECKING:
@@ -238,9 +238,10 @@ class EmbeddedLake(Lake):
             self.storage.remove_tree(write_dir)
             raise
         finally:
-            sc.setLocalProperty("spark.jobGroup.id", None)
-            sc.setLocalProperty("spark.job.interruptOnCancel", None)
-            sc.setJobDescription(None)
+            # None unsets a local property (as setLocalProperty's docstring says); pyspark's annotations allow str only.
+            sc.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
+            sc.setLocalProperty("spark.job.interruptOnCancel", None)  # type: ignore[arg-type]
+            sc.setJobDescription(None)  # type: ignore[arg-type]
         return self._commit_overwrite(
             spec, target, write_dir, staged, PartitionSelection.build(spec, out), allow_empty=False,
             metadata={**metadata, "lakeops.source": str(src.name), "lakeops.source_version": dt.version()},
@@ -384,9 +385,9 @@ class EmbeddedLake(Lake):
     ) -> WriteResult:
         from deltalake import CommitProperties
         from deltalake.exceptions import CommitFailedError
-        from deltalake.transaction import AddAction
+        from deltalake.transaction import AddAction, RemoveAction
 
-        actions = [
+        actions: list[AddAction | RemoveAction] = [
             AddAction(f.path, f.size, f.partition_values, f.modification_time, True, f.stats) for f in staged
         ]
         rows = sum(f.rows for f in staged)

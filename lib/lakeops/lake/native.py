@@ -100,7 +100,7 @@ class NativeLake(Lake):
         uri, version = self.location(spec.name), self._delta(spec.name).version()
         while True:
             (_, actions), = read_commits(self.storage, uri, after=version - 1, upto=version)
-            info = next((a["commitInfo"] for a in actions if "commitInfo" in a), {})
+            info: dict[str, Any] = next((a["commitInfo"] for a in actions if "commitInfo" in a), {})
             if write_id in str(info.get("userMetadata", "")) or version == 0:
                 break
             version -= 1

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from lakeops.lake.spec import TableSpec
-from lakeops.names import validate_name
+from lakeops.names import TableName, validate_name
 
 if TYPE_CHECKING:
     from lakeops.config import ModelConfig
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 UTC_TS = pa.timestamp("us", tz="UTC")
 
 TELEMETRY = TableSpec(
-    name="raw.telemetry",
+    name=TableName.parse("raw.telemetry"),
     schema=pa.schema(
         [
             ("ds", pa.date32()),
@@ -51,7 +51,7 @@ TELEMETRY = TableSpec(
 )
 
 INCIDENTS = TableSpec(
-    name="raw.incidents",
+    name=TableName.parse("raw.incidents"),
     schema=pa.schema(
         [
             ("ds", pa.date32()),
@@ -66,7 +66,7 @@ INCIDENTS = TableSpec(
 )
 
 SCENARIO = TableSpec(
-    name="raw.scenario",
+    name=TableName.parse("raw.scenario"),
     schema=pa.schema(
         [
             ("column_name", pa.string()),
@@ -84,7 +84,7 @@ RAW_TABLES = (TELEMETRY, INCIDENTS, SCENARIO)
 # --------------------------------------------------------------------------- operations
 
 DATA_QUALITY = TableSpec(
-    name="ml.data_quality",
+    name=TableName.parse("ml.data_quality"),
     schema=pa.schema(
         [
             ("ds", pa.date32()),
@@ -108,7 +108,7 @@ DATA_QUALITY = TableSpec(
 )
 
 JOB_RUNS = TableSpec(
-    name="ml.job_runs",
+    name=TableName.parse("ml.job_runs"),
     schema=pa.schema(
         [
             ("job_run_id", pa.string()),
@@ -129,7 +129,7 @@ JOB_RUNS = TableSpec(
 )
 
 FEATURE_DAYS = TableSpec(
-    name="ml.feature_days",
+    name=TableName.parse("ml.feature_days"),
     schema=pa.schema(
         [
             ("model_name", pa.string()),
@@ -150,7 +150,7 @@ FEATURE_DAYS = TableSpec(
 # --------------------------------------------------------------------------- models
 
 BASELINES = TableSpec(
-    name="ml.baselines",
+    name=TableName.parse("ml.baselines"),
     schema=pa.schema(
         [
             ("model_name", pa.string()),
@@ -176,7 +176,7 @@ BASELINES = TableSpec(
 )
 
 BASELINE_SKETCHES = TableSpec(
-    name="ml.baseline_sketches",
+    name=TableName.parse("ml.baseline_sketches"),
     schema=pa.schema(
         [
             ("model_name", pa.string()),
@@ -198,7 +198,7 @@ BASELINE_SKETCHES = TableSpec(
 )
 
 MODEL_VALIDATIONS = TableSpec(
-    name="ml.model_validations",
+    name=TableName.parse("ml.model_validations"),
     schema=pa.schema(
         [
             ("ds", pa.date32()),
@@ -265,7 +265,7 @@ def features_spec(model: ModelConfig) -> TableSpec:
     fields += [pa.field(c, pa.float64()) for c in model.features.numeric]
     fields.append(pa.field(model.label, pa.int32()))
     return TableSpec(
-        name=features_table(model.name),
+        name=TableName.parse(features_table(model.name)),
         schema=pa.schema(fields),
         partition_by=("ds",),
         description=f"Features and label of model {model.name}, one row per {', '.join(model.entity_keys)} and ds.",
@@ -284,7 +284,7 @@ _MONITOR_KEY = [
 ]
 
 DRIFT_COUNTS = TableSpec(
-    name="ml.drift_counts",
+    name=TableName.parse("ml.drift_counts"),
     schema=pa.schema(
         [
             *_MONITOR_KEY,
@@ -304,7 +304,7 @@ DRIFT_COUNTS = TableSpec(
 )
 
 DRIFT_METRICS = TableSpec(
-    name="ml.drift_metrics",
+    name=TableName.parse("ml.drift_metrics"),
     schema=pa.schema(
         [
             *_MONITOR_KEY,
@@ -336,7 +336,7 @@ DRIFT_METRICS = TableSpec(
 )
 
 PROFILE_METRICS = TableSpec(
-    name="ml.profile_metrics",
+    name=TableName.parse("ml.profile_metrics"),
     schema=pa.schema(
         [
             *_MONITOR_KEY,
@@ -362,7 +362,7 @@ PROFILE_METRICS = TableSpec(
 
 
 PERFORMANCE_REFERENCE = TableSpec(
-    name="ml.performance_reference",
+    name=TableName.parse("ml.performance_reference"),
     schema=pa.schema(
         [
             ("model_name", pa.string()),
@@ -393,7 +393,7 @@ PERFORMANCE_REFERENCE = TableSpec(
 )
 
 PERFORMANCE_METRICS = TableSpec(
-    name="ml.performance_metrics",
+    name=TableName.parse("ml.performance_metrics"),
     schema=pa.schema(
         [
             ("ds", pa.date32()),
@@ -435,7 +435,7 @@ PERFORMANCE_METRICS = TableSpec(
 )
 
 ATTRIBUTION_REFERENCE = TableSpec(
-    name="ml.attribution_reference",
+    name=TableName.parse("ml.attribution_reference"),
     schema=pa.schema(
         [
             ("model_name", pa.string()),
@@ -453,7 +453,7 @@ ATTRIBUTION_REFERENCE = TableSpec(
 )
 
 ATTRIBUTION_DRIFT = TableSpec(
-    name="ml.attribution_drift",
+    name=TableName.parse("ml.attribution_drift"),
     schema=pa.schema(
         [
             ("ds", pa.date32()),
@@ -490,7 +490,7 @@ def predictions_spec(model_name: str, keys: pa.Schema) -> TableSpec:
     is kept as a column so that rows from several models can be unioned.
     """
     return TableSpec(
-        name=predictions_table(model_name),
+        name=TableName.parse(predictions_table(model_name)),
         schema=pa.schema(
             [
                 ("ds", pa.date32()),
@@ -511,7 +511,7 @@ def predictions_spec(model_name: str, keys: pa.Schema) -> TableSpec:
 # --------------------------------------------------------------------------- alerts
 
 ALERTS = TableSpec(
-    name="ml.alerts",
+    name=TableName.parse("ml.alerts"),
     schema=pa.schema(
         [
             ("ds", pa.date32()),

@@ -1,7 +1,7 @@
 """From bucket counts to drift, count and profile rows (no Spark, no tables).
 
 The baseline of a model version (:class:`Reference`, read from ``ml.baselines``
-and ``ml.baseline_sketches``) and a day's tallies (:mod:`lakeops.evaluate.tally`)
+and ``ml.baseline_sketches``) and a day's tallies (:mod:`lakeops.tally.counts`)
 go in; rows for ``ml.drift_metrics``, ``ml.drift_counts`` and
 ``ml.profile_metrics`` come out. Every statistic is :mod:`lakeops.monitor.stats`
 over stored counts, so any row can be recomputed from the tables.
@@ -26,14 +26,15 @@ from bisect import bisect_left
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import numpy as np
 
 from lakeops.config import MonitorConfig
 from lakeops.constants import STATUS_LEVEL
-from lakeops.evaluate.bins import NULL_BIN, ColumnBins
-from lakeops.evaluate.tally import ColumnTally, TallyPlan, coarse_counts, quantiles
 from lakeops.monitor import stats
+from lakeops.tally.bins import NULL_BIN, ColumnBins
+from lakeops.tally.counts import ColumnTally, TallyPlan, coarse_counts, quantiles
 
 SliceKey = tuple[str | None, str | None]
 PROFILE_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
@@ -203,10 +204,11 @@ def profile_row(*, ds: date, reference: Reference, column: str, tally: ColumnTal
     counts = tally.counts[0]
     n, nulls = int(counts.sum()), int(counts[-1])
     present = n - nulls
-    row = {"ds": ds, "model_name": reference.model_name, "model_version": reference.model_version,
-           "column_name": column, "column_type": b.kind, "count": n, "nulls": nulls,
-           "distinct_approx": tally.distinct_estimate(), "zeros": None, "mean": None, "stddev": None,
-           "min": None, "max": None, **{_q(p): None for p in PROFILE_QUANTILES}}
+    row: dict[str, Any] = {
+        "ds": ds, "model_name": reference.model_name, "model_version": reference.model_version,
+        "column_name": column, "column_type": b.kind, "count": n, "nulls": nulls,
+        "distinct_approx": tally.distinct_estimate(), "zeros": None, "mean": None, "stddev": None,
+        "min": None, "max": None, **{_q(p): None for p in PROFILE_QUANTILES}}
     if b.numeric and present:
         mean = tally.total / present
         var = max(tally.total_sq / present - mean * mean, 0.0) * (present / (present - 1) if present > 1 else 0.0)

@@ -29,9 +29,9 @@ import pyarrow as pa
 
 from lakeops.config import ModelConfig
 from lakeops.evaluate import performance as perf
-from lakeops.evaluate.encoding import NULL, OTHER
 from lakeops.evaluate.scoring import SCORE
 from lakeops.lake.tables import PERFORMANCE_METRICS, PERFORMANCE_REFERENCE, features_table, predictions_table
+from lakeops.tally.bins import NULL, OTHER
 
 if TYPE_CHECKING:
     from lakeops.lake import Lake
@@ -181,13 +181,13 @@ class _Tallier:
             out: dict[str, list] = {name: [] for name in _CELLS.names}
             for day in np.unique(ds):
                 on_day = ds == day
-                for key, value, mask in groups:
+                for slice_key, value, mask in groups:
                     rows = on_day & mask
                     if not rows.any():
                         continue
                     cell, n, total = perf.to_cells(perf.tally(score[rows], decision[rows], label[rows]))
                     out["ds"] += [day] * len(cell)
-                    out["slice_key"] += [key] * len(cell)
+                    out["slice_key"] += [slice_key] * len(cell)
                     out["slice_value"] += [value] * len(cell)
                     out["cell"] += cell.tolist()
                     out["n"] += n.tolist()

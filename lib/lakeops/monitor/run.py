@@ -35,7 +35,6 @@ from lakeops.config import MlflowConfig, ModelConfig, MonitorConfig
 from lakeops.constants import STATUS_LEVEL
 from lakeops.errors import InvalidParameterError, MissingInputError
 from lakeops.evaluate.scoring import SCORE
-from lakeops.evaluate.tally import ColumnTally, TallyPlan, merge, tally_batch
 from lakeops.lake import Scan
 from lakeops.lake.tables import (
     ATTRIBUTION_DRIFT,
@@ -48,7 +47,7 @@ from lakeops.lake.tables import (
     features_table,
     predictions_table,
 )
-from lakeops.monitor.attribution import attribution_drift
+from lakeops.monitor.attribution import DayAttribution, attribution_drift
 from lakeops.monitor.drift import (
     DayCounts,
     Reference,
@@ -62,6 +61,7 @@ from lakeops.monitor.drift import (
 )
 from lakeops.monitor.performance import DayQuality, late_days, measure
 from lakeops.runs import job_run
+from lakeops.tally.counts import ColumnTally, TallyPlan, merge, tally_batch
 
 if TYPE_CHECKING:
     from lakeops.lake import Lake
@@ -69,6 +69,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 JOB = "monitor"
+#: A day's counts of one column and slice are keyed ``(column, slice_key, slice_value)``.
+CountsKey = tuple[str, str | None, str | None]
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,7 @@ class MonitorResult:
     alerts: tuple[dict[str, Any], ...] = ()
     notices: tuple[Any, ...] = ()
     retrain_requests: tuple[Any, ...] = ()
-    reports: tuple[Path, ...] = ()
+    reports: tuple[Path | str, ...] = ()  # paths, or URIs on object storage (write_reports)
 
 
 @dataclass(frozen=True)
@@ -157,7 +159,8 @@ def monitor(lake: Lake, model: ModelConfig, *, days: Sequence[date],
         quality_rows, quality_days = _quality(lake, model, days, versions, pinned, references, source, scored)
         quality = {q.ds: q for q in quality_days}
         summaries = [dataclasses.replace(s, quality=quality.get(s.ds)) for s in drift.summaries]
-        attribution_rows, attributed = [], {}
+        attribution_rows: list[dict[str, Any]] = []
+        attributed: dict[date, DayAttribution] = {}
         if mlflow_cfg is not None:
             attribution_rows, attributed = attribution_drift(
                 lake, model, days=days, versions=versions, rows={s.ds: s.rows for s in summaries},
@@ -191,14 +194,14 @@ def _drift(model: ModelConfig, days: list[date], versions: Mapping[date, int], r
     """The days' rows, in order: a day of this run is the previous day of the next one."""
     out = DriftRows([], [], [], [])
     columns = (*model.features.numeric, *model.features.categorical, SCORE)
-    computed: dict[date, dict[tuple[str, Any], DayCounts]] = {}
+    computed: dict[date, dict[CountsKey, DayCounts]] = {}
     for d in days:
         prev_ds, stored, stored_version = previous.get(d, (None, None, None))
         # The counts of a previous day of this run come from the run, not from what an earlier run stored.
-        this_run = prev_ds in computed
-        base_ds = consecutive_day(prev_ds, version=versions[d],
-                                  previous_version=versions[prev_ds] if this_run else stored_version)
-        prev = (computed[prev_ds] if this_run else stored) if base_ds is not None else None
+        if prev_ds in computed:
+            stored, stored_version = computed[prev_ds], versions[prev_ds]
+        base_ds = consecutive_day(prev_ds, version=versions[d], previous_version=stored_version)
+        prev = stored if base_ds is not None else None
         computed[d], day_metrics = _day_rows(d, references[versions[d]], plans[d], columns, tallies, prev,
                                              base_ds if prev else None, model.monitor, out)
         out.metrics.extend(day_metrics)
@@ -207,11 +210,11 @@ def _drift(model: ModelConfig, days: list[date], versions: Mapping[date, int], r
 
 
 def _day_rows(ds: date, reference: Reference, plan: TallyPlan, columns: Sequence[str],
-              tallies: Mapping[tuple[date, str], ColumnTally], previous: Mapping[tuple[str, Any], DayCounts] | None,
+              tallies: Mapping[tuple[date, str], ColumnTally], previous: Mapping[CountsKey, DayCounts] | None,
               previous_ds: date | None, cfg: MonitorConfig,
-              out: DriftRows) -> tuple[dict[tuple[str, Any], DayCounts], list[dict]]:
+              out: DriftRows) -> tuple[dict[CountsKey, DayCounts], list[dict]]:
     """One day: its counts by (column, slice) and drift rows; its count and profile rows go to ``out``."""
-    found: dict[tuple[str, Any], DayCounts] = {}
+    found: dict[CountsKey, DayCounts] = {}
     day_metrics: list[dict] = []
     for column in columns:
         tally = tallies.get((ds, column))
@@ -269,7 +272,9 @@ def _quality(lake: Lake, model: ModelConfig, days: list[date], versions: dict[da
              pinned: Mapping[str, int | None], references: Mapping[int, Reference], source: str,
              scored: str) -> tuple[list[dict], list[DayQuality]]:
     """Performance rows for ``days`` and the earlier days whose labels changed (same pinned versions)."""
-    late = sorted(late_days(lake, model, before=max(days), features_version=pinned[source]) - set(versions))
+    features_version = pinned[source]
+    assert features_version is not None  # _versions found the days' features partitions in it
+    late = sorted(late_days(lake, model, before=max(days), features_version=features_version) - set(versions))
     all_versions = dict(versions)
     if late:
         # Only days scored by one version can be measured (the pinned predictions' log stats say which).

@@ -53,7 +53,8 @@ class PlannedExpectation:
 
         The same rule as the GX expectation, written per row (per day for
         ``freshness``): ``checked`` rows count towards ``mostly``, ``unexpected``
-        ones against it. ``None`` when a column it needs is missing.
+        ones against it. ``None`` when a column it needs is missing (``ds`` for
+        ``freshness`` and ``unique``).
         """
         from pyspark.sql import Window
         from pyspark.sql import functions as F
@@ -62,7 +63,9 @@ class PlannedExpectation:
         needed = [rule.column] if rule.column else list(rule.columns)
         if self.batch == PER_DS:
             needed = [ROW_COUNT_COLUMN]
-        if any(c not in columns for c in [*needed, ds_column]):
+        # Per day needs the day: freshness is judged per ds, uniqueness within one.
+        if any(c not in columns for c in needed) or (
+                rule.kind in ("freshness", "unique") and ds_column not in columns):
             return None
         everything = F.lit(True)
         if rule.kind == "not_null":

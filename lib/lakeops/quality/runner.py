@@ -1,7 +1,9 @@
 """Run a data-quality suite with Great Expectations on Spark DataFrames.
 
 The caller passes the rows to check and the partitions (``days``) they should
-cover. Results become :class:`ExpectationOutcome` rows, each knowing the days it
+cover. Row rules run on the Spark DataFrame; rules about a partition as a whole
+(``row_count_between``) run with GX's pandas engine on the few rows of counts per
+day, one Spark aggregation away. Results become :class:`ExpectationOutcome` rows, each knowing the days it
 failed on (the caller writes them to ``ml.data_quality``, one row per ds), and
 a result document (GX's own JSON, per batch) that is kept beside the table.
 
@@ -16,6 +18,8 @@ import logging
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any
+
+import pandas as pd
 
 from lakeops.config import SuiteConfig
 from lakeops.quality.expectations import PER_DS, ROW_COUNT_COLUMN, ROWS, PlannedExpectation, plan
@@ -102,15 +106,11 @@ def run_suite(
     for batch, items in by_batch.items():
         if not items:
             continue
-        frame = df if batch == ROWS else _rows_per_ds(df, days, ds_column).cache()
-        try:
-            found, document[batch] = _check_batch(
-                frame, items, name=f"{suite.name}_{batch}", suite=suite.name, stage=stage, days=days,
-                ds_column=ds_column, index=[c for c in index if c in frame.columns],
-            )
-        finally:
-            if batch != ROWS:
-                frame.unpersist()
+        frame = df if batch == ROWS else _rows_per_ds(df, days, ds_column)
+        found, document[batch] = _check_batch(
+            frame, items, name=f"{suite.name}_{batch}", suite=suite.name, stage=stage, days=days,
+            ds_column=ds_column, index=[c for c in index if c in frame.columns],
+        )
         outcomes.extend(found)
     outcome = SuiteOutcome(suite.name, stage, tuple(outcomes), document)
     log.info(
@@ -121,7 +121,7 @@ def run_suite(
 
 
 def _check_batch(
-    frame: DataFrame, items: list[PlannedExpectation], *, name: str, suite: str, stage: str, days: list[date],
+    frame: DataFrame | pd.DataFrame, items: list[PlannedExpectation], *, name: str, suite: str, stage: str, days: list[date],
     ds_column: str, index: list[str],
 ) -> tuple[list[ExpectationOutcome], dict[str, Any]]:
     """Outcomes of ``items`` on ``frame`` and the GX result document, in a few Spark jobs.
@@ -158,8 +158,7 @@ def _check_batch(
             if not found.success:
                 found = replace(found, failing_ds=tally.failing_days(i, items[i], days))
             outcomes[i] = found
-    found = [outcomes[i] for i in range(len(items))]
-    return found, document
+    return [outcomes[i] for i in range(len(items))], document
 
 
 @dataclass(frozen=True)
@@ -193,9 +192,27 @@ class _Tally:
         return tuple(sorted(d for d in bad if d in days)) or tuple(days)
 
 
-def _tally(frame: DataFrame, items: list[PlannedExpectation], *, ds_column: str, counted: set[int]) -> _Tally:
-    """One Spark aggregation per day over ``frame``: the ``counted`` rules' counts (:meth:`PlannedExpectation.per_row`)."""
+def _tally(
+    frame: DataFrame | pd.DataFrame, items: list[PlannedExpectation], *, ds_column: str, counted: set[int]
+) -> _Tally:
+    """One Spark aggregation per day over ``frame``: the ``counted`` rules' counts (:meth:`PlannedExpectation.per_row`).
+
+    The per-day batch (a pandas frame, one row per day) is counted here: its rules are
+    ``row_count_between``, a row unexpected when its count is outside the range."""
     from pyspark.sql import functions as F
+
+    if isinstance(frame, pd.DataFrame):
+        per_day = []
+        for record in frame.to_dict("records"):
+            row: dict[str, Any] = {ds_column: record[ds_column], "rows": 1}
+            count = record[ROW_COUNT_COLUMN]
+            for i in counted:
+                rule = items[i].rule
+                checked = count is not None and not pd.isna(count)
+                inside = checked and (rule.min is None or count >= rule.min) and (rule.max is None or count <= rule.max)
+                row[f"n{i}"], row[f"u{i}"] = int(checked), int(checked and not inside)
+            per_day.append(row)
+        return _Tally(per_day, ds_column, tuple(True for _ in items))
 
     conditions = [item.per_row(frame.columns, ds_column) if i in counted else None for i, item in enumerate(items)]
     # Conditions first (some are window expressions), then one aggregation per day.
@@ -213,19 +230,20 @@ def _tally(frame: DataFrame, items: list[PlannedExpectation], *, ds_column: str,
     return _Tally(per_day, ds_column, tuple(c is not None or i not in counted for i, c in enumerate(conditions)))
 
 
-def _rows_per_ds(df: DataFrame, days: list[date], ds_column: str) -> DataFrame:
-    """One row per expected day with its row count (0 for a day with no rows)."""
-    from pyspark.sql import functions as F
-
-    spark = df.sparkSession
-    expected = spark.createDataFrame([(d,) for d in days], f"`{ds_column}` date")
+def _rows_per_ds(df: DataFrame, days: list[date], ds_column: str) -> pd.DataFrame:
+    """One row per expected day with its row count (0 for a day with no rows; null without a ``ds``
+    column). A handful of rows: GX checks them with its pandas engine, sparing Spark jobs."""
     if ds_column not in df.columns:
-        return expected.withColumn(ROW_COUNT_COLUMN, F.lit(None).cast("long"))
-    counts = df.groupBy(ds_column).agg(F.count(F.lit(1)).alias(ROW_COUNT_COLUMN))
-    return expected.join(counts, on=ds_column, how="left").fillna(0, subset=[ROW_COUNT_COLUMN])
+        counts: dict[date, int | None] = dict.fromkeys(days)
+    else:
+        found = {r[0]: r[1] for r in df.groupBy(ds_column).count().collect()}
+        counts = {d: int(found.get(d, 0)) for d in days}
+    return pd.DataFrame({ds_column: list(counts), ROW_COUNT_COLUMN: pd.array(list(counts.values()), dtype="Int64")})
 
 
-def _validate(frame: DataFrame, items: list[PlannedExpectation], *, name: str, result_format: dict[str, Any]):
+def _validate(
+    frame: DataFrame | pd.DataFrame, items: list[PlannedExpectation], *, name: str, result_format: dict[str, Any]
+):
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -234,7 +252,9 @@ def _validate(frame: DataFrame, items: list[PlannedExpectation], *, name: str, r
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    batch = context.data_sources.add_spark(name="lakeops").add_dataframe_asset(name=name)
+    source = (context.data_sources.add_pandas(name="lakeops") if isinstance(frame, pd.DataFrame)
+              else context.data_sources.add_spark(name="lakeops"))
+    batch = source.add_dataframe_asset(name=name)
     definition = batch.add_batch_definition_whole_dataframe("whole")
     # Tagged with their position, so results map back whatever order GX reports them in.
     expectations = [item.build(meta={_POSITION: position}) for position, item in enumerate(items)]
@@ -268,7 +288,7 @@ def _outcome(item: PlannedExpectation, res, *, suite: str, stage: str) -> Expect
         count, total = result.get("unexpected_count", 0), result.get("element_count", 0)
         observed = f"{count} of {total} unexpected"
         if examples and count:
-            observed += f", e.g. {json.dumps(examples[:_EXAMPLES], default=str)}"
+            observed += f", e.g. {json.dumps([_example(e) for e in examples[:_EXAMPLES]], default=_plain)}"
     return ExpectationOutcome(
         suite=suite,
         stage=stage,
@@ -279,6 +299,19 @@ def _outcome(item: PlannedExpectation, res, *, suite: str, stage: str) -> Expect
         success=bool(res.success) and not errors,
         observed=observed,
     )
+
+
+def _example(row: Any) -> Any:
+    """A failing row as GX's Spark engine words it whichever engine ran: the index columns
+    (``ds`` first) before the checked value."""
+    if not isinstance(row, dict):
+        return row
+    return dict(sorted(row.items(), key=lambda kv: (kv[0] != "ds", kv[0] == ROW_COUNT_COLUMN)))
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars as Python numbers (GX's pandas engine reports them), anything else as text."""
+    return value.item() if hasattr(value, "item") else str(value)
 
 
 def _exception_messages(info: Any) -> list[str]:

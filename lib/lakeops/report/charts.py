@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import matplotlib
 import numpy as np
@@ -24,6 +24,7 @@ from matplotlib.artist import allow_rasterization
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
+from matplotlib.gridspec import SubplotSpec
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.path import Path
@@ -33,6 +34,7 @@ from lakeops.report.values import mpl_text, num, rank, to_float
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.typing import RcKeyType
 
     from lakeops.report.timeline import Event
 
@@ -64,8 +66,8 @@ def svg(fig: Figure, key: str, tooltips: dict[str, str] | None = None) -> Markup
     # engine runs alone (the same engine, on the same kind of SVG renderer), the box is
     # measured, and the one draw that writes the SVG comes with the layout frozen; the SVG is
     # the same. (The two figure.* settings make set_layout_engine(None) mean none.)
-    rc = {"svg.fonttype": "none", "svg.hashsalt": f"lakeops-{key}", "figure.autolayout": False,
-          "figure.constrained_layout.use": False}  # fmt: skip
+    rc: dict[RcKeyType, Any] = {"svg.fonttype": "none", "svg.hashsalt": f"lakeops-{key}", "figure.autolayout": False,
+                                "figure.constrained_layout.use": False}  # fmt: skip
     engine, dpi = fig.get_layout_engine(), fig.dpi
     with matplotlib.rc_context(rc):
         _pin_empty_axis_labels(fig)
@@ -141,8 +143,8 @@ def psi_chart(columns: pd.DataFrame) -> tuple[Markup, str]:
         ax.text(psi[i] + right * 0.01, i, label, va="center", fontsize=8)
     common = thresholds(order)
     if common is not None:
-        for value, word in zip(common, ("warn", "alert"), strict=False):
-            ax.axvline(value, color=STATUS_COLOURS[word], ls="--", lw=1.2, label=f"{word} ≥ {value:g}")
+        for limit, word in zip(common, ("warn", "alert"), strict=False):
+            ax.axvline(limit, color=STATUS_COLOURS[word], ls="--", lw=1.2, label=f"{word} ≥ {limit:g}")
         ax.legend(loc="lower right", fontsize=8, frameon=False)
         caption = f"Dashed lines: warn at PSI {common[0]:g}, alert at {common[1]:g} (the same for every column)."
     else:
@@ -192,7 +194,7 @@ def mark_events(ax: Axes, events: Sequence[Event], position: Callable[[date], fl
             n = sum(1 for e in marks if e.ds == event.ds)
             k = same_day[event.ds] = same_day.get(event.ds, -1) + 1
             dx = (k - (n - 1) / 2) * 0.32
-            where = {"transform": top} if lane is None else {}
+            where: dict[str, Any] = {"transform": top} if lane is None else {}
             ax.plot([x + dx], [0.96 if lane is None else lane], ls="", marker=style["marker"], ms=7.5,
                     color=style["color"], mec="white", mew=0.6, clip_on=False, zorder=5, gid=gid, **where)
         tips[gid] = f"{event.day} · {event.detail}"
@@ -222,7 +224,8 @@ class _Cells(Patch):
     def __init__(self, cells: Sequence[tuple[float, float, str, str]], **kwargs) -> None:
         super().__init__(in_layout=False, **kwargs)
         unit = Path.unit_rectangle()
-        self._cells = [(Path(unit.vertices + (x - 0.5, y - 0.5), unit.codes), to_rgba(colour), gid)
+        vertices = np.asarray(unit.vertices)  # already an array; matplotlib's stubs say any ArrayLike
+        self._cells = [(Path(vertices + (x - 0.5, y - 0.5), unit.codes), to_rgba(colour), gid)
                        for x, y, colour, gid in cells]  # fmt: skip
 
     def get_path(self) -> Path:
@@ -238,11 +241,12 @@ class _Cells(Patch):
         affine = transform.get_affine()
         # One graphics context for all cells, set up as Patch.draw sets up each patch's.
         gc = renderer.new_gc()
-        gc.set_linewidth(self.get_linewidth() if self.get_edgecolor()[3] else 0)
+        # get_edgecolor() is an RGBA tuple; matplotlib's stubs say any colour (an RGB tuple has no [3]).
+        gc.set_linewidth(self.get_linewidth() if self.get_edgecolor()[3] else 0)  # type: ignore[misc]
         gc.set_capstyle(self.get_capstyle())
         gc.set_joinstyle(self.get_joinstyle())
         gc.set_antialiased(self.get_antialiased())
-        self._set_gc_clip(gc)
+        self._set_gc_clip(gc)  # type: ignore[attr-defined]  # Artist's private helper, absent from matplotlib's stubs
         gc.set_snap(self.get_snap())
         gc.set_alpha(self.get_alpha())
         gc.set_foreground(self.get_edgecolor(), isRGBA=True)
@@ -338,7 +342,7 @@ class Histograms:
                       ha="right" if rotate else "center")  # fmt: skip
         if ax.get_legend() is None:
             ax.legend(fontsize=8, frameon=False, ncol=2, loc="lower right", bbox_to_anchor=(1, 1))  # never over a bar
-        return svg(ax.get_figure(), key, tips)
+        return svg(cast(Figure, ax.get_figure()), key, tips)
 
     def _axes(self) -> Axes:
         """The axes, new or without the previous chart's bars."""
@@ -353,6 +357,6 @@ class Histograms:
         for bars in list(ax.containers):
             bars.remove()
         ax.relim()  # no data: the limits come from the new bars alone
-        ax.set_position(ax.get_subplotspec().get_position(ax.get_figure()))
+        ax.set_position(cast(SubplotSpec, ax.get_subplotspec()).get_position(cast(Figure, ax.get_figure())))
         ax.set_in_layout(True)  # set_position takes the axes out of the layout
         return ax

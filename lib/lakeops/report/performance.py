@@ -14,7 +14,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from markupsafe import Markup
@@ -254,7 +254,7 @@ def _metric_panel(ax, frame: pd.DataFrame, x: list[int], label: str, metric: str
             continue
         inside = flag(r[f"{metric}_in_band"])
         outside = inside is False
-        style = ({"marker": "X", "ms": 9, "color": OUTSIDE_COLOUR} if outside else
+        style: dict[str, Any] = ({"marker": "X", "ms": 9, "color": OUTSIDE_COLOUR} if outside else
                  {"marker": "o", "ms": 5.5, "color": REALISED_COLOUR, "mfc": REALISED_COLOUR if r["settled"] else "white"})
         gid = f"lk-{metric}-{i}"
         ax.add_line(Line2D([x[i]], [r[metric]], ls="", zorder=3, gid=gid, **style))  # plot() less its overhead

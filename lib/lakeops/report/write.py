@@ -27,7 +27,7 @@ from lakeops.lake.tables import (
     MODEL_VALIDATIONS,
     PERFORMANCE_METRICS,
 )
-from lakeops.names import validate_name
+from lakeops.names import TableName, validate_name
 from lakeops.report.html import INDEX_FILENAME, TREND_DAYS, render_day, render_index
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ def _performance(lake: Lake, model_name: str) -> pd.DataFrame | None:
     return rows[rows["slice_key"].isna()]
 
 
-def _rows(lake: Lake, table: str, model_name: str, *, where: dict | None = None) -> pd.DataFrame | None:
+def _rows(lake: Lake, table: str | TableName, model_name: str, *, where: dict | None = None) -> pd.DataFrame | None:
     """The model's rows of ``table``; None in a lake without it."""
     if not lake.exists(table):
         return None

@@ -44,8 +44,8 @@ def walk(x, nodes, leaves, tree_offsets, depth, base, out, first, stop):  # prag
     zero, one = _U(0), _U(1)
     for block in range(first, stop, BLOCK_ROWS):
         start, end = _U(block), _U(min(block + BLOCK_ROWS, stop))
-        for i in range(start, end):
-            out[_U(i)] = base
+        for k in range(start, end):
+            out[_U(k)] = base
         for t in range(tree_offsets.shape[0]):
             o = _U(tree_offsets[_U(t)])
             i = start

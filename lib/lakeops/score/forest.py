@@ -76,15 +76,15 @@ class Forest:
         learner = json.loads(bytes(booster.save_raw("json")))["learner"]
         params = learner["learner_model_param"]
         link = LINKS.get(learner["objective"]["name"])
-        booster = learner["gradient_booster"]
-        if link is None or booster.get("name") != "gbtree":
+        gbtree = learner["gradient_booster"]
+        if link is None or gbtree.get("name") != "gbtree":
             return None
         if int(params.get("num_class", "0")) > 1 or int(params.get("num_target", "1")) != 1:
             return None
         num_features = int(params["num_feature"])
         if num_features >= MAX_FEATURES:
             return None
-        trees = booster["model"]["trees"]
+        trees = gbtree["model"]["trees"]
         packed, leaves, offsets, depth = [], [], [], 0
         offset = 0
         for tree in trees:

@@ -3,10 +3,10 @@
 Queries are Spark SQL with named ``:name`` parameters, the house dialect
 (``sql/queries/``). Two engines run them:
 
-- ``duckdb`` (default, :mod:`lakeops.sql.embedded`): DuckDB in this process over
+- ``duckdb`` (default, :mod:`lakeops.sql.duckdb_engine`): DuckDB in this process over
   the Delta snapshots: a few hundred milliseconds, no JVM. The text is
   translated with sqlglot; parameters stay bound values.
-- ``spark`` (:mod:`lakeops.sql.spark`): Spark SQL over temporary views from
+- ``spark`` (:mod:`lakeops.sql.spark_engine`): Spark SQL over temporary views from
   :meth:`Lake.read`, for tables too large for one machine.
 
 Before either runs anything, :mod:`lakeops.sql.statements` checks the parse
@@ -44,7 +44,7 @@ def query(
     versions: Mapping[TableName, int] | None = None,
     write: bool = False,
 ) -> pa.Table:
-    """Run ``text`` on the lake at ``root`` with the embedded engine (DuckDB); its rows as Arrow.
+    """Run ``text`` on the lake at ``root`` with the DuckDB engine (in this process); its rows as Arrow.
 
     Args:
         params: values of the named parameters (``date``, ``int``, ``float``, ``str``).
@@ -56,10 +56,10 @@ def query(
         QueryError: it does not parse or run: unknown table or column, a missing parameter.
         InvalidParameterError: a version that does not exist or names a table the query does not read.
     """
-    from lakeops.sql.embedded import run_embedded
+    from lakeops.sql.duckdb_engine import run_duckdb
     from lakeops.sql.statements import parse_script
 
-    return run_embedded(root, parse_script(text, write=write, engine="duckdb"), params=params, versions=versions)
+    return run_duckdb(root, parse_script(text, write=write, engine="duckdb"), params=params, versions=versions)
 
 
 def query_spark(
@@ -71,7 +71,7 @@ def query_spark(
     write: bool = False,
 ) -> pa.Table:
     """:func:`query` through Spark SQL on ``lake``'s session (any backend); the rows collected as Arrow."""
-    from lakeops.sql.spark import run_spark
+    from lakeops.sql.spark_engine import run_spark
     from lakeops.sql.statements import parse_script
 
     return run_spark(lake, parse_script(text, write=write, engine="spark"), params=params, versions=versions)

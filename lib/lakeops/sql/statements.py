@@ -10,7 +10,7 @@ nothing), parses each one and classifies it:
   JVM code. The only kind allowed without ``write``.
 - ``temp_view`` / ``temp_table``: ``create [or replace] temp[orary] view|table
   <name> as <query>``: session-local scratch objects, allowed with ``write``
-  (temporary tables on the embedded engine only: Spark has none).
+  (temporary tables on the DuckDB engine only: Spark has none).
 
 Everything else (DDL, DML, ``copy``, ``set``, ``explain``, ...) is refused
 with :class:`QueryRefusedError`. Lake tables are the two-part names
@@ -28,7 +28,7 @@ from typing import Literal
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
-from sqlglot.tokens import TokenType
+from sqlglot.tokens import Token, TokenType
 
 from lakeops.constants import NAME_PATTERN
 from lakeops.errors import InvalidParameterError
@@ -158,7 +158,8 @@ def _split(text: str) -> list[str]:
         tokens = sqlglot.tokenize(text, read="spark")
     except TokenError as exc:
         raise QueryError(f"cannot read the query: {exc}") from None
-    chunks, current = [], []
+    chunks: list[str] = []
+    current: list[Token] = []
     for token in [*tokens, None]:
         if token is None or token.token_type == TokenType.SEMICOLON:
             if current:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -101,7 +101,7 @@ def _generate(
         "generating %s..%s: %d day(s) x %s reporting hosts (fleet %s), %d task(s)",
         start, end, len(days), f"{rows_per_day:,}", f"{hosts:,}", len(tasks),
     )
-    params = dict(seed=seed, hosts=hosts, rows_per_day=rows_per_day, drift_start=drift_start, drift_end=drift_end)
+    params: dict[str, Any] = dict(seed=seed, hosts=hosts, rows_per_day=rows_per_day, drift_start=drift_start, drift_end=drift_end)
     meta = {"job": "generate", "seed": seed, "hosts": hosts, "rows_per_day": rows_per_day,
             "drift_start": drift_start.isoformat() if drift_start else None,
             "drift_end": drift_end.isoformat() if drift_end else None}

@@ -200,7 +200,7 @@ def telemetry(
     share = reporting_share(block, hosts=hosts, rows_per_day=rows_per_day)
     pick = np.sort(_rng(seed, _SAMPLE, block, day).choice(block.size, share, replace=False))
     drifted = drift_start is not None and day >= drift_start and (drift_end is None or day < drift_end)
-    days_in = (day - drift_start).days if drifted else -1
+    days_in = (day - drift_start).days if drifted and drift_start is not None else -1
 
     observed = {c: values[c].copy() for c in NUMERIC_COLUMNS}
     os_names = np.array(OS_VERSIONS, dtype=object)[h.os]

@@ -8,7 +8,7 @@ Wasserstein (``ml.baseline_sketches``). For every categorical feature: the kept
 categories, an ``__other__`` bucket and a ``__null__`` bucket. All of it for the
 whole population and for each value of the model's slice columns.
 
-The rows are counted by :mod:`lakeops.evaluate.tally`, the same code that
+The rows are counted by :mod:`lakeops.tally.counts`, the same code that
 counts each monitored day. Every proportion is ``count / baseline_rows``, so a
 PSI against any later day can be recomputed by hand from ``ml.baselines`` and
 ``ml.drift_counts``.
@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from lakeops.evaluate.bins import ColumnBins
-from lakeops.evaluate.tally import SKETCH_QUANTILES, ColumnTally, TallyPlan, coarse_counts, tally_frame
 from lakeops.lake.tables import BASELINE_SKETCHES, BASELINES
 from lakeops.runs import cached
+from lakeops.tally.bins import ColumnBins
+from lakeops.tally.counts import SKETCH_QUANTILES, ColumnTally, TallyPlan, coarse_counts, tally_frame
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame

@@ -1,4 +1,4 @@
-"""The embedded engine: DuckDB over the Delta snapshots, in this process, no JVM.
+"""The DuckDB engine: DuckDB over the Delta snapshots, in this process, no JVM.
 
 Each lake table a query names is read from its Delta log (at the latest
 version, or the one asked for) through :mod:`lakeops.lake.snapshot`, on a local
@@ -40,7 +40,7 @@ class QueryFailedError(LakeopsError):
     """The engine failed for a reason other than the query text (I/O, memory): perhaps worth a retry."""
 
 
-def run_embedded(
+def run_duckdb(
     root: str | Path,
     script: Script,
     *,

@@ -10,7 +10,7 @@ In ``ml.baselines`` each bucket is a row with its ``bin_index``: ``0..k`` for
 numeric bins, the category's position for kept categories, ``len(kept)`` for
 OTHER and ``-1`` for the null bucket (:meth:`ColumnBins.bin_indices`).
 
-:mod:`lakeops.evaluate.tally` counts rows into these buckets (training and
+:mod:`lakeops.tally.counts` counts rows into these buckets (training and
 monitoring alike). Reads and writes no tables.
 """
 
@@ -21,8 +21,11 @@ from typing import Literal
 
 import numpy as np
 
-from lakeops.evaluate.encoding import NULL, OTHER
-
+#: The buckets of values outside the kept categories, and of nulls: bucket labels and slice
+#: values (``ml.baselines``, ``ml.drift_counts``). A model's encoding has codes for them, not names
+#: (:mod:`lakeops.evaluate.encoding`).
+OTHER, NULL = "__other__", "__null__"
+#: ``ml.baselines.bin_index`` of the null bucket.
 NULL_BIN = -1
 
 

@@ -23,14 +23,14 @@ from __future__ import annotations
 
 import functools
 import pickle
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 
-from lakeops.evaluate.encoding import NULL, OTHER
+from lakeops.tally.bins import NULL, OTHER
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -140,7 +140,7 @@ def tally_batch(batch: pa.RecordBatch | pa.Table, plan: TallyPlan, columns: Sequ
     return out
 
 
-def merge(a: Mapping[object, ColumnTally] | None, b: Mapping[object, ColumnTally] | None) -> dict:
+def merge(a: Mapping[Any, ColumnTally] | None, b: Mapping[Any, ColumnTally] | None) -> dict:
     """Two partial tallies (keyed alike, e.g. by column or by (ds, column)) added up."""
     if not a:
         return dict(b or {})
@@ -158,7 +158,7 @@ def tally_frame(df: DataFrame, plan: TallyPlan, columns: Sequence[str]) -> dict[
 
     needed = list(dict.fromkeys([*columns, *[c for c in plan.slices if c in df.columns]]))
 
-    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    def run(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         found: dict = {}
         for batch in batches:
             found = merge(found, tally_batch(batch, plan, columns))
@@ -199,7 +199,7 @@ def quantiles(edges: Sequence[float], counts: np.ndarray, probs: Sequence[float]
     lo = np.concatenate([[vmin], np.clip(edges, vmin, vmax)])
     hi = np.concatenate([np.clip(edges, vmin, vmax), [vmax]])
     cum = np.cumsum(counts)
-    out = []
+    out: list[float | None] = []
     for p in probs:
         target = p * n
         j = int(np.searchsorted(cum, target, side="left"))
@@ -231,7 +231,7 @@ def _slice_codes(batch, plan: TallyPlan) -> np.ndarray:
 
 def _tally_numeric(values: pa.Array, edges: tuple[float, ...], codes: np.ndarray, tally: ColumnTally) -> None:
     """Counts per sketch cell (null bucket for null and NaN) and the profile, in one compiled pass."""
-    from lakeops.evaluate._tally_kernel import tally_numeric  # numba loads here, on first use
+    from lakeops.tally._kernel import tally_numeric  # numba loads here, on first use
 
     grid, table, start, inv_width = _lookup(edges)
     x = np.ascontiguousarray(values.cast(pa.float64()).to_numpy(zero_copy_only=False))
@@ -247,7 +247,7 @@ def _tally_numeric(values: pa.Array, edges: tuple[float, ...], codes: np.ndarray
 @functools.lru_cache(maxsize=256)
 def _lookup(edges: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray, float, float]:
     """The grid as an array and its lookup table, built once per worker and column."""
-    from lakeops.evaluate._tally_kernel import lookup_table
+    from lakeops.tally._kernel import lookup_table
 
     grid = np.asarray(edges, dtype=np.float64)
     return (grid, *lookup_table(grid))

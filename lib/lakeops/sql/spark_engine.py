@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from lakeops.lake.snapshot import table_names
 from lakeops.names import TableName
-from lakeops.sql.embedded import QueryFailedError, check_versions
+from lakeops.sql.duckdb_engine import QueryFailedError, check_versions
 from lakeops.sql.params import bind
 from lakeops.sql.statements import QueryError, Script, spark_text
 

@@ -1,4 +1,4 @@
-"""Batch functions over a table's partitions: the plan and the task-side code.
+"""Running a batch function over a table's partitions in Spark tasks: the plan and the task-side code.
 
 :meth:`lakeops.lake.Lake.map_partitions` runs a function over every Arrow batch
 of some partitions of a source table and writes what it returns as the matching
@@ -20,7 +20,7 @@ Reads and writes no tables itself.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -111,7 +111,7 @@ def map_frame(df: DataFrame, fn: BatchFn, plan: MapPlan) -> DataFrame:
     """
     spec, part_cols = plan.spec, plan.source_partition_by
 
-    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    def run(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
             for key, piece in split_by_partition(pa.Table.from_batches([batch]), part_cols):
                 piece_batch = piece.select(list(plan.columns)).combine_chunks().to_batches()

@@ -1,4 +1,4 @@
-"""The compiled inner loop of :func:`lakeops.evaluate.tally.tally_batch` for numeric columns (numba).
+"""The compiled inner loop of :func:`lakeops.tally.counts.tally_batch` for numeric columns (numba).
 
 One pass per column does what would otherwise be several numpy passes: find
 each value's cell on the sketch grid, count it for the whole population and
@@ -10,8 +10,8 @@ unpredictable loads per value. Instead a lookup table maps a uniform grid over
 the edges' range to the edges each grid cell can hold (:func:`lookup_table`),
 so a value needs one multiplication and a binary search over the few edges of
 its grid cell; it degrades to the plain binary search only where many edges
-crowd into one grid cell (very heavy tails). Kept apart so that importing the
-tally module does not import numba, and so numba's disk cache has a file to key on.
+crowd into one grid cell (very heavy tails). Kept apart so that importing
+:mod:`lakeops.tally.counts` does not import numba, and so numba's disk cache has a file to key on.
 """
 
 from __future__ import annotations

@@ -1,0 +1,130 @@
+"""Where output goes: lakeops's own lines to the terminal, everyone else's to a log file.
+
+Spark's JVM (log4j, DAGScheduler warnings), its Python workers, XGBoost's tracker,
+MLflow's database set-up and registry messages and matplotlib's font cache all
+write to the process's standard streams, at the C level, from child processes or
+with a Python ``print`` to ``sys.stderr``. :func:`redirect_chatter` points file
+descriptors 1 and 2 and ``sys.stderr`` at the log file, and keeps copies of the
+terminal's descriptors for ``sys.stdout`` (a command's result: ``lakeops sql ... >
+out.csv`` still works) and for lakeops's own log lines and errors
+(:func:`terminal`). Third-party Python loggers go to the file only. With ``-v``
+nothing is redirected and every logger prints.
+
+The file is ``<lakehouse>/_logs/lakeops.log`` for a lakehouse folder, and
+``<temp dir>/lakeops/lakeops.log`` for one on object storage
+(``LAKEOPS_LOG_DIR`` overrides both). Writes no tables.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import TextIO
+
+#: The lakehouse folder holding the log (the demo's reset leaves it alone).
+LOG_FOLDER = "_logs"
+LOG_FILE = "lakeops.log"
+
+_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_state: dict[str, object] = {}
+
+
+def log_path(lake_root: str | Path) -> Path:
+    """The log file for a lakehouse root (a folder, or an object-store URI)."""
+    override = os.environ.get("LAKEOPS_LOG_DIR")
+    if override:
+        return Path(override) / LOG_FILE
+    root = str(lake_root)
+    if "://" in root:  # object storage: a log is appended to, which an object cannot be
+        return Path(tempfile.gettempdir()) / "lakeops" / LOG_FILE
+    return Path(root) / LOG_FOLDER / LOG_FILE
+
+
+def configure(verbosity: int, *, redirect: bool = False) -> None:
+    """Set up logging for a command (the CLI calls this once).
+
+    ``verbosity``: 0 the default (INFO lines), below 0 quieter (warnings only),
+    above 0 everything, from every library. ``redirect``: once the command opens the
+    lakehouse (:func:`redirect_chatter`), send everyone else's output to the log file.
+    """
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    root.setLevel(logging.DEBUG if verbosity > 0 else logging.INFO)
+    logging.getLogger("py4j").setLevel(logging.WARNING)  # every gateway call at INFO
+    logging.captureWarnings(True)
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(logging.Formatter(_FORMAT, datefmt="%H:%M:%S"))
+    console.setLevel(logging.INFO if verbosity == 0 else logging.WARNING if verbosity < 0 else logging.DEBUG)
+    if verbosity <= 0:
+        console.addFilter(_ours)
+    root.addHandler(console)
+    _state.clear()
+    _state.update(console=console, armed=redirect and verbosity <= 0)
+
+
+def redirect_chatter(lake_root: str | Path) -> Path | None:
+    """Send Spark's, MLflow's and XGBoost's output to the lakehouse's log file, when the CLI asked
+    for it (:func:`configure`); call it before the JVM starts. Returns the log file, or ``None``."""
+    if not _state.get("armed") or redirected() is not None:
+        return redirected()
+    log_file = log_path(lake_root)
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    stream = open(log_file, "a", buffering=1, encoding="utf-8")  # open for the rest of the process
+    terminal_err = _redirect_descriptors(stream)
+    console = _state["console"]
+    assert isinstance(console, logging.StreamHandler)
+    console.setStream(terminal_err)
+    _state["terminal"] = terminal_err
+    to_file = logging.StreamHandler(stream)
+    to_file.setFormatter(logging.Formatter(_FORMAT))
+    logging.getLogger().addHandler(to_file)
+    # MLflow draws artifact progress bars on sys.stderr, which is the terminal's, and (unless told
+    # not to before it is imported) gives its loggers their own handler on it.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_CONFIGURE_LOGGING", "false")
+    _state["file"] = log_file
+    logging.getLogger("lakeops").debug("Spark, MLflow and XGBoost output goes to %s", log_file)
+    return log_file
+
+
+def _ours(record: logging.LogRecord) -> bool:
+    """lakeops's records, and anyone's warnings once nothing else shows them."""
+    return record.name == "lakeops" or record.name.startswith("lakeops.") or (
+        "file" not in _state and record.levelno >= logging.WARNING)
+
+
+def redirected() -> Path | None:
+    """The log file the chatter goes to, or ``None`` when it reaches the terminal."""
+    found = _state.get("file")
+    return found if isinstance(found, Path) else None
+
+
+def terminal() -> TextIO:
+    """Where lakeops's errors go: the terminal's standard error, whether or not the chatter is redirected."""
+    found = _state.get("terminal")
+    return found if found is not None else sys.stderr  # type: ignore[return-value]
+
+
+def restore() -> None:
+    """``sys.stderr`` back to the terminal (the CLI's last step: a crash's traceback must be seen)."""
+    found = _state.get("terminal")
+    if found is not None:
+        sys.stderr = found
+
+
+def _redirect_descriptors(stream: TextIO) -> TextIO:
+    """Descriptors 1 and 2 and ``sys.stderr`` to ``stream``; ``sys.stdout`` keeps the terminal.
+    Returns a stream on the terminal's standard error."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    terminal_out, terminal_err = os.dup(1), os.dup(2)
+    os.dup2(stream.fileno(), 1)
+    os.dup2(stream.fileno(), 2)
+    sys.stdout = os.fdopen(terminal_out, "w", buffering=1, encoding=sys.stdout.encoding or "utf-8")
+    err = os.fdopen(terminal_err, "w", buffering=1, encoding=sys.stderr.encoding or "utf-8")
+    sys.stderr = stream
+    return err
