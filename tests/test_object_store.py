@@ -115,48 +115,60 @@ def test_the_loop_on_an_s3a_lakehouse(spark, settings, s3, tmp_path, backend, ca
 
 @pytest.mark.parametrize("backend", ["embedded", "native"])
 def test_writers_on_s3(spark, settings, s3, tmp_path, backend):
-    """Two writer processes (tests/lake_worker.py) on one S3 table: disjoint partitions both
-    commit; colliding overwrites of one partition leave exactly one writer's rows; a writer
-    killed during its write commits nothing and its rerun completes."""
+    """Two writer processes (tests/lake_worker.py) on one S3 table, each with two writes: their
+    disjoint partitions both commit; then their colliding overwrites of one partition leave
+    exactly one writer's rows. A third writer killed during its write commits nothing, and the
+    rerun (here, by the test's own session) completes. One Spark per writer process, so the
+    writes share processes where the story allows."""
     import subprocess
     import sys
+    import time
 
     root = s3.uri(f"writers-{backend}", scheme="s3a")
     lake = open_lake(spark, replace(settings.lake, root=root, backend=backend, storage_options=FAIL_FAST))
     lake.overwrite(events(spark, D1, 5, tag="seed"), EVENTS, partitions={"ds": [D1]})
     worker = Path(__file__).resolve().parent / "lake_worker.py"
+    sync = tmp_path / "sync"
+    sync.mkdir()
 
-    def run(name: str, plan: list[dict], sync: Path, *, release: bool = True) -> list[dict]:
-        sync.mkdir(parents=True, exist_ok=True)
+    def run(name: str, plan: list[dict]) -> subprocess.Popen:
         (sync / f"plan.{name}.json").write_text(json.dumps(plan))
         return subprocess.Popen([sys.executable, str(worker), "--lake", root, "--name", name, "--plan",
                                  str(sync / f"plan.{name}.json"), "--sync", str(sync), "--backend", backend],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
-    def race(plans: dict[str, dict], sync: Path) -> dict[str, dict]:
-        procs = {n: run(n, [p], sync) for n, p in plans.items()}
+    def release(step: int, procs: dict[str, subprocess.Popen]) -> dict[str, dict]:
+        """Wait until every writer holds at ``step``, let them go together, and read their outcomes."""
         for n, proc in procs.items():
-            while not (sync / f"0.{n}.ready").exists():
+            while not (sync / f"{step}.{n}.ready").exists():
                 assert proc.poll() is None, proc.communicate()[1][-3000:]
-                __import__("time").sleep(0.05)
+                time.sleep(0.05)
         for n in procs:
-            (sync / f"0.{n}.go").touch()
-        for proc in procs.values():
-            _, err = proc.communicate(timeout=600)
-            assert proc.returncode == 0, err[-3000:]
-        return {n: json.loads((sync / f"0.{n}.json").read_text()) for n in procs}
+            (sync / f"{step}.{n}.go").touch()
+        for n, proc in procs.items():
+            while not (sync / f"{step}.{n}.json").exists():
+                assert proc.poll() is None or (sync / f"{step}.{n}.json").exists(), proc.communicate()[1][-3000:]
+                time.sleep(0.05)
+        return {n: json.loads((sync / f"{step}.{n}.json").read_text()) for n in procs}
 
+    procs = {
+        "A": run("A", [{"op": "overwrite", "ds": D1.isoformat(), "tag": "a", "n": 11, "hold": True},
+                       {"op": "overwrite", "ds": D1.isoformat(), "tag": "c", "n": 17, "hold": True}]),
+        "B": run("B", [{"op": "overwrite", "ds": D2.isoformat(), "tag": "b", "n": 13, "hold": True},
+                       {"op": "overwrite", "ds": D1.isoformat(), "tag": "d", "n": 19, "hold": True}]),
+    }
     # Disjoint partitions, released together: both commit, one after the other.
-    out = race({"A": {"op": "overwrite", "ds": D1.isoformat(), "tag": "a", "n": 11, "hold": True},
-                "B": {"op": "overwrite", "ds": D2.isoformat(), "tag": "b", "n": 13, "hold": True}}, tmp_path / "disjoint")
+    out = release(0, procs)
     assert all(o["ok"] for o in out.values()), out
     assert fingerprint(lake.read("test.events", where={"ds": [D1]})) == fingerprint(events(spark, D1, 11, tag="a"))
     assert fingerprint(lake.read("test.events", where={"ds": [D2]})) == fingerprint(events(spark, D2, 13, tag="b"))
 
     # One partition, released together: a winner's rows only, the loser says so (or they serialise).
     version = lake.version("test.events")
-    out = race({"A": {"op": "overwrite", "ds": D1.isoformat(), "tag": "c", "n": 17, "hold": True},
-                "B": {"op": "overwrite", "ds": D1.isoformat(), "tag": "d", "n": 19, "hold": True}}, tmp_path / "same")
+    out = release(1, procs)
+    for proc in procs.values():
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err[-3000:]
     won = sorted((o for o in out.values() if o["ok"]), key=lambda o: o["version"])
     assert won and [o["version"] for o in won] == list(range(version + 1, version + 1 + len(won))), out
     assert all(o["ok"] or o["error"] == "CommitConflictError" for o in out.values()), out
@@ -166,13 +178,11 @@ def test_writers_on_s3(spark, settings, s3, tmp_path, backend):
 
     # Killed during its write: nothing committed; the rerun completes.
     version, before = lake.version("test.events"), fingerprint(lake.read("test.events"))
-    killed = run("K", [{"op": "overwrite", "ds": D2.isoformat(), "tag": "killed", "kill": True}], tmp_path / "kill")
+    killed = run("K", [{"op": "overwrite", "ds": D2.isoformat(), "tag": "killed", "kill": True}])
     _, err = killed.communicate(timeout=600)
     assert killed.returncode == -9, err[-3000:]
     assert lake.version("test.events") == version and fingerprint(lake.read("test.events")) == before
-    rerun = run("R", [{"op": "overwrite", "ds": D2.isoformat(), "tag": "rerun", "n": 7}], tmp_path / "rerun")
-    _, err = rerun.communicate(timeout=600)
-    assert rerun.returncode == 0, err[-3000:]
+    lake.overwrite(events(spark, D2, 7, tag="rerun"), EVENTS, partitions={"ds": [D2]})
     assert fingerprint(lake.read("test.events", where={"ds": [D2]})) == fingerprint(events(spark, D2, 7, tag="rerun"))
 
 

@@ -233,7 +233,7 @@ def _booster_file(mlmodel: Mapping[str, Any]) -> str | None:
 
 def _read_mlmodel(path: Path) -> dict[str, Any]:
     """An MLmodel file as a dict, parsed with libyaml where PyYAML has it (mlflow's
-    ``Model.load`` uses the pure-Python parser: about 10 ms for a model with a signature)."""
+    ``Model.load`` uses the pure-Python parser, slow on a model with a signature)."""
     import yaml
 
     with path.open() as f:

@@ -1,29 +1,28 @@
 """PySpark's worker daemon with two costs per Python task removed.
 
 :mod:`lakeops.spark` selects this module through ``spark.python.daemon.module``.
-It runs ``pyspark.daemon`` unchanged except for two things, each measured on a
-reused worker that had scored once (2 cores, Python 3.11, Spark 4.1):
+It runs ``pyspark.daemon`` unchanged except for two things, each a cost paid by
+a reused worker before every task:
 
 - **Spark's zip archives leave ``sys.path``.** Spark starts workers with
   ``PYTHONPATH`` beginning with its own copies of pyspark and py4j as zips (and
   the spark-core jar). A reused worker calls ``importlib.invalidate_caches()``
   before every task, and on Python 3.11 each zip importer then re-reads its
-  whole archive directory: one importer per imported pyspark sub-package,
-  about 10 ms each, so roughly 0.1 s before every task starts. When pyspark and
+  whole archive directory, once per imported pyspark sub-package, before every
+  task starts. When pyspark and
   py4j are installed as ordinary packages (a pip install) the archives only
   shadow them with the same code; when either lives only in an archive (a
   cluster's ``SPARK_HOME`` without a pip install) nothing is dropped.
 - **Long-lived objects leave the garbage collector's view.** After every task
   the daemon runs a full ``gc.collect()``; once a worker has imported xgboost
-  and numba that walks about 220k objects (0.1-0.13 s) and delays the next task
+  and numba that walks hundreds of thousands of objects and delays the next task
   sent to that worker. After each task this module collects once more and
   freezes what survived (``gc.freeze``), so later collections only walk what the
   next task allocates. The task's output is flushed first, so the task itself
   does not wait for this.
 
 Together with Unix sockets between the JVM and its workers (also set in
-:mod:`lakeops.spark`), a Python task starts about 0.1 s sooner after
-``collect()``.
+:mod:`lakeops.spark`), a Python task starts sooner after ``collect()``.
 
 Reads and writes no tables.
 """

@@ -69,6 +69,7 @@ def test_prepare_builds_features_matching_an_independent_computation(spark, lake
     assert list(recorded.lookback_start) == [d - timedelta(days=30) for d in DAYS]
 
 
+@pytest.mark.slow  # several whole prepare runs
 def test_prepare_records_whether_each_days_lookback_was_complete(spark, lake, world):
     model, kwargs = world
     short = replace(model, features=replace(model.features, lookback_days=3))
@@ -86,6 +87,7 @@ def test_prepare_records_whether_each_days_lookback_was_complete(spark, lake, wo
     assert recorded[date(2024, 1, 12)].source_days_present == 2
 
 
+@pytest.mark.slow  # several whole prepare runs
 def test_label_is_null_until_the_next_days_incidents_arrive(spark, lake, world):
     model, kwargs = world
     last = END  # raw.incidents ends on END: END's label needs END + 1
@@ -95,6 +97,7 @@ def test_label_is_null_until_the_next_days_incidents_arrive(spark, lake, world):
     assert labels[last] == 0 and labels[last - timedelta(days=1)] == 150
 
 
+@pytest.mark.slow  # several whole prepare runs
 def test_rerun_gives_an_identical_partition(spark, lake, world):
     model, kwargs = world
     prepare(lake, model, days=[DAYS[0]], **kwargs)
@@ -103,6 +106,7 @@ def test_rerun_gives_an_identical_partition(spark, lake, world):
     assert fingerprint(lake.read("features.incident_risk")) == before
 
 
+@pytest.mark.slow  # several whole prepare runs
 def test_duplicated_raw_partition_fails_the_gate_and_changes_nothing(spark, lake, world, capsys, lake_root):
     model, kwargs = world
     prepare(lake, model, days=DAYS, **kwargs)

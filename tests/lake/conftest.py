@@ -19,10 +19,15 @@ def pytest_configure(config):
 
 
 def pytest_generate_tests(metafunc):
-    """Each test once per backend; a ``backend``-marked test only on the backends it names."""
+    """Each test once per backend; a ``backend``-marked test only on the backends it names.
+
+    The native runs are marked ``slow`` (delta-spark plans every commit in the JVM): ``make
+    check`` runs the contract on the embedded backend, ``make test`` on both."""
     if "backend" in metafunc.fixturenames:
         marker = metafunc.definition.get_closest_marker("backend")
-        metafunc.parametrize("backend", marker.args if marker else BACKENDS)
+        names = marker.args if marker else BACKENDS
+        metafunc.parametrize("backend", [
+            pytest.param(name, marks=pytest.mark.slow) if name == "native" else name for name in names])
 
 
 @pytest.fixture

@@ -283,6 +283,7 @@ def test_table_reads_identically_through_deltalake_alone(spark, lake):
     _check_log(path, partition_columns=["ds"], in_files_allowed=lake.backend_name == "native")
 
 
+@pytest.mark.slow  # delta-spark beside delta-rs
 def test_a_table_written_by_one_backend_reads_and_writes_the_same_through_the_other(spark, settings, lake_root):
     """Both backends share one table: each reads what the other committed, at every version,
     and an overwrite by one replaces the other's partition."""

@@ -72,6 +72,7 @@ def test_each_file_declares_its_contract(specs):
         assert declared == spec.partition_by, path.name
 
 
+@pytest.mark.slow  # a Delta table per contract
 def test_spark_creates_each_table_as_delta_with_the_contract_schema(spark, specs, tmp_path):
     """Each file, as written, run by Spark SQL with Delta's catalog (a temporary database per
     schema): it creates a Delta table with exactly the contract's columns, types and partitioning."""

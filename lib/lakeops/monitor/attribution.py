@@ -90,26 +90,14 @@ def attribution_drift(
     lakeops froze one) get no rows; a warning names them.
     """
     started = time.monotonic()
-    cfg = model.monitor
     references = {v: _reference(lake, model.name, v) for v in sorted(set(versions.values()))}
-    absent = sorted(v for v, r in references.items() if not r)
-    if absent:
-        log.warning("%s: version(s) %s have no %s (trained before it existed): no attribution drift for %s",
-                    model.name, ", ".join(map(str, absent)), ATTRIBUTION_REFERENCE.name,
-                    ", ".join(str(d) for d in days if versions[d] in absent))
-    days = [d for d in days if references[versions[d]]]
+    days = _with_reference(model.name, days, versions, references)
     if not days:
         return [], {}
-
-    registry.setup(mlflow_cfg, lake.root)
-    explainers = {}
-    for v in sorted({versions[d] for d in days}):
-        loaded = registry.load(model.name, version=v)
-        explainers[v] = Attributor.from_booster(loaded.booster, features=loaded.features,
-                                                categories=loaded.categories)
+    explainers = _explainers(lake, model, sorted({versions[d] for d in days}), mlflow_cfg)
     keys = tuple(model.entity_keys)
     columns = tuple(dict.fromkeys([*keys, *(f for e in explainers.values() for f in e.features)]))
-    rates = {d: sample_rate(cfg.attribution_sample_rows, rows[d]) for d in days}
+    rates = {d: sample_rate(model.monitor.attribution_sample_rows, rows[d]) for d in days}
     # All of a day's features must reach one call: the scan's one own column keeps each task on whole rows.
     scan = Scan(features_table(model.name), {"ds": days}, keys[:1], version=features_version, context=columns)
     sums = lake.reduce_partitions([scan], DayExplainer(explainers, dict(versions), rates, keys), merge) or {}
@@ -117,22 +105,53 @@ def attribution_drift(
     out: list[dict[str, Any]] = []
     summary: dict[date, DayAttribution] = {}
     for d in days:
-        v, total = versions[d], sums.get(d)
+        total = sums.get(d)
         if total is None or total.rows == 0:
             log.warning("%s %s: no rows sampled for attribution drift", model.name, d)
             continue
-        reference = references[v]
-        live = mean_abs_shap(total, explainers[v].features)
-        score = ndcg(reference, live)
-        status = "alert" if score < cfg.attribution_ndcg_alert else "ok"
-        compared = compare(reference, live)
-        out += [{"ds": d, "model_name": model.name, "model_version": v, **row, "ndcg": score, "status": status,
-                 "threshold": cfg.attribution_ndcg_alert, "n_rows": total.rows} for row in compared]
-        movers = tuple(r["feature"] for r in sorted((r for r in compared if r["mover"]), key=lambda r: r["mover"]))
-        summary[d] = DayAttribution(d, v, score, status, movers, total.rows)
+        rows_of_day, summary[d] = _judge(model, d, versions[d], references[versions[d]], total, explainers)
+        out += rows_of_day
     log.info("%s: attribution drift of %d day(s) (%d rows explained) in %.1fs", model.name, len(summary),
              sum(s.rows for s in summary.values()), time.monotonic() - started)
     return out, summary
+
+
+def _with_reference(model_name: str, days: Sequence[date], versions: Mapping[date, int],
+                    references: Mapping[int, dict[str, float]]) -> list[date]:
+    """The days whose scoring version has an attribution reference; a warning names the others."""
+    absent = sorted(v for v, r in references.items() if not r)
+    if absent:
+        log.warning("%s: version(s) %s have no %s (trained before it existed): no attribution drift for %s",
+                    model_name, ", ".join(map(str, absent)), ATTRIBUTION_REFERENCE.name,
+                    ", ".join(str(d) for d in days if versions[d] in absent))
+    return [d for d in days if references[versions[d]]]
+
+
+def _explainers(lake: Lake, model: ModelConfig, versions: list[int], mlflow_cfg: MlflowConfig) -> dict[int, Attributor]:
+    """An attributor per registered model version, from its booster."""
+    registry.setup(mlflow_cfg, lake.root)
+    explainers = {}
+    for v in versions:
+        loaded = registry.load(model.name, version=v)
+        explainers[v] = Attributor.from_booster(loaded.booster, features=loaded.features,
+                                                categories=loaded.categories)
+    return explainers
+
+
+def _judge(
+    model: ModelConfig, d: date, version: int, reference: dict[str, float], total: Any,
+    explainers: Mapping[int, Attributor],
+) -> tuple[list[dict[str, Any]], DayAttribution]:
+    """A day's ``ml.attribution_drift`` rows and summary: the live ranking against the reference's."""
+    threshold = model.monitor.attribution_ndcg_alert
+    live = mean_abs_shap(total, explainers[version].features)
+    score = ndcg(reference, live)
+    status = "alert" if score < threshold else "ok"
+    compared = compare(reference, live)
+    rows = [{"ds": d, "model_name": model.name, "model_version": version, **row, "ndcg": score, "status": status,
+             "threshold": threshold, "n_rows": total.rows} for row in compared]
+    movers = tuple(r["feature"] for r in sorted((r for r in compared if r["mover"]), key=lambda r: r["mover"]))
+    return rows, DayAttribution(d, version, score, status, movers, total.rows)
 
 
 def _reference(lake: Lake, model_name: str, version: int) -> dict[str, float]:

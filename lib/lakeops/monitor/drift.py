@@ -167,7 +167,7 @@ def _row(ds, reference: Reference, column: str, b: ColumnBins, key: SliceKey, dr
     else:
         chi2 = stats.chi2_pvalue(base.bins, now.bins)
     null_now, null_base = now.null_rate, base.null_rate
-    status = _status(psi, floor, null_now - null_base, limits)
+    status = column_status(psi, floor, null_now - null_base, limits)
     return {
         "ds": ds, "model_name": reference.model_name, "model_version": reference.model_version,
         "column_name": column, "column_type": b.kind, "baseline_id": baseline_id, "drift_type": drift_type,
@@ -180,7 +180,10 @@ def _row(ds, reference: Reference, column: str, b: ColumnBins, key: SliceKey, dr
     }
 
 
-def _status(psi: float, noise_floor: float, null_rise: float, limits) -> str:
+def column_status(psi: float, noise_floor: float, null_rise: float, limits) -> str:
+    """The drift status of a column on a day (statuses: :data:`lakeops.constants.STATUSES`): the
+    worse of its PSI's (:func:`lakeops.monitor.stats.status`, above the noise floor) and its null
+    rate rise's against ``limits`` (the column's ``monitor`` thresholds)."""
     by_psi = stats.status(psi, warn=limits.psi_warn, alert=limits.psi_alert, noise_floor=noise_floor)
     by_nulls = "alert" if null_rise >= limits.null_rate_alert else "warn" if null_rise >= limits.null_rate_warn else "ok"
     return max(by_psi, by_nulls, key=STATUS_LEVEL.__getitem__)

@@ -146,7 +146,7 @@ def _days_to_score(lake: Lake, model_name: str, version: int, days: list[date], 
 
 def _scorer(lake: Lake, model: registry.LoadedModel, keys: tuple[str, ...], *, engine: str) -> BatchScorer:
     """What each task runs: the model's predictor with ``spark.task.cpus`` threads."""
-    # spark.conf reads one key over py4j; SparkContext.getConf() copies the whole conf (~20 ms).
+    # spark.conf reads one key over py4j; SparkContext.getConf() copies the whole conf.
     cpus = int(cast(str, lake.spark.conf.get("spark.task.cpus", "1")))  # a str with a default (pyspark says Optional)
     return BatchScorer.from_booster(
         model.booster, features=model.features, categories=model.categories, threshold=model.threshold,

@@ -71,7 +71,8 @@ DRIFTS = (
 
 @dataclass(frozen=True)
 class Block:
-    """Hosts ``[lo, hi)`` of a fleet, ``reporting`` of which report on a day."""
+    """Hosts ``[lo, hi)`` of a fleet, generation block number ``index`` (part of its RNG seeds);
+    :func:`reporting_share` says how many of them report on a day."""
 
     index: int
     lo: int
