@@ -88,13 +88,13 @@ class DemoPlan:
         return START + timedelta(days=self.train_days - 1)
 
 
-def run_demo(settings: Settings, plan: DemoPlan, *, reset: bool = False, out: TextIO = sys.stdout) -> Path | str:
+def run_demo(settings: Settings, plan: DemoPlan, *, reset: bool = False, out: TextIO | None = None) -> Path | str:
     """Run the demo; returns the report's index page (a path, or a URI on object storage)."""
     storage = storage_for(settings.lake.root, options=settings.lake.storage_options)
     root = storage.describe()
     _check_lake(storage, reset=reset)
     settings.model(MODEL)  # the demo model's config must be there
-    say = _Printer(out)
+    say = _Printer(out or sys.stdout)
     say(f"lakeops demo: lakehouse {root}, {plan.hosts:,} hosts, {START}..{plan.end}, "
         f"drift injected from {plan.drift_start}"
         + (f" and rolled back on {plan.drift_end}" if plan.drift_end else ""))

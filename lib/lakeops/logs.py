@@ -3,11 +3,11 @@
 Spark's JVM (log4j, DAGScheduler warnings), its Python workers, XGBoost's tracker,
 MLflow's database set-up and registry messages and matplotlib's font cache all
 write to the process's standard streams, at the C level, from child processes or
-with a Python ``print`` to ``sys.stderr``. :func:`redirect_chatter` points file
-descriptors 1 and 2 and ``sys.stderr`` at the log file, and keeps copies of the
-terminal's descriptors for ``sys.stdout`` (a command's result: ``lakeops sql ... >
-out.csv`` still works) and for lakeops's own log lines and errors
-(:func:`terminal`). Third-party Python loggers go to the file only. With ``-v``
+with a Python ``print`` to ``sys.stderr``: standard error. :func:`redirect_chatter`
+points file descriptor 2 and ``sys.stderr`` at the log file and keeps a copy of
+the terminal's descriptor for lakeops's own log lines and errors (:func:`terminal`).
+Standard output stays as it is: a command's results (``lakeops sql ... > out.csv``)
+and the demo's lines. Third-party Python loggers go to the file only. With ``-v``
 nothing is redirected and every logger prints.
 
 The file is ``<lakehouse>/_logs/lakeops.log`` for a lakehouse folder, and
@@ -117,14 +117,10 @@ def restore() -> None:
 
 
 def _redirect_descriptors(stream: TextIO) -> TextIO:
-    """Descriptors 1 and 2 and ``sys.stderr`` to ``stream``; ``sys.stdout`` keeps the terminal.
-    Returns a stream on the terminal's standard error."""
-    sys.stdout.flush()
+    """Descriptor 2 and ``sys.stderr`` to ``stream``. Returns a stream on the terminal's standard error."""
     sys.stderr.flush()
-    terminal_out, terminal_err = os.dup(1), os.dup(2)
-    os.dup2(stream.fileno(), 1)
+    terminal_err = os.dup(2)
     os.dup2(stream.fileno(), 2)
-    sys.stdout = os.fdopen(terminal_out, "w", buffering=1, encoding=sys.stdout.encoding or "utf-8")
     err = os.fdopen(terminal_err, "w", buffering=1, encoding=sys.stderr.encoding or "utf-8")
     sys.stderr = stream
     return err
