@@ -105,13 +105,13 @@ def test_status_needs_psi_beyond_the_floor():
     assert 0.1 < psi < floor
     assert stats.status(psi, warn=0.1, alert=0.25) == "warn"  # the old rule
     assert stats.status(psi, warn=0.1, alert=0.25, noise_floor=floor) == "ok"
-    assert drift._status(psi, floor, 0.0, limits) == "ok"
+    assert drift.column_status(psi, floor, 0.0, limits) == "ok"
     # A null-rate rise still alerts whatever the floor says.
-    assert drift._status(psi, floor, 0.2, limits) == "alert"
+    assert drift.column_status(psi, floor, 0.2, limits) == "alert"
     # A real shift (half the rows move two buckets up) alerts at the same size.
     shifted = np.concatenate(([0, 0], base[:-2])) // 2 + base // 2
     psi, floor = stats.psi(base, shifted), stats.psi_noise_floor(base, shifted)
     assert psi > max(floor, 0.25)
-    assert drift._status(psi, floor, 0.0, limits) == "alert"
+    assert drift.column_status(psi, floor, 0.0, limits) == "alert"
     # Missing data is still a warning.
     assert stats.status(float("nan"), warn=0.1, alert=0.25, noise_floor=float("nan")) == "warn"
