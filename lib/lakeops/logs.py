@@ -21,6 +21,7 @@ import logging
 import os
 import sys
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
@@ -29,7 +30,20 @@ LOG_FOLDER = "_logs"
 LOG_FILE = "lakeops.log"
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-_state: dict[str, object] = {}
+
+
+@dataclass
+class _State:
+    """What :func:`configure` and :func:`redirect_chatter` set up in this process."""
+
+    console: logging.StreamHandler | None = None
+    handlers: list[logging.Handler] = field(default_factory=list)
+    armed: bool = False
+    file: Path | None = None
+    terminal: TextIO | None = None
+
+
+_state = _State()
 
 
 def log_path(lake_root: str | Path) -> Path:
@@ -50,9 +64,14 @@ def configure(verbosity: int, *, redirect: bool = False) -> None:
     above 0 everything, from every library. ``redirect``: once the command opens the
     lakehouse (:func:`redirect_chatter`), send everyone else's output to the log file.
     """
+    global _state
     root = logging.getLogger()
-    for handler in list(root.handlers):
+    for handler in _state.handlers:  # ours, from an earlier call in this process
         root.removeHandler(handler)
+    _state = _State()
+    if root.handlers and not redirect:
+        # Someone else set logging up (a test runner, a program calling main()): leave it to them.
+        return
     root.setLevel(logging.DEBUG if verbosity > 0 else logging.INFO)
     logging.getLogger("py4j").setLevel(logging.WARNING)  # every gateway call at INFO
     logging.captureWarnings(True)
@@ -62,31 +81,30 @@ def configure(verbosity: int, *, redirect: bool = False) -> None:
     if verbosity <= 0:
         console.addFilter(_ours)
     root.addHandler(console)
-    _state.clear()
-    _state.update(console=console, armed=redirect and verbosity <= 0)
+    _state = _State(console=console, handlers=[console], armed=redirect and verbosity <= 0)
 
 
 def redirect_chatter(lake_root: str | Path) -> Path | None:
     """Send Spark's, MLflow's and XGBoost's output to the lakehouse's log file, when the CLI asked
     for it (:func:`configure`); call it before the JVM starts. Returns the log file, or ``None``."""
-    if not _state.get("armed") or redirected() is not None:
-        return redirected()
+    if not _state.armed or _state.file is not None or _state.console is None:
+        return _state.file
     log_file = log_path(lake_root)
     log_file.parent.mkdir(parents=True, exist_ok=True)
     stream = open(log_file, "a", buffering=1, encoding="utf-8")  # open for the rest of the process
     terminal_err = _redirect_descriptors(stream)
-    console = _state["console"]
-    assert isinstance(console, logging.StreamHandler)
+    console = _state.console
     console.setStream(terminal_err)
-    _state["terminal"] = terminal_err
+    _state.terminal = terminal_err
     to_file = logging.StreamHandler(stream)
     to_file.setFormatter(logging.Formatter(_FORMAT))
     logging.getLogger().addHandler(to_file)
+    _state.handlers = [console, to_file]
     # MLflow draws artifact progress bars on sys.stderr, which is the terminal's, and (unless told
     # not to before it is imported) gives its loggers their own handler on it.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     os.environ.setdefault("MLFLOW_CONFIGURE_LOGGING", "false")
-    _state["file"] = log_file
+    _state.file = log_file
     logging.getLogger("lakeops").debug("Spark, MLflow and XGBoost output goes to %s", log_file)
     return log_file
 
@@ -94,26 +112,23 @@ def redirect_chatter(lake_root: str | Path) -> Path | None:
 def _ours(record: logging.LogRecord) -> bool:
     """lakeops's records, and anyone's warnings once nothing else shows them."""
     return record.name == "lakeops" or record.name.startswith("lakeops.") or (
-        "file" not in _state and record.levelno >= logging.WARNING)
+        _state.file is None and record.levelno >= logging.WARNING)
 
 
 def redirected() -> Path | None:
     """The log file the chatter goes to, or ``None`` when it reaches the terminal."""
-    found = _state.get("file")
-    return found if isinstance(found, Path) else None
+    return _state.file
 
 
 def terminal() -> TextIO:
     """Where lakeops's errors go: the terminal's standard error, whether or not the chatter is redirected."""
-    found = _state.get("terminal")
-    return found if found is not None else sys.stderr  # type: ignore[return-value]
+    return _state.terminal if _state.terminal is not None else sys.stderr
 
 
 def restore() -> None:
     """``sys.stderr`` back to the terminal (the CLI's last step: a crash's traceback must be seen)."""
-    found = _state.get("terminal")
-    if found is not None:
-        sys.stderr = found
+    if _state.terminal is not None:
+        sys.stderr = _state.terminal
 
 
 def _redirect_descriptors(stream: TextIO) -> TextIO:
