@@ -37,7 +37,7 @@ from lakeops import logs, stages
 from lakeops.alert.notify import URL_ENV
 from lakeops.config import Settings
 from lakeops.dates import date_range
-from lakeops.errors import InvalidParameterError
+from lakeops.errors import InvalidParameterError, LakeopsError
 from lakeops.lake.storage import Storage, storage_for
 from lakeops.logs import LOG_FOLDER
 
@@ -144,7 +144,8 @@ def run_demo(settings: Settings, plan: DemoPlan, *, reset: bool = False, out: Te
             f"{receiver.folder}")
     say(f"done in {time.monotonic() - t0:.0f} s")
     _next_steps(say, settings, root, report, plan)
-    assert report is not None  # the plan has days after training, and each one's monitor wrote its pages
+    if report is None:  # DemoPlan keeps days after training, and each day's monitor writes its pages
+        raise LakeopsError("the demo wrote no report page")
     return report
 
 

@@ -156,5 +156,4 @@ def has_delta(spark: SparkSession) -> bool:
 
     # py4j resolves a loaded class to JavaClass and anything else to a JavaPackage.
     jvm = spark._jvm  # noqa: SLF001
-    assert jvm is not None  # a classic session's JVM view (pyspark types it optional)
-    return isinstance(jvm.io.delta.tables.DeltaTable, JavaClass)
+    return jvm is not None and isinstance(jvm.io.delta.tables.DeltaTable, JavaClass)

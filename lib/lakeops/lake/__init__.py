@@ -55,7 +55,8 @@ def _use_object_store(spark: SparkSession, storage) -> None:
     from py4j.java_gateway import JavaClass
 
     jvm = spark._jvm  # noqa: SLF001
-    assert jvm is not None  # a classic session's JVM view (pyspark types it optional)
+    if jvm is None:  # a Spark Connect session has no JVM view
+        raise EnvironmentProblem("the lake layer needs a classic Spark session (not Spark Connect)")
     if not isinstance(jvm.org.apache.hadoop.fs.s3a.S3AFileSystem, JavaClass):
         raise EnvironmentProblem(
             f"the lake {storage.describe()} is on object storage but this Spark session has no hadoop-aws: "

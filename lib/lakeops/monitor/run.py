@@ -273,7 +273,8 @@ def _quality(lake: Lake, model: ModelConfig, days: list[date], versions: dict[da
              scored: str) -> tuple[list[dict], list[DayQuality]]:
     """Performance rows for ``days`` and the earlier days whose labels changed (same pinned versions)."""
     features_version = pinned[source]
-    assert features_version is not None  # _versions found the days' features partitions in it
+    if features_version is None:  # _versions found the days' features partitions, so it has a version
+        raise MissingInputError(f"{source} has no version pinned for this run")
     late = sorted(late_days(lake, model, before=max(days), features_version=features_version) - set(versions))
     all_versions = dict(versions)
     if late:
