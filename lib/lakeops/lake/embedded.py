@@ -112,10 +112,12 @@ class EmbeddedLake(Lake):
         from pyspark.sql import functions as F
 
         root = self.location(spec.name)
-        values: dict[str, tuple[Any, ...]] = {}
+        values: dict[str, tuple[Any, ...]] = {}  # Spark URI -> the file's partition values
         for file in live_files(spec, dt, selection):
             uri = self.storage.spark_uri(f"{root}/{unquote(file.path)}")
             values[uri] = tuple(file.partition[c] for c in spec.partition_by)
+        # Keyed by the path as Spark's _metadata.file_path reports it.
+        reported = {spark_file_path(uri): key for uri, key in values.items()}
 
         schema = spec.spark_schema
         data_schema = type(schema)([f for f in schema.fields if f.name not in spec.partition_by])
@@ -129,11 +131,11 @@ class EmbeddedLake(Lake):
             if len(distinct) == 1:
                 value = F.lit(distinct.pop())
             else:
-                # Keyed by the path as Spark reports it; a file missing from the map is an error, never a null.
-                by_file = F.create_map(*[F.lit(x) for uri, key in values.items() for x in (spark_file_path(uri), key[i])])
+                # A file missing from the map is an error, never a null.
+                by_file = F.create_map(*[F.lit(x) for path, key in reported.items() for x in (path, key[i])])
                 path = F.col("_metadata.file_path")
-                value = F.coalesce(by_file[path], F.when(~F.map_contains_key(by_file, path), F.raise_error(
-                    F.concat(F.lit(f"{spec.name}: no partition values for "), path))))
+                value = F.when(F.map_contains_key(by_file, path), by_file[path]).otherwise(
+                    F.raise_error(F.concat(F.lit(f"{spec.name}: no partition values for "), path)))
             columns[col] = value.cast(schema[col].dataType)
         return df.select(*[columns.get(f.name, F.col(f"`{f.name}`")).alias(f.name) for f in schema.fields])
 

@@ -195,24 +195,12 @@ class _Tally:
 def _tally(
     frame: DataFrame | pd.DataFrame, items: list[PlannedExpectation], *, ds_column: str, counted: set[int]
 ) -> _Tally:
-    """One Spark aggregation per day over ``frame``: the ``counted`` rules' counts (:meth:`PlannedExpectation.per_row`).
-
-    The per-day batch (a pandas frame, one row per day) is counted here: its rules are
-    ``row_count_between``, a row unexpected when its count is outside the range."""
+    """One Spark aggregation per day over ``frame``: the ``counted`` rules' counts (:meth:`PlannedExpectation.per_row`);
+    the per-day batch is counted by :func:`_tally_per_ds`."""
     from pyspark.sql import functions as F
 
     if isinstance(frame, pd.DataFrame):
-        per_day = []
-        for record in frame.to_dict("records"):
-            row: dict[str, Any] = {ds_column: record[ds_column], "rows": 1}
-            count = record[ROW_COUNT_COLUMN]
-            for i in counted:
-                rule = items[i].rule
-                checked = count is not None and not pd.isna(count)
-                inside = checked and (rule.min is None or count >= rule.min) and (rule.max is None or count <= rule.max)
-                row[f"n{i}"], row[f"u{i}"] = int(checked), int(checked and not inside)
-            per_day.append(row)
-        return _Tally(per_day, ds_column, tuple(True for _ in items))
+        return _tally_per_ds(frame, items, ds_column=ds_column, counted=counted)
 
     conditions = [item.per_row(frame.columns, ds_column) if i in counted else None for i, item in enumerate(items)]
     # Conditions first (some are window expressions), then one aggregation per day.
@@ -228,6 +216,24 @@ def _tally(
     grouped = flagged.groupBy(*keys) if keys else flagged.groupBy()
     per_day = [r.asDict() for r in grouped.agg(*sums).collect()]
     return _Tally(per_day, ds_column, tuple(c is not None or i not in counted for i, c in enumerate(conditions)))
+
+
+def _tally_per_ds(
+    frame: pd.DataFrame, items: list[PlannedExpectation], *, ds_column: str, counted: set[int]
+) -> _Tally:
+    """The per-day batch (one row per day) counted in Python: its rules are ``row_count_between``,
+    a day unexpected when its count is outside the range."""
+    per_day = []
+    for record in frame.to_dict("records"):
+        row: dict[str, Any] = {ds_column: record[ds_column], "rows": 1}
+        count = record[ROW_COUNT_COLUMN]
+        checked = count is not None and not pd.isna(count)
+        for i in counted:
+            rule = items[i].rule
+            inside = checked and (rule.min is None or count >= rule.min) and (rule.max is None or count <= rule.max)
+            row[f"n{i}"], row[f"u{i}"] = int(checked), int(checked and not inside)
+        per_day.append(row)
+    return _Tally(per_day, ds_column, tuple(True for _ in items))
 
 
 def _rows_per_ds(df: DataFrame, days: list[date], ds_column: str) -> pd.DataFrame:
