@@ -22,6 +22,7 @@ import pytest
 from deltalake import DeltaTable
 from lakedata import EVENTS, event_rows, events, fingerprint
 
+from lakeops.errors import CommitConflictError
 from lakeops.lake.conflicts import read_commits
 
 pytestmark = pytest.mark.slow
@@ -280,3 +281,23 @@ def test_colliding_native_writers_never_mix(spark, lake, lake_root, tmp_path):
         for proc in procs:
             proc.kill() if proc.poll() is None else None
             proc.communicate()
+
+
+@pytest.mark.backend("native")
+def test_a_native_write_whose_commit_another_driver_replaced_says_so(spark, lake, lake_root):
+    """delta-spark on S3 guards a version within one driver only: a second driver can write the
+    same ``NNN.json`` over the first's. The first write must then fail with CommitConflictError,
+    never report the other writer's commit (or version 0) as its own. Here the replacement is
+    made by hand: the commit file keeps its actions but carries another write's id."""
+    lake.overwrite(events(spark, D1, 5, tag="seed"), EVENTS, partitions={"ds": [D1]})
+    mine = lake.overwrite(events(spark, D1, 7, tag="mine"), EVENTS, partitions={"ds": [D1]})
+    log = lake.path("test.events") / "_delta_log" / f"{mine.version:020d}.json"
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    info = next(a["commitInfo"] for a in lines if "commitInfo" in a)
+    write_id = json.loads(info["userMetadata"])["lakeops.write_id"]
+    assert lake._result(EVENTS, write_id).version == mine.version  # found while it is there
+
+    info["userMetadata"] = json.dumps({**json.loads(info["userMetadata"]), "lakeops.write_id": "another-driver"})
+    log.write_text("\n".join(json.dumps(a) for a in lines) + "\n")
+    with pytest.raises(CommitConflictError, match=r"test\.events: this write's commit is not in the table's log"):
+        lake._result(EVENTS, write_id)

@@ -94,15 +94,29 @@ class NativeLake(Lake):
 
     def _result(self, spec: TableSpec, write_id: str) -> WriteResult:
         """What this write's commit added. delta-spark does not hand back its version, and
-        another writer may have committed since: the commit is the newest carrying ``write_id``."""
+        another writer may have committed since: the commit is the newest carrying ``write_id``.
+
+        Raises:
+            CommitConflictError: no commit carries ``write_id``. On S3, delta-spark's log store
+                (``S3SingleDriverLogStore``) guards a version only within its own driver, so
+                another driver writing the same version can replace this write's commit file:
+                the write is lost, and saying so beats reporting the other writer's commit.
+        """
         from lakeops.lake.conflicts import read_commits
 
         uri, version = self.location(spec.name), self._delta(spec.name).version()
         while True:
             (_, actions), = read_commits(self.storage, uri, after=version - 1, upto=version)
             info: dict[str, Any] = next((a["commitInfo"] for a in actions if "commitInfo" in a), {})
-            if write_id in str(info.get("userMetadata", "")) or version == 0:
+            if write_id in str(info.get("userMetadata", "")):
                 break
+            if version == 0:
+                raise CommitConflictError(
+                    f"{spec.name}: this write's commit is not in the table's log: another Spark driver "
+                    "committed the same version over it (delta-spark on S3 guards one driver per table; "
+                    "keep one native writer per table, or use the embedded backend); nothing of it "
+                    "remains committed: run it again"
+                )
             version -= 1
         adds = [a["add"] for a in actions if "add" in a]
         rows = sum(json.loads(a.get("stats") or "{}").get("numRecords", 0) for a in adds)
