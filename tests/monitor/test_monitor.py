@@ -22,11 +22,13 @@ from lakeops import registry, stages
 from lakeops.dates import date_range
 from lakeops.errors import MissingInputError
 from lakeops.monitor import stats
+from lakeops.report import write_reports
 
 pytestmark = pytest.mark.slow
 
 DRIFT_START = date(2024, 2, 10)
 TRAIN_DS = date(2024, 1, 31)
+REPORT_DAY = DRIFT_START + timedelta(days=4)  # the day whose report page the world renders
 DAYS = date_range(date(2024, 2, 1), date(2024, 3, 1))
 HOSTS = 800
 #: Features computed from a drifting raw column, and the score that reads them.
@@ -50,8 +52,11 @@ def world(spark, settings, tmp_path_factory):
     stages.run_train(s, "incident_risk", ds=TRAIN_DS)
     stages.run_validate(s, "incident_risk", ds=TRAIN_DS)
     stages.run_score(s, "incident_risk", days=DAYS)
-    result = stages.run_monitor(s, "incident_risk", days=DAYS)
+    # The report's pages of one day (and the index) are enough for its test: a page's charts
+    # cost about a second each, and tests/report/ covers the rendering.
+    result = stages.run_monitor(s, "incident_risk", days=DAYS, report=False)
     lake = stages.open_lake(s)
+    result = replace(result, reports=tuple(write_reports(lake, "incident_risk", [REPORT_DAY])))
     drift = lake.read_arrow("ml.drift_metrics").to_pandas()
     return s, lake, result, drift
 
@@ -378,7 +383,7 @@ def test_missing_input_is_a_clear_error_and_writes_nothing(world):
 def test_the_report_shows_the_days_offline(world):
     settings, lake, result, _ = world
     folder = lake.root / "reports" / "incident_risk"
-    page = (folder / f"{DRIFT_START + timedelta(days=4)}.html").read_text()
+    page = (folder / f"{REPORT_DAY}.html").read_text()
     assert "latency_p95_ms" in page and "alert" in page and "<svg" in page
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "").replace(
         "http://www.w3.org/1999/xlink", "") and "<script" not in page
