@@ -87,7 +87,7 @@ def run_suite(
     ds_column: str = "ds",
     index_columns: tuple[str, ...] = (),
 ) -> SuiteOutcome:
-    """Validate ``df`` (rows for ``days``) against ``suite``.
+    """Validate ``df`` (rows for ``days``; cache it: it is read a few times) against ``suite``.
 
     Args:
         stage: where in the job the suite runs ("raw", "features"), for the record.
@@ -103,14 +103,17 @@ def run_suite(
     index = [ds_column, *[c for c in index_columns if c != ds_column and c in df.columns]]
     document: dict[str, Any] = {"suite": suite.name, "stage": stage, "days": [d.isoformat() for d in days]}
     outcomes: list[ExpectationOutcome] = []
+    rows_per_day: dict[date, int] | None = None  # counted by the row batch's tally, when it ran
     for batch, items in by_batch.items():
         if not items:
             continue
-        frame = df if batch == ROWS else _rows_per_ds(df, days, ds_column)
-        found, document[batch] = _check_batch(
+        frame = df if batch == ROWS else _rows_per_ds(df, days, ds_column, counted=rows_per_day)
+        found, document[batch], tally = _check_batch(
             frame, items, name=f"{suite.name}_{batch}", suite=suite.name, stage=stage, days=days,
             ds_column=ds_column, index=[c for c in index if c in frame.columns],
         )
+        if batch == ROWS:
+            rows_per_day = tally.rows_per_day()
         outcomes.extend(found)
     outcome = SuiteOutcome(suite.name, stage, tuple(outcomes), document)
     log.info(
@@ -123,8 +126,8 @@ def run_suite(
 def _check_batch(
     frame: DataFrame | pd.DataFrame, items: list[PlannedExpectation], *, name: str, suite: str, stage: str, days: list[date],
     ds_column: str, index: list[str],
-) -> tuple[list[ExpectationOutcome], dict[str, Any]]:
-    """Outcomes of ``items`` on ``frame`` and the GX result document, in a few Spark jobs.
+) -> tuple[list[ExpectationOutcome], dict[str, Any], _Tally]:
+    """Outcomes of ``items`` on ``frame``, the GX result document and the counts, in a few Spark jobs.
 
     GX decides every verdict in one validation with ``BOOLEAN_ONLY`` results: its
     Spark engine then bundles the metrics into a couple of aggregations instead
@@ -158,7 +161,7 @@ def _check_batch(
             if not found.success:
                 found = replace(found, failing_ds=tally.failing_days(i, items[i], days))
             outcomes[i] = found
-    return [outcomes[i] for i in range(len(items))], document
+    return [outcomes[i] for i in range(len(items))], document, tally
 
 
 @dataclass(frozen=True)
@@ -168,6 +171,12 @@ class _Tally:
     per_day: list[dict[str, Any]]
     ds_column: str
     evaluable: tuple[bool, ...]
+
+    def rows_per_day(self) -> dict[date, int] | None:
+        """Rows per ``ds`` value (None when the frame has no ``ds`` column)."""
+        if any(self.ds_column not in r for r in self.per_day):
+            return None
+        return {r[self.ds_column]: int(r["rows"]) for r in self.per_day}
 
     def observed(self, i: int, item: PlannedExpectation) -> str:
         """What a passed expectation saw, worded as GX words it."""
@@ -236,13 +245,15 @@ def _tally_per_ds(
     return _Tally(per_day, ds_column, tuple(True for _ in items))
 
 
-def _rows_per_ds(df: DataFrame, days: list[date], ds_column: str) -> pd.DataFrame:
+def _rows_per_ds(df: DataFrame, days: list[date], ds_column: str, *,
+                 counted: dict[date, int] | None = None) -> pd.DataFrame:
     """One row per expected day with its row count (0 for a day with no rows; null without a ``ds``
-    column). A handful of rows: GX checks them with its pandas engine, sparing Spark jobs."""
+    column). A handful of rows: GX checks them with its pandas engine, sparing Spark jobs.
+    ``counted``: the rows per day the row batch's tally already counted (no Spark job then)."""
     if ds_column not in df.columns:
         counts: dict[date, int | None] = dict.fromkeys(days)
     else:
-        found = {r[0]: r[1] for r in df.groupBy(ds_column).count().collect()}
+        found = counted if counted is not None else {r[0]: r[1] for r in df.groupBy(ds_column).count().collect()}
         counts = {d: int(found.get(d, 0)) for d in days}
     return pd.DataFrame({ds_column: list(counts), ROW_COUNT_COLUMN: pd.array(list(counts.values()), dtype="Int64")})
 
@@ -258,8 +269,10 @@ def _validate(
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    # persist=False: GX would persist every frame it validates and never unpersist it; the
+    # caller caches what it validates more than once (prepare does).
     source = (context.data_sources.add_pandas(name="lakeops") if isinstance(frame, pd.DataFrame)
-              else context.data_sources.add_spark(name="lakeops"))
+              else context.data_sources.add_spark(name="lakeops", persist=False))
     batch = source.add_dataframe_asset(name=name)
     definition = batch.add_batch_definition_whole_dataframe("whole")
     # Tagged with their position, so results map back whatever order GX reports them in.
