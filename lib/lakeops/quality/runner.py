@@ -3,9 +3,10 @@
 The caller passes the rows to check and the partitions (``days``) they should
 cover. Row rules run on the Spark DataFrame; rules about a partition as a whole
 (``row_count_between``) run with GX's pandas engine on the few rows of counts per
-day, one Spark aggregation away. Results become :class:`ExpectationOutcome` rows, each knowing the days it
-failed on (the caller writes them to ``ml.data_quality``, one row per ds), and
-a result document (GX's own JSON, per batch) that is kept beside the table.
+day (the row rules' counting aggregation counts them too). Results become
+:class:`ExpectationOutcome` rows, each knowing the days it failed on (the caller
+writes them to ``ml.data_quality``, one row per ds), and a result document (GX's
+own JSON, per batch) that is kept beside the table.
 
 An expectation that cannot be evaluated (a missing column, say) counts as
 failed, never as passed (docs/reliability.md: a check that cannot run is a failure). Reads and writes no tables.
