@@ -81,7 +81,7 @@ class NativeLake(Lake):
                     f"({selection.describe()}): found {_outside(df, spec, selection)}; nothing was committed"
                 ) from None
             raise
-        return self._result(spec, write_id)
+        return self._result(spec, write_id, since=target.version())
 
     def _append(self, df: DataFrame, spec: TableSpec, *, target: DeltaTable, metadata: dict[str, Any]) -> WriteResult:
         write_id = uuid.uuid4().hex
@@ -90,11 +90,12 @@ class NativeLake(Lake):
             df.write.format("delta").mode("append").option("userMetadata", json.dumps(metadata)).save(
                 self._uri(spec.name)
             )
-        return self._result(spec, write_id)
+        return self._result(spec, write_id, since=target.version())
 
-    def _result(self, spec: TableSpec, write_id: str) -> WriteResult:
+    def _result(self, spec: TableSpec, write_id: str, *, since: int) -> WriteResult:
         """What this write's commit added. delta-spark does not hand back its version, and
-        another writer may have committed since: the commit is the newest carrying ``write_id``.
+        another writer may have committed since: the commit is the newest after ``since`` (the
+        version the write started from) carrying ``write_id``.
 
         Raises:
             CommitConflictError: no commit carries ``write_id``. On S3, delta-spark's log store
@@ -110,7 +111,7 @@ class NativeLake(Lake):
             info: dict[str, Any] = next((a["commitInfo"] for a in actions if "commitInfo" in a), {})
             if write_id in str(info.get("userMetadata", "")):
                 break
-            if version == 0:
+            if version <= since + 1:
                 raise CommitConflictError(
                     f"{spec.name}: this write's commit is not in the table's log: another Spark driver "
                     "committed the same version over it (delta-spark on S3 guards one driver per table; "
