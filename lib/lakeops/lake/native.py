@@ -105,20 +105,17 @@ class NativeLake(Lake):
         """
         from lakeops.lake.conflicts import read_commits
 
-        uri, version = self.location(spec.name), self._delta(spec.name).version()
-        while True:
-            (_, actions), = read_commits(self.storage, uri, after=version - 1, upto=version)
-            info: dict[str, Any] = next((a["commitInfo"] for a in actions if "commitInfo" in a), {})
-            if write_id in str(info.get("userMetadata", "")):
-                break
-            if version <= since + 1:
-                raise CommitConflictError(
-                    f"{spec.name}: this write's commit is not in the table's log: another Spark driver "
-                    "committed the same version over it (delta-spark on S3 guards one driver per table; "
-                    "keep one native writer per table, or use the embedded backend); nothing of it "
-                    "remains committed: run it again"
-                )
-            version -= 1
+        uri = self.location(spec.name)
+        commits = read_commits(self.storage, uri, after=since, upto=self._delta(spec.name).version())
+        mine = [(version, actions) for version, actions in commits if write_id in _user_metadata(actions)]
+        if not mine:
+            raise CommitConflictError(
+                f"{spec.name}: this write's commit is not in the table's log: another Spark driver "
+                "committed the same version over it (delta-spark on S3 guards one driver per table; "
+                "keep one native writer per table, or use the embedded backend); nothing of it "
+                "remains committed: run it again"
+            )
+        version, actions = mine[-1]
         adds = [a["add"] for a in actions if "add" in a]
         rows = sum(json.loads(a.get("stats") or "{}").get("numRecords", 0) for a in adds)
         partitions = sorted({
@@ -145,6 +142,12 @@ class NativeLake(Lake):
         self.spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")
         DeltaTable.forPath(self.spark, self._uri(name)).vacuum(float(retention_hours))
         return []
+
+
+def _user_metadata(actions: list[dict[str, Any]]) -> str:
+    """The ``userMetadata`` of a commit's ``commitInfo`` ("" without one)."""
+    info: dict[str, Any] = next((a["commitInfo"] for a in actions if "commitInfo" in a), {})
+    return str(info.get("userMetadata", ""))
 
 
 @contextmanager
