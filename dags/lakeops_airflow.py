@@ -11,15 +11,27 @@ tasks (PyYAML also at parse time, to read model configs).
 Settings, read when a task runs, never at parse time (an Airflow Variable, else the
 environment variable, else the default):
 
-=================  ==============  ==============================================================
-Variable           environment     default
-=================  ==============  ==============================================================
-``lakeops_home``   LAKEOPS_HOME    the folder above ``dags/``: ``jobs/`` lives here
-``lakeops_lake``   LAKEOPS_LAKE    ``<home>/lakehouse`` (a folder, or an ``s3://bucket/prefix``)
-``lakeops_conf``   LAKEOPS_CONF    ``<home>/conf``
-``lakeops_env``    LAKEOPS_ENV     none (``conf/base`` only)
-``lakeops_set``    LAKEOPS_SET     none; ``key=value`` items separated by spaces, each passed as ``--set``
-=================  ==============  ==============================================================
+===============================  ============================  ==========================================
+Variable                         environment                   default
+===============================  ============================  ==========================================
+``lakeops_home``                 LAKEOPS_HOME                  the folder above ``dags/``: ``jobs/`` lives
+                                                               here
+``lakeops_lake``                 LAKEOPS_LAKE                  ``<home>/lakehouse`` (a folder, or an
+                                                               ``s3://bucket/prefix``)
+``lakeops_conf``                 LAKEOPS_CONF                  ``<home>/conf``
+``lakeops_env``                  LAKEOPS_ENV                   none (``conf/base`` only)
+``lakeops_mlflow_tracking_uri``  LAKEOPS_MLFLOW_TRACKING_URI   none (the config's ``mlflow.tracking_uri``);
+                                                               the MLflow tracking server the jobs log to
+                                                               and load models from, e.g.
+                                                               ``http://127.0.0.1:55500``, passed as
+                                                               ``--set mlflow.tracking_uri=...``
+``lakeops_set``                  LAKEOPS_SET                   none; ``key=value`` items separated by
+                                                               spaces, each passed as ``--set`` (after the
+                                                               tracking URI's: they win over it)
+===============================  ============================  ==========================================
+
+A password in the tracking URI (``postgresql://user:secret@...``) is registered with Airflow's
+secret masker before the command line that carries it is logged.
 
 The models are the files ``<conf>/base/models/*.yaml`` (``LAKEOPS_CONF`` from the
 environment of the process that parses the DAGs); ``LAKEOPS_RETRY_DELAY_SECONDS`` sets the
@@ -146,11 +158,17 @@ class Runtime:
     conf: Path
     env: str
     overrides: tuple[str, ...]
+    mlflow_tracking_uri: str = ""
+
+    def set_items(self) -> tuple[str, ...]:
+        """The ``--set`` items: the tracking URI's (when given), then ``lakeops_set``'s, which win."""
+        uri = (f"mlflow.tracking_uri={self.mlflow_tracking_uri}",) if self.mlflow_tracking_uri else ()
+        return (*uri, *self.overrides)
 
     def cli_options(self) -> list[str]:
         """The jobs' global options; ``--env`` always, so the worker's own LAKEOPS_ENV cannot leak in."""
         options = ["--lake", str(self.lake), "--conf", str(self.conf), "--env", self.env or "base"]
-        for item in self.overrides:
+        for item in self.set_items():
             options += ["--set", item]
         return options
 
@@ -158,7 +176,7 @@ class Runtime:
         """The loaded lakeops settings (lakeops.config is light: PyYAML and dataclasses)."""
         from lakeops.config import load_settings
 
-        return load_settings(conf_dir=self.conf, env=self.env or None, overrides=self.overrides,
+        return load_settings(conf_dir=self.conf, env=self.env or None, overrides=self.set_items(),
                              lake_root=str(self.lake))
 
 
@@ -178,6 +196,7 @@ def runtime() -> Runtime:
         conf=path(_setting("lakeops_conf", str(home / "conf"))),
         env=_setting("lakeops_env", "").strip(),
         overrides=tuple(shlex.split(_setting("lakeops_set", ""))),
+        mlflow_tracking_uri=_setting("lakeops_mlflow_tracking_uri", "").strip(),
     )
 
 
@@ -299,6 +318,21 @@ def alert_receiver_env() -> dict[str, str]:
     return env
 
 
+def _mask_uri_password(uri: str) -> None:
+    """Register the password of ``uri`` (``scheme://user:password@host/...``), if it has one, with
+    Airflow's secret masker: the tracking URI travels on the job's command line, which is logged."""
+    from urllib.parse import urlsplit
+
+    try:
+        password = urlsplit(uri).password
+    except ValueError:  # a malformed URI: the job will say so
+        return
+    if password:
+        from airflow.sdk.log import mask_secret
+
+        mask_secret(password)
+
+
 def job_jars(rt: Runtime) -> str | None:
     """The jars a job's driver and executors need on their classpaths from spark-submit's start
     (``--jars``): Delta for ``lake.backend=native``, hadoop-aws for an ``s3://`` lake; ``None`` for
@@ -407,6 +441,7 @@ class LakeopsJob(SparkSubmitOperator):
             delay = rt.settings().model(self.model).label_delay_days
             days = ["--start", (ds - timedelta(days=delay)).isoformat(), "--end", ds.isoformat()]
         master = self._master()
+        _mask_uri_password(rt.mlflow_tracking_uri)
         self.application = str(rt.home / "jobs" / f"{self.job}.py")
         # The master comes last: lakeops sets it in its session builder, which would otherwise
         # override spark-submit's --master with the config's.

@@ -6,7 +6,9 @@ Commands: ``generate`` (synthetic raw tables), ``prepare`` (a model's feature
 table behind the data-quality gate), ``train`` and ``validate-model`` (the
 champion/challenger loop), ``score`` (batch predictions and backfills),
 ``monitor`` (drift, profiles and the report), ``demo`` (the whole loop on a
-fresh lakehouse), ``tables`` (what the lakehouse holds). Errors a user can fix print one line and
+fresh lakehouse), ``tables`` (what the lakehouse holds), ``upgrade`` (an older
+release's lakehouse to this release's contracts), ``maintain`` (compaction,
+checkpoints, vacuum, retention). Errors a user can fix print one line and
 exit with 2 (bad parameter or config), 3 (the data was refused: the quality
 gate, a schema mismatch; a retry will not help) or 1 (anything else).
 """
@@ -222,6 +224,36 @@ def build_parser() -> argparse.ArgumentParser:
                     help="allow a script of temporary views (and, on duckdb, temporary tables) ending in a query; "
                     "lake tables are never written")
 
+    up = _command(
+        sub, "upgrade", _cmd_upgrade,
+        help="bring a lakehouse written by an earlier lakeops to this release's table contracts",
+        description="List what differs between every table and this release's contracts (and whether the "
+        "embedded MLflow store still points at the lakehouse's old folder), then apply it: nullable columns a "
+        "contract added are added in place (older rows read null) and the contract version is recorded in "
+        "each table's properties. Each step is one commit; a rerun does what is left and changes nothing "
+        "once the lakehouse is current. Jobs refuse an outdated lakehouse until this has run. A change that "
+        "cannot be made in place (a changed type, a removed column, other partitioning) is listed, nothing "
+        "is applied, and the exit code is 3.",
+    )
+    up.add_argument("--dry-run", action="store_true", help="list the changes; change nothing")
+
+    mt = _command(
+        sub, "maintain", _cmd_maintain,
+        help="compact small files, checkpoint the logs, vacuum old files (keeping models' lineage), drop "
+        "expired partitions",
+        description="For every table: drop the partitions older than maintenance.partition_retention_days "
+        "(only the tables listed there), compact each partition's small files, write a checkpoint and delete "
+        "expired log entries, and vacuum data files older than maintenance.vacuum_retention_hours, keeping "
+        "every file of the features versions registered model versions were trained on. Each step is one "
+        "commit or none; a writer that commits first wins and the step is skipped until the next run. The "
+        "weekly DAG lakeops_maintenance runs this.",
+    )
+    mt.add_argument("--ds", type=_ds("ds"),
+                    help="the run's day, YYYY-MM-DD: partition retention counts back from it, and the run is "
+                    "recorded in ml.job_runs (required when a partition retention is configured)")
+    mt.add_argument("--dry-run", action="store_true",
+                    help="report what would be dropped and vacuumed; change nothing (no compaction)")
+
     _command(
         sub, "tables", _cmd_tables,
         help="list the lakehouse's tables: rows, partitions, Delta version, last commit",
@@ -364,6 +396,39 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         logging.getLogger("lakeops").setLevel(logging.WARNING)  # the demo prints its own lines
         logging.getLogger("lakeops.alert").setLevel(logging.ERROR)  # its alerts column and retrain lines
     run_demo(settings, plan, reset=args.reset)
+    return EXIT_OK
+
+
+def _cmd_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    from lakeops.stages import run_upgrade
+
+    plan = run_upgrade(settings, dry_run=True)
+    print(f"lakehouse {plan.root}: {len(plan.tables)} table(s) with contracts (lakeops {__version__})")
+    for line in plan.lines():
+        print(f"  {line}")
+    if plan.refused:
+        print("nothing was changed: the table(s) above need a rewrite first", file=sys.stderr)
+        return EXIT_REFUSED
+    if not plan.needed:
+        print("the lakehouse is up to date: nothing to change")
+        return EXIT_OK
+    if args.dry_run:
+        print("dry run: nothing was changed (run without --dry-run to apply)")
+        return EXIT_OK
+    done = run_upgrade(settings)
+    print(f"upgraded: {len(done.changes)} table(s)" + (", the MLflow store's artifact locations" if done.store else ""))
+    return EXIT_OK
+
+
+def _cmd_maintain(args: argparse.Namespace, settings: Settings) -> int:
+    from lakeops.stages import run_maintain
+
+    r = run_maintain(settings, ds=args.ds, dry_run=args.dry_run, progress=lambda line: print(f"  {line}", flush=True))
+    before, after = sum(t.files_before for t in r.tables), sum(t.files_after for t in r.tables)
+    verb = "would vacuum" if r.dry_run else "vacuumed"
+    print(f"{len(r.tables)} table(s) in {r.seconds:.1f} s: {before} -> {after} data files, {verb} "
+          f"{sum(t.vacuumed for t in r.tables)} file(s)" + (f" (job run {r.job_run_id})" if r.job_run_id else "")
+          + (" (dry run: nothing was changed)" if r.dry_run else ""))
     return EXIT_OK
 
 

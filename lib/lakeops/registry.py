@@ -31,6 +31,7 @@ from lakeops.config import MlflowConfig
 from lakeops.errors import ConfigError, LakeopsError
 from lakeops.evaluate.calibration import Platt
 from lakeops.lake.storage import is_object_store, storage_for
+from lakeops.registry_store import ARTIFACT_FOLDER, check_not_moved, store_path
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -112,7 +113,9 @@ def setup(cfg: MlflowConfig, lake_root: Path | str) -> str:
             os.environ.setdefault("MLFLOW_S3_ENDPOINT_URL", os.environ["AWS_ENDPOINT_URL"])
         tracking = cfg.tracking_uri
     else:
-        tracking = cfg.tracking_uri or f"sqlite:///{Path(lake_root).resolve() / 'mlflow.db'}"
+        if not cfg.tracking_uri:
+            check_not_moved(lake_root)
+        tracking = cfg.tracking_uri or f"sqlite:///{store_path(lake_root)}"
     mlflow.set_tracking_uri(tracking)
     mlflow.set_registry_uri(cfg.registry_uri or tracking)
     return tracking
@@ -127,9 +130,9 @@ def experiment_for(model_name: str, lake_root: Path | str) -> str:
     if found is not None:
         return found.experiment_id
     if is_object_store(lake_root):
-        location = storage_for(lake_root).join("mlartifacts", model_name)
+        location = storage_for(lake_root).join(ARTIFACT_FOLDER, model_name)
     else:
-        location = (Path(lake_root).resolve() / "mlartifacts" / model_name).as_uri()
+        location = (Path(lake_root).resolve() / ARTIFACT_FOLDER / model_name).as_uri()
     try:
         return mlflow.create_experiment(name, artifact_location=location)
     except Exception:  # created concurrently by another process: use theirs
@@ -200,6 +203,27 @@ def load(model_name: str, *, alias: str | None = None, version: int | None = Non
         tags=dict(client.get_run(run_id).data.tags),
         calibration=Platt.from_dict(meta.get("calibration")),
     )
+
+
+def lineage_versions(model_names: Sequence[str]) -> dict[str, set[int]]:
+    """Per features table, the versions registered model versions were trained on (their runs'
+    ``lakeops.features_table`` and ``lakeops.features_version`` tags): what must stay readable
+    by time travel for as long as the model version is registered."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    found: dict[str, set[int]] = {}
+    for name in model_names:
+        if client.search_registered_models(filter_string=f"name = '{name}'") == []:
+            continue
+        for mv in client.search_model_versions(filter_string=f"name = '{name}'"):
+            if mv.run_id is None:
+                continue
+            tags = client.get_run(mv.run_id).data.tags
+            table, version = tags.get(TAG_FEATURES_TABLE), tags.get(TAG_FEATURES_VERSION)
+            if table and version and version.isdigit():
+                found.setdefault(table, set()).add(int(version))
+    return found
 
 
 @contextmanager

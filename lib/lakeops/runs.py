@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Protocol, Self, TypeVar
 
 import pyarrow as pa
 
+from lakeops import __version__
 from lakeops.lake.tables import JOB_RUNS
 
 if TYPE_CHECKING:
@@ -125,6 +126,7 @@ def _record(lake: Lake, run: JobRun, status: str, started: datetime, seconds: fl
     row = (
         run.job_run_id, run.job, run.model_name, run.ds_start, run.ds_end, status, run.rows_in, run.rows_out,
         round(seconds, 3), error, started, datetime.now(UTC),  # clock-ok: run timestamp
+        __version__,
     )
     try:
         # One row through pyarrow, not a Spark job: bookkeeping should cost milliseconds.

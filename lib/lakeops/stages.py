@@ -17,6 +17,9 @@ entry                   reads                                       writes
 :func:`run_monitor`     ``features.<model>``, ``predictions.<model>``, ``ml.drift_metrics``, ``ml.drift_counts``,
                         ``ml.baselines``                            ``ml.profile_metrics``, ``ml.performance_metrics``,
                                                                     ``ml.alerts``, the HTML report
+:func:`run_upgrade`     every table's log, the MLflow store         the tables' schemas and properties (upgrade commits)
+:func:`run_maintain`    every table's log, the registry's lineage   compaction, retention and properties commits;
+                                                                    checkpoints, vacuum; ``ml.job_runs``
 ======================  ==========================================  =============================================
 """
 
@@ -25,7 +28,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -42,6 +45,7 @@ if TYPE_CHECKING:
     from lakeops.score.run import ScoreResult
     from lakeops.synth import GenerateResult
     from lakeops.train.pipeline import TrainResult
+    from lakeops.upkeep import MaintainResult, UpgradePlan
 
 log = logging.getLogger("lakeops")
 
@@ -158,16 +162,86 @@ def run_monitor(settings: Settings, model: str, *, days: Sequence[date], report:
     return result
 
 
+def run_upgrade(settings: Settings, *, dry_run: bool = False) -> UpgradePlan:
+    """Bring the lakehouse to this release's table contracts (see :mod:`lakeops.upkeep.upgrade`).
+
+    Returns the plan (``dry_run``) or what was applied. Needs no Spark session unless the
+    backend is native and there is something to apply.
+    """
+    from lakeops.lake import open_lake as open_lake_on
+    from lakeops.lake.storage import storage_for
+    from lakeops.lake.tables import contracts
+    from lakeops.upkeep import apply_upgrade, plan_upgrade
+
+    specs = contracts(settings.models.values())
+    plan = plan_upgrade(storage_for(settings.lake.root, options=settings.lake.storage_options), specs)
+    if plan.refused and not dry_run:
+        raise plan.refused[0].error()
+    if dry_run or not plan.needed:
+        return plan
+    if settings.lake.backend == "native" and plan.changes:
+        lake = open_lake(settings, check=False)
+    else:  # the embedded backend's metadata commits are delta-rs's alone
+        lake = open_lake_on(None, settings.lake)  # type: ignore[arg-type]
+    return apply_upgrade(lake, plan, specs)
+
+
+def run_maintain(
+    settings: Settings,
+    *,
+    ds: date | None = None,
+    dry_run: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> MaintainResult:
+    """Compact, checkpoint, vacuum (keeping registered models' lineage) and apply partition retention
+    to every table (see :mod:`lakeops.upkeep.maintain`); ``ds`` records a job run and anchors retention."""
+    from dataclasses import replace
+
+    from lakeops import registry
+    from lakeops.lake.tables import contracts
+    from lakeops.runs import job_run
+    from lakeops.upkeep import maintain
+    from lakeops.upkeep.maintain import retention_days
+
+    if ds is not None:
+        _day(ds)
+    specs = contracts(settings.models.values())
+    retention_days(settings.maintenance, specs, ds=ds)  # refuse a bad retention before Spark starts
+    lake = open_lake(settings)
+    registry.setup(settings.mlflow, lake.root)
+    lineage = registry.lineage_versions(sorted(settings.models))
+
+    def run() -> MaintainResult:
+        return maintain(lake, specs, cfg=settings.maintenance, lineage=lineage, ds=ds, dry_run=dry_run,
+                        progress=progress)
+
+    if ds is None or dry_run:
+        return run()
+    with job_run(lake, job="maintain", model=None, days=[ds]) as record:
+        result = run()
+        record.rows_in = sum(t.files_before for t in result.tables)
+        record.rows_out = sum(t.files_after for t in result.tables)
+    return replace(result, job_run_id=record.job_run_id)
+
+
 # ----------------------------------------------------------------------------- the session
 
 
-def open_lake(settings: Settings) -> Lake:
-    """The lake through the one Spark session of this process (started on first use)."""
+def open_lake(settings: Settings, *, check: bool = True) -> Lake:
+    """The lake through the one Spark session of this process (started on first use).
+
+    ``check``: refuse a lakehouse whose tables an earlier release wrote under older contracts
+    (``lakeops upgrade`` brings them up to date); only the upgrade itself skips it.
+    """
     from lakeops.lake import open_lake as open_lake_on
+    from lakeops.lake.catalog import check_contracts
     from lakeops.lake.storage import storage_for
+    from lakeops.lake.tables import contracts
     from lakeops.spark import get_session
 
     storage = storage_for(settings.lake.root, options=settings.lake.storage_options)
+    if check:  # before Spark starts: a refused lakehouse costs no JVM
+        check_contracts(storage, contracts(settings.models.values()))
     # Before the JVM starts: it inherits where its output goes.
     quiet = logs.redirect_chatter(settings.lake.root) is not None
     started = time.monotonic()

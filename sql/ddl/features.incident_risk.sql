@@ -41,3 +41,4 @@ create table if not exists features.incident_risk (
 using delta
 partitioned by (ds)
 comment 'Features and label of model incident_risk, one row per host_id and ds.'
+tblproperties ('lakeops.contract.version' = '1')

@@ -34,3 +34,4 @@ create table if not exists ml.alerts (
 using delta
 partitioned by (model_name, ds)
 comment "Alert state per model, day, rule and slice (a row while pending, firing, and on the day it resolves), with the evidence, a stable fingerprint, whether it asked for a retrain and what the receivers answered. Rerunning a day replaces that day's rows with the same ones."  -- noqa: LT05
+tblproperties ("lakeops.contract.version" = "1")

@@ -29,3 +29,4 @@ create table if not exists ml.attribution_drift (
 using delta
 partitioned by (model_name, ds)
 comment "Attribution drift per model, day and feature: mean |SHAP| on a seeded sample of the day against the training reference of the version that scored it, the rank and share changes, the top movers and the day's nDCG (SageMaker Clarify's, over all features), flagged below the threshold."  -- noqa: LT05
+tblproperties ("lakeops.contract.version" = "1")

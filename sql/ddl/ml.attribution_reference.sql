@@ -18,3 +18,4 @@ create table if not exists ml.attribution_reference (
 using delta
 partitioned by (model_name, model_version)
 comment "Each model version's feature attribution at training time: mean |SHAP| per feature on a seeded sample of its training rows, frozen with the version; what attribution drift compares against."  -- noqa: LT05
+tblproperties ("lakeops.contract.version" = "1")

@@ -22,3 +22,4 @@ create table if not exists ml.baseline_sketches (
 using delta
 partitioned by (model_name, model_version)
 comment 'A fine grid (about a thousand quantiles) per numeric column of the training rows, and the rows in each cell: what KS and Wasserstein distances are computed against.'  -- noqa: LT05
+tblproperties ('lakeops.contract.version' = '1')

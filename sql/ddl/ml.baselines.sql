@@ -26,3 +26,4 @@ create table if not exists ml.baselines (
 using delta
 partitioned by (model_name, model_version)
 comment 'Reference distributions frozen at training time, per model version, column and slice: bin edges or categories and the proportion of rows in each, so any PSI can be recomputed by hand.'  -- noqa: LT05
+tblproperties ('lakeops.contract.version' = '1')

@@ -23,3 +23,4 @@ create table if not exists ml.data_quality (
 using delta
 partitioned by (ds)
 comment 'One row per expectation per data-quality run and ds: what was checked, the outcome, what was observed. A log: reruns add rows under a new job_run_id.'  -- noqa: LT05
+tblproperties ('lakeops.contract.version' = '1')

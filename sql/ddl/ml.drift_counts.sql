@@ -22,3 +22,4 @@ create table if not exists ml.drift_counts (
 using delta
 partitioned by (model_name, ds)
 comment "The day's rows per frozen baseline bucket, per column and slice: with ml.baselines, every PSI is recomputable, and consecutive drift reads yesterday's counts, not yesterday's data."  -- noqa: LT05
+tblproperties ("lakeops.contract.version" = "1")

@@ -35,3 +35,4 @@ create table if not exists ml.drift_metrics (
 using delta
 partitioned by (model_name, ds)
 comment 'Population-stability drift per model, day, column and slice, against the training baseline and against the previous monitored day, with the thresholds that decided the status.'  -- noqa: LT05
+tblproperties ('lakeops.contract.version' = '1')

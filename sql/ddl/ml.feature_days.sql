@@ -19,3 +19,4 @@ create table if not exists ml.feature_days (
 using delta
 partitioned by (model_name, ds)
 comment 'One row per model and prepared day: whether every source partition of the lookback window before it was present. Training leaves out days whose lookback was incomplete (warm-up values).'  -- noqa: LT05
+tblproperties ('lakeops.contract.version' = '1')

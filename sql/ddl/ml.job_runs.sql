@@ -1,4 +1,4 @@
--- ml.job_runs: One row per job run, successful or not.
+-- ml.job_runs: One row per job run, successful or not, with the lakeops release that ran it.
 --
 -- Generated from the contract in lakeops.lake.tables by `python -m lakeops.sql.ddl`; do
 -- not edit (tests/sql/test_ddl.py fails when this file and the contract differ).
@@ -16,7 +16,9 @@ create table if not exists ml.job_runs (
     seconds double,
     error_message string,
     started_at timestamp,
-    finished_at timestamp
+    finished_at timestamp,
+    lakeops_version string
 )
 using delta
-comment 'One row per job run, successful or not.'
+comment 'One row per job run, successful or not, with the lakeops release that ran it.'
+tblproperties ('lakeops.contract.version' = '2')

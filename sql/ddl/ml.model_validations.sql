@@ -36,3 +36,4 @@ create table if not exists ml.model_validations (
 using delta
 partitioned by (ds)
 comment "One row per champion/challenger gate decision, with both models' holdout metrics."
+tblproperties ("lakeops.contract.version" = "1")

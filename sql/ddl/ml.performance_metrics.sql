@@ -39,3 +39,4 @@ create table if not exists ml.performance_metrics (
 using delta
 partitioned by (model_name, ds)
 comment 'Model quality per model, day and slice: realised metrics from the labels that have arrived (recomputed when late labels change a day) and CBPE estimates from calibrated scores, with a band.'  -- noqa: LT05
+tblproperties ('lakeops.contract.version' = '1')

@@ -28,3 +28,4 @@ create table if not exists ml.performance_reference (
 using delta
 partitioned by (model_name, model_version)
 comment "Each model version's holdout quality at training time and the sampling variation of its metrics: what performance estimates and their bands are built from."  -- noqa: LT05
+tblproperties ("lakeops.contract.version" = "1")

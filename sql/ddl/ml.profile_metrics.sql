@@ -28,3 +28,4 @@ create table if not exists ml.profile_metrics (
 using delta
 partitioned by (model_name, ds)
 comment 'A profile of every monitored column per model and day (whole population): counts, moments, range and quantiles (from the sketch grid, within one grid cell).'  -- noqa: LT05
+tblproperties ('lakeops.contract.version' = '1')

@@ -24,3 +24,4 @@ create table if not exists predictions.incident_risk (
 using delta
 partitioned by (ds)
 comment "One row per entity and day scored by model incident_risk: the score, the 0/1 decision at the model's threshold and the model version. Re-scoring a ds partition replaces it."  -- noqa: LT05
+tblproperties ("lakeops.contract.version" = "1")

@@ -14,3 +14,4 @@ create table if not exists raw.incidents (
 using delta
 partitioned by (ds)
 comment 'One row per incident, partitioned by the day it was opened; arrives late.'
+tblproperties ('lakeops.contract.version' = '1')

@@ -13,3 +13,4 @@ create table if not exists raw.scenario (
 )
 using delta
 comment 'Ground truth of the drift injected by `lakeops generate --drift-start`.'
+tblproperties ('lakeops.contract.version' = '1')

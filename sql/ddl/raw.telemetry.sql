@@ -24,3 +24,4 @@ create table if not exists raw.telemetry (
 using delta
 partitioned by (ds)
 comment 'One row per reporting host per day: daily aggregates of operational telemetry.'
+tblproperties ('lakeops.contract.version' = '1')

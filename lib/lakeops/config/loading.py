@@ -134,6 +134,7 @@ def load_settings(
         check_quality_suites(model, suites=suites.keys(), origin=origin, conf_dir=conf_dir)
     return Settings(
         env=env, conf_dir=conf_dir, lake=sections.lake, spark=sections.spark, mlflow=sections.mlflow,
+        maintenance=sections.maintenance,
         models=types.MappingProxyType(models), suites=types.MappingProxyType(suites),
     )
 

@@ -157,12 +157,30 @@ class MlflowConfig(_Section):
 
 
 @dataclass(config=STRICT)
+class MaintenanceConfig(_Section):
+    """What ``lakeops maintain`` (and the weekly maintenance DAG) does to every table."""
+
+    #: Vacuum deletes data files no table version younger than this needs (Delta's retention;
+    #: files a registered model version's lineage needs are kept whatever their age).
+    vacuum_retention_hours: Annotated[int, Field(ge=0)] = 168
+    #: Compaction rewrites a partition's files smaller than this into files of about this size.
+    compact_target_mb: Annotated[int, Field(gt=0)] = 128
+    #: Log entries older than this are deleted after a checkpoint, and time travel reaches back this
+    #: far (Delta's ``delta.logRetentionDuration``; further for a version a model's lineage needs).
+    log_retention_days: Annotated[int, Field(gt=0)] = 30
+    #: Per table (``schema.table``, partitioned by ``ds``): drop partitions older than this many
+    #: days before the maintenance run's ``--ds``. Off for every table unless listed here.
+    partition_retention_days: FrozenMap[Annotated[int, Field(gt=0)]] = Field(default_factory=_empty_map)
+
+
+@dataclass(config=STRICT)
 class SettingsFile(_Section):
     """The sections of ``lakeops.yaml`` (base, then the environment's overlay)."""
 
     lake: LakeConfig = Field(default_factory=LakeConfig)
     spark: SparkConfig = Field(default_factory=SparkConfig)
     mlflow: MlflowConfig = Field(default_factory=MlflowConfig)
+    maintenance: MaintenanceConfig = Field(default_factory=MaintenanceConfig)
 
 
 @dataclass(config=STRICT)
@@ -370,6 +388,7 @@ class Settings(_Section):
     models: FrozenMap[ModelConfig]
     mlflow: MlflowConfig = Field(default_factory=MlflowConfig)
     suites: FrozenMap[SuiteConfig] = Field(default_factory=_empty_map)
+    maintenance: MaintenanceConfig = Field(default_factory=MaintenanceConfig)
 
     @property
     def project_dir(self) -> Path:

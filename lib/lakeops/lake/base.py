@@ -28,6 +28,7 @@ from lakeops.errors import (
     SchemaMismatchError,
     StorageUnavailableError,
 )
+from lakeops.lake.evolution import TableChange, plan_change
 from lakeops.lake.snapshot import (
     arrow_schema,
     check_protocol,
@@ -37,7 +38,7 @@ from lakeops.lake.snapshot import (
     spec_of,
     typed_partitions,
 )
-from lakeops.lake.spec import PartitionSelection, TableSpec, check_table_schema, conform, parse_partition_string
+from lakeops.lake.spec import CONTRACT_VERSION_PROPERTY, PartitionSelection, TableSpec, conform, parse_partition_string
 from lakeops.lake.storage import Storage, storage_for
 from lakeops.lake.tasks import BatchFn, MapPlan, MergeFn, ReduceFn, Scan, map_frame
 from lakeops.names import TableName
@@ -145,6 +146,38 @@ class Lake(ABC):
             SchemaMismatchError: the existing table differs from the spec.
         """
         self._table_for_write(spec)
+
+    @_storage_errors
+    def contract_change(self, spec: TableSpec) -> TableChange | None:
+        """How the table differs from its contract ``spec``; ``None`` when there is no such table yet."""
+        if not self.exists(spec.name):
+            return None
+        return _change(spec, self._delta(spec.name))
+
+    @_storage_errors
+    def evolve(self, spec: TableSpec, *, metadata: Mapping[str, Any] | None = None) -> TableChange:
+        """Bring an existing table to its contract in place: add the nullable columns it lacks, then
+        record the contract version in its properties. Returns what it found to do.
+
+        Each is one Delta commit (delta-rs or delta-spark); a process that dies between them
+        leaves the table at a committed version, and a rerun does what is left (the columns
+        present decide, not the recorded version).
+
+        Raises:
+            TableNotFoundError: no such table.
+            SchemaMismatchError: a change that cannot be applied in place; nothing was committed.
+        """
+        dt = self._delta(spec.name)
+        change = _change(spec, dt)
+        if change.refused:
+            raise change.error()
+        meta = {**_commit_metadata(metadata), "lakeops.operation": "upgrade",
+                "lakeops.contract_version": spec.version}
+        if change.add:
+            self._add_columns(spec, change.add, metadata={**meta, "lakeops.added": [f.name for f in change.add]})
+        if change.recorded_version != spec.version:
+            self._set_properties(spec, {CONTRACT_VERSION_PROPERTY: str(spec.version)}, metadata=meta)
+        return change
 
     @_storage_errors
     def read(
@@ -384,7 +417,7 @@ class Lake(ABC):
         for _, actions in commits:
             for action in actions:
                 file = action.get("add") or action.get("remove")
-                if file is None:
+                if file is None or file.get("dataChange") is False:  # a compaction changes no row
                     continue
                 values = file.get("partitionValues") or {}
                 typed = {c: parse_partition_string(spec, c, values.get(c)) for c in spec.partition_by}
@@ -420,14 +453,87 @@ class Lake(ABC):
 
     @abstractmethod
     def vacuum(
-        self, name: str | TableName, *, retention_hours: int = DEFAULT_RETENTION_HOURS, dry_run: bool = True
+        self,
+        name: str | TableName,
+        *,
+        retention_hours: int = DEFAULT_RETENTION_HOURS,
+        dry_run: bool = True,
+        keep_versions: Sequence[int] = (),
     ) -> list[str]:
-        """Delete files no version newer than ``retention_hours`` needs; list them when ``dry_run``."""
+        """Delete files no version newer than ``retention_hours`` needs, nor any of ``keep_versions``
+        (versions that must stay readable by time travel); list them when ``dry_run``."""
+
+    # ------------------------------------------------------------------ maintenance
+
+    @_storage_errors
+    def compact(self, name: str | TableName, *, target_bytes: int, metadata: Mapping[str, Any] | None = None) -> int:
+        """Rewrite each partition's small files into files of about ``target_bytes``, in one commit that
+        changes no row (``dataChange`` false). Returns the number of files it replaced (0: no commit).
+
+        A writer that committed to a partition meanwhile wins: the compaction fails with
+        :class:`CommitConflictError` and changes nothing; an overwrite that commits after it
+        replaces the compacted files as it would have replaced the small ones.
+        """
+        return self._compact(name, target_bytes=target_bytes,
+                             metadata={**_commit_metadata(metadata), "lakeops.operation": "compact"})
+
+    @_storage_errors
+    def checkpoint(self, name: str | TableName) -> int:
+        """Write a checkpoint of the latest version (opening the table then reads it instead of every
+        JSON commit before it), then delete log entries past ``delta.logRetentionDuration``.
+        Returns the version checkpointed. Adds no commit: concurrent writers are unaffected."""
+        dt = self._delta(name)
+        dt.create_checkpoint()
+        dt.cleanup_metadata()
+        return dt.version()
+
+    @_storage_errors
+    def set_properties(
+        self, spec: TableSpec, properties: Mapping[str, str], *, metadata: Mapping[str, Any] | None = None
+    ) -> None:
+        """Set Delta table properties of ``spec``'s table in one commit."""
+        self._set_properties(spec, properties, metadata={**_commit_metadata(metadata),
+                                                         "lakeops.operation": "set_properties"})
+
+    @_storage_errors
+    def properties(self, name: str | TableName) -> dict[str, str]:
+        """The table's Delta properties (``configuration``) at its latest version."""
+        return dict(self._delta(name).metadata().configuration)
+
+    @_storage_errors
+    def file_count(self, name: str | TableName) -> int:
+        """The data files of the table's latest version."""
+        return pa.table(self._delta(name).get_add_actions(flatten=False)).num_rows
+
+    @_storage_errors
+    def log_entries(self, name: str | TableName) -> tuple[int, int]:
+        """``(on disk, replayed)``: the JSON commits in the table's log, and how many of them opening
+        the latest version reads (those after its last checkpoint)."""
+        uri = self.location(name)
+        versions = [int(n[:20]) for n in self.storage.list_names(f"{uri}/_delta_log")
+                    if len(n) == 25 and n.endswith(".json") and n[:20].isdigit()]
+        checkpoints = [int(n[:20]) for n in self.storage.list_names(f"{uri}/_delta_log")
+                       if n.endswith(".checkpoint.parquet") and n[:20].isdigit()]
+        last = max(checkpoints, default=-1)
+        return len(versions), sum(1 for v in versions if v > last)
 
     # ------------------------------------------------------------------ backend hooks
 
     @abstractmethod
-    def _create(self, spec: TableSpec) -> None: ...
+    def _create(self, spec: TableSpec) -> None:
+        """Create the table (if absent) with its schema, partitioning and :data:`CONTRACT_VERSION_PROPERTY`."""
+
+    @abstractmethod
+    def _add_columns(self, spec: TableSpec, fields: Sequence[pa.Field], *, metadata: dict[str, Any]) -> None:
+        """Add nullable ``fields`` to the table in one commit carrying ``metadata``."""
+
+    @abstractmethod
+    def _set_properties(self, spec: TableSpec, properties: Mapping[str, str], *, metadata: dict[str, Any]) -> None:
+        """Set Delta table properties in one commit carrying ``metadata``."""
+
+    @abstractmethod
+    def _compact(self, name: str | TableName, *, target_bytes: int, metadata: dict[str, Any]) -> int:
+        """Compact small files (see :meth:`compact`); the number of files replaced."""
 
     @abstractmethod
     def _read(self, spec: TableSpec, dt: DeltaTable, selection: PartitionSelection | None) -> DataFrame: ...
@@ -573,7 +679,8 @@ class Lake(ABC):
         """``spec``'s table, created if absent, its schema proven to match: the handle a write commits with.
 
         Raises:
-            SchemaMismatchError: the existing table differs from the spec.
+            OutdatedTableError: the table lacks columns of its contract (``lakeops upgrade`` adds them).
+            SchemaMismatchError: the existing table differs from the spec in another way.
         """
         if not self.exists(spec.name):
             if self.storage.local:
@@ -581,7 +688,9 @@ class Lake(ABC):
             self._create(spec)
         # Checked after creating too: a process that won a race to create it may have used another schema.
         dt = self._delta(spec.name)
-        check_table_schema(spec, arrow_schema(dt), dt.metadata().partition_columns)
+        change = _change(spec, dt)
+        if change.outdated:
+            raise change.error()
         return dt
 
     def _spec_from_log(self, name: str | TableName, dt: DeltaTable) -> TableSpec:
@@ -601,6 +710,13 @@ class Lake(ABC):
         except OSError:
             return None
         return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def _change(spec: TableSpec, dt: DeltaTable) -> TableChange:
+    """:func:`plan_change` for the table as ``dt``'s log describes it."""
+    meta = dt.metadata()
+    return plan_change(spec, schema=arrow_schema(dt), partition_by=meta.partition_columns,
+                       properties=meta.configuration)
 
 
 def _fit_rows(rows: pa.Table, spec: TableSpec) -> pa.Table:

@@ -1,6 +1,8 @@
 """What is in the lakehouse, read from the Delta logs alone (no Spark needed).
 
-Used by ``lakeops tables``. Finds the tables with :func:`lakeops.lake.snapshot.table_names`
+Used by ``lakeops tables``, and by ``lakeops upgrade`` and every job's start
+(:func:`table_changes`, :func:`check_contracts`: how the tables differ from this
+release's contracts). Finds the tables with :func:`lakeops.lake.snapshot.table_names`
 and reads each one's latest snapshot (:func:`lakeops.lake.snapshot.open_snapshot`), on a
 local folder or an object store alike. Reads every ``<root>/<schema>/<table>/_delta_log``;
 writes nothing.
@@ -8,13 +10,16 @@ writes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
 
 from lakeops.errors import TableNotFoundError
-from lakeops.lake.snapshot import Snapshot, open_snapshot, table_names
+from lakeops.lake.evolution import OutdatedTableError, TableChange, plan_change
+from lakeops.lake.snapshot import Snapshot, arrow_schema, open_snapshot, table_names
+from lakeops.lake.spec import TableSpec
 from lakeops.lake.storage import Storage, storage_for
 
 
@@ -82,3 +87,37 @@ def format_tables(tables: list[TableInfo]) -> str:
     right = {1, 2, 3, 4}
     fmt = lambda r: "  ".join(v.rjust(w) if i in right else v.ljust(w) for i, (v, w) in enumerate(zip(r, widths, strict=False)))  # noqa: E731
     return "\n".join([fmt(header), fmt(tuple("-" * w for w in widths)), *map(fmt, rows)])
+
+
+def table_changes(storage: Storage, specs: Iterable[TableSpec]) -> list[TableChange]:
+    """How each existing table of ``specs`` differs from its contract (tables not made yet are left out)."""
+    present = set(table_names(storage))
+    changes = []
+    for spec in specs:
+        if str(spec.name) not in present:
+            continue
+        dt = open_snapshot(storage, spec.name, check_reader=False).dt
+        meta = dt.metadata()
+        changes.append(plan_change(spec, schema=arrow_schema(dt), partition_by=meta.partition_columns,
+                                   properties=meta.configuration))
+    return changes
+
+
+def check_contracts(storage: Storage, specs: Iterable[TableSpec]) -> None:
+    """Refuse a lakehouse with a table this release cannot write until ``lakeops upgrade`` ran.
+
+    Raises:
+        OutdatedTableError: naming every such table, or SchemaMismatchError for a change that
+            needs a rewrite (the first one found).
+    """
+    outdated = [c for c in table_changes(storage, specs) if c.outdated]
+    refused = [c for c in outdated if c.refused]
+    if refused:
+        raise refused[0].error()
+    if outdated:
+        names = ", ".join(c.table for c in outdated)
+        raise OutdatedTableError(
+            f"the lakehouse {storage.describe()} was written by an earlier lakeops: {names} "
+            f"lack{'s' if len(outdated) == 1 else ''} columns of this release's contracts; run `lakeops upgrade` "
+            "(`--dry-run` lists the changes) before the jobs"
+        )

@@ -16,7 +16,12 @@ The rule is Delta's WriteSerializable isolation for a ``replaceWhere`` overwrite
   removed a file inside the partitions it replaces (for an unpartitioned table:
   any file);
 - an append is blind: it conflicts with nothing but a change of the table's
-  schema or protocol, which conflicts with every write.
+  schema or protocol, which conflicts with every write;
+- a compaction (files added and removed with ``dataChange`` false, as delta-rs's
+  ``optimize`` and delta-spark's ``OPTIMIZE`` log them) changes no row, so it conflicts
+  with no write: the overwrite's removes are taken from the version it commits on,
+  where the compacted files have replaced the small ones. (The other way round,
+  the compaction's own commit fails when a writer removed files it rewrote.)
 
 Reads the table's ``_delta_log/<version>.json`` commit entries; writes nothing.
 """
@@ -52,7 +57,7 @@ def find_conflict(
                 continue
             for kind, verb in (("add", "added"), ("remove", "removed")):
                 file = action.get(kind)
-                if file is None:
+                if file is None or file.get("dataChange") is False:
                     continue
                 values = file.get("partitionValues") or {}
                 typed = {c: parse_partition_string(spec, c, values.get(c)) for c in spec.partition_by}

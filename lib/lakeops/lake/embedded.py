@@ -33,7 +33,13 @@ import pyarrow.parquet as pq
 from lakeops.errors import CommitConflictError, EmptyWriteError, PartitionViolationError
 from lakeops.lake.base import DEFAULT_RETENTION_HOURS, Lake, WriteResult, check_protocol, live_files
 from lakeops.lake.conflicts import find_conflict, read_commits
-from lakeops.lake.spec import PartitionSelection, TableSpec, parse_partition_string, to_partition_string
+from lakeops.lake.spec import (
+    CONTRACT_VERSION_PROPERTY,
+    PartitionSelection,
+    TableSpec,
+    parse_partition_string,
+    to_partition_string,
+)
 from lakeops.lake.tasks import (
     HIVE_NULL,
     BatchFn,
@@ -95,9 +101,24 @@ class EmbeddedLake(Lake):
             partition_by=list(spec.partition_by) or None,
             name=str(spec.name),
             description=spec.description or None,
-            configuration={"delta.checkpointInterval": str(CHECKPOINT_INTERVAL)},
+            configuration={"delta.checkpointInterval": str(CHECKPOINT_INTERVAL),
+                           CONTRACT_VERSION_PROPERTY: str(spec.version)},
             storage_options=self.storage.delta_options,
         )
+
+    def _add_columns(self, spec: TableSpec, fields: Sequence[pa.Field], *, metadata: dict[str, Any]) -> None:
+        from deltalake import CommitProperties, Field
+
+        dt = self._delta(spec.name)
+        dt.alter.add_columns([Field.from_arrow(f) for f in fields],
+                             commit_properties=CommitProperties(custom_metadata=metadata))
+
+    def _set_properties(self, spec: TableSpec, properties: Mapping[str, str], *, metadata: dict[str, Any]) -> None:
+        from deltalake import CommitProperties
+
+        dt = self._delta(spec.name)
+        dt.alter.set_table_properties(dict(properties), raise_if_not_exists=False,
+                                      commit_properties=CommitProperties(custom_metadata=metadata))
 
     def _table_for_write(self, spec: TableSpec) -> DeltaTable:
         """As :meth:`Lake._table_for_write`, and refuse tables whose writer protocol delta-rs
@@ -267,14 +288,17 @@ class EmbeddedLake(Lake):
     def _units(self, dt: DeltaTable, src: TableSpec, selection: PartitionSelection, *, scan: int = 0) -> list[Unit]:
         """One unit per non-empty row group of the selected partitions' live files."""
         root = self.storage.fs_path(self.location(src.name))
+        data = [f for f in src.schema if f.name not in src.partition_by]
         units = []
         for file in live_files(src, dt, selection):
             path = f"{root}/{unquote(file.path)}"
             meta = pq.read_metadata(path, filesystem=self.storage.arrow_fs)
+            held = set(meta.schema.names)
+            absent = tuple(f for f in data if f.name not in held)
             for rg in range(meta.num_row_groups):
                 rows = meta.row_group(rg).num_rows
                 if rows:
-                    units.append(Unit(path, (rg,), rows, file.partition, scan))
+                    units.append(Unit(path, (rg,), rows, file.partition, scan, absent=absent))
         return units
 
     def _append(self, df: DataFrame, spec: TableSpec, *, target: DeltaTable, metadata: dict[str, Any]) -> WriteResult:
@@ -439,17 +463,39 @@ class EmbeddedLake(Lake):
 
     # ------------------------------------------------------------------ maintenance
 
+    def _compact(self, name: str | TableName, *, target_bytes: int, metadata: dict[str, Any]) -> int:
+        from deltalake import CommitProperties
+        from deltalake.exceptions import CommitFailedError
+
+        dt = self._delta(name)
+        try:
+            # delta-rs checks its commit against what was committed since it read the table: files
+            # it compacted that a writer removed meanwhile fail it (a concurrent-delete conflict).
+            metrics = dt.optimize.compact(target_size=target_bytes,
+                                          commit_properties=CommitProperties(custom_metadata=metadata))
+        except CommitFailedError as exc:
+            raise CommitConflictError(f"{name}: a writer committed while the compaction ran ({exc}); the "
+                                      "compaction committed nothing: run it again") from None
+        return int(metrics.get("numFilesRemoved", 0))
+
     def vacuum(
-        self, name: str | TableName, *, retention_hours: int = DEFAULT_RETENTION_HOURS, dry_run: bool = True
+        self,
+        name: str | TableName,
+        *,
+        retention_hours: int = DEFAULT_RETENTION_HOURS,
+        dry_run: bool = True,
+        keep_versions: Sequence[int] = (),
     ) -> list[str]:
-        """Full vacuum: files no version within ``retention_hours`` needs, orphans included.
+        """Full vacuum: files no version within ``retention_hours`` (nor in ``keep_versions``) needs,
+        orphans included.
 
         Also clears what a crashed Spark write leaves in its write folder
         (``_temporary``) once older than the retention, and empty write folders.
         """
         dt = self._delta(name)
         removed = list(
-            dt.vacuum(retention_hours=retention_hours, dry_run=dry_run, enforce_retention_duration=False, full=True)
+            dt.vacuum(retention_hours=retention_hours, dry_run=dry_run, enforce_retention_duration=False, full=True,
+                      keep_versions=sorted(set(keep_versions)) or None)
         )
         if not self.storage.local:
             return removed  # an object store has no empty folders, and Spark's _temporary files are data files

@@ -11,14 +11,17 @@ errors become :class:`~lakeops.errors.CommitConflictError`.
 from __future__ import annotations
 
 import json
+import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
+
 from lakeops.errors import CommitConflictError, EmptyWriteError, PartitionViolationError
 from lakeops.lake.base import DEFAULT_RETENTION_HOURS, Lake, WriteResult
-from lakeops.lake.spec import PartitionSelection, TableSpec
+from lakeops.lake.spec import CONTRACT_VERSION_PROPERTY, PartitionSelection, TableSpec, arrow_to_spark
 from lakeops.names import TableName
 
 if TYPE_CHECKING:
@@ -38,10 +41,26 @@ class NativeLake(Lake):
         from delta.tables import DeltaTable
 
         builder = DeltaTable.createIfNotExists(self.spark).location(self._uri(spec.name))
-        builder = builder.addColumns(spec.spark_schema)
+        builder = builder.addColumns(spec.spark_schema).property(CONTRACT_VERSION_PROPERTY, str(spec.version))
         if spec.partition_by:
             builder = builder.partitionedBy(*spec.partition_by)
         builder.execute()
+
+    def _add_columns(self, spec: TableSpec, fields: Sequence[pa.Field], *, metadata: dict[str, Any]) -> None:
+        # Column names are validated identifiers and types come from the contract's Arrow
+        # schema, so the column list is safe to write into the statement; the table is bound.
+        spark_fields = arrow_to_spark(pa.schema(fields)).fields
+        columns = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in spark_fields)
+        self._alter(f"ALTER TABLE IDENTIFIER(:table) ADD COLUMNS ({columns})", spec, metadata)
+
+    def _set_properties(self, spec: TableSpec, properties: Mapping[str, str], *, metadata: dict[str, Any]) -> None:
+        pairs = ", ".join(f"'{validate_property(k)}' = '{validate_property(v)}'" for k, v in properties.items())
+        self._alter(f"ALTER TABLE IDENTIFIER(:table) SET TBLPROPERTIES ({pairs})", spec, metadata)
+
+    def _alter(self, statement: str, spec: TableSpec, metadata: dict[str, Any]) -> None:
+        """Run one ALTER TABLE on the table's path with ``metadata`` as the commit's userMetadata."""
+        with _user_metadata_set(self.spark, metadata), _conflicts_named(spec.name, "upgrade"):
+            self.spark.sql(statement, args={"table": "delta.`" + self._uri(spec.name).replace("`", "``") + "`"})
 
     def _read(self, spec: TableSpec, dt: DeltaTable, selection: PartitionSelection | None) -> DataFrame:
         reader = self.spark.read.format("delta").option("versionAsOf", dt.version())
@@ -72,7 +91,7 @@ class NativeLake(Lake):
         if selection.values:
             writer = writer.option("replaceWhere", selection.sql_predicate())
         try:
-            with _conflicts_named(spec, f"overwrite of {selection.describe()}"):
+            with _conflicts_named(spec.name, f"overwrite of {selection.describe()}"):
                 writer.save(self._uri(spec.name))
         except AnalysisException as exc:
             if (exc.getCondition() or "").startswith("DELTA_REPLACE_WHERE"):
@@ -86,7 +105,7 @@ class NativeLake(Lake):
     def _append(self, df: DataFrame, spec: TableSpec, *, target: DeltaTable, metadata: dict[str, Any]) -> WriteResult:
         write_id = uuid.uuid4().hex
         metadata = {**metadata, "lakeops.operation": "append", "lakeops.write_id": write_id}
-        with _conflicts_named(spec, "append"):
+        with _conflicts_named(spec.name, "append"):
             df.write.format("delta").mode("append").option("userMetadata", json.dumps(metadata)).save(
                 self._uri(spec.name)
             )
@@ -125,11 +144,28 @@ class NativeLake(Lake):
         })
         return WriteResult(str(spec.name), version, rows, len(adds), tuple(partitions))
 
-    def vacuum(
-        self, name: str | TableName, *, retention_hours: int = DEFAULT_RETENTION_HOURS, dry_run: bool = True
-    ) -> list[str]:
+    def _compact(self, name: str | TableName, *, target_bytes: int, metadata: dict[str, Any]) -> int:
         from delta.tables import DeltaTable
 
+        self.spark.conf.set("spark.databricks.delta.optimize.maxFileSize", str(target_bytes))
+        with _user_metadata_set(self.spark, metadata), _conflicts_named(name, "compaction"):
+            metrics = DeltaTable.forPath(self.spark, self._uri(name)).optimize().executeCompaction().first()
+        return int(metrics["metrics"]["numFilesRemoved"]) if metrics is not None else 0
+
+    def vacuum(
+        self,
+        name: str | TableName,
+        *,
+        retention_hours: int = DEFAULT_RETENTION_HOURS,
+        dry_run: bool = True,
+        keep_versions: Sequence[int] = (),
+    ) -> list[str]:
+        """delta-spark's VACUUM. It cannot keep particular versions: the retention is stretched
+        instead to reach back to the oldest of ``keep_versions`` (every file it needs was
+        removed, if at all, by a commit after it)."""
+        from delta.tables import DeltaTable
+
+        retention_hours = max(retention_hours, self._hours_since_after(name, min(keep_versions, default=None)))
         if dry_run:
             # Listing reads only the log, which delta-rs does for any writer's table.
             return list(
@@ -143,6 +179,31 @@ class NativeLake(Lake):
         DeltaTable.forPath(self.spark, self._uri(name)).vacuum(float(retention_hours))
         return []
 
+    def _hours_since_after(self, name: str | TableName, version: int | None) -> int:
+        """Whole hours since the commit after ``version`` (0: none, or no such commit yet)."""
+        import math
+        import time
+
+        from lakeops.lake.conflicts import read_commits
+
+        if version is None or version >= self._delta(name).version():
+            return 0
+        try:
+            (_, actions), = read_commits(self.storage, self.location(name), after=version, upto=version + 1)
+        except FileNotFoundError:  # the entry is gone: so is time travel to the version
+            return 0
+        stamp = next((a["commitInfo"].get("timestamp") for a in actions if "commitInfo" in a), None)
+        if stamp is None:
+            return 0
+        return math.ceil((time.time() - stamp / 1000) / 3600) + 1  # retention is relative to now by definition
+
+
+def validate_property(text: str) -> str:
+    """A table property key or value lakeops sets (dotted names, digits, ``interval 30 days``): safe in quotes."""
+    if not re.fullmatch(r"[A-Za-z0-9_. \-]+", text):
+        raise ValueError(f"table property text {text!r} has characters lakeops does not write")
+    return text
+
 
 def _user_metadata(actions: list[dict[str, Any]]) -> str:
     """The ``userMetadata`` of a commit's ``commitInfo`` ("" without one)."""
@@ -151,7 +212,18 @@ def _user_metadata(actions: list[dict[str, Any]]) -> str:
 
 
 @contextmanager
-def _conflicts_named(spec: TableSpec, what: str) -> Iterator[None]:
+def _user_metadata_set(spark: Any, metadata: Mapping[str, Any]) -> Iterator[None]:
+    """Commits made inside carry ``metadata`` as their userMetadata (SQL and API calls take no option)."""
+    key = "spark.databricks.delta.commitInfo.userMetadata"
+    spark.conf.set(key, json.dumps(dict(metadata)))
+    try:
+        yield
+    finally:
+        spark.conf.unset(key)
+
+
+@contextmanager
+def _conflicts_named(name: object, what: str) -> Iterator[None]:
     """delta-spark's concurrent-modification errors as :class:`CommitConflictError` (a retry may pass)."""
     import delta.exceptions as conflicts
 
@@ -160,7 +232,7 @@ def _conflicts_named(spec: TableSpec, what: str) -> Iterator[None]:
     except tuple(getattr(conflicts, name) for name in conflicts.__all__) as exc:
         reason = str(exc).strip().split("\n", 1)[0]
         raise CommitConflictError(
-            f"{spec.name}: another writer committed first ({reason}) while this {what} ran; "
+            f"{name}: another writer committed first ({reason}) while this {what} ran; "
             "nothing of it was committed: run it again"
         ) from None
 

@@ -171,7 +171,12 @@ def read_files(
     folder = storage.fs_path(uri)
     pieces = []
     for file in files:
-        table = pq.read_table(f"{folder}/{unquote(file.path)}", columns=data, filesystem=storage.arrow_fs)
+        source = pq.ParquetFile(f"{folder}/{unquote(file.path)}", filesystem=storage.arrow_fs)
+        held = set(source.schema_arrow.names)
+        table = source.read(columns=[c for c in data if c in held])
+        for name in data:
+            if name not in held:  # written before the contract added the column
+                table = table.append_column(schema.field(name), pa.nulls(table.num_rows, schema.field(name).type))
         for col in spec.partition_by:
             if col in schema.names:
                 field = spec.schema.field(col)

@@ -29,18 +29,31 @@ if TYPE_CHECKING:
 _PARTITION_TYPES = (pa.date32(), pa.string(), pa.int32(), pa.int64())
 
 
+#: The Delta table property that records which version of its contract a table holds
+#: (:attr:`TableSpec.version`); ``lakeops upgrade`` moves it forward.
+CONTRACT_VERSION_PROPERTY = "lakeops.contract.version"
+
+
 @dataclass(frozen=True)
 class TableSpec:
-    """A table contract: name, Arrow schema, partition columns, description."""
+    """A table contract: name, Arrow schema, partition columns, description, contract version.
+
+    ``version`` goes up by one with each release that changes the contract; a change
+    that only adds nullable columns (appended to the schema) is applied in place by
+    ``lakeops upgrade`` (:mod:`lakeops.lake.evolution`).
+    """
 
     name: TableName
     schema: pa.Schema
     partition_by: tuple[str, ...] = ()
     description: str = ""
+    version: int = 1
 
     def __post_init__(self) -> None:
         if isinstance(self.name, str):
             object.__setattr__(self, "name", TableName.parse(self.name))
+        if isinstance(self.version, bool) or not isinstance(self.version, int) or self.version < 1:
+            raise InvalidParameterError(f"{self.name}: contract version must be a positive integer, got {self.version!r}")
         for f in self.schema:
             validate_name(f.name, kind=f"column name in {self.name}")
         names = self.schema.names
@@ -115,26 +128,8 @@ def conform(df: DataFrame, spec: TableSpec) -> DataFrame:
     return df.select(*expected)
 
 
-def check_table_schema(spec: TableSpec, existing: pa.Schema, partition_by: Sequence[str]) -> None:
-    """Raise when an existing table's schema or partitioning differs from ``spec``."""
-    if list(partition_by) != list(spec.partition_by):
-        raise SchemaMismatchError(
-            f"{spec.name}: the table is partitioned by {list(partition_by)}, the spec says {list(spec.partition_by)}"
-        )
-    have = {f.name: f.type for f in existing}
-    for f in spec.schema:
-        if f.name not in have:
-            raise SchemaMismatchError(f"{spec.name}: the existing table has no column {f.name!r}")
-        if not _same_type(have[f.name], f.type):
-            raise SchemaMismatchError(
-                f"{spec.name}: column {f.name!r} is {have[f.name]} in the table, the spec declares {f.type}"
-            )
-    extra = [name for name in have if name not in spec.schema.names]
-    if extra:
-        raise SchemaMismatchError(f"{spec.name}: the existing table has column(s) {extra} the spec does not declare")
-
-
-def _same_type(a: pa.DataType, b: pa.DataType) -> bool:
+def same_type(a: pa.DataType, b: pa.DataType) -> bool:
+    """Whether a table's column type (as delta-rs reports it) is the contract's type."""
     # delta-rs hands back large/view string types for plain strings.
     strings = (pa.string(), pa.large_string(), pa.string_view())
     return a == b or (a in strings and b in strings)

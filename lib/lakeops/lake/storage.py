@@ -85,6 +85,13 @@ class Storage:
         with self.filesystem.open_input_stream(self.fs_path(uri)) as f:
             return f.read()
 
+    def list_names(self, uri: str) -> list[str]:
+        """The names of the entries directly under a folder (a prefix); none if it is gone."""
+        import pyarrow.fs as pafs
+
+        infos = self.filesystem.get_file_info(pafs.FileSelector(self.fs_path(uri), allow_not_found=True))
+        return [info.base_name for info in infos]
+
     def is_dir(self, uri: str) -> bool:
         import pyarrow.fs as pafs
 

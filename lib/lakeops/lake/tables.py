@@ -1,4 +1,4 @@
-"""Every table contract in one place: names, schemas, partitioning.
+"""Every table contract in one place: names, schemas, partitioning, contract versions.
 
 - ``raw.*``: what the demo generator writes (a real deployment brings its own raw tables).
 - ``features.<model>`` and ``predictions.<model>``: one table per model, built
@@ -9,10 +9,16 @@
 Two run ids never share a name: ``job_run_id`` is a lakeops job run (a row of
 ``ml.job_runs``), ``mlflow_run_id`` the MLflow run that produced a model.
 SQL DDL for catalog users mirrors these in ``sql/ddl/``.
+
+A contract changes by release: a spec's ``version`` goes up by one, and a column a
+release adds goes at the end of the schema, nullable (``lakeops upgrade`` adds it to
+existing tables; older rows read null). Any other change needs a rewrite of the table
+(:mod:`lakeops.lake.evolution`). :func:`contracts` lists every table a lakehouse may hold.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -123,9 +129,12 @@ JOB_RUNS = TableSpec(
             ("error_message", pa.string()),
             ("started_at", UTC_TS),
             ("finished_at", UTC_TS),
+            # v2: the lakeops release that ran the job (null: a row written before 0.2.0).
+            ("lakeops_version", pa.string()),
         ]
     ),
-    description="One row per job run, successful or not.",
+    description="One row per job run, successful or not, with the lakeops release that ran it.",
+    version=2,
 )
 
 FEATURE_DAYS = TableSpec(
@@ -544,3 +553,21 @@ ALERTS = TableSpec(
     "resolves), with the evidence, a stable fingerprint, whether it asked for a retrain and what the receivers "
     "answered. Rerunning a day replaces that day's rows with the same ones.",
 )
+
+
+#: The lakehouse-wide tables: every model shares them.
+SHARED_TABLES = (
+    *RAW_TABLES, DATA_QUALITY, JOB_RUNS, FEATURE_DAYS, BASELINES, BASELINE_SKETCHES, MODEL_VALIDATIONS,
+    DRIFT_COUNTS, DRIFT_METRICS, PROFILE_METRICS, PERFORMANCE_REFERENCE, PERFORMANCE_METRICS,
+    ATTRIBUTION_REFERENCE, ATTRIBUTION_DRIFT, ALERTS,
+)
+
+
+def model_contracts(model: ModelConfig) -> list[TableSpec]:
+    """The tables of one model: ``features.<model>`` and ``predictions.<model>``."""
+    return [features_spec(model), predictions_spec(model.name, key_schema(model))]
+
+
+def contracts(models: Iterable[ModelConfig]) -> list[TableSpec]:
+    """Every table contract of a lakehouse serving ``models``: the shared tables, then each model's own."""
+    return [*SHARED_TABLES, *(spec for model in models for spec in model_contracts(model))]

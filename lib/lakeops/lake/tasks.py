@@ -155,6 +155,22 @@ class Unit:
     partition: Mapping[str, Any]  # typed source partition values
     scan: int = 0  # which Scan of a reduction the unit belongs to
     columns: tuple[str, ...] = ()  # a reduction's share of the scan's columns (empty: all of them)
+    # Columns of the table the file does not hold (written before a contract added them): read as nulls.
+    absent: tuple[pa.Field, ...] = ()
+
+
+def read_batches(unit: Unit, columns: Sequence[str], fs: pafs.FileSystem | None = None) -> Iterator[pa.RecordBatch]:
+    """The unit's rows as Arrow batches of ``columns`` in that order, nulls for the columns its file lacks."""
+    import pyarrow.parquet as pq
+
+    absent = {f.name: f for f in unit.absent if f.name in columns}
+    source = pq.ParquetFile(unit.path, filesystem=fs)
+    for batch in source.iter_batches(batch_size=TASK_BATCH_ROWS, row_groups=list(unit.row_groups),
+                                     columns=[c for c in columns if c not in absent], use_threads=False):
+        if absent:
+            arrays = [pa.nulls(batch.num_rows, absent[c].type) if c in absent else batch.column(c) for c in columns]
+            batch = pa.RecordBatch.from_arrays(arrays, names=list(columns))
+        yield batch
 
 
 def plan_tasks(units: Sequence[Unit], slots: int) -> list[list[Unit]]:
@@ -198,9 +214,7 @@ def run_units(
                 writer = None
                 yield str(path)
             folder = where
-            source = pq.ParquetFile(unit.path, filesystem=fs)
-            for batch in source.iter_batches(batch_size=TASK_BATCH_ROWS, row_groups=list(unit.row_groups),
-                                             columns=list(plan.columns), use_threads=False):
+            for batch in read_batches(unit, plan.columns, fs):
                 out = plan.conform(fn(batch, unit.partition))
                 if not out.num_rows:
                     continue
@@ -239,16 +253,13 @@ def reduce_units(
     units: Sequence[Unit], scans: Sequence[Scan], fn: ReduceFn, merge: MergeFn, fs: pafs.FileSystem | None = None
 ) -> Any:
     """Task side of a reduction: read each unit's row groups, ``fn`` every batch, merge the results."""
-    import pyarrow.parquet as pq
 
     result = None
     for unit in units:
         scan = scans[unit.scan]
         own = unit.columns or scan.columns
         read = list(dict.fromkeys([*own, *scan.context]))
-        source = pq.ParquetFile(unit.path, filesystem=fs)
-        for batch in source.iter_batches(batch_size=TASK_BATCH_ROWS, row_groups=list(unit.row_groups),
-                                         columns=read, use_threads=False):
+        for batch in read_batches(unit, read, fs):
             part = fn(scan.table, batch, unit.partition, own)
             result = part if result is None else merge(result, part)
     return result

@@ -22,7 +22,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from lakeops.lake import tables
-from lakeops.lake.spec import TableSpec
+from lakeops.lake.spec import CONTRACT_VERSION_PROPERTY, TableSpec
 
 #: Arrow types of the contracts, as Spark SQL types.
 _SCALARS = {
@@ -44,17 +44,13 @@ _TEMPLATE_NOTE = """\
 
 
 def contract_specs() -> list[TableSpec]:
-    """Every fixed table contract of :mod:`lakeops.lake.tables`, sorted by name."""
-    found = {str(v.name): v for v in vars(tables).values() if isinstance(v, TableSpec)}
-    return [found[name] for name in sorted(found)]
+    """Every lakehouse-wide table contract of :mod:`lakeops.lake.tables`, sorted by name."""
+    return sorted(tables.SHARED_TABLES, key=lambda spec: str(spec.name))
 
 
 def model_specs(models: Iterable) -> list[TableSpec]:
     """``features.<model>`` and ``predictions.<model>`` of each model config."""
-    out = []
-    for model in models:
-        out += [tables.features_spec(model), tables.predictions_spec(model.name, tables.key_schema(model))]
-    return out
+    return [spec for model in models for spec in tables.model_contracts(model)]
 
 
 def spark_type(t: pa.DataType) -> str:
@@ -82,10 +78,14 @@ def create_table(spec: TableSpec, *, template_for: str | None = None) -> str:
     body = [f"create table if not exists {name} (", ",\n".join(columns), ")", "using delta"]
     if spec.partition_by:
         body.append(f"partitioned by ({', '.join(spec.partition_by)})")
+    quote = "'"
     if spec.description:
         # One string however long (Spark's comment clause takes a single literal).
         comment = f"comment {_string(spec.description)}"
+        quote = comment[len("comment ")]
         body.append(comment + ("  -- noqa: LT05" if len(comment) > 120 else ""))
+    # In the comment's quotes: sqlfluff wants one quote style per file.
+    body.append(f"tblproperties ({_string(CONTRACT_VERSION_PROPERTY, quote)} = {_string(str(spec.version), quote)})")
     return "\n".join([*head, "", *body]) + "\n"
 
 
@@ -98,10 +98,10 @@ def ddl_files(models: Iterable = ()) -> dict[str, str]:
     return dict(sorted(out.items()))
 
 
-def _string(text: str) -> str:
-    """A Spark SQL string literal: single-quoted, or double-quoted when the text has an apostrophe
-    (Spark takes both; sqlfluff prefers no escapes), backslash escapes otherwise."""
-    quote = '"' if "'" in text and '"' not in text else "'"
+def _string(text: str, quote: str | None = None) -> str:
+    """A Spark SQL string literal in ``quote``, by default single-quoted, or double-quoted when the text
+    has an apostrophe (Spark takes both; sqlfluff prefers no escapes), backslash escapes otherwise."""
+    quote = quote or ('"' if "'" in text and '"' not in text else "'")
     return quote + text.replace("\\", "\\\\").replace(quote, "\\" + quote) + quote
 
 
