@@ -409,8 +409,8 @@ class LakeopsJob(SparkSubmitOperator):
     Each outlet's asset event carries ``{"model", "ds"}`` in its extra.
 
     Args:
-        job: ``prepare``, ``score``, ``monitor``, ``train`` or ``validate_model``.
-        model: the model's name.
+        job: ``prepare``, ``score``, ``monitor``, ``train``, ``validate_model`` or ``maintain``.
+        model: the model's name (``None`` for a job of the whole lakehouse: ``maintain``).
         window: pass ``--start/--end`` of the model's training window ending at ``ds``
             (:func:`lakeops.train.window.training_window`) instead of ``--ds``.
         with_label_delay: pass ``--start ds - label_delay_days --end ds``: the trailing days
@@ -420,10 +420,11 @@ class LakeopsJob(SparkSubmitOperator):
 
     ui_color = "#e8f4fd"
 
-    def __init__(self, *, job: str, model: str, window: bool = False, with_label_delay: bool = False,
+    def __init__(self, *, job: str, model: str | None, window: bool = False, with_label_delay: bool = False,
                  lag_days: int = 0, **kwargs: Any) -> None:
         kwargs.setdefault("task_id", job)
-        super().__init__(application=f"jobs/{job}.py", conn_id=CONN_ID, name=f"lakeops-{job}-{model}", **kwargs)
+        name = f"lakeops-{job}-{model}" if model else f"lakeops-{job}"
+        super().__init__(application=f"jobs/{job}.py", conn_id=CONN_ID, name=name, **kwargs)
         self.job, self.model, self.window, self.lag_days = job, model, window, lag_days
         self.with_label_delay = with_label_delay
 
@@ -445,7 +446,8 @@ class LakeopsJob(SparkSubmitOperator):
         self.application = str(rt.home / "jobs" / f"{self.job}.py")
         # The master comes last: lakeops sets it in its session builder, which would otherwise
         # override spark-submit's --master with the config's.
-        self.application_args = ["--model", self.model, *days, *rt.cli_options(), "--set", f"spark.master={master}"]
+        model = ["--model", self.model] if self.model else []
+        self.application_args = [*model, *days, *rt.cli_options(), "--set", f"spark.master={master}"]
         if self.job == "train":
             requested_by = resolve_request(context)
             if requested_by is not None:
@@ -467,7 +469,8 @@ class LakeopsJob(SparkSubmitOperator):
             code = self._exit_code()
             if code in _NO_RETRY:
                 raise AirflowFailException(
-                    f"lakeops {self.job} for {self.model} {' '.join(days)} exited with {code}: {_NO_RETRY[code]}; "
+                    f"lakeops {self.job} for {self.model or 'the lakehouse'} {' '.join(days)} exited with {code}: "
+                    f"{_NO_RETRY[code]}; "
                     "a retry will not help (the job's log above says what to fix)"
                 ) from exc
             raise

@@ -236,6 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
         "is applied, and the exit code is 3.",
     )
     up.add_argument("--dry-run", action="store_true", help="list the changes; change nothing")
+    up.add_argument("--rewrite", metavar="TABLE",
+                    help="migrate one table whose change cannot be made in place (a changed type, a removed column, "
+                    "other partitioning) by rewriting every row under its contract, in one commit; older versions "
+                    "stay readable by time travel until vacuum")
 
     mt = _command(
         sub, "maintain", _cmd_maintain,
@@ -402,6 +406,17 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     from lakeops.stages import run_upgrade
 
+    if args.rewrite:
+        from lakeops.stages import run_rewrite
+
+        change = run_rewrite(settings, args.rewrite, dry_run=True)
+        print(f"  {change.describe()}")
+        if args.dry_run:
+            print("dry run: nothing was changed (run without --dry-run to rewrite it)")
+            return EXIT_OK
+        run_rewrite(settings, args.rewrite)
+        print(f"rewritten: {change.table} under contract v{change.version}")
+        return EXIT_OK
     plan = run_upgrade(settings, dry_run=True)
     print(f"lakehouse {plan.root}: {len(plan.tables)} table(s) with contracts (lakeops {__version__})")
     for line in plan.lines():

@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TextIO, TypeVar
+from typing import TYPE_CHECKING, TextIO, TypeVar
 
 from lakeops import logs, stages
 from lakeops.alert.notify import URL_ENV
@@ -40,6 +40,10 @@ from lakeops.dates import date_range
 from lakeops.errors import InvalidParameterError, LakeopsError
 from lakeops.lake.storage import Storage, storage_for
 from lakeops.logs import LOG_FOLDER
+
+if TYPE_CHECKING:
+    from lakeops.monitor import MonitorResult
+    from lakeops.score.run import ScoreResult
 
 T = TypeVar("T")
 
@@ -122,11 +126,8 @@ def run_demo(settings: Settings, plan: DemoPlan, *, reset: bool = False, out: Te
     report = None
     with _webhook(storage) as receiver:
         for i, d in enumerate(days, start=1):
-            stages.run_generate(settings, start=d, end=d, hosts=plan.hosts, seed=plan.seed,
-                                drift_start=plan.drift_start, drift_end=plan.drift_end)
-            stages.run_prepare(settings, MODEL, days=date_range(d - timedelta(days=delay), d))
-            scored = stages.run_score(settings, MODEL, days=[d])
-            monitored = stages.run_monitor(settings, MODEL, days=[d])
+            scored, monitored = daily_cycle(settings, MODEL, d, hosts=plan.hosts, seed=plan.seed,
+                                            drift_start=plan.drift_start, drift_end=plan.drift_end)
             s = monitored.days[0]
             report = monitored.reports[-1] if monitored.reports else report
             q = s.quality
@@ -147,6 +148,27 @@ def run_demo(settings: Settings, plan: DemoPlan, *, reset: bool = False, out: Te
     if report is None:  # DemoPlan keeps days after training, and each day's monitor writes its pages
         raise LakeopsError("the demo wrote no report page")
     return report
+
+
+def daily_cycle(
+    settings: Settings,
+    model: str,
+    day: date,
+    *,
+    hosts: int,
+    seed: int,
+    drift_start: date | None = None,
+    drift_end: date | None = None,
+) -> tuple[ScoreResult, MonitorResult]:
+    """One day as the daily DAG runs it: the day's raw data arrives (generated: ``hosts``, ``seed``
+    and the drift as :func:`lakeops.stages.run_generate` takes them), then prepare it and the
+    ``label_delay_days`` before it (their labels arrived), score, monitor and judge the alert rules."""
+    delay = settings.model(model).label_delay_days
+    stages.run_generate(settings, start=day, end=day, hosts=hosts, seed=seed, drift_start=drift_start,
+                        drift_end=drift_end)
+    stages.run_prepare(settings, model, days=date_range(day - timedelta(days=delay), day))
+    scored = stages.run_score(settings, model, days=[day])
+    return scored, stages.run_monitor(settings, model, days=[day])
 
 
 def _alert_line(monitored) -> str:

@@ -18,6 +18,7 @@ entry                   reads                                       writes
                         ``ml.baselines``                            ``ml.profile_metrics``, ``ml.performance_metrics``,
                                                                     ``ml.alerts``, the HTML report
 :func:`run_upgrade`     every table's log, the MLflow store         the tables' schemas and properties (upgrade commits)
+:func:`run_rewrite`     one table                                   that table, rewritten under its contract
 :func:`run_maintain`    every table's log, the registry's lineage   compaction, retention and properties commits;
                                                                     checkpoints, vacuum; ``ml.job_runs``
 ======================  ==========================================  =============================================
@@ -32,7 +33,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import TYPE_CHECKING
 
-from lakeops import logs
+from lakeops import __version__, logs
 from lakeops.config import Settings
 from lakeops.constants import DEFAULT_CHUNK_DAYS, FINGERPRINT_PATTERN, GATE_MODES
 from lakeops.errors import InvalidParameterError
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from lakeops.features import PrepareResult
     from lakeops.gate import GateDecision
     from lakeops.lake import Lake
+    from lakeops.lake.evolution import TableChange
     from lakeops.monitor import MonitorResult
     from lakeops.score.run import ScoreResult
     from lakeops.synth import GenerateResult
@@ -168,7 +170,6 @@ def run_upgrade(settings: Settings, *, dry_run: bool = False) -> UpgradePlan:
     Returns the plan (``dry_run``) or what was applied. Needs no Spark session unless the
     backend is native and there is something to apply.
     """
-    from lakeops.lake import open_lake as open_lake_on
     from lakeops.lake.storage import storage_for
     from lakeops.lake.tables import contracts
     from lakeops.upkeep import apply_upgrade, plan_upgrade
@@ -179,11 +180,33 @@ def run_upgrade(settings: Settings, *, dry_run: bool = False) -> UpgradePlan:
         raise plan.refused[0].error()
     if dry_run or not plan.needed:
         return plan
-    if settings.lake.backend == "native" and plan.changes:
-        lake = open_lake(settings, check=False)
-    else:  # the embedded backend's metadata commits are delta-rs's alone
-        lake = open_lake_on(None, settings.lake)  # type: ignore[arg-type]
+    # The embedded backend's metadata commits are delta-rs's alone: no Spark session.
+    lake = open_lake(settings, check=False, session=settings.lake.backend == "native" and bool(plan.changes))
     return apply_upgrade(lake, plan, specs)
+
+
+def run_rewrite(settings: Settings, table: str, *, dry_run: bool = False) -> TableChange:
+    """Migrate one table to its contract by rewriting it (``lakeops upgrade --rewrite``): for the
+    changes an upgrade cannot make in place. Returns what differed.
+
+    Raises:
+        InvalidParameterError: ``table`` has no contract or does not exist.
+    """
+    from lakeops.lake.catalog import table_changes
+    from lakeops.lake.storage import storage_for
+    from lakeops.lake.tables import contracts
+    from lakeops.names import TableName
+
+    name = str(TableName.parse(table))
+    specs = {str(s.name): s for s in contracts(settings.models.values())}
+    if name not in specs:
+        raise InvalidParameterError(f"{name} has no contract in this release (tables with one: {', '.join(specs)})")
+    found = table_changes(storage_for(settings.lake.root, options=settings.lake.storage_options), [specs[name]])
+    if not found:
+        raise InvalidParameterError(f"the lakehouse has no table {name} to rewrite")
+    if not dry_run:
+        open_lake(settings, check=False).rewrite(specs[name], metadata={"release": __version__})
+    return found[0]
 
 
 def run_maintain(
@@ -207,7 +230,8 @@ def run_maintain(
         _day(ds)
     specs = contracts(settings.models.values())
     retention_days(settings.maintenance, specs, ds=ds)  # refuse a bad retention before Spark starts
-    lake = open_lake(settings)
+    # Compaction, checkpoints, vacuum and dropping partitions are delta-rs's on the embedded backend.
+    lake = open_lake(settings, session=settings.lake.backend == "native")
     registry.setup(settings.mlflow, lake.root)
     lineage = registry.lineage_versions(sorted(settings.models))
 
@@ -227,11 +251,12 @@ def run_maintain(
 # ----------------------------------------------------------------------------- the session
 
 
-def open_lake(settings: Settings, *, check: bool = True) -> Lake:
+def open_lake(settings: Settings, *, check: bool = True, session: bool = True) -> Lake:
     """The lake through the one Spark session of this process (started on first use).
 
     ``check``: refuse a lakehouse whose tables an earlier release wrote under older contracts
     (``lakeops upgrade`` brings them up to date); only the upgrade itself skips it.
+    ``session``: false for work on the logs alone (the embedded backend's upkeep): no Spark.
     """
     from lakeops.lake import open_lake as open_lake_on
     from lakeops.lake.catalog import check_contracts
@@ -242,6 +267,8 @@ def open_lake(settings: Settings, *, check: bool = True) -> Lake:
     storage = storage_for(settings.lake.root, options=settings.lake.storage_options)
     if check:  # before Spark starts: a refused lakehouse costs no JVM
         check_contracts(storage, contracts(settings.models.values()))
+    if not session:
+        return open_lake_on(None, settings.lake)  # type: ignore[arg-type]
     # Before the JVM starts: it inherits where its output goes.
     quiet = logs.redirect_chatter(settings.lake.root) is not None
     started = time.monotonic()

@@ -180,6 +180,34 @@ class Lake(ABC):
         return change
 
     @_storage_errors
+    def rewrite(self, spec: TableSpec, *, metadata: Mapping[str, Any] | None = None) -> WriteResult:
+        """Migrate a table to its contract by rewriting every row in one commit: columns the contract
+        keeps are cast to its types (a value that does not cast fails the rewrite), columns it dropped
+        are left out, columns it added are null, and the partitioning becomes the contract's. Then
+        the contract version is recorded. Earlier versions stay readable by time travel until vacuum.
+
+        For the changes :meth:`evolve` cannot make in place (``lakeops upgrade --rewrite``).
+
+        Raises:
+            TableNotFoundError: no such table.
+            CommitConflictError: a writer committed meanwhile; nothing was committed.
+        """
+        from pyspark.sql import functions as F
+
+        dt = self._delta(spec.name)
+        have = set(arrow_schema(dt).names)
+        df = self._read(self._spec_from_log(spec.name, dt), dt, None)
+        target = spec.spark_schema
+        projected = df.select(*[
+            (F.col(f"`{f.name}`") if f.name in have else F.lit(None)).cast(f.dataType).alias(f.name) for f in target.fields
+        ])
+        meta = {**_commit_metadata(metadata), "lakeops.operation": "rewrite", "lakeops.contract_version": spec.version}
+        result = self._rewrite(projected, spec, metadata=meta, read_version=dt.version())
+        self._set_properties(spec, {CONTRACT_VERSION_PROPERTY: str(spec.version)},
+                             metadata={**meta, "lakeops.operation": "upgrade"})
+        return result
+
+    @_storage_errors
     def read(
         self,
         name: str | TableName,
@@ -530,6 +558,10 @@ class Lake(ABC):
     @abstractmethod
     def _set_properties(self, spec: TableSpec, properties: Mapping[str, str], *, metadata: dict[str, Any]) -> None:
         """Set Delta table properties in one commit carrying ``metadata``."""
+
+    @abstractmethod
+    def _rewrite(self, df: DataFrame, spec: TableSpec, *, metadata: dict[str, Any], read_version: int) -> WriteResult:
+        """Replace the whole table with ``df`` under ``spec``'s schema and partitioning, in one commit."""
 
     @abstractmethod
     def _compact(self, name: str | TableName, *, target_bytes: int, metadata: dict[str, Any]) -> int:

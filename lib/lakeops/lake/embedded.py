@@ -104,6 +104,7 @@ class EmbeddedLake(Lake):
             configuration={"delta.checkpointInterval": str(CHECKPOINT_INTERVAL),
                            CONTRACT_VERSION_PROPERTY: str(spec.version)},
             storage_options=self.storage.delta_options,
+            raise_if_key_not_exists=False,  # lakeops' own property is not a Delta key
         )
 
     def _add_columns(self, spec: TableSpec, fields: Sequence[pa.Field], *, metadata: dict[str, Any]) -> None:
@@ -462,6 +463,25 @@ class EmbeddedLake(Lake):
         return WriteResult(str(spec.name), checked + 1, rows, len(staged), tuple(partitions))
 
     # ------------------------------------------------------------------ maintenance
+
+    def _rewrite(self, df: DataFrame, spec: TableSpec, *, metadata: dict[str, Any], read_version: int) -> WriteResult:
+        """delta-rs writes the rows itself (it alone changes a table's partitioning in one commit), so
+        they pass through the driver: a migration, not a daily job."""
+        from deltalake import CommitProperties, write_deltalake
+        from deltalake.exceptions import CommitFailedError
+
+        rows = df.toArrow().cast(spec.schema)
+        dt = self._delta(spec.name, read_version)
+        try:
+            write_deltalake(dt, rows, mode="overwrite", schema_mode="overwrite",
+                            partition_by=list(spec.partition_by),  # [] unpartitions (None keeps the old)
+                            commit_properties=CommitProperties(custom_metadata=metadata, max_commit_retries=0),
+                            storage_options=self.storage.delta_options)
+        except CommitFailedError as exc:
+            raise CommitConflictError(f"{spec.name}: a writer committed while the rewrite ran ({exc}); nothing "
+                                      "was committed: run it again") from None
+        dt.update_incremental()
+        return WriteResult(str(spec.name), dt.version(), rows.num_rows, self.file_count(spec.name), ())
 
     def _compact(self, name: str | TableName, *, target_bytes: int, metadata: dict[str, Any]) -> int:
         from deltalake import CommitProperties

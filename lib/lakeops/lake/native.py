@@ -144,6 +144,16 @@ class NativeLake(Lake):
         })
         return WriteResult(str(spec.name), version, rows, len(adds), tuple(partitions))
 
+    def _rewrite(self, df: DataFrame, spec: TableSpec, *, metadata: dict[str, Any], read_version: int) -> WriteResult:
+        write_id = uuid.uuid4().hex
+        writer = (df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
+                  .option("userMetadata", json.dumps({**metadata, "lakeops.write_id": write_id})))
+        if spec.partition_by:
+            writer = writer.partitionBy(*spec.partition_by)
+        with _conflicts_named(spec.name, "rewrite"):
+            writer.save(self._uri(spec.name))
+        return self._result(spec, write_id, since=read_version)
+
     def _compact(self, name: str | TableName, *, target_bytes: int, metadata: dict[str, Any]) -> int:
         from delta.tables import DeltaTable
 

@@ -11,12 +11,12 @@ contract, in this order:
 3. **log retention for lineage**: a features table whose version a registered model
    version was trained on keeps its log back to that version (``delta.logRetentionDuration``
    grows in steps of ``log_retention_days``), so the version stays readable by time travel;
-4. **checkpoint**: opening the table reads the checkpoint instead of a year of JSON
-   commits; log entries past the retention are deleted;
-5. **vacuum**: data files no version younger than ``maintenance.vacuum_retention_hours``
-   needs are deleted, except those of versions a registered model's lineage needs.
+4. **vacuum**: data files no version younger than ``maintenance.vacuum_retention_hours``
+   needs are deleted, except those of versions a registered model's lineage needs;
+5. **checkpoint**: opening the table reads the checkpoint instead of a year of JSON
+   commits; log entries past the retention are deleted.
 
-Each step is one commit or none. A concurrent writer that commits first makes a
+Each step is one commit or none (delta-rs logs a vacuum's start and end as commits too). A concurrent writer that commits first makes a
 compaction fail (:class:`~lakeops.errors.CommitConflictError`, under the rules of
 :mod:`lakeops.lake.conflicts`); that step is reported as skipped, the other steps
 and tables go on, and the next run compacts what is left. A run killed midway leaves
@@ -177,8 +177,9 @@ def _maintain_table(
         except CommitConflictError as exc:
             skipped.append(f"compaction ({exc})")
         _keep_log_for(lake, spec, cfg=cfg, keep=keep, skipped=skipped)
-        lake.checkpoint(name)
     vacuumed = lake.vacuum(name, retention_hours=cfg.vacuum_retention_hours, dry_run=dry_run, keep_versions=keep)
+    if not dry_run:  # last: delta-rs logs a vacuum as commits of its own
+        lake.checkpoint(name)
     on_disk, replayed = lake.log_entries(name)
     return TableMaintenance(
         table=name, files_before=files_before, files_after=lake.file_count(name), compacted=compacted,

@@ -1,0 +1,149 @@
+"""A lakehouse written by an earlier release opens, upgrades and runs on with today's code (R28, R29).
+
+Each release that changed a table contract left a small lakehouse under
+``tests/fixtures/lakes/`` (``scripts/make_lake_fixture.py``, run with that release's
+code): 300 hosts, a champion and a retrained version, three scored and monitored days
+with drift and alerts judged. For each: a job refuses it (before Spark starts), ``lakeops
+upgrade`` lists and applies the changes (again: nothing), two more days run the daily
+cycle, and then no row of an old partition was lost or changed, the old champion scored
+the new days, and every ``sql/queries`` file runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tarfile
+from datetime import date, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from lakeops import __version__, registry, stages
+from lakeops.cli import main
+from lakeops.config import load_settings
+from lakeops.demo import DemoPlan, daily_cycle
+from lakeops.lake.catalog import table_changes
+from lakeops.lake.evolution import OutdatedTableError
+from lakeops.lake.snapshot import open_snapshot, table_names
+from lakeops.lake.storage import storage_for
+from lakeops.lake.tables import contracts
+from lakeops.sql import query
+
+pytestmark = pytest.mark.slow
+
+PROJECT = Path(__file__).resolve().parents[2]
+FIXTURES = PROJECT / "tests" / "fixtures" / "lakes"
+QUERIES = PROJECT / "sql" / "queries"
+MANIFESTS = sorted(FIXTURES.glob("lakeops-*.json"))
+
+
+def test_there_is_a_fixture_of_the_release_before_each_contract_change():
+    """Contract version 2 of ml.job_runs came with 0.2.0: the 0.1.0 lake is the one before it."""
+    assert [json.loads(m.read_text())["lakeops_version"] for m in MANIFESTS] == ["0.1.0"]
+    for manifest in MANIFESTS:
+        assert (FIXTURES / f"{manifest.stem}.tar.gz").is_file()
+
+
+def _extract(manifest: Path, into: Path) -> tuple[dict, Path]:
+    meta = json.loads(manifest.read_text())
+    with tarfile.open(FIXTURES / f"{manifest.stem}.tar.gz") as tar:
+        tar.extractall(into, filter="data")
+    return meta, into / "lakehouse"
+
+
+def _partitions(root: Path) -> dict[tuple[str, tuple], tuple[int, str]]:
+    """Every table's rows per partition (their columns at the time), as ``fp``: row count and a hash."""
+    storage = storage_for(str(root))
+    found = {}
+    for name in table_names(storage):
+        snap = open_snapshot(storage, name)
+        rows = snap.read_arrow()
+        cols = list(snap.spec.partition_by)
+        for key in {tuple(r[c] for c in cols) for r in rows.select(cols).to_pylist()} if cols else {()}:
+            part = rows
+            for c, v in zip(cols, key, strict=True):
+                part = part.filter(pa.compute.equal(part[c], pa.scalar(v, part.schema.field(c).type)))
+            found[(name, key)] = _fp(part)
+    return found
+
+
+def _fp(table: pa.Table) -> tuple[int, str]:
+    rows = sorted(json.dumps(r, default=str, sort_keys=True) for r in table.to_pylist())
+    return len(rows), hashlib.sha256("\n".join(rows).encode()).hexdigest()
+
+
+def _query_params(text: str, values: dict) -> dict:
+    used = set(re.findall(r"(?<![:\w]):([a-z_]+)\b", re.sub(r"--[^\n]*", "", text)))
+    return {k: v for k, v in values.items() if k in used}
+
+
+@pytest.mark.parametrize("manifest", MANIFESTS, ids=lambda m: m.stem)
+def test_an_older_lakehouse_is_upgraded_in_place_and_runs_on(manifest, tmp_path, spark, capsys):
+    meta, root = _extract(manifest, tmp_path)
+    settings = load_settings(conf_dir=PROJECT / "conf", env="test", lake_root=str(root))
+    model = meta["model"]
+    plan = DemoPlan(**meta["plan"])
+    last = date.fromisoformat(meta["last_day"])
+    old = _partitions(root)
+
+    # 1. Every job refuses the lake, before Spark, naming the command.
+    with pytest.raises(OutdatedTableError, match="run `lakeops upgrade`"):
+        stages.run_score(settings, model, days=[last])
+    args = ["--conf", str(PROJECT / "conf"), "--env", "test", "--lake", str(root)]
+    assert main([*args, "score", "--model", model, "--ds", str(last)]) == 3
+
+    # 2. The upgrade: listed, applied, then nothing left to do.
+    assert main([*args, "upgrade", "--dry-run"]) == 0
+    listing = capsys.readouterr().out
+    assert "ml.job_runs: add column(s) lakeops_version (string); record contract v2" in listing
+    assert f"move from file://{meta['written_at']}/mlartifacts" in listing
+    assert "dry run: nothing was changed" in listing
+    assert _partitions(root) == old  # a dry run commits nothing
+    assert main([*args, "upgrade"]) == 0
+    assert "upgraded: " in capsys.readouterr().out
+    assert main([*args, "upgrade"]) == 0
+    assert "the lakehouse is up to date" in capsys.readouterr().out
+    storage = storage_for(str(root))
+    assert not any(c.in_place or c.outdated for c in table_changes(storage, contracts(settings.models.values())))
+
+    # 3. Two more days of the daily cycle, scored by the champion the old release promoted.
+    registry.setup(settings.mlflow, root)
+    old_champion = registry.alias_version(model, registry.CHAMPION)
+    assert old_champion is not None
+    new_days = [last + timedelta(days=1), last + timedelta(days=2)]
+    for d in new_days:
+        scored, monitored = daily_cycle(settings, model, d, hosts=plan.hosts, seed=plan.seed,
+                                        drift_start=plan.drift_start, drift_end=plan.drift_end)
+        assert scored.model_version == old_champion and scored.rows == plan.hosts
+        assert monitored.days[0].ds == d
+
+    # 4. No row of an old partition lost or changed. The daily cycle rewrites, by design, the day whose
+    # labels arrived (features, its realised performance, its data-quality log); every other
+    # partition the old release wrote is as it was, in the columns it had.
+    delay = settings.model(model).label_delay_days
+    relabelled = {last - timedelta(days=i) for i in range(delay)}
+    after = _partitions(root)
+    for (name, key), fp in old.items():
+        if any(isinstance(v, date) and v in relabelled for v in key) or name == "ml.job_runs":
+            continue
+        assert after.get((name, key)) == fp, f"{name} {key} changed"
+    # ml.job_runs is a log: the old rows are all there, null in the column 0.2.0 added, new rows carry it.
+    runs = open_snapshot(storage, "ml.job_runs").read_arrow()
+    by_version = {v: runs.filter(pa.compute.equal(runs["lakeops_version"], v)).num_rows
+                  for v in set(runs["lakeops_version"].drop_null().to_pylist())}
+    assert runs["lakeops_version"].null_count == old[("ml.job_runs", ())][0]
+    assert set(by_version) == {__version__} and by_version[__version__] >= 4 * len(new_days)
+
+    # 5. Every analyst query runs on the upgraded lake.
+    values = {"model": model, "ds": new_days[-1], "start": date.fromisoformat(meta["first_day"]),
+              "end": new_days[-1], "column": "latency_p95_ms", "top": 10, "days": 7}
+    answered = {}
+    for path in sorted(QUERIES.glob("*.sql")):
+        text = path.read_text()
+        answered[path.stem] = query(root, text, params=_query_params(text, values)).num_rows
+    assert answered["riskiest_entities_today"] == 10
+    assert answered["model_lineage"] >= 2 and answered["why_does_this_version_exist"] >= 1
+    assert answered["drift_trend_of_one_column"] >= len(new_days)
