@@ -122,7 +122,7 @@ def parsed(tmp_path_factory):
 def test_dags_parse_without_errors_or_heavy_imports(parsed):
     assert parsed["import_errors"] == {}
     assert parsed["queries"] == []
-    assert sorted(parsed["dags"]) == ["lakeops_incident_risk_daily", "lakeops_incident_risk_train"]
+    assert sorted(parsed["dags"]) == ["lakeops_incident_risk_daily", "lakeops_incident_risk_train", "lakeops_maintenance"]
     assert not HEAVY & set(parsed["modules"]), sorted(HEAVY & set(parsed["modules"]))
     assert set(parsed["lakeops_modules"]) <= LAKEOPS_AT_PARSE, parsed["lakeops_modules"]
 
@@ -143,15 +143,18 @@ def test_airflow_dags_list_local_parses_the_dag_files(tmp_path):
         errors = airflow("dags", "list-import-errors", "--local")
         pytest.fail(f"airflow dags list --local failed:\n{listed.stdout[-2000:]}{errors.stdout[-4000:]}")
     dags = json.loads(next(line for line in reversed(listed.stdout.splitlines()) if line.startswith("[")))
-    assert sorted(d["dag_id"] for d in dags) == ["lakeops_incident_risk_daily", "lakeops_incident_risk_train"]
-    assert {Path(d["fileloc"]).name for d in dags} == {"lakeops_daily.py", "lakeops_train.py"}
+    assert sorted(d["dag_id"] for d in dags) == ["lakeops_incident_risk_daily", "lakeops_incident_risk_train",
+                                                  "lakeops_maintenance"]
+    assert {Path(d["fileloc"]).name for d in dags} == {"lakeops_daily.py", "lakeops_train.py", "lakeops_maintenance.py"}
 
 
 def test_every_dag_follows_the_house_style(parsed):
     for dag_id, dag in parsed["dags"].items():
-        assert {"lakeops", "incident_risk"} <= set(dag["tags"]), dag_id
+        # A model's DAGs say whose they are; the lakehouse's maintenance DAG is everyone's.
+        scope = "maintenance" if dag_id == "lakeops_maintenance" else "incident_risk"
+        assert {"lakeops", scope} <= set(dag["tags"]), dag_id
         assert dag["owner"] == "lakeops" and dag["default_retries"] == 3, dag_id
-        assert dag["doc_md"].startswith("# lakeops") and "incident_risk" in dag["doc_md"], dag_id
+        assert dag["doc_md"].startswith("# lakeops") and scope in dag["doc_md"], dag_id
         assert dag["catchup"] is False and dag["tz"] == "UTC", dag_id
         for t in dag["tasks"]:
             assert t["retries"] == 3 and t["owner"] == "lakeops", (dag_id, t["id"])
@@ -183,6 +186,12 @@ def test_the_daily_and_training_loops(parsed):
     assert [t["id"] for t in train["tasks"]] == ["wait_for_labels", "prepare_window", "train", "validate_model"]
 
 
+def test_the_weekly_maintenance_of_the_lakehouse(parsed):
+    dag = parsed["dags"]["lakeops_maintenance"]
+    assert dag["schedule"] == "CronDataIntervalTimetable" and "0 3 * * 0" in dag["schedule_repr"]
+    assert [(t["id"], t["type"], t["upstream"]) for t in dag["tasks"]] == [("maintain", "LakeopsJob", [])]
+
+
 def test_a_second_model_config_adds_its_two_dags_without_code(tmp_path):
     conf = tmp_path / "conf"
     shutil.copytree(PROJECT / "conf", conf)
@@ -190,7 +199,8 @@ def test_a_second_model_config_adds_its_two_dags_without_code(tmp_path):
     result = _python(PARSE, str(PROJECT / "dags"), home=tmp_path / "home", LAKEOPS_CONF=str(conf))
     assert result["import_errors"] == {}
     assert sorted(result["dags"]) == ["lakeops_incident_risk_daily", "lakeops_incident_risk_train",
-                                      "lakeops_latency_breach_daily", "lakeops_latency_breach_train"]
+                                      "lakeops_latency_breach_daily", "lakeops_latency_breach_train",
+                                      "lakeops_maintenance"]
     assert "latency_breach" in result["dags"]["lakeops_latency_breach_daily"]["tags"]
 
 

@@ -24,9 +24,9 @@ def _small_files(lake, n: int = 4) -> None:
 def test_compaction_rewrites_small_files_and_changes_no_row(spark, lake):
     _small_files(lake)
     before, files = fingerprint(lake.read("test.events")), lake.file_count("test.events")
-    assert files == 8
+    assert files >= 8  # a file per append and partition at least (delta-spark may write one per task)
     version = lake.version("test.events")
-    assert lake.compact("test.events", target_bytes=64 * MB) == 8
+    assert lake.compact("test.events", target_bytes=64 * MB) == files
     assert lake.version("test.events") == version + 1
     assert lake.file_count("test.events") == 2  # one per partition
     assert fingerprint(lake.read("test.events")) == before
