@@ -213,6 +213,7 @@ def test_the_catalog_reads_through_the_snapshot(root, storage, regional):
         assert (obs.rows, obs.files, obs.partitions, obs.version) == (3, 3, 3, 1)
         assert obs.last_operation == "WRITE"
         assert (plain.rows, plain.files, plain.partitions, plain.version) == (3, 1, None, 0)
+        assert obs.contract is None  # written by delta-rs alone: no lakeops contract recorded
     listing = format_tables(list_tables(root))
-    assert "raw.obs" in listing and "ml.plain" in listing
+    assert "raw.obs" in listing and "ml.plain" in listing and " contract " in listing.splitlines()[0]
     assert list_tables(root / "missing") == []

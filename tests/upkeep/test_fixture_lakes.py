@@ -147,3 +147,17 @@ def test_an_older_lakehouse_is_upgraded_in_place_and_runs_on(manifest, tmp_path,
     assert answered["riskiest_entities_today"] == 10
     assert answered["model_lineage"] >= 2 and answered["why_does_this_version_exist"] >= 1
     assert answered["drift_trend_of_one_column"] >= len(new_days)
+
+    # 6. Maintenance of the upgraded lake changes no row, and every registered version's training data
+    # stays readable by time travel after a vacuum that keeps nothing else.
+    before_maintenance = _partitions(root)
+    assert main([*args, "--set", "maintenance.vacuum_retention_hours=0", "maintain", "--ds", str(new_days[-1])]) == 0
+    out = capsys.readouterr().out
+    assert f"features.{model}: files" in out and "(model lineage)" in out and "(job run " in out
+    after_maintenance = _partitions(root)
+    assert {k: v for k, v in after_maintenance.items() if k[0] != "ml.job_runs"} == {
+        k: v for k, v in before_maintenance.items() if k[0] != "ml.job_runs"}  # its own run is one more row there
+    lineage = registry.lineage_versions([model])[f"features.{model}"]
+    assert len(lineage) >= 2  # the champion and the retrained version of the old release
+    for version in lineage:
+        assert open_snapshot(storage, f"features.{model}", version=version).read_arrow().num_rows > 0

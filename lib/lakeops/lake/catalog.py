@@ -19,7 +19,7 @@ from typing import cast
 from lakeops.errors import TableNotFoundError
 from lakeops.lake.evolution import OutdatedTableError, TableChange, plan_change
 from lakeops.lake.snapshot import Snapshot, arrow_schema, open_snapshot, table_names
-from lakeops.lake.spec import TableSpec
+from lakeops.lake.spec import CONTRACT_VERSION_PROPERTY, TableSpec
 from lakeops.lake.storage import Storage, storage_for
 
 
@@ -32,6 +32,7 @@ class TableInfo:
     version: int
     last_commit: datetime
     last_operation: str
+    contract: int | None = None  # the contract version the table records (None: not a lakeops contract table)
 
 
 def list_tables(root: str | Path | Storage) -> list[TableInfo]:
@@ -63,14 +64,20 @@ def table_info(snapshot: Snapshot) -> TableInfo:
         version=snapshot.version,
         last_commit=datetime.fromtimestamp(last["timestamp"] / 1000, tz=UTC),
         last_operation=str(last.get("operation", "")),
+        contract=_recorded_contract(snapshot),
     )
+
+
+def _recorded_contract(snapshot: Snapshot) -> int | None:
+    recorded = snapshot.dt.metadata().configuration.get(CONTRACT_VERSION_PROPERTY)
+    return int(recorded) if recorded is not None and recorded.isdigit() else None
 
 
 def format_tables(tables: list[TableInfo]) -> str:
     """A fixed-width listing for the terminal."""
     if not tables:
         return "no tables yet"
-    header = ("table", "rows", "partitions", "files", "version", "last commit (UTC)", "operation")
+    header = ("table", "rows", "partitions", "files", "version", "contract", "last commit (UTC)", "operation")
     rows = [
         (
             t.name,
@@ -78,13 +85,14 @@ def format_tables(tables: list[TableInfo]) -> str:
             str(t.partitions) if t.partitions is not None else "-",
             str(t.files),
             str(t.version),
+            f"v{t.contract}" if t.contract is not None else "-",
             t.last_commit.strftime("%Y-%m-%d %H:%M:%S"),
             t.last_operation,
         )
         for t in tables
     ]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    right = {1, 2, 3, 4}
+    right = {1, 2, 3, 4, 5}
     fmt = lambda r: "  ".join(v.rjust(w) if i in right else v.ljust(w) for i, (v, w) in enumerate(zip(r, widths, strict=False)))  # noqa: E731
     return "\n".join([fmt(header), fmt(tuple("-" * w for w in widths)), *map(fmt, rows)])
 

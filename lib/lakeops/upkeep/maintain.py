@@ -16,8 +16,8 @@ contract, in this order:
 5. **checkpoint**: opening the table reads the checkpoint instead of a year of JSON
    commits; log entries past the retention are deleted.
 
-Each step is one commit or none (delta-rs logs a vacuum's start and end as commits too). A concurrent writer that commits first makes a
-compaction fail (:class:`~lakeops.errors.CommitConflictError`, under the rules of
+Each step is one commit or none (delta-rs logs a vacuum's start and end as commits too).
+A concurrent writer that commits first makes a compaction fail (:class:`~lakeops.errors.CommitConflictError`, under the rules of
 :mod:`lakeops.lake.conflicts`); that step is reported as skipped, the other steps
 and tables go on, and the next run compacts what is left. A run killed midway leaves
 every table at a committed version.
