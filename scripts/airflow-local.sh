@@ -5,7 +5,12 @@
 # The metadata DB is a PostgreSQL server of its own (SQLite takes one writer at a time): data
 # in .airflow/pg, on 127.0.0.1:${AIRFLOW_PG_PORT:-55432}, started here through
 # scripts/local_postgres.py (the tests' server; as root it runs as the postgres user) and
-# stopped when standalone exits. For a laptop, not for production.
+# stopped when standalone exits. MLflow runs as teams run it, a tracking server
+# (`mlflow server`, scripts/local_mlflow.py, its log in .airflow/mlflow) on
+# http://127.0.0.1:${AIRFLOW_MLFLOW_PORT:-55500}: runs and registry in the database `mlflow` of
+# that PostgreSQL, the default artifact root the lake's mlartifacts/; the tasks get it as
+# LAKEOPS_MLFLOW_TRACKING_URI, and it stops with the rest. With LAKEOPS_MLFLOW_TRACKING_URI
+# already set, the tasks use that server and none is started. For a laptop, not for production.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,9 +35,21 @@ fi
 
 mkdir -p "$AIRFLOW_HOME"
 PG=("$BIN/python" "$ROOT/scripts/local_postgres.py")
-trap '"${PG[@]}" stop "$AIRFLOW_HOME/pg"' EXIT
-AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=$("${PG[@]}" start "$AIRFLOW_HOME/pg" --port "${AIRFLOW_PG_PORT:-55432}" --database airflow)
+MLFLOW=("$BIN/python" "$ROOT/scripts/local_mlflow.py")
+PG_PORT=${AIRFLOW_PG_PORT:-55432}
+# MLflow first (its workers hold connections to PostgreSQL); each stop does nothing when nothing runs.
+trap '"${MLFLOW[@]}" stop "$AIRFLOW_HOME/mlflow"; "${PG[@]}" stop "$AIRFLOW_HOME/pg"' EXIT
+AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=$("${PG[@]}" start "$AIRFLOW_HOME/pg" --port "$PG_PORT" --database airflow)
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN
+if [ -n "${LAKEOPS_MLFLOW_TRACKING_URI:-}" ]; then
+  MLFLOW_STORE="the server of LAKEOPS_MLFLOW_TRACKING_URI; none started here"
+else
+  ARTIFACTS=${LAKEOPS_LAKE%/}/mlartifacts
+  LAKEOPS_MLFLOW_TRACKING_URI=$("${MLFLOW[@]}" start "$AIRFLOW_HOME/mlflow" --port "${AIRFLOW_MLFLOW_PORT:-55500}" \
+    --backend-store-uri "postgresql://postgres@127.0.0.1:$PG_PORT/mlflow" --artifact-root "$ARTIFACTS")
+  MLFLOW_STORE="runs and registry in the PostgreSQL database mlflow, artifacts under $ARTIFACTS"
+fi
+export LAKEOPS_MLFLOW_TRACKING_URI
 "$BIN/airflow" db migrate >/dev/null
 # spark-submit runs on this machine unless spark_default already says otherwise.
 if ! "$BIN/airflow" connections get spark_default >/dev/null 2>&1; then
@@ -45,10 +62,17 @@ Airflow home $AIRFLOW_HOME, DAGs from $ROOT/dags, lakehouse $LAKEOPS_LAKE,
 metadata DB $AIRFLOW__DATABASE__SQL_ALCHEMY_CONN.
 UI: http://127.0.0.1:$AIRFLOW__API__PORT (user admin; the password is printed below and kept in
 $AIRFLOW_HOME/simple_auth_manager_passwords.json.generated). New DAGs start paused.
-Process the demo's last week:
-  AIRFLOW_HOME=$AIRFLOW_HOME AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=$AIRFLOW__DATABASE__SQL_ALCHEMY_CONN \\
-    $BIN/airflow backfill create --dag-id lakeops_incident_risk_daily \\
+MLflow UI and tracking URI: $LAKEOPS_MLFLOW_TRACKING_URI
+  ($MLFLOW_STORE).
+The demo's champion is in the lake's own MLflow store (mlflow.db), not on this server: train one
+here first (the train DAG prepares its window, trains, and promotes through the gate), then
+process the demo's last week:
+  export AIRFLOW_HOME=$AIRFLOW_HOME AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=$AIRFLOW__DATABASE__SQL_ALCHEMY_CONN
+  $BIN/airflow dags unpause lakeops_incident_risk_train
+  $BIN/airflow dags trigger lakeops_incident_risk_train --conf '{"ds": "2024-01-30"}'
+  # once that run has succeeded (the UI, or: $BIN/airflow dags list-runs lakeops_incident_risk_train)
+  $BIN/airflow backfill create --dag-id lakeops_incident_risk_daily \\
     --from-date 2024-01-25 --to-date 2024-01-31 --reprocess-behavior failed --max-active-runs 1
 EOF
-# Not exec: the EXIT trap stops PostgreSQL once standalone has exited (Ctrl-C included).
+# Not exec: the EXIT trap stops MLflow and PostgreSQL once standalone has exited (Ctrl-C included).
 "$BIN/airflow" standalone

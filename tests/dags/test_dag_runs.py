@@ -3,7 +3,9 @@
 The lake (300 hosts; features of 2024-01-31..02-09; a champion trained on 02-08) is built
 in this process through ``lakeops.stages``; 02-15's raw partition is then duplicated, so
 its quality gate fails. One Airflow home (PostgreSQL, LocalExecutor, the connection
-``spark_default`` with a planted secret, Variables for the lake) serves every test:
+``spark_default`` with a planted secret, Variables for the lake and the MLflow server) serves
+every test. MLflow is the session's tracking server (``mlflow server`` on the same PostgreSQL):
+the champion is trained on it here, and the tasks' jobs log to it and load models from it.
 
 1. ``airflow dags test`` runs 02-10 end to end (in-process, no scheduler);
 2. with api-server, scheduler and dag-processor running: a backfill of 02-12..02-13 in
@@ -22,10 +24,12 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from contextlib import closing
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
+import psycopg2
 import pytest
 from alert_receiver import Receiver
 from lakedata import fingerprint
@@ -49,11 +53,12 @@ TIMINGS: dict[str, float] = {}
 
 
 @pytest.fixture(scope="module")
-def world(spark, settings, tmp_path_factory):
-    """Settings and lake of a small lakehouse with a champion."""
+def world(spark, settings, mlflow_server, tmp_path_factory):
+    """Settings and lake of a small lakehouse with a champion on the MLflow server."""
     started = time.monotonic()
     root = tmp_path_factory.mktemp("airflow-lake") / "lake"
-    s = replace(settings, lake=replace(settings.lake, root=str(root)))
+    s = replace(settings, lake=replace(settings.lake, root=str(root)),
+                mlflow=replace(settings.mlflow, tracking_uri=mlflow_server.url))
     model = s.model(M)
     s = replace(s, models={**s.models, M: replace(model, train=replace(model.train, search=replace(
         model.train.search, trials=1)))})
@@ -72,7 +77,8 @@ def world(spark, settings, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def airflow(world, postgres, tmp_path_factory):
-    """The Airflow home: migrated DB, spark_default (local[2]) holding a secret, the lakeops Variables."""
+    """The Airflow home: migrated DB, spark_default (local[2]) holding a secret, the lakeops Variables
+    (the lake, the test config, the MLflow server)."""
     s, _ = world
     home = tmp_path_factory.mktemp("airflow-home")
     af = LocalAirflow(home, postgres, LAKEOPS_RETRY_DELAY_SECONDS="5")
@@ -83,7 +89,8 @@ def airflow(world, postgres, tmp_path_factory):
            "--conn-extra", json.dumps({"deploy-mode": "client", "token": af.secrets[1]}))
     variables = home / "variables.json"
     variables.write_text(json.dumps({"lakeops_lake": s.lake.root, "lakeops_conf": str(PROJECT / "conf"),
-                                     "lakeops_env": "test", "lakeops_set": f"models.{M}.train.search.trials=1"}))
+                                     "lakeops_env": "test", "lakeops_set": f"models.{M}.train.search.trials=1",
+                                     "lakeops_mlflow_tracking_uri": s.mlflow.tracking_uri}))
     af.cli("variables", "import", str(variables))
     try:
         yield af
@@ -229,7 +236,7 @@ def test_a_transient_failure_is_retried_and_refused_data_is_not(airflow, schedul
     assert "lakeops: error:" in bad_log  # the job's own account of what failed
 
 
-def test_no_secret_reaches_logs_xcom_run_conf_mlflow_or_delta(world, airflow, scheduled):
+def test_no_secret_reaches_logs_xcom_run_conf_mlflow_or_delta(world, airflow, scheduled, mlflow_server):
     s, lake = world
     leaks, files = [], 0
     for root in (airflow.home, Path(s.lake.root)):
@@ -246,12 +253,19 @@ def test_no_secret_reaches_logs_xcom_run_conf_mlflow_or_delta(world, airflow, sc
         leaks += [f"metadata table {table}: {secret}" for secret in airflow.secrets if secret in text]
     job_runs = repr(lake.read_arrow("ml.job_runs").to_pylist())
     leaks += [f"ml.job_runs: {secret}" for secret in airflow.secrets if secret in job_runs]
+    # The MLflow server's database, table by table: runs, params, tags, registered versions.
+    mlflow_tables = _tables(mlflow_server.backend_store_uri)
+    for table, rows in mlflow_tables.items():
+        leaks += [f"MLflow table {table}: {secret}" for secret in airflow.secrets if secret in rows]
     assert leaks == []
     # What was searched held what it should: task logs with the submit commands, the Delta logs, MLflow.
     logs = "".join(p.read_text(errors="replace") for p in (airflow.home / "logs").rglob("*.log"))
     assert logs.count("Spark-Submit cmd") >= 3 * len(DAYS) + 3 + 3
     assert {"xcom", "dag_run", "rendered_task_instance_fields", "asset_event"} <= set(tables)
-    assert any(Path(s.lake.root).rglob("_delta_log/*.json")) and (Path(s.lake.root) / "mlflow.db").is_file()
+    assert any(Path(s.lake.root).rglob("_delta_log/*.json"))
+    assert M in mlflow_tables["registered_models"] and "champion" in mlflow_tables["registered_model_aliases"]
+    # Every job logged to the server: none fell back to the lake's embedded store.
+    assert not (Path(s.lake.root) / "mlflow.db").exists()
     assert files > 100
     print("\n" + "\n".join(f"{name}: {seconds:.0f}s" for name, seconds in TIMINGS.items()))
 
@@ -298,6 +312,21 @@ def _fingerprints(lake) -> dict:
         f"predictions.{M}": fingerprint(lake.read(f"predictions.{M}", where={"ds": days})),
         "ml.drift_metrics": fingerprint(lake.read("ml.drift_metrics", where={"model_name": [M], "ds": days})),
     }
+
+
+def _tables(database: str) -> dict[str, str]:
+    """Every table of a PostgreSQL database (public schema) as the repr of its rows."""
+    with closing(psycopg2.connect(database)) as db:
+        db.set_session(readonly=True, autocommit=True)
+        with db.cursor() as cursor:
+            cursor.execute("select tablename from pg_tables where schemaname = 'public'")
+            tables = sorted(name for (name,) in cursor.fetchall())
+            out = {}
+            for table in tables:
+                cursor.execute(f'select * from "{table}"')
+                out[table] = repr([tuple(bytes(v) if isinstance(v, memoryview) else v for v in row)
+                                   for row in cursor.fetchall()])
+    return out
 
 
 def _log(airflow: LocalAirflow, run_id: str, task_id: str, attempt: int) -> str:
