@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 # spark-submits) run beside the rest (tests/conftest.py groups them).
 PYTEST_WORKERS ?= 2
 
-.PHONY: help demo check test lint bench check-env clean airflow jars
+.PHONY: help demo check test lint bench soak check-env clean airflow jars
 
 help:
 	@echo "make jars   fetch the Delta and hadoop-aws jars into .jars/ (once; make test and make demo do it)"
@@ -18,6 +18,7 @@ help:
 	@echo "make check  while changing code: lint, types, import contract, the tests not marked slow or airflow (minutes)"
 	@echo "make test   everything make check does, then the whole test suite (what CI runs)"
 	@echo "make bench  run the benchmarks under bench/ (minutes)"
+	@echo "make soak   a simulated year of daily cycles with weekly maintenance, then without (bench/soak.py; hours)"
 	@echo "make airflow  Airflow 3 standalone on http://127.0.0.1:8080: the DAGs of dags/ against ./$(LAKE)"
 	@echo "make clean  remove the demo lakehouse (keeps .venv)"
 
@@ -64,6 +65,11 @@ bench: check-env $(STAMP)
 	$(BIN)/python bench/performance.py --quick
 	$(BIN)/python bench/prepare.py --repeats 1
 	$(BIN)/python bench/report_render.py
+
+soak: check-env $(STAMP)
+	$(BIN)/python -m lakeops.jars delta
+	$(BIN)/python bench/soak.py --days 365
+	$(BIN)/python bench/soak.py --days 365 --no-maintenance
 
 airflow: check-env $(STAMP)
 	LAKEOPS_LAKE=$(abspath $(LAKE)) BIN=$(abspath $(BIN)) scripts/airflow-local.sh

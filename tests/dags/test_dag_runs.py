@@ -13,7 +13,8 @@ the champion is trained on it here, and the tasks' jobs log to it and load model
    (reprocessing the completed run) while a manual run of the bad day 02-15 (ds in its conf) runs beside
    it;
 3. the same two days scored and monitored one after the other through the stage
-   entries, for reference.
+   entries, for reference;
+4. ``airflow dags test`` of the weekly maintenance DAG over the lake all that wrote.
 
 Days are a few apart because a manual run's logical date is the day after its ds, and
 two runs of a DAG cannot share a logical date.
@@ -268,6 +269,23 @@ def test_no_secret_reaches_logs_xcom_run_conf_mlflow_or_delta(world, airflow, sc
     assert not (Path(s.lake.root) / "mlflow.db").exists()
     assert files > 100
     print("\n" + "\n".join(f"{name}: {seconds:.0f}s" for name, seconds in TIMINGS.items()))
+
+
+def test_the_maintenance_dag_compacts_the_lake_and_changes_no_row(world, airflow, scheduled):
+    """The weekly DAG's one task, spark-submitted as the others are, on the lake the runs above wrote."""
+    s, lake = world
+    tables = [f"features.{M}", f"predictions.{M}", "ml.drift_metrics", "ml.data_quality", "raw.telemetry"]
+    before = {t: fingerprint(lake.read(t)) for t in tables}
+    done = airflow.cli("dags", "test", "lakeops_maintenance", "2024-02-18", "--conf", '{"ds": "2024-02-17"}',
+                       check=False)
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
+    assert "--ds 2024-02-17" in done.stdout and "features.incident_risk: files" in done.stdout
+    assert {t: fingerprint(lake.read(t)) for t in tables} == before
+    (run,) = [r for r in lake.read_arrow("ml.job_runs").to_pylist() if r["job"] == "maintain"]
+    assert run["status"] == "success" and run["model_name"] is None and run["rows_out"] <= run["rows_in"]
+    # ml.job_runs got a file per run: one now. Opening a table replays no JSON commit.
+    assert lake.file_count("ml.job_runs") == 1
+    assert all(lake.log_entries(t)[1] == 0 for t in tables)
 
 
 # ----------------------------------------------------------------------------- helpers
