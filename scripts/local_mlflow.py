@@ -34,7 +34,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -46,6 +45,9 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse, urlunparse
+
+# Beside this file (on sys.path when it runs as a script, and in the tests' pythonpath).
+from local_postgres import free_port, process_alive, tail
 
 if TYPE_CHECKING:
     from local_postgres import LocalPostgres
@@ -77,7 +79,7 @@ class LocalMlflow:
         self.log = self.root / LOG_FILE
         self.backend_store_uri = backend_store_uri
         self.artifact_root = _artifact_uri(artifact_root) if artifact_root is not None else None
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.workers = workers
         self._fixed_port = port is not None
         self._process: subprocess.Popen | None = None
@@ -123,14 +125,14 @@ class LocalMlflow:
             answered, exited = self._wait_until_healthy(timeout)
             if answered:
                 return
-            log = _tail(self.log)
+            log = tail(self.log)
             self.stop()
             if exited and not self._fixed_port and "address already in use" in log.lower():
-                self.port = _free_port()  # taken between choosing it and binding it
+                self.port = free_port()  # taken between choosing it and binding it
                 continue
             what = f"exited with {exited}" if exited is not None else f"did not answer within {timeout:.0f}s"
             raise RuntimeError(f"mlflow server on {self.url} ({self.backend_store_uri}) {what}; {self.log}:\n{log}")
-        raise RuntimeError(f"mlflow server found no free port; {self.log}:\n{_tail(self.log)}")
+        raise RuntimeError(f"mlflow server found no free port; {self.log}:\n{tail(self.log)}")
 
     def stop(self, timeout: float = 30) -> None:
         """SIGTERM the server's process group, SIGKILL what is left of it after ``timeout`` seconds."""
@@ -233,7 +235,7 @@ def reap_orphans() -> None:
             owner = int((root / "owner").read_text())
         except (OSError, ValueError):
             continue
-        if not _alive(owner):
+        if not process_alive(owner):
             LocalMlflow(root).stop()
             shutil.rmtree(root, ignore_errors=True)
 
@@ -252,26 +254,6 @@ def _artifact_uri(root: Path | str) -> str:
     return Path(text).expanduser().absolute().as_uri()
 
 
-def _free_port() -> int:
-    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` runs: a zombie does not."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
 def _group_alive(pgid: int) -> bool:
     """Whether a process of the group ``pgid`` runs (its leader or a worker it left behind)."""
     try:
@@ -280,7 +262,7 @@ def _group_alive(pgid: int) -> bool:
         return False
     except PermissionError:
         return True
-    if _alive(pgid):
+    if process_alive(pgid):
         return True
     try:  # only zombies left? (a leader not reaped yet, with its workers gone)
         entries = [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
@@ -288,7 +270,7 @@ def _group_alive(pgid: int) -> bool:
         return True  # no /proc (macOS): the group answered the signal
     for pid in entries:
         try:
-            if pid != pgid and os.getpgid(pid) == pgid and _alive(pid):
+            if pid != pgid and os.getpgid(pid) == pgid and process_alive(pid):
                 return True
         except OSError:  # gone meanwhile
             pass
@@ -300,13 +282,6 @@ def _killpg(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):
         pass
-
-
-def _tail(path: Path, chars: int = 4000) -> str:
-    try:
-        return path.read_text(errors="replace")[-chars:]
-    except OSError:
-        return "<none>"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -61,7 +61,7 @@ class LocalPostgres:
         self.root = root.absolute()
         self.data = self.root / "data"
         self.log = self.root / "postgres.log"
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.bindir = (bindir or find_bindir()).absolute()
         self._fixed_port = port is not None
         self._durable = durable
@@ -105,10 +105,10 @@ class LocalPostgres:
                             "-o", f"-p {self.port}")
             if done.returncode == 0:
                 return
-            log = _tail(self.log)
+            log = tail(self.log)
             if self._fixed_port or "Address already in use" not in log:
                 break
-            self.port = _free_port()  # taken between choosing it and binding it
+            self.port = free_port()  # taken between choosing it and binding it
         raise RuntimeError(f"PostgreSQL in {self.data} did not start (pg_ctl exited with {done.returncode}):\n"
                            f"{done.stdout}{done.stderr}\n{self.log}:\n{log}")
 
@@ -118,10 +118,10 @@ class LocalPostgres:
         if pid is None:
             return
         done = self._pg("pg_ctl", "stop", "-D", str(self.data), "-m", "fast", "-w", "-t", "60")
-        if done.returncode != 0 and _alive(pid):
+        if done.returncode != 0 and process_alive(pid):
             _kill(pid, signal.SIGQUIT)  # immediate shutdown: the postmaster takes its backends with it
             deadline = time.monotonic() + 10
-            while _alive(pid) and time.monotonic() < deadline:
+            while process_alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.2)
             _kill(pid, signal.SIGKILL)
 
@@ -195,7 +195,7 @@ class LocalPostgres:
             pid = int((self.data / "postmaster.pid").read_text().split("\n", 1)[0])
         except (OSError, ValueError):
             return None
-        if not _alive(pid):
+        if not process_alive(pid):
             return None
         try:
             command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
@@ -232,7 +232,7 @@ def reap_orphans() -> None:
             owner = int((root / "owner").read_text())
         except (OSError, ValueError):
             continue
-        if not _alive(owner):
+        if not process_alive(owner):
             LocalPostgres(root).stop()
             shutil.rmtree(root, ignore_errors=True)
 
@@ -251,13 +251,13 @@ def _server_user() -> pwd.struct_passwd | None:
                        "to run it as: set LAKEOPS_PG_USER")
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     """Whether ``pid`` runs: a zombie does not (an orphan's stays until init gets round to reaping it)."""
     try:
         os.kill(pid, 0)
@@ -278,7 +278,7 @@ def _kill(pid: int, sig: int) -> None:
         pass
 
 
-def _tail(path: Path, chars: int = 4000) -> str:
+def tail(path: Path, chars: int = 4000) -> str:
     try:
         return path.read_text(errors="replace")[-chars:]
     except OSError:
