@@ -15,8 +15,9 @@ Figures on days 1, 30, 90, 180 and 365 (those within ``--days``):
 - the day's wall time (the whole cycle);
 - the time to open every table's latest snapshot and list its files (what every read
   and write does first), summed over the tables, and the slowest table's;
-- data files and JSON log entries over all tables (on disk, and read when opening:
-  those after each table's last checkpoint);
+- data files over all tables, their partitions and the most files any partition has;
+- JSON log entries over all tables (on disk, and read when opening: those after each
+  table's last checkpoint);
 - the memory of this process and its Spark JVM (resident now, and the peak so far).
 
 Goal (docs/reliability.md R31): with maintenance, day 365 within 1.2x of day 30 on
@@ -41,7 +42,7 @@ from lakeops import logs, stages  # noqa: E402
 from lakeops.config import load_settings  # noqa: E402
 from lakeops.dates import date_range  # noqa: E402
 from lakeops.demo import MODEL, daily_cycle  # noqa: E402
-from lakeops.lake.snapshot import open_snapshot, table_names  # noqa: E402
+from lakeops.lake.snapshot import log_entries, open_snapshot, table_names  # noqa: E402
 from lakeops.lake.storage import storage_for  # noqa: E402
 
 START = date(2024, 1, 1)
@@ -94,6 +95,7 @@ def main() -> int:
             maintenance_s.append(time.monotonic() - started)
         if i in marks:
             figures[i] = {"day": day.isoformat(), "cycle_s": round(cycle_s, 2), **measure(settings.lake.root)}
+            write(out, {"days": i, "of": args.days, "hosts": args.hosts, "maintenance": maintained, "figures": figures})
             f = figures[i]
             say(f"day {i:>3} ({day}): cycle {f['cycle_s']:.1f} s, open {f['open_s_total']:.3f} s (slowest "
                 f"{f['open_s_max']:.3f} s, {f['open_slowest']}), {f['files']} files, log {f['log_on_disk']} "
@@ -110,35 +112,46 @@ def main() -> int:
         first, last = figures[30], figures[args.days]
         result["ratio_last_to_day_30"] = {k: round(last[k] / first[k], 2) if first[k] else None
                                           for k in ("cycle_s", "open_s_total", "open_s_max", "files", "log_on_disk",
-                                                    "log_replayed", "rss_mb", "peak_mb", "rows")}
+                                                    "max_files_per_partition", "log_replayed", "rss_mb", "peak_mb",
+                                                    "rows") if k in first and k in last}
         say("day {} / day 30: {}".format(args.days, ", ".join(f"{k} {v}x" for k, v in
                                                                result["ratio_last_to_day_30"].items())))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    write(out, result)
     say(f"done in {result['total_s']:.0f} s; results in {out}")
     return 0
+
+
+def write(out: Path, result: dict) -> None:
+    """The results so far (a long run that is stopped keeps the marks it reached)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
 
 
 def measure(root: str) -> dict:
     """Open every table as a job does (log replay, file list), count its files, log entries and rows."""
     storage = storage_for(root)
-    opens, files, on_disk, replayed, rows = {}, 0, 0, 0, 0
+    opens, files, on_disk, replayed, rows, partitions, most = {}, 0, 0, 0, 0, 0, 0
     for name in table_names(storage):
         started = time.perf_counter()
         snap = open_snapshot(storage, name)
         live = snap.files()
         opens[name] = time.perf_counter() - started
         files += len(live)
+        per_partition: dict[tuple, int] = {}
+        for f in live:
+            key = tuple(f.partition.values())
+            per_partition[key] = per_partition.get(key, 0) + 1
+        partitions += len(per_partition)
+        most = max(most, *per_partition.values(), 0)
         rows += sum(f.stats.get("num_records") or 0 for f in live)
-        log = storage.list_names(f"{snap.uri}/_delta_log")
-        versions = [int(n[:20]) for n in log if len(n) == 25 and n.endswith(".json")]
-        last_checkpoint = max((int(n[:20]) for n in log if n.endswith(".checkpoint.parquet")), default=-1)
-        on_disk += len(versions)
-        replayed += sum(1 for v in versions if v > last_checkpoint)
+        entries, read_at_open = log_entries(storage, snap.uri)
+        on_disk += entries
+        replayed += read_at_open
     slowest = max(opens, key=opens.get)
     rss, peak = memory_mb()
     return {"open_s_total": round(sum(opens.values()), 4), "open_s_max": round(opens[slowest], 4),
-            "open_slowest": slowest, "tables": len(opens), "files": files, "log_on_disk": on_disk,
+            "open_slowest": slowest, "tables": len(opens), "files": files, "partitions": partitions,
+            "max_files_per_partition": most, "log_on_disk": on_disk,
             "log_replayed": replayed, "rss_mb": round(rss, 1), "peak_mb": round(peak, 1), "rows": rows}
 
 
