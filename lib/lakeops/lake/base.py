@@ -28,11 +28,12 @@ from lakeops.errors import (
     SchemaMismatchError,
     StorageUnavailableError,
 )
-from lakeops.lake.evolution import TableChange, plan_change
+from lakeops.lake.evolution import TableChange, change_of
 from lakeops.lake.snapshot import (
     arrow_schema,
     check_protocol,
     live_files,
+    log_entries,
     open_log,
     read_files,
     spec_of,
@@ -152,7 +153,7 @@ class Lake(ABC):
         """How the table differs from its contract ``spec``; ``None`` when there is no such table yet."""
         if not self.exists(spec.name):
             return None
-        return _change(spec, self._delta(spec.name))
+        return change_of(spec, self._delta(spec.name))
 
     @_storage_errors
     def evolve(self, spec: TableSpec, *, metadata: Mapping[str, Any] | None = None) -> TableChange:
@@ -168,7 +169,7 @@ class Lake(ABC):
             SchemaMismatchError: a change that cannot be applied in place; nothing was committed.
         """
         dt = self._delta(spec.name)
-        change = _change(spec, dt)
+        change = change_of(spec, dt)
         if change.refused:
             raise change.error()
         meta = {**_commit_metadata(metadata), "lakeops.operation": "upgrade",
@@ -537,13 +538,7 @@ class Lake(ABC):
     def log_entries(self, name: str | TableName) -> tuple[int, int]:
         """``(on disk, replayed)``: the JSON commits in the table's log, and how many of them opening
         the latest version reads (those after its last checkpoint)."""
-        uri = self.location(name)
-        versions = [int(n[:20]) for n in self.storage.list_names(f"{uri}/_delta_log")
-                    if len(n) == 25 and n.endswith(".json") and n[:20].isdigit()]
-        checkpoints = [int(n[:20]) for n in self.storage.list_names(f"{uri}/_delta_log")
-                       if n.endswith(".checkpoint.parquet") and n[:20].isdigit()]
-        last = max(checkpoints, default=-1)
-        return len(versions), sum(1 for v in versions if v > last)
+        return log_entries(self.storage, self.location(name))
 
     # ------------------------------------------------------------------ backend hooks
 
@@ -720,7 +715,7 @@ class Lake(ABC):
             self._create(spec)
         # Checked after creating too: a process that won a race to create it may have used another schema.
         dt = self._delta(spec.name)
-        change = _change(spec, dt)
+        change = change_of(spec, dt)
         if change.outdated:
             raise change.error()
         return dt
@@ -742,13 +737,6 @@ class Lake(ABC):
         except OSError:
             return None
         return hashlib.blake2b(data, digest_size=16).digest()
-
-
-def _change(spec: TableSpec, dt: DeltaTable) -> TableChange:
-    """:func:`plan_change` for the table as ``dt``'s log describes it."""
-    meta = dt.metadata()
-    return plan_change(spec, schema=arrow_schema(dt), partition_by=meta.partition_columns,
-                       properties=meta.configuration)
 
 
 def _fit_rows(rows: pa.Table, spec: TableSpec) -> pa.Table:

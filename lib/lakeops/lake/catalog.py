@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import cast
 
 from lakeops.errors import TableNotFoundError
-from lakeops.lake.evolution import OutdatedTableError, TableChange, plan_change
-from lakeops.lake.snapshot import Snapshot, arrow_schema, open_snapshot, table_names
+from lakeops.lake.evolution import OutdatedTableError, TableChange, change_of
+from lakeops.lake.snapshot import Snapshot, open_snapshot, table_names
 from lakeops.lake.spec import CONTRACT_VERSION_PROPERTY, TableSpec
 from lakeops.lake.storage import Storage, storage_for
 
@@ -104,10 +104,7 @@ def table_changes(storage: Storage, specs: Iterable[TableSpec]) -> list[TableCha
     for spec in specs:
         if str(spec.name) not in present:
             continue
-        dt = open_snapshot(storage, spec.name, check_reader=False).dt
-        meta = dt.metadata()
-        changes.append(plan_change(spec, schema=arrow_schema(dt), partition_by=meta.partition_columns,
-                                   properties=meta.configuration))
+        changes.append(change_of(spec, open_snapshot(storage, spec.name, check_reader=False).dt))
     return changes
 
 

@@ -12,18 +12,22 @@ with the contract and sorts the differences:
   (removed or renamed), other partition columns. Each is a rewrite of the table's
   data, never done behind a job's back: ``lakeops upgrade --rewrite <table>``.
 
-Pure: no IO; the lake calls it with what it read from the log.
+Pure: no IO; the lake and the catalog call it with a table version they opened (:func:`change_of`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from lakeops.errors import SchemaMismatchError
 from lakeops.lake.spec import CONTRACT_VERSION_PROPERTY, TableSpec, same_type
+
+if TYPE_CHECKING:
+    from deltalake import DeltaTable
 
 #: What to run for an outdated lake, in every message that refuses one.
 UPGRADE_COMMAND = "lakeops upgrade"
@@ -122,3 +126,12 @@ def plan_change(
         version=spec.version,
         refused=tuple(refused),
     )
+
+
+def change_of(spec: TableSpec, dt: DeltaTable) -> TableChange:
+    """:func:`plan_change` for the table version ``dt`` (a delta-rs handle already opened)."""
+    from lakeops.lake.snapshot import arrow_schema
+
+    meta = dt.metadata()
+    return plan_change(spec, schema=arrow_schema(dt), partition_by=meta.partition_columns,
+                       properties=meta.configuration)

@@ -146,6 +146,15 @@ def table_names(storage: Storage) -> list[str]:
     return sorted(found)
 
 
+def log_entries(storage: Storage, uri: str) -> tuple[int, int]:
+    """``(on disk, replayed)`` of the table at ``uri``: the JSON commits in its ``_delta_log``, and how
+    many of them opening its latest version reads (those after its last checkpoint)."""
+    names = storage.list_names(f"{uri}/_delta_log")
+    versions = [int(n[:20]) for n in names if len(n) == 25 and n.endswith(".json") and n[:20].isdigit()]
+    last = max((int(n[:20]) for n in names if n.endswith(".checkpoint.parquet") and n[:20].isdigit()), default=-1)
+    return len(versions), sum(1 for v in versions if v > last)
+
+
 def _folders(fs: Any, path: str) -> list[str]:
     import pyarrow.fs as pafs
 
