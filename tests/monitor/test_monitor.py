@@ -70,6 +70,9 @@ def _own_copy(world, tmp_path):
     root = tmp_path / "lake"
     shutil.copytree(lake.root, root)
     s = replace(settings, lake=replace(settings.lake, root=str(root)))
+    # A copied lakehouse's MLflow store still points at the original's artifacts (jobs refuse it):
+    # the upgrade makes the copy its own, as a user who copies a lakehouse does.
+    assert stages.run_upgrade(s).store is not None
     return s, stages.open_lake(s)
 
 
