@@ -27,7 +27,7 @@ from lakeops.errors import ConfigError
 #: The store's file and artifact folder in the lake (``registry.setup``'s defaults).
 STORE_FILE = "mlflow.db"
 ARTIFACT_FOLDER = "mlartifacts"
-#: Where MLflow (3.x) records artifact locations.
+#: Where MLflow 3 records artifact locations.
 _LOCATION_COLUMNS = (
     ("experiments", "artifact_location"),
     ("runs", "artifact_uri"),
