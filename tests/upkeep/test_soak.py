@@ -76,7 +76,8 @@ def test_a_month_with_weekly_maintenance_keeps_files_and_log_bounded(tmp_path, s
             # ml.job_runs gets the maintenance run's own row after the run: one file and commit more.
             extra = 1 if name == "ml.job_runs" else 0
             assert s["max_per_partition"] == 1 + extra, f"{name}: a partition of several files after compaction"
-            assert s["replayed"] == extra, f"{name}: opening it replays JSON commits after a checkpoint"
+            # (That commit is replayed, unless it was the tenth since the last checkpoint and made one.)
+            assert s["replayed"] <= extra, f"{name}: opening it replays JSON commits after a checkpoint"
             if name not in lineage:
                 assert s["disk"] == s["live"], f"{name}: files on disk that no version needs"
     # The unpartitioned log stays two files however many runs it records; the rest grow by partitions only.
