@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlparse, urlunparse
 
 # Beside this file (on sys.path when it runs as a script, and in the tests' pythonpath).
+import local_postgres
 from local_postgres import free_port, process_alive, tail
 
 if TYPE_CHECKING:
@@ -230,14 +231,7 @@ def create_postgres_database(uri: str) -> None:
 
 def reap_orphans() -> None:
     """Stop the throwaway servers whose owner process is gone (a session that was killed) and remove their files."""
-    for root in Path(tempfile.gettempdir()).glob(f"{PREFIX}*"):
-        try:
-            owner = int((root / "owner").read_text())
-        except (OSError, ValueError):
-            continue
-        if not process_alive(owner):
-            LocalMlflow(root).stop()
-            shutil.rmtree(root, ignore_errors=True)
+    local_postgres.reap_orphans(PREFIX, LocalMlflow)
 
 
 def _sqlalchemy_uri(uri: str) -> str:

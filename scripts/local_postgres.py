@@ -225,15 +225,16 @@ def find_bindir() -> Path:
                        "package, or set LAKEOPS_PG_BIN")
 
 
-def reap_orphans() -> None:
-    """Stop and remove the throwaway servers whose owner process is gone (a session that was killed)."""
-    for root in Path(tempfile.gettempdir()).glob(f"{PREFIX}*"):
+def reap_orphans(prefix: str = PREFIX, server: type = LocalPostgres) -> None:
+    """Stop and remove the throwaway servers (``server(root)``, made as tempdir/``prefix``*) whose owner
+    process is gone (a session that was killed)."""
+    for root in Path(tempfile.gettempdir()).glob(f"{prefix}*"):
         try:
             owner = int((root / "owner").read_text())
         except (OSError, ValueError):
             continue
         if not process_alive(owner):
-            LocalPostgres(root).stop()
+            server(root).stop()
             shutil.rmtree(root, ignore_errors=True)
 
 
