@@ -100,13 +100,30 @@ def test_bad_settings_name_file_and_key(tmp_path, settings, message):
         (GOOD_MODEL + "alerts: {rules: [{name: r, when: psi}]}\n", r"alerts.rules\[0\].when: expected one of"),
         (GOOD_MODEL + "alerts: {rules: [{name: r, when: score_drifted, for_days: 3, of_days: 2}]}\n",
          r"m.yaml: alerts.rules\[0\] \(r\): need 1 <= for_days <= of_days"),
-        (GOOD_MODEL + "alerts: {rules: [{name: r, when: estimated_auc}]}\n", r"needs below .* or max_drop"),
+        (GOOD_MODEL + "alerts: {rules: [{name: r, when: estimated_auc}]}\n", r"needs below or max_drop"),
         (GOOD_MODEL + "alerts: {rules: [{name: r, when: data_quality, per_slice: true}]}\n",
          r"whole population only"),
         (GOOD_MODEL + "alerts: {rules: [{name: r, when: data_quality}, {name: r, when: score_drifted}]}\n",
          r"alerts.rules\[1\] \(r\): another rule has this name"),
         (GOOD_MODEL + "alerts: {rules: [{name: r, when: score_drifted, severity: page}]}\n",
          r"alerts.rules\[0\].severity: expected one of"),
+        (GOOD_MODEL + "alerts: {rules: [{name: r, when: realised_mae, above: 3}]}\n",
+         r"realised_mae rules are for regression models; this one is binary"),
+        (GOOD_MODEL + "alerts: {rules: [{name: r, when: realised_auc, below: 0.7, max_drop: 0.1}]}\n",
+         r"max_drop do\(es\) not apply to realised_auc \(it takes below\)"),
+        (GOOD_MODEL + "problem_type: regression\nalerts: {rules: [{name: r, when: estimated_rmse}]}\n",
+         r"needs above or max_rise_pct"),
+        (GOOD_MODEL + "problem_type: multiclass\n", r"problem_type: expected one of"),
+        (GOOD_MODEL + "gate: {thresholds: [{metric: rmse, threshold: 1}]}\n",
+         r"gate.thresholds\[0\] \(rmse\): binary models have no metric 'rmse'"),
+        (GOOD_MODEL + "gate: {thresholds: [{metric: auc}]}\n",
+         r"give threshold, min_absolute_change or min_relative_change"),
+        (GOOD_MODEL + "gate: {min_auc: 0.7, thresholds: [{metric: auc, threshold: 0.7}]}\n",
+         r"say them as gate.thresholds"),
+        (GOOD_MODEL + "problem_type: regression\ngate: {max_auc_drop: 0.01}\n", r"the model is regression"),
+        (GOOD_MODEL + "gate: {thresholds: [{metric: auc, threshold: 0.7, slice_key: region}]}\n",
+         r"slice_key and slice_value go together"),
+        (GOOD_MODEL + "train: {interval_coverage: 1.5}\n", r"train.interval_coverage"),
     ],
 )
 def test_bad_model_files_name_file_and_key(tmp_path, model, message):
@@ -250,3 +267,14 @@ def test_choices_match_lakeops_constants():
     assert get_args(schema.GateMode) == constants.GATE_MODES
     assert get_args(schema.ExpectationKind) == constants.EXPECTATION_KINDS == tuple(EXPECTATION_NEEDS)
     assert get_args(schema.ExpectationPolicy) == constants.EXPECTATION_POLICIES
+    assert get_args(schema.ProblemTypeName) == constants.PROBLEM_TYPES == tuple(constants.PROBLEM_METRICS)
+    # Every kind of alert rule: declared once in constants, one judge each, the config's choices.
+    from lakeops.alert.rules import JUDGES
+    from lakeops.evaluate.problems import problem
+
+    assert get_args(schema.AlertKind) == tuple(constants.ALERT_KINDS) == tuple(JUDGES)
+    for name, kind in constants.ALERT_KINDS.items():
+        assert set(kind.needs) <= set(kind.keys) <= set(constants.ALERT_RULE_LIMITS), name
+    # The metrics a gate threshold may name are what each problem type's evaluation returns.
+    for name, known in constants.PROBLEM_METRICS.items():
+        assert problem(name).metrics == known

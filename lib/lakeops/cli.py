@@ -337,9 +337,8 @@ def _cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     from lakeops.stages import run_train
 
     result = run_train(settings, args.model, ds=args.ds, requested_by=args.requested_by)
-    print(f"{result.model_name} version {result.version} is the challenger: holdout AUC {result.holdout.auc:.4f}, "
-          f"PR-AUC {result.holdout.pr_auc:.4f}, logloss {result.holdout.logloss:.4f}, threshold "
-          f"{result.threshold:.4f} (train {result.train_days[0]}..{result.train_days[-1]}, holdout "
+    print(f"{result.model_name} version {result.version} is the challenger: {result.summary} "
+          f"(train {result.train_days[0]}..{result.train_days[-1]}, holdout "
           f"{result.holdout_days[0]}..{result.holdout_days[-1]}, MLflow run {result.mlflow_run_id})")
     return EXIT_OK
 

@@ -8,7 +8,7 @@ the code that acts on it imports the name.
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import Final, NamedTuple
 
 # ----------------------------------------------------------------------------- exit codes
 #: The command (or job) did what was asked.
@@ -24,6 +24,52 @@ EXIT_REFUSED: Final = 3
 #: ``gate.mode``: ``disabled`` records the comparison and promotes nothing, ``dry_run``
 #: records what it would do, ``enabled`` promotes a better challenger.
 GATE_MODES: Final = ("disabled", "dry_run", "enabled")
+
+# ----------------------------------------------------------------------------- models
+#: ``problem_type`` of a model: what it predicts (lakeops.evaluate.problems says what each changes).
+PROBLEM_TYPES: Final = ("binary", "regression")
+#: Per problem type, the metrics of a holdout the champion gate's thresholds may name, and
+#: whether a higher value is better.
+PROBLEM_METRICS: Final = {
+    "binary": {"auc": True, "pr_auc": True, "logloss": False, "brier": False, "ece": False, "f1": True,
+               "precision": True, "recall": True},
+    "regression": {"mae": False, "rmse": False, "r2": True, "mape": False},
+}
+
+# ----------------------------------------------------------------------------- alert rules
+#: Every kind of alert rule (``alerts.rules[].when``), declared once: the problem types it
+#: applies to, the optional keys it takes, which of them it needs (at least one), and whether
+#: it may be judged per slice. lakeops.config.checks enforces this; lakeops.alert.rules has one
+#: judge per kind (a test holds the two equal, and the config's Literal).
+class AlertKindSpec(NamedTuple):
+    """What one kind of alert rule applies to and takes (see :data:`ALERT_KINDS`)."""
+
+    problems: tuple[str, ...]
+    keys: tuple[str, ...]
+    needs: tuple[str, ...]
+    per_slice: bool
+
+
+ALERT_KINDS: Final[dict[str, AlertKindSpec]] = {
+    "features_drifted": AlertKindSpec(problems=PROBLEM_TYPES, keys=(), needs=(), per_slice=True),
+    "score_drifted": AlertKindSpec(problems=PROBLEM_TYPES, keys=(), needs=(), per_slice=True),
+    "estimated_auc": AlertKindSpec(problems=("binary",), keys=("below", "max_drop"), needs=("below", "max_drop"),
+                      per_slice=True),
+    "realised_auc": AlertKindSpec(problems=("binary",), keys=("below",), needs=("below",), per_slice=True),
+    "estimated_mae": AlertKindSpec(problems=("regression",), keys=("above", "max_rise_pct"),
+                      needs=("above", "max_rise_pct"), per_slice=True),
+    "realised_mae": AlertKindSpec(problems=("regression",), keys=("above", "max_rise_pct"),
+                     needs=("above", "max_rise_pct"), per_slice=True),
+    "estimated_rmse": AlertKindSpec(problems=("regression",), keys=("above", "max_rise_pct"),
+                       needs=("above", "max_rise_pct"), per_slice=True),
+    "realised_rmse": AlertKindSpec(problems=("regression",), keys=("above", "max_rise_pct"),
+                      needs=("above", "max_rise_pct"), per_slice=True),
+    "interval_coverage": AlertKindSpec(problems=("regression",), keys=("below",), needs=("below",), per_slice=True),
+    "data_quality": AlertKindSpec(problems=PROBLEM_TYPES, keys=(), needs=(), per_slice=False),
+    "attribution_drift": AlertKindSpec(problems=PROBLEM_TYPES, keys=("below",), needs=(), per_slice=False),
+}
+#: The keys of a rule that only some kinds take (AlertKindSpec.keys).
+ALERT_RULE_LIMITS: Final = ("below", "max_drop", "above", "max_rise_pct")
 
 # ----------------------------------------------------------------------------- monitoring
 #: Drift and alert statuses, mildest first: a worse status has a higher index.

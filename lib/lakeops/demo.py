@@ -1,13 +1,15 @@
 """``lakeops demo``: the whole loop on a fresh lakehouse, in a few minutes.
 
-Generates a month of telemetry for the demo model (plus a month of history
-before it, so every rolling window and incident history is complete); prepares
-features behind the quality gate; trains and promotes a champion; then runs
-each remaining day as the daily DAG does (its raw data arrives, with drift
-injected on days 35 to 37, then rolled back; prepare it and re-prepare the day before, whose labels
-just arrived; score; monitor and judge the alert rules), one line per day with
-the day's drift, its estimated AUC, the realised AUC of the day whose labels
-arrived and the firing alerts; a retrain request is acted on as the train DAG
+Generates a month of telemetry (plus a month of history before it, so every
+rolling window and incident history is complete); for each demo model
+(:data:`MODELS`: ``incident_risk``, a binary classifier, and ``latency_forecast``,
+a regression) prepares features behind the quality gate, trains and promotes a
+champion; then runs each remaining day as the daily DAG does (its raw data
+arrives, with drift injected on days 35 to 37, then rolled back; for each model
+prepare it and re-prepare the day before, whose labels just arrived; score;
+monitor and judge the alert rules), one line per model and day with the day's
+drift, its estimated quality (AUC, or MAE) with its band, the realised value of
+the day whose labels arrived and the firing alerts; a retrain request is acted on as the train DAG
 does (train on the window ending that day, validate, promote when better), so
 the days after it are scored by the new champion when it won. Alerts go to a
 webhook receiver the demo starts on 127.0.0.1 (unless
@@ -30,6 +32,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO, TypeVar
 
@@ -47,7 +50,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-MODEL = "incident_risk"
+#: The demo's models, in the order they run each day: those of them the config has.
+MODELS = ("incident_risk", "latency_forecast")
+MODEL = MODELS[0]
 START = date(2024, 1, 1)
 HISTORY_DAYS = 31  # raw history before START: the features' 30-day lookback is complete from day one
 #: The lake holds these when lakeops made it (what ``--reset`` may remove).
@@ -97,49 +102,46 @@ def run_demo(settings: Settings, plan: DemoPlan, *, reset: bool = False, out: Te
     storage = storage_for(settings.lake.root, options=settings.lake.storage_options)
     root = storage.describe()
     _check_lake(storage, reset=reset)
-    settings.model(MODEL)  # the demo model's config must be there
+    settings.model(MODEL)  # the main demo model's config must be there
+    models = [m for m in MODELS if m in settings.models]
     say = _Printer(out or sys.stdout)
-    say(f"lakeops demo: lakehouse {root}, {plan.hosts:,} hosts, {START}..{plan.end}, "
+    say(f"lakeops demo: lakehouse {root}, {plan.hosts:,} hosts, {START}..{plan.end}, models {', '.join(models)}, "
         f"drift injected from {plan.drift_start}"
         + (f" and rolled back on {plan.drift_end}" if plan.drift_end else ""))
     t0 = time.monotonic()
     say.step("generate raw telemetry and incidents up to the training day", lambda: stages.run_generate(
         settings, start=START - timedelta(days=HISTORY_DAYS), end=plan.train_ds, hosts=plan.hosts, seed=plan.seed,
         drift_start=plan.drift_start, drift_end=plan.drift_end))
-    prepared = say.step(f"prepare features for {plan.train_days} days behind the quality gate",
-                        lambda: stages.run_prepare(settings, MODEL, days=date_range(START, plan.train_ds)))
-    say.detail(f"features.{MODEL}: {prepared.write.rows:,} rows")
-    trained = say.step(f"train on the labelled days up to {plan.train_ds}",
-                       lambda: stages.run_train(settings, MODEL, ds=plan.train_ds))
-    say.detail(f"version {trained.version}: holdout AUC {trained.holdout.auc:.3f}, threshold {trained.threshold:.3f}")
-    decision = say.step("validate against the champion", lambda: stages.run_validate(settings, MODEL,
-                                                                                     ds=plan.train_ds))
-    say.detail(f"{decision.decision}: {decision.reason}")
+    for model in models:
+        kind = settings.model(model).problem_type
+        prepared = say.step(f"{model} ({kind}): prepare features for {plan.train_days} days behind the quality gate",
+                            partial(stages.run_prepare, settings, model, days=date_range(START, plan.train_ds)))
+        say.detail(f"features.{model}: {prepared.write.rows:,} rows")
+        trained = say.step(f"{model}: train on the labelled days up to {plan.train_ds}",
+                           partial(stages.run_train, settings, model, ds=plan.train_ds))
+        say.detail(f"version {trained.version}: {trained.summary}")
+        decision = say.step(f"{model}: validate against the champion",
+                            partial(stages.run_validate, settings, model, ds=plan.train_ds))
+        say.detail(f"{decision.decision}: {decision.reason}")
 
     days = date_range(plan.train_ds + timedelta(days=1), plan.end)
     delay = settings.model(MODEL).label_delay_days
-    say(f"run {len(days)} days as the daily DAG does: the day's raw data arrives, then prepare (it and the "
-        f"{delay} day(s) before, whose labels arrived), score, monitor and judge the alert rules; a retrain "
+    say(f"run {len(days)} days as the daily DAG does: the day's raw data arrives, then for each model prepare (it "
+        f"and the {delay} day(s) before, whose labels arrived), score, monitor and judge the alert rules; a retrain "
         "request trains, validates and (when the challenger wins) promotes a new champion:")
-    say(f"  {'day':<10}  {'rows':>7}  {'ver':>3}  {'max PSI':>7}  {'column':<24}  {'est. AUC':>8}  {'band':<13}  "
-        f"{'realised AUC (day)':<20}  alerts (+ firing, - resolved)")
+    say(f"  {'day':<10}  {'model':<16}  {'rows':>6}  {'ver':>3}  {'max PSI':>7}  {'column':<24}  {'estimate':>10}  "
+        f"{'band':<13}  {'realised (day)':<18}  alerts (+ firing, - resolved)")
     report = None
     with _webhook(storage) as receiver:
         for i, d in enumerate(days, start=1):
-            scored, monitored = daily_cycle(settings, MODEL, d, hosts=plan.hosts, seed=plan.seed,
-                                            drift_start=plan.drift_start, drift_end=plan.drift_end)
-            s = monitored.days[0]
-            report = monitored.reports[-1] if monitored.reports else report
-            q = s.quality
-            estimate = f"{q.estimated_auc:>8.3f}" if q else f"{'-':>8}"
-            band = f"{q.auc_lower:.3f}-{q.auc_upper:.3f}" if q and q.auc_lower is not None else "-"
-            late = [x for x in monitored.late if x.realised_auc is not None]
-            realised = ", ".join(f"{x.realised_auc:.3f} ({x.ds:%m-%d})" for x in late[-1:]) or "-"
-            say.progress(f"  {d.isoformat():<10}  {scored.rows:>7,}  {s.model_version:>3}  {s.max_psi:>7.3f}  "
-                         f"{s.max_psi_column:<24}  {estimate}  {band:<13}  {realised:<20}  "
-                         f"{_alert_line(monitored)}", i, len(days))
-            for request in monitored.retrain_requests:
-                _retrain(say, settings, request)
+            stages.run_generate(settings, start=d, end=d, hosts=plan.hosts, seed=plan.seed,
+                                drift_start=plan.drift_start, drift_end=plan.drift_end)
+            for model in models:
+                scored, monitored = model_day(settings, model, d)
+                report = monitored.reports[-1] if monitored.reports else report
+                say.progress(_day_line(d, model, scored, monitored), i, len(days))
+                for request in monitored.retrain_requests:
+                    _retrain(say, settings, model, request)
     if receiver is not None:
         say(f"the local webhook receiver got {receiver.summary()} (Alertmanager's payload), saved in "
             f"{receiver.folder}")
@@ -148,6 +150,21 @@ def run_demo(settings: Settings, plan: DemoPlan, *, reset: bool = False, out: Te
     if report is None:  # DemoPlan keeps days after training, and each day's monitor writes its pages
         raise LakeopsError("the demo wrote no report page")
     return report
+
+
+def _day_line(d: date, model: str, scored: ScoreResult, monitored: MonitorResult) -> str:
+    """One model's day: rows, version, the most drifted column, the estimate with its band, the realised
+    value of the day whose labels arrived (and a regression model's interval coverage), the alerts."""
+    s = monitored.days[0]
+    q = s.quality
+    estimate = f"{q.metric} {q.estimated:.3g}" if q else "-"
+    band = f"{q.lower:.3g}-{q.upper:.3g}" if q and q.lower is not None and q.upper is not None else "-"
+    late = [x for x in monitored.late if x.realised is not None]
+    realised = ", ".join(f"{x.realised:.3g} ({x.ds:%m-%d})" for x in late[-1:]) or "-"
+    covered = [x for x in late[-1:] if x.coverage is not None]
+    alerts = _alert_line(monitored) + (f"; interval covers {covered[0].coverage:.0%}" if covered else "")
+    return (f"  {d.isoformat():<10}  {model:<16}  {scored.rows:>6,}  {s.model_version:>3}  {s.max_psi:>7.3f}  "
+            f"{s.max_psi_column:<24}  {estimate:>10}  {band:<13}  {realised:<18}  {alerts}")
 
 
 def daily_cycle(
@@ -163,9 +180,15 @@ def daily_cycle(
     """One day as the daily DAG runs it: the day's raw data arrives (generated: ``hosts``, ``seed``
     and the drift as :func:`lakeops.stages.run_generate` takes them), then prepare it and the
     ``label_delay_days`` before it (their labels arrived), score, monitor and judge the alert rules."""
-    delay = settings.model(model).label_delay_days
     stages.run_generate(settings, start=day, end=day, hosts=hosts, seed=seed, drift_start=drift_start,
                         drift_end=drift_end)
+    return model_day(settings, model, day)
+
+
+def model_day(settings: Settings, model: str, day: date) -> tuple[ScoreResult, MonitorResult]:
+    """One model's part of a day once its raw data arrived: prepare it and the ``label_delay_days`` before
+    it (their labels arrived), score, monitor and judge the alert rules."""
+    delay = settings.model(model).label_delay_days
     stages.run_prepare(settings, model, days=date_range(day - timedelta(days=delay), day))
     scored = stages.run_score(settings, model, days=[day])
     return scored, stages.run_monitor(settings, model, days=[day])
@@ -184,15 +207,15 @@ def _alert_line(monitored) -> str:
     return ", ".join(parts) or "-"
 
 
-def _retrain(say: _Printer, settings: Settings, request) -> None:
+def _retrain(say: _Printer, settings: Settings, model: str, request) -> None:
     """Act on a retrain request as the train DAG does: train on the window ending that day, then the gate."""
-    say(f"  retrain requested on {request.ds} by alert {request.rule} ({request.fingerprint}):")
+    say(f"  {model}: retrain requested on {request.ds} by alert {request.rule} ({request.fingerprint}):")
     trained = say.step(f"train on the labelled days up to {request.ds}", lambda: stages.run_train(
-        settings, MODEL, ds=request.ds, requested_by=request.fingerprint))
-    say.detail(f"version {trained.version}: trained on {trained.train_days[0]}..{trained.train_days[-1]}, holdout "
-               f"AUC {trained.holdout.auc:.3f} ({trained.holdout_days[0]}..{trained.holdout_days[-1]})")
+        settings, model, ds=request.ds, requested_by=request.fingerprint))
+    say.detail(f"version {trained.version}: trained on {trained.train_days[0]}..{trained.train_days[-1]}, "
+               f"{trained.summary} ({trained.holdout_days[0]}..{trained.holdout_days[-1]})")
     decision = say.step("validate against the champion on the same holdout",
-                        lambda: stages.run_validate(settings, MODEL, ds=request.ds))
+                        lambda: stages.run_validate(settings, model, ds=request.ds))
     say.detail(f"{decision.decision}: {decision.reason}")
 
 

@@ -21,7 +21,7 @@ import os
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -30,6 +30,7 @@ from urllib.request import url2pathname
 from lakeops.config import MlflowConfig
 from lakeops.errors import ConfigError, LakeopsError
 from lakeops.evaluate.calibration import Platt
+from lakeops.evaluate.problems import Output, output_from_dict
 from lakeops.lake.storage import is_object_store, storage_for
 from lakeops.registry_store import ARTIFACT_FOLDER, check_not_moved, store_path
 
@@ -63,6 +64,8 @@ TAG_REQUESTED_BY = "lakeops.requested_by"
 ARTIFACT_MODEL = "model"
 ARTIFACT_CALIBRATION = "calibration_holdout.json"
 ARTIFACT_CATEGORIES = "categories.json"
+#: A regression version's direct-loss estimator (``LoadedModel.extras``): training logs it, monitoring runs it.
+ARTIFACT_DLE = "dle.bin"
 
 #: The pyfunc model's code, logged with every version (MLflow "models from code").
 PYFUNC_MODEL_CODE = Path(__file__).resolve().parent / "evaluate" / "pyfunc_model.py"
@@ -87,8 +90,14 @@ class LoadedModel:
     features: tuple[str, ...]
     categories: dict[str, list[str]]
     tags: dict[str, str]
-    #: Maps the booster's margin to the probability stored as ``score``.
-    calibration: Platt = Platt()
+    #: Maps the booster's margin to what scoring stores: a calibrated probability (binary), the
+    #: prediction and its interval (regression).
+    calibration: Output = Platt()
+    #: ``binary`` or ``regression`` (a version logged before problem types is binary).
+    problem_type: str = "binary"
+    #: Extra artifacts logged with the version (``log_model(extras=...)``), by name: e.g. the regression
+    #: model's direct-loss estimator.
+    extras: dict[str, bytes] = field(default_factory=dict)
 
 
 def setup(cfg: MlflowConfig, lake_root: Path | str) -> str:
@@ -192,6 +201,8 @@ def load(model_name: str, *, alias: str | None = None, version: int | None = Non
                                      "xgboost Booster)")
         booster = xgboost.Booster()
         booster.load_model(str(local / booster_file))
+        extras = {name: (local / "artifacts" / name).read_bytes() for name in meta.get("extras", [])
+                  if (local / "artifacts" / name).is_file()}
     return LoadedModel(
         name=model_name,
         version=int(mv.version),
@@ -201,7 +212,9 @@ def load(model_name: str, *, alias: str | None = None, version: int | None = Non
         features=tuple(meta["features"]),
         categories={k: list(v) for k, v in meta["categories"].items()},
         tags=dict(client.get_run(run_id).data.tags),
-        calibration=Platt.from_dict(meta.get("calibration")),
+        calibration=output_from_dict(meta.get("calibration")),
+        problem_type=meta.get("problem_type", "binary"),
+        extras=extras,
     )
 
 
@@ -272,7 +285,9 @@ def log_model(
     threshold: float,
     features: Sequence[str],
     categories: Mapping[str, Sequence[str]],
-    calibration: Platt,
+    calibration: Output,
+    problem_type: str = "binary",
+    extras: Mapping[str, bytes] | None = None,
 ) -> int:
     """Log ``booster`` in the active run as a pyfunc model of raw feature rows and register it.
 
@@ -300,16 +315,21 @@ def log_model(
     if absent := [c for c in features if c not in example.columns]:
         raise ValueError(f"example has no column(s) {absent}; give log_model raw rows of every feature")
     example = example[features]
+    extras = dict(extras or {})
     metadata = model_metadata(threshold=threshold, features=features, categories=category_lists,
-                              calibration=calibration)
+                              calibration=calibration, problem_type=problem_type, extras=sorted(extras))
     with tempfile.TemporaryDirectory(prefix="lakeops-log-") as tmp:
         booster_path, encoding_path = Path(tmp) / "booster.ubj", Path(tmp) / "encoding.json"
         booster_path.write_bytes(bytes(booster.save_raw("ubj")))
         encoding_path.write_text(json.dumps(metadata[METADATA_KEY], indent=1))
+        artifacts = {_PYFUNC_BOOSTER: str(booster_path), _PYFUNC_ENCODING: str(encoding_path)}
+        for name, raw in extras.items():
+            (Path(tmp) / name).write_bytes(raw)
+            artifacts[name] = str(Path(tmp) / name)
         info = mlflow.pyfunc.log_model(
             name=ARTIFACT_MODEL,
             python_model=str(PYFUNC_MODEL_CODE),
-            artifacts={_PYFUNC_BOOSTER: str(booster_path), _PYFUNC_ENCODING: str(encoding_path)},
+            artifacts=artifacts,
             signature=_signature(example, category_lists),
             input_example=example,
             registered_model_name=model_name,
@@ -359,7 +379,8 @@ def _requirements() -> list[str]:
 
 
 def model_metadata(*, threshold: float, features: list[str], categories: dict[str, list[str]],
-                   calibration: Platt) -> dict[str, Any]:
+                   calibration: Output, problem_type: str = "binary", extras: Sequence[str] = ()) -> dict[str, Any]:
     """The MLmodel ``metadata`` of a lakeops model: what :func:`load` and the pyfunc model need."""
     return {METADATA_KEY: {"threshold": threshold, "features": list(features), "categories": categories,
-                           "calibration": calibration.as_dict()}}
+                           "calibration": calibration.as_dict(), "problem_type": problem_type,
+                           "extras": list(extras)}}

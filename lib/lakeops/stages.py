@@ -160,7 +160,7 @@ def run_monitor(settings: Settings, model: str, *, days: Sequence[date], report:
     alerts = evaluate_alerts(lake, cfg, days=days, webhook=webhook)
     result = replace(result, alerts=alerts.rows, notices=alerts.notices, retrain_requests=alerts.retrain_requests)
     if report:
-        result = replace(result, reports=tuple(write_reports(lake, cfg.name, days)))
+        result = replace(result, reports=tuple(write_reports(lake, cfg.name, days, config=cfg)))
     return result
 
 

@@ -1,5 +1,5 @@
 -- ml.model_validations: One row per champion/challenger gate decision, with both models' holdout
--- metrics.
+-- metrics and the outcome of every gate threshold.
 --
 -- Generated from the contract in lakeops.lake.tables by `python -m lakeops.sql.ddl`; do
 -- not edit (tests/sql/test_ddl.py fails when this file and the contract differ).
@@ -31,9 +31,13 @@ create table if not exists ml.model_validations (
     decision string,
     reason string,
     requested_by string,
-    decided_at timestamp
+    decided_at timestamp,
+    problem_type string,
+    checks array<struct<metric: string, slice_key: string, slice_value: string, higher_is_better: boolean, threshold: double, min_absolute_change: double, min_relative_change: double, challenger: double, champion: double, rows: bigint, passed: boolean, note: string>>,
+    challenger_metrics array<struct<metric: string, value: double>>,
+    champion_metrics array<struct<metric: string, value: double>>
 )
 using delta
 partitioned by (ds)
-comment "One row per champion/challenger gate decision, with both models' holdout metrics."
-tblproperties ("lakeops.contract.version" = "1")
+comment "One row per champion/challenger gate decision, with both models' holdout metrics and the outcome of every gate threshold."  -- noqa: LT05
+tblproperties ("lakeops.contract.version" = "2")

@@ -34,9 +34,25 @@ create table if not exists ml.performance_metrics (
     estimated_f1 double,
     auc_in_band boolean,
     f1_in_band boolean,
-    features_version bigint
+    features_version bigint,
+    mae double,
+    rmse double,
+    r2 double,
+    bias double,
+    mape double,
+    interval_coverage double,
+    label_mean double,
+    prediction_mean double,
+    mae_lower double,
+    mae_upper double,
+    rmse_lower double,
+    rmse_upper double,
+    estimated_mae double,
+    estimated_rmse double,
+    mae_in_band boolean,
+    rmse_in_band boolean
 )
 using delta
 partitioned by (model_name, ds)
 comment 'Model quality per model, day and slice: realised metrics from the labels that have arrived (recomputed when late labels change a day) and CBPE estimates from calibrated scores, with a band.'  -- noqa: LT05
-tblproperties ('lakeops.contract.version' = '1')
+tblproperties ('lakeops.contract.version' = '2')

@@ -23,9 +23,20 @@ create table if not exists ml.performance_reference (
     auc_sd double,
     f1_sd double,
     precision_sd double,
-    recall_sd double
+    recall_sd double,
+    problem_type string,
+    mae double,
+    rmse double,
+    r2 double,
+    label_mean double,
+    abs_error_sd double,
+    squared_error_sd double,
+    interval_coverage_target double,
+    interval_half_width double,
+    dle_mae double,
+    dle_rmse double
 )
 using delta
 partitioned by (model_name, model_version)
 comment "Each model version's holdout quality at training time and the sampling variation of its metrics: what performance estimates and their bands are built from."  -- noqa: LT05
-tblproperties ("lakeops.contract.version" = "1")
+tblproperties ("lakeops.contract.version" = "2")

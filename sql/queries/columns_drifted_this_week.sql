@@ -1,5 +1,7 @@
 -- Which columns of a model drifted this week?
 --
+-- Serves: any model (binary or regression).
+--
 -- The seven days ending :ds: per column that reached warn or alert on any
 -- of them (against the training baseline, whole population), how many days
 -- it did, when it first did, its largest PSI and its status on the last day.

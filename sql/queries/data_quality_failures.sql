@@ -1,5 +1,7 @@
 -- Which data-quality expectations failed, and what was observed?
 --
+-- Serves: any model (binary or regression).
+--
 -- Every failed expectation of a model's suites for the days in range, with
 -- its policy (fail stopped the job, warn was recorded only), what was
 -- observed and the outcome of the job run that checked it.

@@ -1,5 +1,7 @@
 -- How has one column of a model drifted, day by day?
 --
+-- Serves: any model (binary or regression).
+--
 -- Every statistic against the training baseline of the model version that
 -- scored the day (whole population), beside the PSI against the previous
 -- monitored day (null on the first day and on a new version's first day:

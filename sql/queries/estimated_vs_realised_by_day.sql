@@ -1,5 +1,7 @@
 -- Estimated vs realised performance, by day.
 --
+-- Serves: binary models (CBPE's AUC and F1); regression_error_by_day.sql is the regression counterpart.
+--
 -- For each day in :start..:end (whole population): the CBPE estimate of AUC
 -- and F1 with its band, the realised values from the labels that have
 -- arrived, whether the realised value fell within the band (once the day is

@@ -1,5 +1,7 @@
 -- Is the model still good?
 --
+-- Serves: binary models (AUC); for a regression model read regression_error_by_day.sql.
+--
 -- Per day of the :days days ending :ds (whole population): the best figure
 -- available for that day (realised AUC once every row is labelled, else the
 -- CBPE estimate from calibrated scores), the floor it is judged against (the

@@ -1,6 +1,9 @@
 -- Which model version was trained on which days, passed which gate, and
 -- scored which days?
 --
+-- Serves: incident_risk (the days a version scored come from its predictions table;
+-- for another model, name that model's predictions.<model> instead).
+--
 -- What the lake holds: the training window of each version (ml.baselines),
 -- its champion/challenger decisions (ml.model_validations) and the days it
 -- scored (predictions.incident_risk). Which Delta version of the feature

@@ -1,5 +1,7 @@
 -- Which columns of a model drifted most on one day?
 --
+-- Serves: any model (binary or regression).
+--
 -- Columns ranked by PSI against the training baseline (whole population),
 -- with the day-over-day PSI and the slice (e.g. region) that drifted most.
 --

@@ -1,5 +1,7 @@
 -- Which alerts are open on a day, since when, and on what evidence?
 --
+-- Serves: any model (binary or regression).
+--
 -- The model's ml.alerts rows of :ds: firing and pending alerts, and those
 -- that resolved that day, worst first. evidence is JSON with the values that
 -- decided the rule (e.g. each drifted feature's PSI beside its noise floor).

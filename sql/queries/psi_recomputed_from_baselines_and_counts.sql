@@ -1,5 +1,7 @@
 -- Does every stored PSI of a day recompute by hand from two stored tables?
 --
+-- Serves: any model (binary or regression).
+--
 -- For each column and slice of a model on :ds: the PSI ml.drift_metrics
 -- stored against the training baseline, and the same PSI recomputed from
 -- ml.baselines (the baseline proportion of each bucket) and ml.drift_counts

@@ -1,5 +1,7 @@
 -- Which hosts are most likely to have an incident tomorrow?
 --
+-- Serves: incident_risk (a binary model; another's is the same query over its own tables).
+--
 -- The :top highest scores of predictions.incident_risk on :ds, with the
 -- model version that scored them and a few of the day's features that
 -- explain a score (latency, errors, incident history).

@@ -1,5 +1,7 @@
 -- How are the scores of predictions.incident_risk distributed, day by day?
 --
+-- Serves: incident_risk (a binary model's probability scores).
+--
 -- Ten score buckets of width 0.1 per day: the rows in each, their share of
 -- the day, and how many the model flagged (prediction = 1). Another model's
 -- distribution is the same query over its own predictions.<model> table.

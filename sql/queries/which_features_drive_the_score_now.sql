@@ -1,5 +1,7 @@
 -- Which features drive a model's score now, against what drove it at training?
 --
+-- Serves: any model (binary or regression).
+--
 -- The day's features ranked by mean |SHAP| (XGBoost's TreeSHAP on a seeded
 -- sample of the day's rows), beside their rank and share on the training rows of
 -- the version that scored the day; the day's top movers (the features whose

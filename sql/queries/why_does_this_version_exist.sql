@@ -1,5 +1,7 @@
 -- Why does each model version exist?
 --
+-- Serves: any model (binary or regression).
+--
 -- One row per gate decision of :model: the challenger version, the decision,
 -- and, when an alert asked for the retrain, that alert's rule, slice, since
 -- when it fired and its summary (the ml.alerts row of the request: the newest

@@ -103,6 +103,11 @@ print(json.dumps(out))
 """
 
 
+#: The DAGs of the project's own models (a binary and a regression demo model) and the maintenance DAG.
+DEMO_DAGS = ["lakeops_incident_risk_daily", "lakeops_incident_risk_train", "lakeops_latency_forecast_daily",
+             "lakeops_latency_forecast_train", "lakeops_maintenance"]
+
+
 def _python(script: str, *args: str, home: Path, **env: str) -> dict:
     run_env = base_env(home, **env)
     done = subprocess.run([sys.executable, "-c", script, *args], env=run_env, capture_output=True, text=True,
@@ -122,7 +127,7 @@ def parsed(tmp_path_factory):
 def test_dags_parse_without_errors_or_heavy_imports(parsed):
     assert parsed["import_errors"] == {}
     assert parsed["queries"] == []
-    assert sorted(parsed["dags"]) == ["lakeops_incident_risk_daily", "lakeops_incident_risk_train", "lakeops_maintenance"]
+    assert sorted(parsed["dags"]) == DEMO_DAGS
     assert not HEAVY & set(parsed["modules"]), sorted(HEAVY & set(parsed["modules"]))
     assert set(parsed["lakeops_modules"]) <= LAKEOPS_AT_PARSE, parsed["lakeops_modules"]
 
@@ -143,15 +148,14 @@ def test_airflow_dags_list_local_parses_the_dag_files(tmp_path):
         errors = airflow("dags", "list-import-errors", "--local")
         pytest.fail(f"airflow dags list --local failed:\n{listed.stdout[-2000:]}{errors.stdout[-4000:]}")
     dags = json.loads(next(line for line in reversed(listed.stdout.splitlines()) if line.startswith("[")))
-    assert sorted(d["dag_id"] for d in dags) == ["lakeops_incident_risk_daily", "lakeops_incident_risk_train",
-                                                  "lakeops_maintenance"]
+    assert sorted(d["dag_id"] for d in dags) == DEMO_DAGS
     assert {Path(d["fileloc"]).name for d in dags} == {"lakeops_daily.py", "lakeops_train.py", "lakeops_maintenance.py"}
 
 
 def test_every_dag_follows_the_house_style(parsed):
     for dag_id, dag in parsed["dags"].items():
         # A model's DAGs say whose they are; the lakehouse's maintenance DAG is everyone's.
-        scope = "maintenance" if dag_id == "lakeops_maintenance" else "incident_risk"
+        scope = "maintenance" if dag_id == "lakeops_maintenance" else dag_id.removeprefix("lakeops_").rsplit("_", 1)[0]
         assert {"lakeops", scope} <= set(dag["tags"]), dag_id
         assert dag["owner"] == "lakeops" and dag["default_retries"] == 3, dag_id
         assert dag["doc_md"].startswith("# lakeops") and scope in dag["doc_md"], dag_id
@@ -198,9 +202,8 @@ def test_a_second_model_config_adds_its_two_dags_without_code(tmp_path):
     shutil.copytree(PROJECT / "tests" / "onboarding" / "conf", conf, dirs_exist_ok=True)
     result = _python(PARSE, str(PROJECT / "dags"), home=tmp_path / "home", LAKEOPS_CONF=str(conf))
     assert result["import_errors"] == {}
-    assert sorted(result["dags"]) == ["lakeops_incident_risk_daily", "lakeops_incident_risk_train",
-                                      "lakeops_latency_breach_daily", "lakeops_latency_breach_train",
-                                      "lakeops_maintenance"]
+    assert sorted(result["dags"]) == sorted([*DEMO_DAGS, "lakeops_latency_breach_daily",
+                                             "lakeops_latency_breach_train"])
     assert "latency_breach" in result["dags"]["lakeops_latency_breach_daily"]["tags"]
 
 

@@ -223,7 +223,7 @@ def test_realised_performance_matches_scikit_learn_on_the_stored_rows(world):
                                                    abs=1e-4)
     # The command's summary carries the estimate with its band.
     summary = result.days[0].quality
-    assert summary.auc_lower < summary.estimated_auc < summary.auc_upper
+    assert summary.lower < summary.estimated < summary.upper
 
 
 def test_the_estimate_covers_the_realised_value_before_drift_and_moves_with_it(world):
@@ -256,7 +256,7 @@ def test_late_labels_update_only_their_day(world, tmp_path):
     stages.run_prepare(s, "incident_risk", days=[last, new])
     stages.run_score(s, "incident_risk", days=[new])
     result = stages.run_monitor(s, "incident_risk", days=[new], report=False)
-    assert [q.ds for q in result.late] == [last] and result.late[0].realised_auc is not None
+    assert [q.ds for q in result.late] == [last] and result.late[0].realised is not None
     changed = copy.changed_partitions("ml.performance_metrics", after=version,
                                       upto=copy.version("ml.performance_metrics"))
     assert sorted(p["ds"] for p in changed) == [last, new]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pyarrow as pa
 import pytest
 from deltalake import write_deltalake
 
+from lakeops.config import ModelConfig
 from lakeops.lake.embedded import EmbeddedLake
 from lakeops.lake.tables import (
     ALERTS,
@@ -18,6 +20,10 @@ from lakeops.lake.tables import (
     DRIFT_METRICS,
     MODEL_VALIDATIONS,
     PERFORMANCE_METRICS,
+    PERFORMANCE_REFERENCE,
+    features_spec,
+    key_schema,
+    predictions_spec,
 )
 from lakeops.report import write_reports
 
@@ -138,3 +144,61 @@ def test_pages_show_alerts_gate_decisions_and_attribution_from_the_lake(lake):
     row = re.search(r'<tr class="firing"><td><a href="2024-03-02.html">.*?</tr>', index).group(0)
     assert "1 firing" in row and "0.850" in row and "v3 rejected" in row and "retrain" in row
     assert '<tr class="firing"><td><a href="2024-03-01.html">' not in index
+
+
+# ---------------------------------------------------------------- a regression model
+
+
+def _regression_config() -> ModelConfig:
+    return ModelConfig(name=MODEL, entity_keys=["host_id"], sources={"observations": "raw.a", "labels": "raw.b"},
+                       label="latency_next_day", features={"sql": "f.sql", "numeric": ["cpu"]},
+                       problem_type="regression")  # fmt: skip
+
+
+@pytest.fixture
+def regression_lake(lake) -> EmbeddedLake:
+    """The drift tables of ``lake``, and a regression model's performance rows, reference, predictions and
+    labels: the first day labelled (host c's label never arrives), the second not yet."""
+    config = _regression_config()
+    _write(lake, PERFORMANCE_METRICS, [
+        _performance(DAYS[0], "estimated", mae=5.0, mae_lower=4.0, mae_upper=6.0, rmse=7.0),
+        _performance(DAYS[0], "realised", n_labeled=2, label_coverage=2 / 3, mae=2.5, rmse=2.55, bias=0.5,
+                     interval_coverage=0.5, label_mean=11.0, prediction_mean=11.5, estimated_mae=5.0,
+                     mae_in_band=False),
+        _performance(DAYS[1], "estimated", mae=5.5, mae_lower=4.5, mae_upper=6.5, rmse=7.5),
+    ])  # fmt: skip
+    _write(lake, PERFORMANCE_REFERENCE, [{"model_name": MODEL, "model_version": 2, "problem_type": "regression",
+                                          "mae": 5.0, "interval_coverage_target": 0.8, "interval_half_width": 2.0}])
+    _write(lake, predictions_spec(MODEL, key_schema(config), "regression"), [
+        {"ds": d, "model_name": MODEL, "model_version": 2, "host_id": host, "prediction": p, "prediction_lower": p - 2,
+         "prediction_upper": p + 2} for d in DAYS for host, p in (("a", 10.0), ("b", 13.0), ("c", 20.0))])  # fmt: skip
+    labels = {(DAYS[0], "a"): 12.5, (DAYS[0], "b"): 13.5}  # residuals -2.5 and -0.5: one outside the ±2 interval
+    _write(lake, features_spec(config), [{"ds": d, "host_id": host, "cpu": 0.5, "latency_next_day": labels.get((d, host))}
+                                         for d in DAYS for host in "abc"])  # fmt: skip
+    return lake
+
+
+def test_a_regression_models_pages(regression_lake):
+    first, second, index = (_words(p.read_text()) for p in
+                            write_reports(regression_lake, MODEL, DAYS, config=_regression_config()))
+    assert 'MAE estimated 5.000 (band 4.000 – 6.000), realised 2.500 <span class="badge warn">outside the band</span>' \
+        in first  # fmt: skip
+    # The coverage target comes from the version's ml.performance_reference row: 0.8 ± 3 sqrt(0.16 / 2).
+    assert "<td>interval coverage</td><td class=\"num\">target 80.0%</td><td class=\"num\">0.0% – 100.0%</td>" in first
+    assert "AUC" not in first and "Calibration" not in first
+    # Both pages show the residuals of the first day, the newest labelled day up to them; host c has no label.
+    for page in (first, second):
+        residual = re.search(r"<section><h2>Residuals.*?</section>", page, flags=re.S).group(0)
+        assert "2024-03-01: rows <b>2</b> · mean residual (bias) <b>−1.500</b>" in residual
+        assert "inside the interval <b>50.0%</b>" in residual
+    assert "<th>MAE estimated</th><th>MAE realised</th>" in index
+    row = re.search(r'<a href="2024-03-01.html">.*?</tr>', index).group(0)
+    assert '2.500 <span class="badge warn">outside</span>' in row
+
+
+def test_without_its_config_the_problem_type_comes_from_the_lake(regression_lake):
+    *_, second, index = (_words(p.read_text()) for p in write_reports(regression_lake, MODEL, DAYS))
+    assert "MAE estimated 5.500 (band 4.500 – 6.500), no realised MAE yet" in second
+    assert "No residuals: the report was written without the model&#39;s configuration" in second
+    with pytest.raises(ValueError, match="config of model 'other'"):
+        write_reports(regression_lake, MODEL, DAYS, config=replace(_regression_config(), name="other"))

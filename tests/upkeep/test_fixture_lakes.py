@@ -143,6 +143,8 @@ def test_an_older_lakehouse_is_upgraded_in_place_and_runs_on(manifest, tmp_path,
     answered = {}
     for path in sorted(QUERIES.glob("*.sql")):
         text = path.read_text()
+        if "-- Serves: regression" in text or "-- Serves: latency_forecast" in text:
+            continue  # the old release's lake holds no regression model (tests/regression runs these)
         answered[path.stem] = query(root, text, params=_query_params(text, values)).num_rows
     assert answered["riskiest_entities_today"] == 10
     assert answered["model_lineage"] >= 2 and answered["why_does_this_version_exist"] >= 1

@@ -16,6 +16,13 @@ whether the condition held, the value it looked at, and the evidence.
                           training holdout AUC (``ml.performance_reference``)
 ``realised_auc``          the realised AUC of the day whose labels arrived with this one
                           (``ds - label_delay_days``) is below ``below``
+``estimated_mae``,        regression: the direct-loss estimate of the day's MAE (RMSE) is above
+``estimated_rmse``        ``above``, or more than ``max_rise_pct`` percent above the version's
+                          training holdout value
+``realised_mae``,         regression: the realised MAE (RMSE) of the day whose labels arrived
+``realised_rmse``         with this one is above ``above`` or ``max_rise_pct`` above the holdout's
+``interval_coverage``     regression: the share of that day's labels inside the stored
+                          prediction interval is below ``below``
 ``data_quality``          an expectation failed in the day's latest data-quality run
                           (``ml.data_quality``, raw and features suites)
 ``attribution_drift``     the nDCG of the day's feature ranking by mean |SHAP| against the
@@ -24,7 +31,8 @@ whether the condition held, the value it looked at, and the evidence.
 ========================  =====================================================================
 
 A day without the rows a rule reads (no labels yet, no attribution table) does
-not meet that rule.
+not meet that rule. Which kinds a model may use, and the keys each takes, are declared
+in :data:`lakeops.constants.ALERT_KINDS`; :data:`JUDGES` has one judge per kind.
 """
 
 from __future__ import annotations
@@ -58,6 +66,8 @@ class DayFacts:
     realised: Mapping[SliceKey, Mapping[str, Any]] = field(default_factory=dict)
     #: The training holdout AUC of the version that scored the day.
     reference_auc: float | None = None
+    #: The version's training holdout metrics by name (``ml.performance_reference``: auc, mae, rmse).
+    reference: Mapping[str, float | None] = field(default_factory=dict)
     #: ``ml.data_quality`` rows of the day's latest run of each suite.
     quality: Sequence[Mapping[str, Any]] = ()
     #: ``ml.attribution_drift`` rows of the day.
@@ -90,7 +100,7 @@ def judge(rule: AlertRule, facts: DayFacts) -> list[Judgement]:
     if rule.per_slice:
         slices += sorted({(r["slice_key"], r["slice_value"]) for r in facts.drift if r["slice_key"] is not None},
                          key=lambda k: (k[0] or "", k[1] or ""))
-    return [_JUDGES[rule.when](rule, facts, s) for s in slices]
+    return [JUDGES[rule.when](rule, facts, s) for s in slices]
 
 
 def _baseline_drift(facts: DayFacts, key: SliceKey) -> list[Mapping[str, Any]]:
@@ -151,6 +161,49 @@ def _auc(rule: AlertRule, key: SliceKey, row: Mapping[str, Any] | None, kind: st
     return Judgement(key, met, auc, floor, summary, evidence)
 
 
+def _error(kind: str, metric: str):
+    """The judge of ``<kind>_<metric>``: a regression error (MAE or RMSE) above a ceiling."""
+
+    def judge_error(rule: AlertRule, facts: DayFacts, key: SliceKey) -> Judgement:
+        rows = facts.estimated if kind == "estimated" else facts.realised
+        row = rows.get(key)
+        if row is not None and kind == "realised" and not row.get("n_labeled"):
+            row = None
+        value = None if row is None else row.get(metric)
+        reference = facts.reference.get(metric)
+        limits = [rule.above] if rule.above is not None else []
+        if rule.max_rise_pct is not None and reference is not None:
+            limits.append(reference * (1 + rule.max_rise_pct / 100))
+        ceiling = min(limits) if limits else None
+        if row is None or value is None or math.isnan(value):
+            return Judgement(key, False, None, ceiling, f"no {kind} {metric.upper()}", {})
+        met = ceiling is not None and value > ceiling
+        day = facts.ds if kind == "estimated" else facts.realised_ds
+        evidence = {f"{kind}_{metric}": round(value, 6), "day": day.isoformat() if day else None,
+                    "n_scored": row.get("n_scored"), "n_labeled": row.get("n_labeled"),
+                    f"training_{metric}": _round(reference),
+                    f"{metric}_lower": _round(row.get(f"{metric}_lower")),
+                    f"{metric}_upper": _round(row.get(f"{metric}_upper"))}
+        summary = f"{kind} {metric.upper()} {value:.4g}{f' of {day}' if kind == 'realised' and day else ''}"
+        if ceiling is not None:
+            summary += f" ({'above' if met else 'at or below'} {ceiling:.4g})"
+        return Judgement(key, met, value, ceiling, summary, evidence)
+
+    return judge_error
+
+
+def _interval_coverage(rule: AlertRule, facts: DayFacts, key: SliceKey) -> Judgement:
+    row = facts.realised.get(key)
+    value = None if row is None else row.get("interval_coverage")
+    if value is None or math.isnan(value):
+        return Judgement(key, False, None, rule.below, "no interval coverage", {})
+    met = rule.below is not None and value < rule.below
+    evidence = {"interval_coverage": round(value, 6), "day": facts.realised_ds.isoformat() if facts.realised_ds else None,
+                "n_labeled": row.get("n_labeled") if row else None}
+    summary = f"interval coverage {value:.1%} of {facts.realised_ds} ({'below' if met else 'at or above'} {rule.below})"
+    return Judgement(key, met, value, rule.below, summary, evidence)
+
+
 def _data_quality(rule: AlertRule, facts: DayFacts, key: SliceKey) -> Judgement:
     failed = sorted((r for r in facts.quality if not r["success"]), key=lambda r: (r["stage"], r["expectation"]))
     evidence = {"failed": [{"stage": r["stage"], "expectation": r["expectation"], "policy": r["policy"],
@@ -177,11 +230,17 @@ def _attribution_drift(rule: AlertRule, facts: DayFacts, key: SliceKey) -> Judge
     return Judgement(key, ndcg < floor, ndcg, floor, summary, evidence)
 
 
-_JUDGES = {
+#: One judge per kind of rule (the kinds of lakeops.constants.ALERT_KINDS).
+JUDGES = {
     "features_drifted": _features_drifted,
     "score_drifted": _score_drifted,
     "estimated_auc": _estimated_auc,
     "realised_auc": _realised_auc,
+    "estimated_mae": _error("estimated", "mae"),
+    "realised_mae": _error("realised", "mae"),
+    "estimated_rmse": _error("estimated", "rmse"),
+    "realised_rmse": _error("realised", "rmse"),
+    "interval_coverage": _interval_coverage,
     "data_quality": _data_quality,
     "attribution_drift": _attribution_drift,
 }

@@ -260,8 +260,8 @@ def _facts(lake: Lake, model: ModelConfig, days: list[date]) -> dict[date, DayFa
     reference = {}
     if lake.exists(PERFORMANCE_REFERENCE.name) and versions:
         where = {"model_name": [model.name], "model_version": sorted(set(versions.values()))}
-        reference = {r["model_version"]: r["auc"] for r in lake.read_arrow(PERFORMANCE_REFERENCE.name,
-                                                                            where=where).to_pylist()}
+        reference = {r["model_version"]: {m: r.get(m) for m in ("auc", "mae", "rmse")}
+                     for r in lake.read_arrow(PERFORMANCE_REFERENCE.name, where=where).to_pylist()}
     out = {}
     for d in days:
         if d not in versions:
@@ -275,7 +275,8 @@ def _facts(lake: Lake, model: ModelConfig, days: list[date]) -> dict[date, DayFa
             realised_ds=realised_days[d],
             realised={(r["slice_key"], r["slice_value"]): r for r in perf
                       if r["ds"] == realised_days[d] and r["kind"] == "realised"},
-            reference_auc=reference.get(v),
+            reference_auc=reference.get(v, {}).get("auc"),
+            reference=reference.get(v, {}),
             quality=quality.get(d, []),
             attribution=[r for r in attribution if r["ds"] == d and r["model_version"] == v],
         )

@@ -14,6 +14,7 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 
 from lakeops.config.schema import QUALITY_DIR, ExpectationConfig, ModelConfig, SuiteConfig
+from lakeops.constants import ALERT_KINDS, ALERT_RULE_LIMITS, PROBLEM_METRICS
 from lakeops.errors import ConfigError, InvalidParameterError
 from lakeops.names import TableName, path_under, validate_name
 
@@ -87,6 +88,7 @@ def check_model(model: ModelConfig, *, origin: Origin, project_dir: Path) -> Non
         raise ConfigError(f"{origin('monitor')}: monitor: need 0 < attribution_ndcg_alert <= 1 and "
                           "attribution_sample_rows >= 1")
     check_alerts(model, origin=origin)
+    check_gate(model, origin=origin)
     for section, keys in (("train.params", model.train.params), ("train.search.space", model.train.search.space)):
         bad = sorted(RESERVED_TRAIN_PARAMS & set(keys))
         if bad:
@@ -138,20 +140,45 @@ def check_alerts(model: ModelConfig, *, origin: Origin) -> None:
             fail(f"keep_firing_days must be between 0 and 60, got {rule.keep_firing_days}")
         if rule.at_least < 1:
             fail(f"at_least must be at least 1, got {rule.at_least}")
-        if rule.when in ("estimated_auc", "realised_auc") and rule.below is None and rule.max_drop is None:
-            fail(f"a {rule.when} rule needs below (an AUC floor) or max_drop (a drop from the training holdout)")
-        if rule.when not in ("estimated_auc", "realised_auc", "attribution_drift") and (
-                rule.below is not None or rule.max_drop is not None):
-            fail(f"below and max_drop do not apply to {rule.when}")
-        if rule.when == "realised_auc" and rule.max_drop is not None:
-            fail("max_drop applies to estimated_auc only; give realised_auc a floor (below)")
-        if rule.per_slice and rule.when in ("data_quality", "attribution_drift"):
+        kind = ALERT_KINDS[rule.when]
+        if model.problem_type not in kind.problems:
+            fail(f"{rule.when} rules are for {' and '.join(kind.problems)} models; this one is {model.problem_type}")
+        given = [k for k in ALERT_RULE_LIMITS if getattr(rule, k) is not None]
+        if extra := [k for k in given if k not in kind.keys]:
+            fail(f"{', '.join(extra)} do(es) not apply to {rule.when}"
+                 + (f" (it takes {', '.join(kind.keys)})" if kind.keys else ""))
+        if kind.needs and not given:
+            fail(f"a {rule.when} rule needs {' or '.join(kind.needs)}")
+        if rule.per_slice and not kind.per_slice:
             fail(f"{rule.when} is judged for the whole population only (per_slice: false)")
         if rule.per_slice and not model.monitor.slices:
             fail("per_slice needs monitor.slices")
     if not 1 <= model.alerts.retrain_cooldown_days <= 366:
         raise ConfigError(f"{origin('alerts.retrain_cooldown_days')}: alerts.retrain_cooldown_days must "
                           f"be between 1 and 366, got {model.alerts.retrain_cooldown_days}")
+
+
+def check_gate(model: ModelConfig, *, origin: Origin) -> None:
+    """A model's gate rules: metrics its problem type has, slices it monitors, one way of saying them."""
+    gate = model.gate
+    if gate.legacy and (gate.thresholds or model.problem_type != "binary"):
+        why = "gate.thresholds is given" if gate.thresholds else f"the model is {model.problem_type}"
+        raise ConfigError(f"{origin('gate')}: gate: min_auc, max_auc_drop, max_logloss_increase_pct and "
+                          f"max_brier_increase_pct are the binary gate of earlier releases, but {why}: "
+                          "say them as gate.thresholds")
+    known = PROBLEM_METRICS[model.problem_type]
+    for i, t in enumerate(gate.thresholds):
+        where = f"{origin('gate.thresholds')}: gate.thresholds[{i}] ({t.metric})"
+        if t.metric not in known:
+            raise ConfigError(f"{where}: {model.problem_type} models have no metric {t.metric!r}; "
+                              f"known: {', '.join(known)}")
+        if t.threshold is None and t.min_absolute_change is None and t.min_relative_change is None:
+            raise ConfigError(f"{where}: give threshold, min_absolute_change or min_relative_change")
+        if bool(t.slice_key) != bool(t.slice_value):
+            raise ConfigError(f"{where}: slice_key and slice_value go together")
+        if t.slice_key and t.slice_key not in model.features.categorical:
+            raise ConfigError(f"{where}: slice_key {t.slice_key!r} is not one of the categorical features "
+                              f"{list(model.features.categorical)}")
 
 
 def check_quality_suites(model: ModelConfig, *, suites: Collection[str], origin: Origin, conf_dir: Path) -> None:

@@ -46,14 +46,16 @@ STRICT = ConfigDict(strict=True, frozen=True, extra="forbid")
 # The choices, spelled out so that type checkers see them; tests/test_config.py
 # checks that each equals its tuple in lakeops.constants.
 Backend = Literal["embedded", "native"]  # constants.BACKENDS
+ProblemTypeName = Literal["binary", "regression"]  # constants.PROBLEM_TYPES
 GateMode = Literal["disabled", "dry_run", "enabled"]  # constants.GATE_MODES
 ExpectationKind = Literal["not_null", "between", "in_set", "unique", "row_count_between", "freshness"]  # EXPECTATION_KINDS
 ExpectationPolicy = Literal["fail", "warn"]  # constants.EXPECTATION_POLICIES
 #: Types of entity key columns that are not strings.
 KeyType = Literal["string", "int32", "int64", "date"]
 #: What an alert rule watches (``alerts.rules[].when``), each read from the monitoring tables of a day.
-AlertKind = Literal["features_drifted", "score_drifted", "estimated_auc", "realised_auc", "data_quality",
-                    "attribution_drift"]
+AlertKind = Literal["features_drifted", "score_drifted", "estimated_auc", "realised_auc", "estimated_mae",
+                    "realised_mae", "estimated_rmse", "realised_rmse", "interval_coverage", "data_quality",
+                    "attribution_drift"]  # constants.ALERT_KINDS
 Severity = Literal["info", "warning", "critical"]
 
 T = TypeVar("T")
@@ -261,23 +263,68 @@ class TrainConfig(_Section):
     early_stopping_rounds: int = 20
     #: Categories kept per categorical column (the rest share an OTHER code).
     max_categories: int = 20
+    #: Regression: the share of labels the stored prediction interval should hold (split-conformal,
+    #: fitted on the holdout's residuals).
+    interval_coverage: Annotated[float, Field(gt=0, lt=1)] = 0.9
     #: XGBoost parameters every trial starts from, as YAML typed them (``max_depth: 6`` is an int).
     params: FrozenMap[Param] = Field(default_factory=_empty_map)
     search: SearchConfig = Field(default_factory=SearchConfig)
 
 
 @dataclass(config=STRICT)
+class GateThreshold(_Section):
+    """One rule of the champion gate, on one metric of the holdout (MLflow's ``MetricThreshold``).
+
+    The challenger passes it when its value is at least ``threshold`` (at most, for a metric
+    where lower is better) and, against a champion, better than the champion's by at least
+    ``min_absolute_change`` and by ``min_relative_change`` times the champion's value; a
+    negative change is a tolerance (``min_absolute_change: -0.005`` on AUC: at most 0.005 worse).
+    With ``slice_key``/``slice_value`` it is judged on that slice of the holdout only.
+    """
+
+    metric: str
+    threshold: float | None = None
+    min_absolute_change: float | None = None
+    min_relative_change: float | None = None
+    #: Default: the metric's own direction (lakeops.evaluate.problems).
+    higher_is_better: bool | None = None
+    slice_key: str = ""
+    slice_value: str = ""
+
+
+@dataclass(config=STRICT)
 class GateConfig(_Section):
-    """When a challenger may replace the champion (see ``lakeops validate-model``)."""
+    """When a challenger may replace the champion (see ``lakeops validate-model``).
+
+    ``thresholds`` is the rule list. A binary model may instead give the four fields of
+    earlier releases (``min_auc`` ...); they map onto the list (:func:`gate_thresholds`),
+    and a binary model that gives neither gets their defaults.
+    """
 
     mode: GateMode = "enabled"
-    min_auc: float = 0.70
+    thresholds: Items[GateThreshold] = ()
+    #: A sliced rule is not judged (it neither passes nor fails) on fewer labelled holdout rows.
+    min_slice_rows: Annotated[int, Field(ge=1)] = 100
+    min_auc: float | None = None
     #: The challenger's AUC may be at most this much below the champion's.
-    max_auc_drop: float = 0.005
+    max_auc_drop: float | None = None
     #: The challenger's logloss may be at most this many percent above the champion's.
-    max_logloss_increase_pct: float = 2.0
+    max_logloss_increase_pct: float | None = None
     #: The challenger's Brier score may be at most this many percent above the champion's.
-    max_brier_increase_pct: float = 2.0
+    max_brier_increase_pct: float | None = None
+
+    @property
+    def legacy(self) -> bool:
+        """Whether any of the four fields of earlier releases is given."""
+        return any(v is not None for v in (self.min_auc, self.max_auc_drop, self.max_logloss_increase_pct,
+                                           self.max_brier_increase_pct))
+
+
+#: The binary gate of earlier releases, as thresholds: (metric, field, default, how it maps).
+LEGACY_GATE_DEFAULTS = {"min_auc": 0.70, "max_auc_drop": 0.005, "max_logloss_increase_pct": 2.0,
+                        "max_brier_increase_pct": 2.0}
+#: A regression model that gives no thresholds: its RMSE may be at most 2 % worse than the champion's.
+DEFAULT_REGRESSION_GATE = (GateThreshold(metric="rmse", min_relative_change=-0.02),)
 
 
 @dataclass(config=STRICT)
@@ -328,11 +375,15 @@ class AlertRule(_Section):
     when: AlertKind
     #: features_drifted: how many features must be at ``alert`` drift on the same day.
     at_least: int = 1
-    #: estimated_auc, realised_auc: an AUC below this; attribution_drift: an nDCG below this
-    #: (default: ``monitor.attribution_ndcg_alert``).
+    #: estimated_auc, realised_auc: an AUC below this; interval_coverage: a coverage below this;
+    #: attribution_drift: an nDCG below this (default: ``monitor.attribution_ndcg_alert``).
     below: float | None = None
-    #: estimated_auc, realised_auc: an AUC this far below the version's training holdout AUC.
+    #: estimated_auc: an AUC this far below the version's training holdout AUC.
     max_drop: float | None = None
+    #: estimated_/realised_ mae and rmse: an error above this (in the label's unit).
+    above: float | None = None
+    #: estimated_/realised_ mae and rmse: an error this many percent above the version's holdout value.
+    max_rise_pct: float | None = None
     for_days: int = 1
     of_days: int = 1
     keep_firing_days: int = 0
@@ -375,6 +426,23 @@ class ModelConfig(_Section):
     #: Types of entity key columns that are not strings.
     key_types: FrozenMap[KeyType] = Field(default_factory=_empty_map)
     description: str = ""
+    #: What the model predicts: a probability (binary) or a number (regression).
+    problem_type: ProblemTypeName = "binary"
+
+    @property
+    def gate_thresholds(self) -> tuple[GateThreshold, ...]:
+        """The champion gate's rules: ``gate.thresholds``, else the binary fields mapped onto them."""
+        gate = self.gate
+        if gate.thresholds:
+            return gate.thresholds
+        if self.problem_type != "binary":
+            return DEFAULT_REGRESSION_GATE
+        v = {k: getattr(gate, k) if getattr(gate, k) is not None else d for k, d in LEGACY_GATE_DEFAULTS.items()}
+        return (
+            GateThreshold(metric="auc", threshold=v["min_auc"], min_absolute_change=-v["max_auc_drop"]),
+            GateThreshold(metric="logloss", min_relative_change=-v["max_logloss_increase_pct"] / 100),
+            GateThreshold(metric="brier", min_relative_change=-v["max_brier_increase_pct"] / 100),
+        )
 
 
 @dataclass(config=STRICT)

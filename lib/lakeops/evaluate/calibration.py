@@ -55,6 +55,16 @@ class Platt:
         e = np.exp(-np.abs(z))  # never overflows; both branches are the same sigmoid
         return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
+    def output(self, margin: np.ndarray) -> np.ndarray:
+        """What a binary model outputs: the calibrated probability (every output has ``output``)."""
+        return self.probability(margin)
+
+    def columns(self, margin: np.ndarray, *, threshold: float | None = None) -> dict[str, np.ndarray]:
+        """What scoring writes for each row: ``score`` and the 0/1 ``prediction`` at ``threshold``."""
+        score = self.probability(margin)
+        decided = score >= (0.5 if threshold is None else threshold)
+        return {"score": score, "prediction": decided.astype(np.int32)}
+
     def as_dict(self) -> dict[str, Any]:
         return {"method": METHOD, **asdict(self)}
 

@@ -1,4 +1,8 @@
-"""A lakeops model version as an MLflow pyfunc model: raw feature rows in, calibrated probabilities out.
+"""A lakeops model version as an MLflow pyfunc model: raw feature rows in, what lakeops stores out.
+
+A binary model returns the calibrated probability (``score``); a regression model its
+prediction (the booster's margin; the interval's half-width is ``half_width`` on the
+loaded instance).
 
 :func:`lakeops.registry.log_model` logs this file as MLflow "models from code":
 MLflow copies it into the model folder and runs it when the model is loaded
@@ -72,12 +76,16 @@ class LakeopsModel(PythonModel):
         with open(context.artifacts[ENCODING]) as f:
             spec = json.load(f)
         calibration = spec["calibration"]
-        if calibration.get("method") != "platt":
-            raise ValueError(f"unknown calibration method {calibration.get('method')!r}")
+        self.method = calibration.get("method")
+        if self.method == "platt":
+            self.slope, self.intercept = float(calibration["slope"]), float(calibration["intercept"])
+        elif self.method == "conformal":
+            self.half_width, self.coverage = float(calibration["half_width"]), float(calibration["coverage"])
+        else:
+            raise ValueError(f"unknown calibration method {self.method!r}")
         self.features = list(spec["features"])
         self.categories = {k: list(v) for k, v in spec["categories"].items()}
         self.threshold = float(spec["threshold"])
-        self.slope, self.intercept = float(calibration["slope"]), float(calibration["intercept"])
         self.booster = xgboost.Booster()
         self.booster.load_model(context.artifacts[BOOSTER])
 
@@ -91,6 +99,8 @@ class LakeopsModel(PythonModel):
             return np.empty(0, dtype=np.float64)
         margin = self.booster.inplace_predict(encode(model_input, self.features, self.categories),
                                               predict_type="margin")
+        if self.method == "conformal":
+            return np.asarray(margin, dtype=np.float64)
         return probability(margin, slope=self.slope, intercept=self.intercept)
 
 

@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
-from lakeops.evaluate.calibration import Platt
 from lakeops.evaluate.encoding import encode_feature_major
 
 if TYPE_CHECKING:
     import pandas as pd
     import xgboost
     from pyspark.sql import DataFrame
+
+    from lakeops.evaluate.problems import Output
 
 #: The score column: probability of the positive class.
 SCORE = "score"
@@ -36,9 +37,11 @@ def score_frame(
     features: Sequence[str],
     categories: dict[str, list[str]],
     keep: Sequence[str],
-    calibration: Platt | None = None,
+    calibration: Output | None = None,
+    output_column: str = SCORE,
 ) -> DataFrame:
-    """``keep`` columns plus ``score`` (calibrated probability of class 1) for every row of ``df``.
+    """``keep`` columns plus ``output_column`` (the model's output: a calibrated probability of class 1,
+    or a regression model's prediction) for every row of ``df``.
 
     With ``calibration=None`` the column is ``margin``, the booster's raw log-odds, instead.
     """
@@ -50,7 +53,7 @@ def score_frame(
     codes = {renamed[c]: v for c, v in categories.items()}
     raw = bytes(booster.save_raw("ubj"))
     selected = df.select(*keep, *[df[c].alias(i) for c, i in zip(features, inputs, strict=True)])
-    output = SCORE if calibration is not None else MARGIN
+    output = output_column if calibration is not None else MARGIN
     out_schema = StructType([*[selected.schema[c] for c in keep], StructField(output, DoubleType(), False)])
     keep = list(keep)
 
@@ -64,7 +67,7 @@ def score_frame(
             x = encode_feature_major(batch, inputs, codes)
             margin = (model.inplace_predict(x.T, predict_type="margin") if batch.num_rows
                       else np.empty(0, dtype=np.float32))
-            values = calibration.probability(margin) if calibration is not None else margin.astype(np.float64)
+            values = calibration.output(margin) if calibration is not None else margin.astype(np.float64)
             yield pa.RecordBatch.from_arrays([*[batch.column(c) for c in keep], pa.array(values)],
                                              names=[*keep, output])
 

@@ -4,6 +4,6 @@ Reads ``features.<model>`` and the registry; writes ``ml.model_validations`` and
 """
 
 from lakeops.gate.champion import GateDecision, validate_model
-from lakeops.gate.decision import GateCase, Verdict, compare, decide
+from lakeops.gate.decision import Check, GateCase, Measured, Verdict, check, decide
 
-__all__ = ["GateCase", "GateDecision", "Verdict", "compare", "decide", "validate_model"]
+__all__ = ["GateCase", "GateDecision", "Verdict", "check", "Check", "Measured", "decide", "validate_model"]

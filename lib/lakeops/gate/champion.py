@@ -2,16 +2,14 @@
 
 Scores the ``challenger`` and the current ``champion`` (both loaded from the
 registry) on the same holdout partitions (the challenger's held-out days) and
-compares them with the model's ``gate`` thresholds:
+compares them with the model's gate thresholds (``gate.thresholds``, or a binary
+model's ``min_auc`` ... of earlier releases mapped onto them): each names a metric
+of the model's problem type (AUC, logloss, Brier ...; RMSE, MAE, R2 ...), on the
+whole holdout or one slice of it, with an absolute bound and the change against
+the champion it needs (:mod:`lakeops.gate.decision`).
 
-- absolute: challenger AUC >= ``min_auc``;
-- relative (when there is a champion): challenger AUC >= champion AUC -
-  ``max_auc_drop``, challenger logloss <= champion logloss x (1 +
-  ``max_logloss_increase_pct`` / 100), and likewise for the Brier score
-  (``max_brier_increase_pct``).
-
-Both models are judged on their calibrated scores (the probabilities that
-scoring stores), so logloss and Brier compare probabilities, not rankings.
+Both models are judged on what scoring stores (calibrated probabilities for a
+binary model, so logloss and Brier compare probabilities, not rankings).
 
 Modes: ``enabled`` moves ``champion`` to the challenger when it passes;
 ``dry_run`` evaluates and records without moving anything; ``disabled`` skips
@@ -28,22 +26,25 @@ the registry alias.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import pyarrow as pa
 
 from lakeops import registry
 from lakeops.config import MlflowConfig, ModelConfig
 from lakeops.dates import date_range, parse_ds
-from lakeops.evaluate import metrics
-from lakeops.evaluate.scoring import labels_and_margins
-from lakeops.gate.decision import GateCase, decide, needs_evaluation
+from lakeops.evaluate.problems import ProblemType, problem
+from lakeops.evaluate.scoring import MARGIN, score_frame
+from lakeops.gate.decision import WHOLE, Check, GateCase, Measured, Population, decide, needs_evaluation
 from lakeops.lake.tables import MODEL_VALIDATIONS, features_table
 from lakeops.runs import cached, job_run
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from lakeops.gate.decision import Mode
     from lakeops.lake import Lake
 
@@ -59,8 +60,9 @@ class GateDecision:
     reason: str
     challenger_version: int
     champion_version: int | None
-    challenger: metrics.Evaluation | None
-    champion: metrics.Evaluation | None
+    challenger: Measured | None
+    champion: Measured | None
+    checks: tuple[Check, ...] = ()
 
 
 def validate_model(
@@ -81,11 +83,12 @@ def validate_model(
         champion_now = registry.alias_version(model.name, registry.CHAMPION)
         verdict = decide(GateCase(mode=mode, challenger_version=challenger.version,
                                   champion_version=champion_version, champion_now=champion_now,
-                                  challenger=ch_eval, champion=cp_eval), gate=model.gate)
+                                  challenger=ch_eval, champion=cp_eval), thresholds=model.gate_thresholds,
+                         directions=problem(model.problem_type).metrics, min_slice_rows=model.gate.min_slice_rows)
         if verdict.promote:
             registry.set_alias(model.name, registry.CHAMPION, challenger.version)
         decision = GateDecision(verdict.decision, verdict.passed, verdict.reason, challenger.version,
-                                champion_version, ch_eval, cp_eval)
+                                champion_version, ch_eval, cp_eval, verdict.checks)
         _record(lake, model, ds, run.job_run_id, mode, days, run.rows_in, decision,
                 challenger.tags.get(registry.TAG_REQUESTED_BY))
         run.rows_out = 1
@@ -101,7 +104,7 @@ def _holdout_days(challenger: registry.LoadedModel) -> tuple[date, ...]:
 
 
 def _evaluate_both(lake: Lake, model: ModelConfig, days: tuple[date, ...], challenger: registry.LoadedModel,
-                   champion_version: int | None) -> tuple[int, metrics.Evaluation, metrics.Evaluation | None]:
+                   champion_version: int | None) -> tuple[int, Measured, Measured | None]:
     """The holdout's row count and both models' metrics on it (the champion's: None when there is none)."""
     # Cached for both models' passes only: its memory goes back before the decision is recorded.
     with cached(_holdout(lake, model, days)) as holdout:
@@ -118,30 +121,64 @@ def _holdout(lake: Lake, model: ModelConfig, days: tuple[date, ...]):
     return df.where(df[model.label].isNotNull())
 
 
-def _evaluate(holdout, loaded: registry.LoadedModel, model: ModelConfig) -> metrics.Evaluation:
-    y, margin = labels_and_margins(holdout, loaded.booster, label=model.label, features=loaded.features,
-                                   categories=loaded.categories)
-    return metrics.evaluate(y, loaded.calibration.probability(margin), threshold=loaded.threshold)
+def _evaluate(holdout, loaded: registry.LoadedModel, model: ModelConfig) -> Measured:
+    """The model's metrics on the holdout, whole and on each slice a gate threshold names."""
+    kind = problem(model.problem_type)
+    slices = sorted({t.slice_key for t in model.gate_thresholds if t.slice_key})
+    scored: pd.DataFrame = score_frame(holdout, loaded.booster, features=loaded.features,
+                                       categories=loaded.categories, keep=[model.label, *slices]).toPandas()
+    y = scored[model.label].to_numpy(dtype="float64")
+    output = loaded.calibration.output(scored[MARGIN].to_numpy())
+    populations: dict[Population, Any] = {WHOLE: slice(None)}
+    for key in slices:
+        for value in scored[key].dropna().unique():
+            populations[(key, str(value))] = (scored[key] == value).to_numpy()
+    return Measured(
+        rows={p: int(y[rows].size) for p, rows in populations.items()},
+        metrics={p: _metrics(kind, y[rows], output[rows], loaded.threshold) for p, rows in populations.items()},
+    )
+
+
+def _metrics(kind: ProblemType, y, output, threshold: float) -> dict[str, float]:
+    try:
+        return kind.evaluate(y, output, threshold=threshold)
+    except ValueError:  # no rows in a population: nothing defined
+        return {}
 
 
 def _record(lake: Lake, model: ModelConfig, ds: date, job_run_id: str, mode: str, days: tuple[date, ...],
             rows: int | None, d: GateDecision, requested_by: str | None) -> None:
-    gate = model.gate
-    ch, cp = d.challenger, d.champion
+    ch = d.challenger.metrics.get(WHOLE, {}) if d.challenger else {}
+    cp = d.champion.metrics.get(WHOLE, {}) if d.champion else {}
     row = {
         "ds": ds, "model_name": model.name, "job_run_id": job_run_id, "mode": mode,
         "challenger_version": d.challenger_version, "champion_version": d.champion_version,
         "holdout_start": days[0], "holdout_end": days[-1], "holdout_rows": rows,
-        "challenger_auc": ch.auc if ch else None, "challenger_logloss": ch.logloss if ch else None,
-        "challenger_pr_auc": ch.pr_auc if ch else None,
-        "champion_auc": cp.auc if cp else None, "champion_logloss": cp.logloss if cp else None,
-        "champion_pr_auc": cp.pr_auc if cp else None,
-        "challenger_brier": ch.brier if ch else None, "champion_brier": cp.brier if cp else None,
-        "min_auc": gate.min_auc, "max_auc_drop": gate.max_auc_drop,
-        "max_logloss_increase_pct": gate.max_logloss_increase_pct,
-        "max_brier_increase_pct": gate.max_brier_increase_pct,
         "passed": d.passed, "decision": d.decision, "reason": d.reason, "requested_by": requested_by,
         "decided_at": datetime.now(UTC),  # clock-ok: when the decision was made
+        "problem_type": model.problem_type,
+        "checks": [c.as_row() for c in d.checks],
+        "challenger_metrics": _pairs(ch), "champion_metrics": _pairs(cp),
     }
-    lake.append_rows(pa.Table.from_pylist([row], schema=MODEL_VALIDATIONS.schema), MODEL_VALIDATIONS,
+    if model.problem_type == "binary":
+        # The binary columns of earlier releases, kept filled for the queries that read them.
+        row |= {f"{who}_{m}": values.get(m) for who, values in (("challenger", ch), ("champion", cp))
+                for m in ("auc", "logloss", "pr_auc", "brier")}
+        rules = {t.metric: t for t in model.gate_thresholds if not t.slice_key}
+        auc, logloss, brier = rules.get("auc"), rules.get("logloss"), rules.get("brier")
+        row |= {
+            "min_auc": auc.threshold if auc else None,
+            "max_auc_drop": -auc.min_absolute_change if auc and auc.min_absolute_change is not None else None,
+            "max_logloss_increase_pct": -100 * logloss.min_relative_change
+            if logloss and logloss.min_relative_change is not None else None,
+            "max_brier_increase_pct": -100 * brier.min_relative_change
+            if brier and brier.min_relative_change is not None else None,
+        }
+    full = {name: row.get(name) for name in MODEL_VALIDATIONS.schema.names}
+    lake.append_rows(pa.Table.from_pylist([full], schema=MODEL_VALIDATIONS.schema), MODEL_VALIDATIONS,
                      metadata={"job": JOB, "job_run_id": job_run_id})
+
+
+def _pairs(values: Mapping[str, float]) -> list[dict[str, object]]:
+    """Metrics as ``[{metric, value}]`` (NaN as null): a list of structs reads alike in Spark SQL and DuckDB."""
+    return [{"metric": k, "value": None if v != v else float(v)} for k, v in sorted(values.items())]

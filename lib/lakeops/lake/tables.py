@@ -206,6 +206,22 @@ BASELINE_SKETCHES = TableSpec(
     "rows in each cell: what KS and Wasserstein distances are computed against.",
 )
 
+#: One gate threshold's outcome in ``ml.model_validations.checks`` (lakeops.gate.decision.Check).
+GATE_CHECK_FIELDS = [
+    ("metric", pa.string()),
+    ("slice_key", pa.string()),  # null: the whole holdout
+    ("slice_value", pa.string()),
+    ("higher_is_better", pa.bool_()),
+    ("threshold", pa.float64()),
+    ("min_absolute_change", pa.float64()),
+    ("min_relative_change", pa.float64()),
+    ("challenger", pa.float64()),
+    ("champion", pa.float64()),
+    ("rows", pa.int64()),  # labelled holdout rows of the population
+    ("passed", pa.bool_()),  # null: not judged (a slice with too few rows)
+    ("note", pa.string()),
+]
+
 MODEL_VALIDATIONS = TableSpec(
     name=TableName.parse("ml.model_validations"),
     schema=pa.schema(
@@ -238,15 +254,40 @@ MODEL_VALIDATIONS = TableSpec(
             # or manual training). Read from the challenger's MLflow run tag lakeops.requested_by.
             ("requested_by", pa.string()),
             ("decided_at", UTC_TS),
+            # Contract v2 (0.3.0): the gate of every problem type. The binary columns above stay filled
+            # for binary models; these hold what any model's gate judged.
+            ("problem_type", pa.string()),  # binary | regression; null: written before 0.3.0 (binary)
+            # One element per gate threshold (gate.thresholds): the rule, both values and its outcome.
+            ("checks", pa.list_(pa.struct(GATE_CHECK_FIELDS))),
+            ("challenger_metrics", pa.list_(pa.struct([("metric", pa.string()), ("value", pa.float64())]))),
+            ("champion_metrics", pa.list_(pa.struct([("metric", pa.string()), ("value", pa.float64())]))),
         ]
     ),
     partition_by=("ds",),
-    description="One row per champion/challenger gate decision, with both models' holdout metrics.",
+    version=2,
+    description="One row per champion/challenger gate decision, with both models' holdout metrics and the "
+    "outcome of every gate threshold.",
 )
 
 
 FEATURES_SCHEMA = "features"
 PREDICTIONS_SCHEMA = "predictions"
+
+#: The label's type in ``features.<model>``, per problem type.
+LABEL_TYPES = {"binary": pa.int32(), "regression": pa.float64()}
+#: What scoring writes per row, per problem type (lakeops.evaluate.problems says the same; a test holds them equal).
+OUTPUT_FIELDS: dict[str, list[tuple[str, pa.DataType]]] = {
+    "binary": [
+        ("score", pa.float64()),  # probability of the positive class
+        ("prediction", pa.int32()),  # 1 when score >= the model's stored threshold
+    ],
+    "regression": [
+        ("prediction", pa.float64()),  # the predicted value
+        # The split-conformal interval (train.interval_coverage) around it.
+        ("prediction_lower", pa.float64()),
+        ("prediction_upper", pa.float64()),
+    ],
+}
 
 #: Arrow types an entity key column may declare (``entity_keys`` in a model's config).
 KEY_TYPES = {"string": pa.string(), "int32": pa.int32(), "int64": pa.int64(), "date": pa.date32()}
@@ -272,7 +313,8 @@ def features_spec(model: ModelConfig) -> TableSpec:
     fields = [pa.field("ds", pa.date32()), *key_schema(model)]
     fields += [pa.field(c, pa.string()) for c in model.features.categorical]
     fields += [pa.field(c, pa.float64()) for c in model.features.numeric]
-    fields.append(pa.field(model.label, pa.int32()))
+    # A class label is an int (binary: 0/1), a regression label a number.
+    fields.append(pa.field(model.label, LABEL_TYPES[model.problem_type]))
     return TableSpec(
         name=TableName.parse(features_table(model.name)),
         schema=pa.schema(fields),
@@ -394,9 +436,24 @@ PERFORMANCE_REFERENCE = TableSpec(
             ("f1_sd", pa.float64()),
             ("precision_sd", pa.float64()),
             ("recall_sd", pa.float64()),
+            # Contract v2 (0.3.0): regression models (null for binary ones).
+            ("problem_type", pa.string()),  # binary | regression; null: written before 0.3.0 (binary)
+            ("mae", pa.float64()),  # on the holdout
+            ("rmse", pa.float64()),
+            ("r2", pa.float64()),
+            ("label_mean", pa.float64()),
+            # Standard deviation of the per-row absolute and squared errors on the holdout: the DLE
+            # estimate's band at n rows is 3 x sd / sqrt(n) (lakeops.evaluate.regression).
+            ("abs_error_sd", pa.float64()),
+            ("squared_error_sd", pa.float64()),
+            ("interval_coverage_target", pa.float64()),  # train.interval_coverage
+            ("interval_half_width", pa.float64()),  # the split-conformal half-width from the holdout
+            ("dle_mae", pa.float64()),  # the direct-loss estimate of the holdout's MAE: its check at training
+            ("dle_rmse", pa.float64()),
         ]
     ),
     partition_by=("model_name", "model_version"),
+    version=2,
     description="Each model version's holdout quality at training time and the sampling variation of its "
     "metrics: what performance estimates and their bands are built from.",
 )
@@ -436,9 +493,29 @@ PERFORMANCE_METRICS = TableSpec(
             ("auc_in_band", pa.bool_()),
             ("f1_in_band", pa.bool_()),
             ("features_version", pa.int64()),  # realised: the features table version the labels came from
+            # Contract v2 (0.3.0): regression models (null for binary ones). Realised rows: from the labels;
+            # estimated rows: direct loss estimation (DLE) from features and predictions, with a band.
+            ("mae", pa.float64()),
+            ("rmse", pa.float64()),
+            ("r2", pa.float64()),
+            ("bias", pa.float64()),  # mean of prediction - label
+            ("mape", pa.float64()),  # over rows whose label is not 0
+            ("interval_coverage", pa.float64()),  # share of labels inside the stored interval
+            ("label_mean", pa.float64()),
+            ("prediction_mean", pa.float64()),
+            ("mae_lower", pa.float64()),
+            ("mae_upper", pa.float64()),
+            ("rmse_lower", pa.float64()),
+            ("rmse_upper", pa.float64()),
+            # Realised rows: DLE's estimate over the same labelled rows, and whether the realised value is in its band.
+            ("estimated_mae", pa.float64()),
+            ("estimated_rmse", pa.float64()),
+            ("mae_in_band", pa.bool_()),
+            ("rmse_in_band", pa.bool_()),
         ]
     ),
     partition_by=("model_name", "ds"),
+    version=2,
     description="Model quality per model, day and slice: realised metrics from the labels that have arrived "
     "(recomputed when late labels change a day) and CBPE estimates from calibrated scores, with a band.",
 )
@@ -491,7 +568,7 @@ ATTRIBUTION_DRIFT = TableSpec(
 )
 
 
-def predictions_spec(model_name: str, keys: pa.Schema) -> TableSpec:
+def predictions_spec(model_name: str, keys: pa.Schema, problem_type: str = "binary") -> TableSpec:
     """``predictions.<model>`` for a model whose entity key columns are ``keys`` (e.g. ``host_id: string``).
 
     One table per model: each model's keys keep their own names and types, and
@@ -506,14 +583,14 @@ def predictions_spec(model_name: str, keys: pa.Schema) -> TableSpec:
                 ("model_name", pa.string()),
                 ("model_version", pa.int32()),
                 *[(f.name, f.type) for f in keys],
-                ("score", pa.float64()),  # probability of the positive class
-                ("prediction", pa.int32()),  # 1 when score >= the model's stored threshold
+                *OUTPUT_FIELDS[problem_type],
                 ("mlflow_run_id", pa.string()),  # the MLflow run that produced the model version
             ]
         ),
         partition_by=("ds",),
-        description=f"One row per entity and day scored by model {model_name}: the score, the 0/1 decision at "
-        "the model's threshold and the model version. Re-scoring a ds partition replaces it.",
+        description=f"One row per entity and day scored by model {model_name}: "
+        + ("the score, the 0/1 decision at the model's threshold" if problem_type == "binary"
+           else "the prediction and its interval") + " and the model version. Re-scoring a ds partition replaces it.",
     )
 
 
@@ -565,7 +642,7 @@ SHARED_TABLES = (
 
 def model_contracts(model: ModelConfig) -> list[TableSpec]:
     """The tables of one model: ``features.<model>`` and ``predictions.<model>``."""
-    return [features_spec(model), predictions_spec(model.name, key_schema(model))]
+    return [features_spec(model), predictions_spec(model.name, key_schema(model), model.problem_type)]
 
 
 def contracts(models: Iterable[ModelConfig]) -> list[TableSpec]:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
-from lakeops.config import ModelConfig
+from lakeops.config import MlflowConfig, ModelConfig
 from lakeops.evaluate import performance as perf
 from lakeops.evaluate.scoring import SCORE
 from lakeops.lake.tables import PERFORMANCE_METRICS, PERFORMANCE_REFERENCE, features_table, predictions_table
@@ -46,14 +46,18 @@ Population = tuple[date, str | None, str | None]
 
 @dataclass(frozen=True)
 class DayQuality:
-    """The whole population's quality on one day, for the run's summary lines."""
+    """The whole population's quality on one day, for the run's summary lines: the headline metric
+    (AUC for a binary model, MAE for a regression model) estimated, with its band, and realised."""
 
     ds: date
-    estimated_auc: float
-    auc_lower: float | None
-    auc_upper: float | None
-    realised_auc: float | None
+    metric: str
+    estimated: float
+    lower: float | None
+    upper: float | None
+    realised: float | None
     label_coverage: float
+    #: Regression: the share of the realised labels inside the stored prediction interval.
+    coverage: float | None = None
 
 
 def late_days(lake: Lake, model: ModelConfig, *, before: date, features_version: int) -> set[date]:
@@ -75,8 +79,15 @@ def _last_measured_version(lake: Lake, model_name: str) -> int | None:
 
 
 def measure(lake: Lake, model: ModelConfig, *, days: Sequence[date], versions: Mapping[date, int],
-            pinned: Mapping[str, int | None], slices: Mapping[str, Sequence[str]]) -> tuple[list[dict], list[DayQuality]]:
-    """``ml.performance_metrics`` rows for ``days`` (each scored by ``versions[day]``), and a summary per day."""
+            pinned: Mapping[str, int | None], slices: Mapping[str, Sequence[str]],
+            mlflow_cfg: MlflowConfig | None = None) -> tuple[list[dict], list[DayQuality]]:
+    """``ml.performance_metrics`` rows for ``days`` (each scored by ``versions[day]``), and a summary per day:
+    a binary model's here (CBPE), a regression model's in :mod:`lakeops.monitor.performance_regression` (DLE)."""
+    if model.problem_type != "binary":
+        from lakeops.monitor.performance_regression import measure_regression
+
+        return measure_regression(lake, model, days=days, versions=versions, pinned=pinned, slices=slices,
+                                  mlflow_cfg=mlflow_cfg)
     histograms = _histograms(lake, model, days=days, pinned=pinned, slices=slices)
     references = _references(lake, model.name, sorted(set(versions.values())))
     features_version = pinned[features_table(model.name)]
@@ -99,20 +110,20 @@ def measure(lake: Lake, model: ModelConfig, *, days: Sequence[date], versions: M
             real_row["features_version"] = features_version
             if real.n_labeled == real.n_scored and est_row["auc_lower"] is not None:
                 real_row["estimated_auc"], real_row["estimated_f1"] = estimate.auc, estimate.f1
-                real_row["auc_in_band"] = _within(real.auc, est_row["auc_lower"], est_row["auc_upper"])
-                real_row["f1_in_band"] = _within(real.f1, est_row["f1_lower"], est_row["f1_upper"])
+                real_row["auc_in_band"] = within(real.auc, est_row["auc_lower"], est_row["auc_upper"])
+                real_row["f1_in_band"] = within(real.f1, est_row["f1_lower"], est_row["f1_upper"])
             rows.append(real_row)
         else:
             # The day was measured at this features version even with no labels yet.
             est_row["features_version"] = features_version
         if key is None:
-            summary.append(DayQuality(ds, estimate.auc, est_row["auc_lower"], est_row["auc_upper"],
+            summary.append(DayQuality(ds, "AUC", estimate.auc, est_row["auc_lower"], est_row["auc_upper"],
                                       real_row["auc"] if real_row else None,
                                       h.n_labeled / h.n_scored if h.n_scored else 0.0))
     return rows, summary
 
 
-def _within(value: float, lower: float, upper: float) -> bool | None:
+def within(value: float, lower: float, upper: float) -> bool | None:
     if value != value or lower != lower or upper != upper:  # NaN: one class only, nothing to judge
         return None
     return bool(lower <= value <= upper)
@@ -173,27 +184,34 @@ class _Tallier:
             score = table.column(SCORE).to_numpy(zero_copy_only=False).astype(np.float64)
             decision = table.column(_DECISION).to_numpy(zero_copy_only=False).astype(bool)
             label = table.column(self.label).cast(pa.float64()).to_numpy(zero_copy_only=False)
-            groups: list[tuple[str | None, str | None, np.ndarray]] = [(None, None, np.ones(len(ds), dtype=bool))]
-            for key, kept in self.slices.items():
-                values = np.asarray(table.column(key).cast(pa.string()).to_pylist(), dtype=object)
-                bucket = np.where(values == None, NULL, np.where(np.isin(values, list(kept)), values, OTHER))  # noqa: E711
-                groups += [(key, v, bucket == v) for v in np.unique(bucket)]
             out: dict[str, list] = {name: [] for name in _CELLS.names}
-            for day in np.unique(ds):
-                on_day = ds == day
-                for slice_key, value, mask in groups:
-                    rows = on_day & mask
-                    if not rows.any():
-                        continue
-                    cell, n, total = perf.to_cells(perf.tally(score[rows], decision[rows], label[rows]))
-                    out["ds"] += [day] * len(cell)
-                    out["slice_key"] += [slice_key] * len(cell)
-                    out["slice_value"] += [value] * len(cell)
-                    out["cell"] += cell.tolist()
-                    out["n"] += n.tolist()
-                    out["total"] += total.tolist()
+            for day, slice_key, value, rows in populations(table, ds, self.slices):
+                cell, n, total = perf.to_cells(perf.tally(score[rows], decision[rows], label[rows]))
+                out["ds"] += [day] * len(cell)
+                out["slice_key"] += [slice_key] * len(cell)
+                out["slice_value"] += [value] * len(cell)
+                out["cell"] += cell.tolist()
+                out["n"] += n.tolist()
+                out["total"] += total.tolist()
             out["ds"] = pa.array(out["ds"], pa.int32()).cast(pa.date32())
             yield pa.RecordBatch.from_pydict(out, schema=_CELLS)
+
+
+def populations(table: pa.Table, ds: np.ndarray, slices: Mapping[str, tuple[str, ...]]
+                ) -> Iterator[tuple[int, str | None, str | None, np.ndarray]]:
+    """The non-empty (day, slice_key, slice_value, row mask) populations of a joined batch: each day whole,
+    and by each slice column's kept values (others as OTHER, nulls as NULL, as the baselines bucket them)."""
+    groups: list[tuple[str | None, str | None, np.ndarray]] = [(None, None, np.ones(len(ds), dtype=bool))]
+    for key, kept in slices.items():
+        values = np.asarray(table.column(key).cast(pa.string()).to_pylist(), dtype=object)
+        bucket = np.where(values == None, NULL, np.where(np.isin(values, list(kept)), values, OTHER))  # noqa: E711
+        groups += [(key, v, bucket == v) for v in np.unique(bucket)]
+    for day in np.unique(ds):
+        on_day = ds == day
+        for slice_key, value, mask in groups:
+            rows = on_day & mask
+            if rows.any():
+                yield day, slice_key, value, rows
 
 
 def _histograms(lake: Lake, model: ModelConfig, *, days: Sequence[date], pinned: Mapping[str, int | None],

@@ -34,7 +34,7 @@ import pyarrow as pa
 from lakeops.config import MlflowConfig, ModelConfig, MonitorConfig
 from lakeops.constants import STATUS_LEVEL
 from lakeops.errors import InvalidParameterError, MissingInputError
-from lakeops.evaluate.scoring import SCORE
+from lakeops.evaluate.problems import problem
 from lakeops.lake import Scan
 from lakeops.lake.tables import (
     ATTRIBUTION_DRIFT,
@@ -156,7 +156,8 @@ def monitor(lake: Lake, model: ModelConfig, *, days: Sequence[date],
     with job_run(lake, job=JOB, model=model.name, days=days) as run:
         tallies = _tally(lake, model, days, plans, pinned)
         drift = _drift(model, days, versions, references, plans, tallies, _previous_counts(lake, model.name, days))
-        quality_rows, quality_days = _quality(lake, model, days, versions, pinned, references, source, scored)
+        quality_rows, quality_days = _quality(lake, model, days, versions, pinned, references, source, scored,
+                                              mlflow_cfg)
         quality = {q.ds: q for q in quality_days}
         summaries = [dataclasses.replace(s, quality=quality.get(s.ds)) for s in drift.summaries]
         attribution_rows: list[dict[str, Any]] = []
@@ -184,7 +185,7 @@ def _tally(lake: Lake, model: ModelConfig, days: list[date], plans: Mapping[date
     columns = (*model.features.numeric, *model.features.categorical)
     # Slice columns come with every piece of the features, whichever columns a task counts.
     scans = [Scan(source, {"ds": days}, columns, version=pinned[source], context=tuple(model.monitor.slices)),
-             Scan(scored, {"ds": days}, (SCORE,), version=pinned[scored])]
+             Scan(scored, {"ds": days}, (problem(model.problem_type).score_column,), version=pinned[scored])]
     return lake.reduce_partitions(scans, DayCounter(plans), merge) or {}
 
 
@@ -193,7 +194,8 @@ def _drift(model: ModelConfig, days: list[date], versions: Mapping[date, int], r
            previous: Mapping[date, tuple[date, dict | None, int | None]]) -> DriftRows:
     """The days' rows, in order: a day of this run is the previous day of the next one."""
     out = DriftRows([], [], [], [])
-    columns = (*model.features.numeric, *model.features.categorical, SCORE)
+    output = problem(model.problem_type).score_column  # the model's output: its drift is the score's
+    columns = (*model.features.numeric, *model.features.categorical, output)
     computed: dict[date, dict[CountsKey, DayCounts]] = {}
     for d in days:
         prev_ds, stored, stored_version = previous.get(d, (None, None, None))
@@ -205,7 +207,7 @@ def _drift(model: ModelConfig, days: list[date], versions: Mapping[date, int], r
         computed[d], day_metrics = _day_rows(d, references[versions[d]], plans[d], columns, tallies, prev,
                                              base_ds if prev else None, model.monitor, out)
         out.metrics.extend(day_metrics)
-        out.summaries.append(_summary(d, versions[d], int(tallies[(d, SCORE)].counts[0].sum()), day_metrics))
+        out.summaries.append(_summary(d, versions[d], int(tallies[(d, output)].counts[0].sum()), day_metrics))
     return out
 
 
@@ -260,17 +262,17 @@ def _log_days(model_name: str, summaries: Sequence[DaySummary], late: Sequence[D
 
 
 def describe_quality(q: DayQuality) -> str:
-    """One line: the estimate with its band, and the realised AUC once labels are in."""
-    band = f" [{q.auc_lower:.3f}, {q.auc_upper:.3f}]" if q.auc_lower is not None else ""
-    text = f"estimated AUC {q.estimated_auc:.3f}{band}"
-    if q.realised_auc is not None:
-        text += f", realised AUC {q.realised_auc:.3f} ({q.label_coverage:.0%} labelled)"
+    """One line: the estimate with its band, and the realised value once labels are in."""
+    band = f" [{q.lower:.4g}, {q.upper:.4g}]" if q.lower is not None and q.upper is not None else ""
+    text = f"estimated {q.metric} {q.estimated:.4g}{band}"
+    if q.realised is not None:
+        text += f", realised {q.metric} {q.realised:.4g} ({q.label_coverage:.0%} labelled)"
     return text
 
 
 def _quality(lake: Lake, model: ModelConfig, days: list[date], versions: dict[date, int],
              pinned: Mapping[str, int | None], references: Mapping[int, Reference], source: str,
-             scored: str) -> tuple[list[dict], list[DayQuality]]:
+             scored: str, mlflow_cfg: MlflowConfig | None = None) -> tuple[list[dict], list[DayQuality]]:
     """Performance rows for ``days`` and the earlier days whose labels changed (same pinned versions)."""
     features_version = pinned[source]
     if features_version is None:  # _versions found the days' features partitions, so it has a version
@@ -291,7 +293,7 @@ def _quality(lake: Lake, model: ModelConfig, days: list[date], versions: dict[da
         for key, values in reference.plan(model.monitor.slices).slices.items():
             slices[key] |= set(values)
     return measure(lake, model, days=sorted(all_versions), versions=all_versions, pinned=pinned,
-                   slices={k: sorted(v) for k, v in slices.items()})
+                   slices={k: sorted(v) for k, v in slices.items()}, mlflow_cfg=mlflow_cfg)
 
 
 def _versions(lake: Lake, model: ModelConfig, source: str, scored: str, days: list[date],

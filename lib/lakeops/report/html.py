@@ -28,7 +28,8 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from lakeops.constants import STATUSES
 from lakeops.report import alerts as alert_section
 from lakeops.report import attribution as attribution_section
-from lakeops.report import charts, performance, timeline
+from lakeops.report import charts, performance, problems, timeline
+from lakeops.report import residuals as residual_section
 from lakeops.report.values import dates, num, pvalue, rank, status, to_float, with_columns
 
 __all__ = ["INDEX_FILENAME", "TREND_DAYS", "render_day", "render_index"]
@@ -199,6 +200,8 @@ def render_day(
     alerts: pd.DataFrame | None = None,
     validations: pd.DataFrame | None = None,
     attribution: pd.DataFrame | None = None,
+    problem_type: str = "binary",
+    residual_rows: pd.DataFrame | None = None,
     top_n: int = 6,
     trend_days: int = TREND_DAYS,
 ) -> str:
@@ -214,6 +217,11 @@ def render_day(
         alerts: rows of ``ml.alerts``: the day's alerts, and the retrain requests on the timeline.
         validations: rows of ``ml.model_validations``: the gate's decisions on the timeline.
         attribution: rows of ``ml.attribution_drift``.
+        problem_type: the model's (``binary`` or ``regression``): what the performance sections show
+            (:mod:`lakeops.report.problems`).
+        residual_rows: a regression model's residual section: one day's scored rows with their labels
+            (``ds``, ``prediction``, ``label``, ``prediction_lower``, ``prediction_upper``), the newest
+            labelled day up to ``ds``; empty when there is none, None when they could not be read.
         trend_days: the days up to ``ds`` that the trend charts and the timeline cover.
     """
     drift = with_columns(drift, _DRIFT_COLUMNS)
@@ -231,6 +239,7 @@ def render_day(
     drifted = [c for c in order if c in columns.index and rank(columns.at[c, "status"]) > 0]
     table = _by_severity(columns)
     draw = charts.Histograms()  # one figure for all the page's histograms
+    spec = problems.spec_for(problem_type)
     return _render(
         "day.html",
         title=f"{model_name} drift {ds.isoformat()}",
@@ -250,7 +259,8 @@ def render_day(
         top_n=top_n,
         top_cards=_cards(columns, histograms, features, "hist", draw),
         score_cards=_cards(columns, histograms, scores, "score", draw),
-        perf=performance.build(performance_metrics, ds, days=trend_days, events=events),
+        perf=performance.build(performance_metrics, ds, days=trend_days, events=events, spec=spec),
+        residuals=residual_section.build(residual_rows, ds) if spec.residuals else None,
         alerts=alert_section.build(alerts, ds),
         timeline=events,
         timeline_days=trend_days,
@@ -270,17 +280,21 @@ def render_index(
     alerts: pd.DataFrame | None = None,
     validations: pd.DataFrame | None = None,
     attribution: pd.DataFrame | None = None,
+    problem_type: str = "binary",
 ) -> str:
     """The list of monitored days, newest first, each linking to ``<ds>.html`` in the same folder.
 
     With ``performance_metrics`` (rows of ``ml.performance_metrics`` for the model), each day
-    also shows its estimated and realised AUC and its label coverage; with ``alerts`` its firing
+    also shows its estimated and realised headline metric (AUC; a regression model's MAE) and its label
+    coverage; with ``alerts`` its firing
     and pending alerts, with ``alerts`` or ``validations`` its retrain requests, gate decisions
     and version changes, and with ``attribution`` its nDCG.
     """
     days = with_columns(days, _DAYS_COLUMNS)
     days = days.assign(ds=dates(days["ds"])).sort_values("ds", ascending=False)
-    quality = None if performance_metrics is None else performance.daily(performance_metrics)
+    spec = problems.spec_for(problem_type)
+    headline = spec.metric(spec.headline)
+    quality = None if performance_metrics is None else performance.daily(performance_metrics, spec)
     open_alerts = alert_section.per_day(alerts)
     ndcg = attribution_section.daily_ndcg(attribution)
     lifecycle = alerts is not None or validations is not None
@@ -296,8 +310,11 @@ def render_index(
         extra: dict = {}
         if quality is not None:
             q = quality.loc[r["ds"]] if r["ds"] in quality.index else None
-            extra = {key: (math.nan if q is None else q[key]) for key in ("est_auc", "auc", "label_coverage")}
-            extra["auc_in_band"] = None if q is None else performance.flag(q["auc_in_band"])
+            c = headline.column
+            extra = {"perf_estimated": headline.fmt(math.nan if q is None else q[f"est_{c}"]),
+                     "perf_realised": headline.fmt(math.nan if q is None else q[c]),
+                     "perf_in_band": None if q is None else performance.flag(q[f"{c}_in_band"]),
+                     "label_coverage": math.nan if q is None else q["label_coverage"]}  # fmt: skip
         if open_alerts is not None:
             a = open_alerts.loc[r["ds"]] if r["ds"] in open_alerts.index else None
             extra |= {state: 0 if a is None else int(a[state]) for state in alert_section.STATES}
@@ -311,7 +328,7 @@ def render_index(
     head = list(_INDEX_HEAD)
     if open_alerts is not None:
         head.insert(2, "alerts")
-    head += ["AUC estimated", "AUC realised", "labelled"] if quality is not None else []
+    head += [f"{headline.label} estimated", f"{headline.label} realised", "labelled"] if quality is not None else []
     head += ["nDCG"] if ndcg is not None else []
     head += ["retrains, gate, version"] if lifecycle else []
     return _render("index.html", title=f"Drift reports: {model_name}", days=rows, head=head,

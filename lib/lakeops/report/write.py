@@ -4,7 +4,10 @@ Reads ``ml.drift_metrics`` (the day, and the 30 days before it for the trend),
 ``ml.drift_counts`` and ``ml.baselines`` (the histograms), and, where the lake
 has them, ``ml.performance_metrics`` (whole population), ``ml.alerts``,
 ``ml.model_validations`` and ``ml.attribution_drift``, all through Arrow without
-Spark; writes HTML files under the lakehouse root (no tables).
+Spark. For a regression model also ``ml.performance_reference`` (the interval's
+coverage target) and, per page, one labelled day's partition of
+``predictions.<model>`` and ``features.<model>`` (the residuals). Writes HTML
+files under the lakehouse root (no tables).
 Pages are rendered by :mod:`lakeops.report.html`.
 """
 
@@ -18,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from lakeops.lake.spec import PartitionSelection
 from lakeops.lake.tables import (
     ALERTS,
     ATTRIBUTION_DRIFT,
@@ -26,11 +30,17 @@ from lakeops.lake.tables import (
     DRIFT_METRICS,
     MODEL_VALIDATIONS,
     PERFORMANCE_METRICS,
+    PERFORMANCE_REFERENCE,
+    features_table,
+    predictions_table,
 )
 from lakeops.names import TableName, validate_name
+from lakeops.report import performance as performance_section
+from lakeops.report import problems
 from lakeops.report.html import INDEX_FILENAME, TREND_DAYS, render_day, render_index
 
 if TYPE_CHECKING:
+    from lakeops.config import ModelConfig
     from lakeops.lake import Lake
 
 
@@ -39,8 +49,16 @@ def report_folder(lake: Lake, model_name: str) -> str:
     return lake.storage.join("reports", validate_name(model_name, kind="model name"))
 
 
-def write_reports(lake: Lake, model_name: str, days: Sequence[date]) -> list[Path | str]:
-    """Render the pages of ``days`` and the index; returns the paths (URIs on object storage) written."""
+def write_reports(lake: Lake, model_name: str, days: Sequence[date], *,
+                  config: ModelConfig | None = None) -> list[Path | str]:
+    """Render the pages of ``days`` and the index; returns the paths (URIs on object storage) written.
+
+    ``config`` (the model's): its problem type says what the performance sections show, and a
+    regression model's label column and entity keys give the residual section. Without it the
+    problem type is read from the lake (:func:`problem_type`) and a regression page has no residuals.
+    """
+    if config is not None and config.name != model_name:
+        raise ValueError(f"config of model {config.name!r} given for the reports of {model_name!r}")
     folder = report_folder(lake, model_name)
 
     def write(name: str, page: str) -> Path | str:
@@ -56,6 +74,11 @@ def write_reports(lake: Lake, model_name: str, days: Sequence[date]) -> list[Pat
     baselines = baselines.to_pandas()
     whole = metrics[metrics["slice_key"].isna() & (metrics["drift_type"] == "baseline")]
     performance = _performance(lake, model_name)
+    kind = config.problem_type if config is not None else problem_type(lake, model_name, performance)
+    spec = problems.spec_for(kind)
+    if performance is not None and "interval_coverage_target" in spec.columns:
+        performance = _with_targets(lake, model_name, performance)
+    residual_rows = _Residuals(lake, config, performance, spec) if spec.residuals else None
     # Each of these is None in a lake from before its table: the pages say so.
     alerts = _rows(lake, ALERTS.name, model_name, where={"model_name": [model_name]})
     validations = _rows(lake, MODEL_VALIDATIONS.name, model_name)
@@ -68,12 +91,78 @@ def write_reports(lake: Lake, model_name: str, days: Sequence[date]) -> list[Pat
         page = render_day(model_name=model_name, ds=d, drift=drift, trend=trend,
                           histograms=_histograms(counts[counts["ds"] == d], baselines),
                           performance_metrics=_until(performance, d), alerts=_until(alerts, d),
-                          validations=_until(validations, d), attribution=_until(attribution, d))  # fmt: skip
+                          validations=_until(validations, d), attribution=_until(attribution, d),
+                          problem_type=kind, residual_rows=residual_rows(d) if residual_rows else None)  # fmt: skip
         written.append(write(f"{d.isoformat()}.html", page))
     written.append(write(INDEX_FILENAME, render_index(
         model_name=model_name, days=_days(whole), performance_metrics=performance, alerts=alerts,
-        validations=validations, attribution=attribution)))
+        validations=validations, attribution=attribution, problem_type=kind)))
     return written
+
+
+def problem_type(lake: Lake, model_name: str, performance: pd.DataFrame | None = None) -> str:
+    """The model's problem type as the lake records it: its versions' ``ml.performance_reference`` rows
+    (null there: written before regression models, so binary), else its performance rows
+    (:func:`lakeops.report.problems.infer`)."""
+    if lake.exists(PERFORMANCE_REFERENCE.name):
+        rows = lake.read_arrow(PERFORMANCE_REFERENCE.name, where={"model_name": [model_name]}).to_pandas()
+        if not rows.empty:
+            newest = rows.sort_values("model_version").iloc[-1]
+            found = newest.get("problem_type")
+            return found if isinstance(found, str) and found in problems.SPECS else "binary"
+    return problems.infer(performance)
+
+
+def _with_targets(lake: Lake, model_name: str, performance: pd.DataFrame) -> pd.DataFrame:
+    """The rows with ``interval_coverage_target``: the coverage their version's interval was built for."""
+    targets: dict[int, float] = {}
+    if lake.exists(PERFORMANCE_REFERENCE.name):
+        rows = lake.read_arrow(PERFORMANCE_REFERENCE.name, where={"model_name": [model_name]}).to_pandas()
+        if "interval_coverage_target" in rows.columns:
+            targets = dict(zip(rows["model_version"], rows["interval_coverage_target"], strict=True))
+    return performance.assign(interval_coverage_target=performance["model_version"].map(targets))
+
+
+class _Residuals:
+    """Per page day, the rows of its residual section: the newest labelled day up to it, read once."""
+
+    def __init__(self, lake: Lake, config: ModelConfig | None, performance: pd.DataFrame | None,
+                 spec: problems.ProblemSpec) -> None:
+        self.lake, self.config = lake, config
+        self.daily = None if performance is None else performance_section.daily(performance, spec)
+        self.read: dict[date, pd.DataFrame] = {}
+
+    def __call__(self, ds: date) -> pd.DataFrame | None:
+        if self.config is None:
+            return None
+        day = None if self.daily is None else performance_section.labelled_day(self.daily, ds)
+        if day is None:
+            return pd.DataFrame(columns=["ds", "prediction", "label", "prediction_lower", "prediction_upper"])
+        if day not in self.read:
+            self.read[day] = _labelled_rows(self.lake, self.config, day)
+        return self.read[day]
+
+
+def _labelled_rows(lake: Lake, config: ModelConfig, day: date) -> pd.DataFrame:
+    """The day's predictions joined with their labels on the entity keys (one partition of each table)."""
+    from lakeops.lake.snapshot import open_snapshot
+
+    keys = list(config.entity_keys)
+    outputs = ["prediction", "prediction_lower", "prediction_upper"]
+
+    def read(table: str, columns: list[str]) -> pd.DataFrame:
+        if not lake.exists(table):
+            return pd.DataFrame(columns=columns)
+        snapshot = open_snapshot(lake.storage, table)
+        if not snapshot.has_partition({"ds": day}):
+            return pd.DataFrame(columns=columns)
+        selection = PartitionSelection.build(snapshot.spec, {"ds": [day]})
+        return snapshot.read_arrow(selection, columns=columns).to_pandas()
+
+    scored = read(predictions_table(config.name), ["ds", *keys, *outputs])
+    labels = read(features_table(config.name), ["ds", *keys, config.label]).rename(columns={config.label: "label"})
+    rows = scored.merge(labels[[*keys, "label"]], on=keys, how="inner")
+    return rows[["ds", "prediction", "label", *[c for c in outputs[1:] if c in rows.columns]]]
 
 
 def _performance(lake: Lake, model_name: str) -> pd.DataFrame | None:

@@ -27,13 +27,11 @@ import pyarrow as pa
 from lakeops.constants import SCORE_ENGINES
 from lakeops.evaluate.calibration import Platt
 from lakeops.evaluate.encoding import encode_feature_major
-from lakeops.evaluate.scoring import SCORE
+from lakeops.evaluate.problems import Output
 from lakeops.score.forest import Forest
 
 if TYPE_CHECKING:
     import xgboost
-
-PREDICTION = "prediction"
 
 #: ``engine`` values: "auto" predicts with the compiled :class:`lakeops.score.forest.Forest`
 #: where it covers the model and XGBoost's ``inplace_predict`` otherwise;
@@ -79,7 +77,8 @@ class BatchScorer:
     constants: Mapping[str, Any] = field(default_factory=dict)
     nthread: int = 1
     engine: str = "auto"
-    calibration: Platt = Platt()
+    #: The model's output: Platt (score and 0/1 prediction) or Conformal (prediction and interval).
+    calibration: Output = Platt()
     digest: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -103,14 +102,13 @@ class BatchScorer:
         return model.booster.inplace_predict(x.T, predict_type="margin")
 
     def scores(self, batch: pa.RecordBatch) -> np.ndarray:
-        """Calibrated probability of class 1 for each row (float64)."""
-        return self.calibration.probability(self.margins(batch))
+        """The model's output for each row (float64): a calibrated probability of class 1, or a prediction."""
+        return self.calibration.output(self.margins(batch))
 
     def __call__(self, batch: pa.RecordBatch, partition: Mapping[str, Any] | None = None) -> pa.RecordBatch:
-        scores = self.scores(batch)
         arrays = {k: batch.column(k) for k in self.keys}
-        arrays[SCORE] = pa.array(scores)
-        arrays[PREDICTION] = pa.array((scores >= self.threshold).astype(np.int32))
+        for name, values in self.calibration.columns(self.margins(batch), threshold=self.threshold).items():
+            arrays[name] = pa.array(values)
         for name, value in self.constants.items():
             arrays[name] = constant_array(value, batch.num_rows)
         return pa.RecordBatch.from_pydict(arrays)

@@ -109,7 +109,10 @@ def score(
     src = lake.spec(source, version=features_version)
     keys = tuple(model_cfg.entity_keys)
     check_inputs(src, model, keys)
-    spec = predictions_spec(model_name, pa.schema([src.schema.field(k) for k in keys]))
+    if model.problem_type != model_cfg.problem_type:
+        raise SchemaMismatchError(f"{model_name} v{model.version} is a {model.problem_type} model but the config says "
+                                  f"problem_type: {model_cfg.problem_type}; train a new version; nothing was scored")
+    spec = predictions_spec(model_name, pa.schema([src.schema.field(k) for k in keys]), model.problem_type)
     todo, done = _days_to_score(lake, model_name, model.version, days, features_version=features_version, force=force)
 
     with job_run(lake, job=JOB, model=model_name, days=days) as run:

@@ -57,6 +57,8 @@ def spark_type(t: pa.DataType) -> str:
     """The Spark SQL type of an Arrow type used by the contracts."""
     if pa.types.is_list(t):
         return f"array<{spark_type(t.value_type)}>"
+    if pa.types.is_struct(t):
+        return "struct<" + ", ".join(f"{f.name}: {spark_type(f.type)}" for f in t) + ">"
     try:
         return _SCALARS[t]
     except KeyError:

@@ -1,8 +1,8 @@
 """Distributed XGBoost on Spark (``xgboost.spark``), one trial at a time.
 
-Each trial is a ``SparkXGBClassifier`` fit with barrier-mode workers, early
-stopping on the rows flagged for validation, and ``scale_pos_weight`` set from
-the class balance. xgboost.spark gives every worker ``spark.task.cpus``
+Each trial is a ``SparkXGBClassifier`` (binary: ``scale_pos_weight`` set from the
+class balance) or ``SparkXGBRegressor`` (regression: squared error) fit with
+barrier-mode workers and early stopping on the rows flagged for validation. xgboost.spark gives every worker ``spark.task.cpus``
 threads; :func:`check_workers` makes sure the session has a slot for every
 worker before a barrier stage would wait forever. :func:`candidates` draws the
 trials and :func:`best_trial` picks the winner (both without Spark). Reads and
@@ -91,24 +91,29 @@ def fit(
     label: str,
     cfg: TrainConfig,
     params: Mapping[str, Any],
-    scale_pos_weight: float,
+    scale_pos_weight: float | None,
 ) -> xgboost.Booster:
-    """Fit one model on encoded rows; returns its booster (trimmed to the best iteration)."""
-    from xgboost.spark import SparkXGBClassifier
+    """Fit one model on encoded rows; returns its booster (trimmed to the best iteration).
 
-    estimator = SparkXGBClassifier(
-        features_col=list(features),
-        label_col=label,
-        validation_indicator_col=VALIDATION,
-        num_workers=cfg.num_workers,
-        early_stopping_rounds=cfg.early_stopping_rounds,
-        eval_metric="logloss",
-        missing=np.nan,
-        scale_pos_weight=scale_pos_weight,
-        tree_method="hist",
-        verbose=False,  # per-iteration eval lines; the trial's outcome is logged instead
-        **params,
-    )
+    ``scale_pos_weight`` None fits a regressor (squared error, early stopping on RMSE).
+    """
+    from xgboost.spark import SparkXGBClassifier, SparkXGBRegressor
+
+    common: dict[str, Any] = {
+        "features_col": list(features),
+        "label_col": label,
+        "validation_indicator_col": VALIDATION,
+        "num_workers": cfg.num_workers,
+        "early_stopping_rounds": cfg.early_stopping_rounds,
+        "missing": np.nan,
+        "tree_method": "hist",
+        "verbose": False,  # per-iteration eval lines; the trial's outcome is logged instead
+    }
+    estimator: SparkXGBClassifier | SparkXGBRegressor
+    if scale_pos_weight is None:
+        estimator = SparkXGBRegressor(**common, objective="reg:squarederror", eval_metric="rmse", **params)
+    else:
+        estimator = SparkXGBClassifier(**common, eval_metric="logloss", scale_pos_weight=scale_pos_weight, **params)
     booster = estimator.fit(train).get_booster()
     best = booster.best_iteration if booster.attr("best_iteration") is not None else None
     if best is not None:

@@ -7,10 +7,15 @@ registered model version with the alias ``challenger``, ``ml.baselines``,
 (mean |SHAP| per feature on a seeded sample of the fit rows) for that version, and
 ``ml.job_runs``.
 
-Scores are calibrated (:mod:`lakeops.evaluate.calibration`): the booster trains with
-``scale_pos_weight`` for ranking, and a Platt calibrator fitted on the validation
-rows turns its margin into a probability; holdout figures before and after are
-logged (``holdout_uncalibrated_*`` and ``holdout_*``).
+What differs by problem type (``problem_type`` in the model's config):
+
+- binary: scores are calibrated (:mod:`lakeops.evaluate.calibration`): the booster trains
+  with ``scale_pos_weight`` for ranking, and a Platt calibrator fitted on the validation
+  rows turns its margin into a probability; holdout figures before and after are logged
+  (``holdout_uncalibrated_*`` and ``holdout_*``). Trials are compared on validation AUC.
+- regression: the booster predicts the value; trials are compared on validation RMSE;
+  a split-conformal interval and a direct-loss estimator are fitted after the search
+  (:mod:`lakeops.train.regression`).
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ from lakeops.evaluate import attribution, metrics
 from lakeops.evaluate.calibration import Platt
 from lakeops.evaluate.encoding import encode
 from lakeops.evaluate.performance import sampling_reference
-from lakeops.evaluate.scoring import SCORE, labels_and_margins, score_frame
+from lakeops.evaluate.problems import Output, problem
+from lakeops.evaluate.scoring import labels_and_margins, score_frame
 from lakeops.lake.tables import (
     ATTRIBUTION_REFERENCE,
     BASELINE_SKETCHES,
@@ -40,6 +46,7 @@ from lakeops.lake.tables import (
     features_table,
 )
 from lakeops.runs import JobRun, job_run
+from lakeops.train import regression as regression_training
 from lakeops.train.baselines import freeze_baselines
 from lakeops.train.categories import fit_categories
 from lakeops.train.data import (
@@ -69,11 +76,14 @@ class TrainResult:
     version: int
     mlflow_run_id: str
     threshold: float
-    validation: metrics.Evaluation
-    holdout: metrics.Evaluation
+    #: Binary: :class:`metrics.Evaluation`; regression: MAE, RMSE, R2 ... by name.
+    validation: Any
+    holdout: Any
     train_days: tuple[date, ...]
     holdout_days: tuple[date, ...]
     features_version: int
+    #: The holdout's figures in one line, for the CLI and the demo.
+    summary: str = ""
 
 
 def config_hash(model: ModelConfig) -> str:
@@ -91,15 +101,19 @@ class TrainingData:
     label: str
     features: list[str]
     categories: dict[str, list[str]]
-    positives: int  # of the fit rows
+    positives: int  # of the fit rows (binary; regression: every fit row counts as one)
     negatives: int
+    problem_type: str = "binary"
 
     @property
     def fit_rows_count(self) -> int:
         return self.positives + self.negatives
 
     @property
-    def scale_pos_weight(self) -> float:
+    def scale_pos_weight(self) -> float | None:
+        """Binary: the class weight the booster trains with; regression: None."""
+        if self.problem_type != "binary":
+            return None
         return self.negatives / self.positives if self.positives else 1.0
 
     def margins(self, df: DataFrame, booster: xgboost.Booster) -> tuple[np.ndarray, np.ndarray]:
@@ -113,7 +127,8 @@ class Trial:
 
     params: dict[str, Any]
     booster: xgboost.Booster
-    validation: metrics.Evaluation  # uncalibrated, at threshold 0.5: what trials are compared on
+    #: Binary: uncalibrated, at threshold 0.5; what trials are compared on (its trial metric).
+    validation: dict[str, float]
     y: np.ndarray
     margin: np.ndarray
 
@@ -153,23 +168,74 @@ def train(lake: Lake, model: ModelConfig, *, ds: date, mlflow_cfg: MlflowConfig,
         with mlflow.start_run(experiment_id=experiment, run_name=f"train {ds}") as parent:
             mlflow.set_tags(_lineage(model, window, ds, code_version, run.job_run_id)
                             | ({registry.TAG_REQUESTED_BY: requested_by} if requested_by else {}))
-            mlflow.log_params({"train_rows": run.rows_in, "positives": data.positives,
-                               "scale_pos_weight": round(data.scale_pos_weight, 4), "num_workers": cfg.num_workers,
-                               "threads_per_worker": threads, "features": ",".join(data.features)})
+            weight = data.scale_pos_weight
+            mlflow.log_params({"train_rows": run.rows_in, "problem_type": model.problem_type, "num_workers": cfg.num_workers,
+                               "threads_per_worker": threads, "features": ",".join(data.features)}
+                              | ({"positives": data.positives, "scale_pos_weight": round(weight, 4)}
+                                 if weight is not None else {}))
             best = _search(data, model, experiment)
+            if model.problem_type == "regression":
+                return _finish_regression(lake, model, window, data, best, run.job_run_id, parent.info.run_id, run)
             judged = _judge(lake, model, window, data, best)
             example = data.rows.select(*data.features).limit(5).toPandas()  # raw rows: the pyfunc model's input
             version = registry.log_model(best.booster, model_name=model.name, example=example,
                                          threshold=judged.threshold, features=data.features,
                                          categories=data.categories, calibration=judged.calibration)
-            run.rows_out = _write_references(lake, model, version, window, data, best, judged, run.job_run_id)
+            run.rows_out = _write_references(lake, model, version, window, data, best, judged.calibration,
+                                             performance_reference(model.name, version, window, judged.holdout_y,
+                                                                   judged.holdout_p, judged.holdout,
+                                                                   judged.uncalibrated, judged.calibration),
+                                             run.job_run_id)
             # Only a version with its baselines in place becomes the challenger.
             registry.set_alias(model.name, registry.CHALLENGER, version)
             log.info("%s version %d registered as %s: holdout AUC %.4f, threshold %.4f, calibration error %.4f "
                      "(%.4f uncalibrated)", model.name, version, registry.CHALLENGER, judged.holdout.auc,
                      judged.threshold, judged.holdout.ece, judged.uncalibrated.ece)
+            h = judged.holdout
+            summary = (f"holdout AUC {h.auc:.4f}, PR-AUC {h.pr_auc:.4f}, logloss {h.logloss:.4f}, "
+                       f"threshold {judged.threshold:.4f}")
             return TrainResult(model.name, version, parent.info.run_id, judged.threshold, judged.validation,
-                               judged.holdout, window.train_days, window.holdout_days, window.features_version)
+                               judged.holdout, window.train_days, window.holdout_days, window.features_version,
+                               summary)
+
+
+def _finish_regression(lake: Lake, model: ModelConfig, window: TrainingWindow, data: TrainingData, best: Trial,
+                       job_run_id: str, mlflow_run_id: str, run: JobRun) -> TrainResult:
+    """A regression winner: interval and direct-loss estimator, logging, registration, references."""
+    import mlflow
+
+    def rows(df: DataFrame) -> regression_training.Rows:
+        return regression_training.driver_rows(df, best.booster, label=model.label, features=data.features,
+                                               categories=data.categories)
+
+    validation = rows(data.rows.where(data.rows[VALIDATION]))
+    holdout = rows(holdout_frame(lake, model, window.holdout_days, version=window.features_version))
+    judged = regression_training.judge(validation=validation, holdout=holdout, coverage=model.train.interval_coverage,
+                                       seed=model.train.search.seed)
+    mlflow.log_params({f"best_{k}": v for k, v in best.params.items()}
+                      | {f"interval_{k}": v for k, v in judged.interval.as_dict().items()})
+    mlflow.log_metrics({f"val_{k}": v for k, v in judged.validation.items() if v == v})
+    mlflow.log_metrics({f"holdout_{k}": v for k, v in judged.holdout.items() if v == v})
+    mlflow.log_metrics({"holdout_dle_mae": judged.dle_holdout.mae, "holdout_dle_rmse": judged.dle_holdout.rmse})
+    mlflow.log_dict(data.categories, registry.ARTIFACT_CATEGORIES)
+    example = data.rows.select(*data.features).limit(5).toPandas()
+    version = registry.log_model(best.booster, model_name=model.name, example=example, threshold=0.0,
+                                 features=data.features, categories=data.categories, calibration=judged.interval,
+                                 problem_type="regression",
+                                 extras={registry.ARTIFACT_DLE: judged.dle.to_bytes()})
+    reference = {"model_name": model.name, "model_version": version, "holdout_start": window.holdout_days[0],
+                 "holdout_end": window.holdout_days[-1], **judged.reference_row()}
+    run.rows_out = _write_references(lake, model, version, window, data, best, judged.interval,
+                                     pa.Table.from_pylist([reference], schema=PERFORMANCE_REFERENCE.schema),
+                                     job_run_id)
+    registry.set_alias(model.name, registry.CHALLENGER, version)
+    h = judged.holdout
+    summary = (f"holdout RMSE {h['rmse']:.4g}, MAE {h['mae']:.4g}, R2 {h['r2']:.3f}, "
+               f"{100 * judged.interval.coverage:.0f}% interval +-{judged.interval.half_width:.4g} "
+               f"(covers {100 * h['interval_coverage']:.1f}%)")
+    log.info("%s version %d registered as %s: %s", model.name, version, registry.CHALLENGER, summary)
+    return TrainResult(model.name, version, mlflow_run_id, 0.0, judged.validation, judged.holdout,
+                       window.train_days, window.holdout_days, window.features_version, summary)
 
 
 def _training_data(run: JobRun, lake: Lake, model: ModelConfig, window: TrainingWindow) -> TrainingData:
@@ -181,23 +247,28 @@ def _training_data(run: JobRun, lake: Lake, model: ModelConfig, window: Training
     categories = fit_categories(fit_rows, model.features.categorical, max_categories=cfg.max_categories)
     features = [*model.features.numeric, *model.features.categorical]
     encoded = run.cache(encode(rows, categories).select(*features, model.label, VALIDATION))
+    if model.problem_type != "binary":
+        return TrainingData(rows, fit_rows, encoded, model.label, features, categories, fit_rows.count(), 0,
+                            model.problem_type)
     counts = {r[0]: r[1] for r in fit_rows.groupBy(model.label).count().collect()}
     return TrainingData(rows, fit_rows, encoded, model.label, features, categories, counts.get(1, 0),
                         counts.get(0, 0))
 
 
 def _search(data: TrainingData, model: ModelConfig, experiment: str) -> Trial:
-    """Fit every candidate (a nested MLflow run each); the best validation AUC wins (:func:`best_trial`).
+    """Fit every candidate (a nested MLflow run each); the best validation score of the problem type's
+    trial metric wins (:func:`best_trial`): AUC for binary models, RMSE for regression.
 
     Raises:
-        TrainingDataError: no trial has a validation AUC (the validation rows hold one class).
+        TrainingDataError: no trial has a validation score (a binary model's validation rows hold one class).
     """
     import mlflow
 
     cfg = model.train
+    kind = problem(model.problem_type)
     validation_rows = data.rows.where(data.rows[VALIDATION])
-    raw = Platt()  # the booster's own sigmoid
-    aucs: list[float] = []
+    raw = Platt()  # a binary booster's own sigmoid
+    scores: list[float] = []
     best: Trial | None = None
     for i, params in enumerate(candidates(cfg)):
         with mlflow.start_run(experiment_id=experiment, run_name=f"trial {i}", nested=True):
@@ -205,19 +276,21 @@ def _search(data: TrainingData, model: ModelConfig, experiment: str) -> Trial:
             booster = fit(data.encoded, features=data.features, label=model.label, cfg=cfg, params=params,
                           scale_pos_weight=data.scale_pos_weight)
             y, margin = data.margins(validation_rows, booster)
-            evaluation = metrics.evaluate(y, raw.probability(margin), threshold=0.5)
-            mlflow.log_metrics({"val_auc": evaluation.auc, "val_logloss": evaluation.logloss,
-                                "trees": booster.num_boosted_rounds()})
-        aucs.append(evaluation.auc)
+            output = raw.probability(margin) if model.problem_type == "binary" else margin.astype(np.float64)
+            evaluation = kind.evaluate(y, output, threshold=0.5)
+            score = evaluation[kind.trial_metric]
+            mlflow.log_metrics({f"val_{kind.trial_metric}": score, "trees": booster.num_boosted_rounds()}
+                               | ({"val_logloss": evaluation["logloss"]} if "logloss" in evaluation else {}))
+        scores.append(score)
         # Only the leader's booster and scores are kept: a new trial either takes the lead or leaves it.
-        if best_trial(aucs) == i:
+        if best_trial(scores, direction="maximize" if kind.higher_is_better(kind.trial_metric) else "minimize") == i:
             best = Trial(params, booster, evaluation, y, margin)
     if best is None:
         raise TrainingDataError(
-            f"no trial of {model.name} has a validation AUC: its validation rows hold only one class. Train on "
-            f"more labelled days (train.window_days) or a larger train.validation_fraction."
+            f"no trial of {model.name} has a validation {kind.trial_metric}: its validation rows hold only one "
+            f"class. Train on more labelled days (train.window_days) or a larger train.validation_fraction."
         )
-    log.info("best trial %s: validation AUC %.4f", best.params, best.validation.auc)
+    log.info("best trial %s: validation %s %.4f", best.params, kind.trial_metric, best.validation[kind.trial_metric])
     return best
 
 
@@ -247,23 +320,23 @@ def _judge(lake: Lake, model: ModelConfig, window: TrainingWindow, data: Trainin
 
 
 def _write_references(lake: Lake, model: ModelConfig, version: int, window: TrainingWindow, data: TrainingData,
-                      best: Trial, judged: Judged, job_run_id: str) -> int:
+                      best: Trial, output: Output, reference: pa.Table, job_run_id: str) -> int:
     """Write the new version's baselines and references; returns the ``ml.baselines`` rows written.
 
     ``ml.baselines`` goes last: monitoring looks a version up there first.
     """
+    score_column = problem(model.problem_type).score_column
     baselines = freeze_baselines(
         score_frame(data.fit_rows, best.booster, features=data.features, categories=data.categories,
-                    keep=[*model.features.numeric, *model.features.categorical], calibration=judged.calibration),
+                    keep=[*model.features.numeric, *model.features.categorical], calibration=output,
+                    output_column=score_column),
         model_name=model.name, model_version=version, numeric=model.features.numeric,
-        categorical=data.categories, slices=model.monitor.slices, score_column=SCORE,
+        categorical=data.categories, slices=model.monitor.slices, score_column=score_column,
         ds_start=window.train_days[0], ds_end=window.train_days[-1],
     )
     partition = {"model_name": [model.name], "model_version": [version]}
     meta = {"job": JOB, "job_run_id": job_run_id}
     lake.overwrite_rows(baselines.sketches, BASELINE_SKETCHES, partitions=partition, metadata=meta)
-    reference = performance_reference(model.name, version, window, judged.holdout_y, judged.holdout_p,
-                                      judged.holdout, judged.uncalibrated, judged.calibration)
     lake.overwrite_rows(reference, PERFORMANCE_REFERENCE, partitions=partition, metadata=meta)
     shap = attribution_reference(data.fit_rows, best.booster, model, version, features=data.features,
                                  categories=data.categories, rows=data.fit_rows_count)
@@ -296,6 +369,7 @@ def performance_reference(model_name: str, version: int, window, y, p, holdout: 
         "auc": holdout.auc, "f1": holdout.f1, "precision": holdout.precision, "recall": holdout.recall,
         "ece": holdout.ece, "ece_uncalibrated": uncalibrated.ece, "auc_sd": sampling.auc_sd,
         "f1_sd": sampling.f1_sd, "precision_sd": sampling.precision_sd, "recall_sd": sampling.recall_sd,
+        "problem_type": "binary",
     }
     return pa.Table.from_pylist([row], schema=PERFORMANCE_REFERENCE.schema)
 

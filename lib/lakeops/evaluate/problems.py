@@ -1,0 +1,108 @@
+"""What differs between problem types, stated once per type: the seam every stage asks.
+
+A model's config says its ``problem_type`` (:data:`lakeops.constants.PROBLEM_TYPES`);
+:func:`problem` gives the :class:`ProblemType` that answers, for that type:
+
+- the label's Arrow type in ``features.<model>``;
+- the columns scoring writes (:attr:`ProblemType.output_fields`) and which one is the
+  model's output that drift watches (:attr:`ProblemType.score_column`);
+- the XGBoost objective, and the metric trials are compared on;
+- the metrics of a set of rows (:meth:`ProblemType.evaluate`), which the champion gate's
+  thresholds may name, and which way each is better (:attr:`ProblemType.metrics`);
+- the stored output mapping (:func:`output_from_dict`: Platt for binary, a conformal
+  interval for regression).
+
+A stage that needs more (training's calibration, monitoring's estimator) keeps one
+table keyed by problem type in its own package; a new type adds an entry there and
+one class here, without touching the others. Reads and writes no tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from lakeops.constants import PROBLEM_METRICS, PROBLEM_TYPES
+from lakeops.evaluate import metrics, regression
+from lakeops.evaluate.calibration import Platt
+from lakeops.evaluate.interval import PREDICTION, Conformal
+from lakeops.lake.tables import LABEL_TYPES, OUTPUT_FIELDS
+
+#: The stored output of a model version: what maps its booster's margin to what is scored.
+Output = Platt | Conformal
+
+
+@dataclass(frozen=True)
+class ProblemType:
+    """One problem type's answers (see the module docstring)."""
+
+    name: str
+    label_type: pa.DataType
+    score_column: str
+    output_fields: tuple[tuple[str, pa.DataType], ...]
+    objective: str
+    #: What trials are compared on, and whether higher is better.
+    trial_metric: str
+    #: Every metric :meth:`evaluate` returns that a gate threshold may name -> higher is better.
+    metrics: Mapping[str, bool] = field(default_factory=dict)
+
+    def evaluate(self, y: np.ndarray, output: np.ndarray, *, threshold: float | None = None) -> dict[str, float]:
+        raise NotImplementedError
+
+    def higher_is_better(self, metric: str) -> bool:
+        try:
+            return self.metrics[metric]
+        except KeyError:
+            raise ValueError(f"{self.name} models have no metric {metric!r} (known: {', '.join(self.metrics)})") from None
+
+
+@dataclass(frozen=True)
+class Binary(ProblemType):
+    def evaluate(self, y: np.ndarray, output: np.ndarray, *, threshold: float | None = None) -> dict[str, float]:
+        e = metrics.evaluate(y, output, threshold=0.5 if threshold is None else threshold)
+        return {k: float(v) for k, v in e.as_dict().items()}
+
+
+@dataclass(frozen=True)
+class Regression(ProblemType):
+    def evaluate(self, y: np.ndarray, output: np.ndarray, *, threshold: float | None = None) -> dict[str, float]:
+        r = regression.realised(regression.tally(prediction=np.asarray(output, dtype=np.float64),
+                                                 label=np.asarray(y, dtype=np.float64)))
+        return {"n": float(r.n_labeled), "mae": r.mae, "rmse": r.rmse, "r2": r.r2, "bias": r.bias, "mape": r.mape,
+                "label_mean": r.label_mean}
+
+
+BINARY = Binary(
+    name="binary", label_type=LABEL_TYPES["binary"], score_column="score",
+    output_fields=tuple(OUTPUT_FIELDS["binary"]),
+    objective="binary:logistic", trial_metric="auc",
+    metrics=PROBLEM_METRICS["binary"],
+)
+REGRESSION = Regression(
+    name="regression", label_type=LABEL_TYPES["regression"], score_column=PREDICTION,
+    output_fields=tuple(OUTPUT_FIELDS["regression"]),
+    objective="reg:squarederror", trial_metric="rmse",
+    metrics=PROBLEM_METRICS["regression"],
+)
+
+_TYPES: dict[str, ProblemType] = {p.name: p for p in (BINARY, REGRESSION)}
+assert set(_TYPES) <= set(PROBLEM_TYPES), "every problem type is one of lakeops.constants.PROBLEM_TYPES"
+
+
+def problem(name: str) -> ProblemType:
+    """The problem type called ``name`` (a model's ``problem_type``)."""
+    try:
+        return _TYPES[name]
+    except KeyError:
+        raise ValueError(f"unknown problem type {name!r}; lakeops knows {', '.join(_TYPES)}") from None
+
+
+def output_from_dict(data: dict[str, Any] | None) -> Output:
+    """A model version's stored output mapping; a model logged before outputs were typed is binary."""
+    if data and data.get("method") == "conformal":
+        return Conformal.from_dict(data)
+    return Platt.from_dict(data)
