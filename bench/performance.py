@@ -38,12 +38,44 @@ its runs took longer than ``--nannyml-budget`` seconds.
 
 Figures go to stdout and to ``bench/results/performance.json`` (git-ignored).
 
+Regression (``--problem regression``): Direct Loss Estimation
+-------------------------------------------------------------
+Seeded numpy data: four features ``x ~ U(0, 1)``, a prediction from a known
+function of them, labels = the truth (the prediction plus a term the model
+misses) + Gaussian noise whose sd grows with ``x0`` and ``x3``; a reference set
+(``--reference`` rows, 100k) and an analysis set of ``--rows`` rows (1M) whose
+``x0`` is shifted toward the noisy end (``Beta(3, 1)``), so the model's error
+there is well above the reference's.
+
+(a) lakeops: fit = :func:`lakeops.evaluate.regression.dle_inputs`,
+    ``DirectLossEstimator.fit`` (two XGBoost nanny models, ``--threads``
+    threads, default 1 as in a Spark task) and ``DleReference.from_residuals``
+    on the reference; estimate = ``dle_inputs`` + ``predict`` + ``tally`` +
+    ``estimated`` on the analysis rows.
+(b) NannyML 0.13 (same environment as above): ``DLE(feature_column_names=...,
+    y_pred, y_true, metrics=['mae', 'rmse'], chunk_number=1)`` ``.fit(reference)``
+    then ``.estimate(analysis)`` without its labels (LightGBM nanny models with
+    their defaults but ``n_jobs=--nannyml-threads``: 1 by default, like for
+    like and steadier on a shared machine, where LightGBM's threads wait on
+    each other; 0 keeps NannyML's default of every core).
+
+Best of ``--repeats`` per side for fit and estimate, after one untimed
+lakeops fit. Reported: both times, the ratios NannyML / lakeops, and each
+side's estimated MAE and RMSE against the realised values of the analysis set;
+with ``--accuracy-seeds K``, also each side's mean absolute error over K more
+seeds (fresh reference and ``--accuracy-rows`` analysis rows each), since one
+seed's errors are mostly the reference sample's luck. Goals: lakeops's
+estimate at least 10x faster at 1M rows, and its errors no worse than
+NannyML's. Figures go to ``bench/results/performance_regression.json``.
+
 How to run
 ----------
 ``make bench`` runs the ``--quick`` smoke run (100k rows, no growth series);
 the full run (about a minute once the NannyML environment exists)::
 
     .venv/bin/python bench/performance.py [--rows 1000000] [--scale 1,2,4,8] [--repeats 3] [--quick]
+    .venv/bin/python bench/performance.py --problem regression [--rows 1000000] [--repeats 3] [--threads 1]
+        [--nannyml-threads 1] [--accuracy-seeds 8] [--accuracy-rows 200000]
 """
 
 from __future__ import annotations
@@ -61,10 +93,12 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "performance.json"
+RESULTS_REGRESSION = HERE / "results" / "performance_regression.json"
 NANNYML_VENV = HERE / ".venv-nannyml"
 # statsmodels: NannyML 0.13.1 imports it (its joy plots) without declaring it; pandas < 3: 0.13 predates it.
 NANNYML_REQUIREMENTS = ["nannyml==0.13.*", "statsmodels", "pandas<3"]
 GOALS = {"vs_nannyml": 20.0, "estimated_abs_diff": 1e-3, "realised_abs_diff": 1e-4}
+REGRESSION_GOALS = {"estimate_vs_nannyml": 10.0}
 
 
 def make_data(reference_rows: int, analysis_rows: int, seed: int) -> dict[str, np.ndarray]:
@@ -190,9 +224,22 @@ def main(argv=None) -> int:
                         help="seconds: after a NannyML run slower than this, larger sizes are skipped")
     parser.add_argument("--skip-nannyml", action="store_true")
     parser.add_argument("--quick", action="store_true", help="smoke run: 100k rows, no growth series")
+    parser.add_argument("--problem", choices=("binary", "regression"), default="binary",
+                        help="binary: CBPE and realised metrics (the default); regression: DLE")
+    parser.add_argument("--nannyml-threads", type=int, default=1,
+                        help="regression: LightGBM's n_jobs in NannyML (1, like lakeops's side; 0: NannyML's "
+                             "default, every core)")
+    parser.add_argument("--accuracy-seeds", type=int, default=0,
+                        help="regression: compare the estimates' errors over this many more seeds (errors only)")
+    parser.add_argument("--accuracy-rows", type=int, default=200_000, help="regression: analysis rows per such seed")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="regression: threads of lakeops's nanny models (1, as in a Spark task; LightGBM in "
+                             "NannyML takes all cores)")
     args = parser.parse_args(argv)
     if args.quick:
         args.rows, args.scale = 100_000, ""
+    if args.problem == "regression":
+        return main_regression(args)
 
     sizes = sorted({args.rows, *(int(float(m) * 1_000_000) for m in args.scale.split(",") if m)})
     print(f"data: {args.reference:,} reference rows, {max(sizes):,} analysis rows (seed {args.seed})", flush=True)
@@ -307,6 +354,247 @@ def main(argv=None) -> int:
     print(f"results: {RESULTS}")
     return 0
 
+
+# --- regression: Direct Loss Estimation ----------------------------------------------------------------
+
+FEATURES = ["x0", "x1", "x2", "x3"]
+
+
+def make_regression_data(reference_rows: int, analysis_rows: int, seed: int) -> dict[str, np.ndarray]:
+    """Features, a model's prediction and labels with heteroscedastic noise; the analysis set's x0 shifted."""
+    rng = np.random.default_rng(seed)
+    out: dict[str, np.ndarray] = {}
+    for name, n, shifted in (("ref", reference_rows, False), ("ana", analysis_rows, True)):
+        x = rng.random((n, len(FEATURES)))
+        if shifted:
+            x[:, 0] = rng.beta(3.0, 1.0, n)  # toward the noisy end
+        prediction = 2 * x[:, 0] + np.sin(3 * x[:, 1]) + x[:, 2] * x[:, 3]
+        truth = prediction + 0.3 * (x[:, 2] - 0.5)  # a term the model misses: error with a feature-dependent mean
+        noise_sd = 0.1 + 0.8 * x[:, 0] + 0.4 * x[:, 3] ** 2
+        out[f"{name}_x"] = x
+        out[f"{name}_pred"] = prediction
+        out[f"{name}_y"] = truth + rng.normal(0.0, 1.0, n) * noise_sd
+    return out
+
+
+def run_lakeops_regression(data: dict[str, np.ndarray], threads: int, repeats: int) -> dict:
+    """DLE fit on the reference and estimate on the analysis rows, each best of ``repeats``."""
+    from lakeops.evaluate import regression as reg
+
+    def fit():
+        residual = data["ref_pred"] - data["ref_y"]
+        model = reg.DirectLossEstimator.fit(reg.dle_inputs(data["ref_x"], data["ref_pred"]), residual, seed=0,
+                                            nthread=threads)
+        return model, reg.DleReference.from_residuals(residual)
+
+    def estimate(model, reference):
+        est_abs, est_sq = model.predict(reg.dle_inputs(data["ana_x"], data["ana_pred"]), nthread=threads)
+        unlabelled = np.full(est_abs.size, np.nan)  # as NannyML gets it: no labels
+        return reg.estimated(reg.tally(prediction=data["ana_pred"], label=unlabelled, est_abs=est_abs,
+                                       est_sq=est_sq), reference)
+
+    def timed(f, *a):
+        t0 = time.perf_counter()
+        out = f(*a)
+        return time.perf_counter() - t0, out
+
+    fit()  # warm-up: imports, xgboost's first allocations
+    fits = [timed(fit) for _ in range(repeats)]
+    model, reference = fits[-1][1]
+    estimates = [timed(estimate, model, reference) for _ in range(repeats)]
+    est = estimates[-1][1]
+    return {"fit": min(s for s, _ in fits), "estimate": min(s for s, _ in estimates),
+            "runs": {"fit": [round(s, 4) for s, _ in fits], "estimate": [round(s, 4) for s, _ in estimates]},
+            "threads": threads, "model_bytes": len(model.to_bytes()),
+            "values": {"mae": est.mae, "rmse": est.rmse, "mae_lower": est.mae_lower, "mae_upper": est.mae_upper,
+                       "rmse_lower": est.rmse_lower, "rmse_upper": est.rmse_upper}}
+
+
+NANNYML_DLE_SCRIPT = r"""
+import json, os, sys, time, warnings
+os.environ["NML_DISABLE_USAGE_LOGGING"] = "1"
+warnings.filterwarnings("ignore")  # "the resulting number of chunks is too low": one chunk is the point
+import numpy as np, pandas as pd
+import nannyml as nml
+
+runs, threads = json.loads(sys.argv[1]), int(sys.argv[2])
+# NannyML's default LightGBM nanny models (hyperparameters=None) take every core; n_jobs=k changes only that.
+hyperparameters = {"n_jobs": threads} if threads > 0 else None
+
+def timed(f):
+    t0 = time.perf_counter(); out = f(); return time.perf_counter() - t0, out
+
+out = {"version": nml.__version__, "runs": []}
+for path, repeats in runs:
+    data = np.load(path)
+    features = [f"x{i}" for i in range(data["ref_x"].shape[1])]
+
+    def frame(name, labels):
+        df = pd.DataFrame(data[f"{name}_x"], columns=features)
+        df["y_pred"] = data[f"{name}_pred"]
+        if labels:
+            df["y_true"] = data[f"{name}_y"]
+        return df
+
+    reference, analysis = frame("ref", True), frame("ana", False)
+    new = lambda: nml.DLE(feature_column_names=features, y_pred="y_pred", y_true="y_true", metrics=["mae", "rmse"],
+                          chunk_number=1, hyperparameters=hyperparameters)
+    fits = [timed(lambda: new().fit(reference.copy())) for _ in range(repeats)]
+    dle = fits[-1][1]
+    estimates = [timed(lambda: dle.estimate(analysis.copy())) for _ in range(repeats)]
+    row = estimates[-1][1].filter(period="analysis").to_df(multilevel=False).iloc[-1]
+    values = {}
+    for m in ("mae", "rmse"):
+        values[m] = float(row[f"{m}_value"])
+        for key, col in (("lower", "lower_confidence_boundary"), ("upper", "upper_confidence_boundary")):
+            if f"{m}_{col}" in row.index and pd.notna(row[f"{m}_{col}"]):
+                values[f"{m}_{key}"] = float(row[f"{m}_{col}"])
+    out["runs"].append({"fit": min(s for s, _ in fits), "estimate": min(s for s, _ in estimates),
+                        "runs": {"fit": [round(s, 4) for s, _ in fits],
+                                 "estimate": [round(s, 4) for s, _ in estimates]},
+                        "values": values})
+print(json.dumps(out))
+"""
+
+
+def run_nannyml_regression(datasets: list[tuple[dict[str, np.ndarray], int]], threads: int, work: Path) -> dict:
+    """NannyML's DLE on each ``(data, repeats)`` in one subprocess (one import of NannyML)."""
+    runs = []
+    for i, (data, repeats) in enumerate(datasets):
+        path = work / f"regression-{i}.npz"
+        np.savez(path, **data)
+        runs.append([str(path), repeats])
+    out = subprocess.run([str(nannyml_python()), "-c", NANNYML_DLE_SCRIPT, json.dumps(runs), str(threads)],
+                         stdout=subprocess.PIPE, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def realised_regression(data: dict[str, np.ndarray]) -> tuple[dict[str, float], dict[str, float]]:
+    """The analysis set's realised MAE and RMSE, and their sampling sd at its size (delta method for RMSE)."""
+    from lakeops.evaluate import regression as reg
+
+    real = reg.realised(reg.tally(prediction=data["ana_pred"], label=data["ana_y"]))
+    abs_e = np.abs(data["ana_pred"] - data["ana_y"])
+    n = abs_e.size
+    sd = {"mae": float(abs_e.std(ddof=1) / np.sqrt(n)),
+          "rmse": float((abs_e**2).std(ddof=1) / np.sqrt(n) / (2 * real.rmse))}
+    return {"mae": real.mae, "rmse": real.rmse}, sd
+
+
+def main_regression(args: argparse.Namespace) -> int:
+    from lakeops.evaluate import regression as reg
+
+    n = args.rows
+    load_before = os.getloadavg()[0]  # this machine may be shared: the timings are only as clean as it was idle
+    print(f"regression data: {args.reference:,} reference rows, {n:,} analysis rows with x0 shifted "
+          f"(seed {args.seed})", flush=True)
+    data = make_regression_data(args.reference, n, args.seed)
+    real, sampling = realised_regression(data)
+    ref_real = reg.realised(reg.tally(prediction=data["ref_pred"], label=data["ref_y"]))
+    # Both sides fit their nanny models on the same finite reference; the error that leaves in an estimate
+    # is of the order of the reference MAE's own sampling sd.
+    ref_sd = float(np.abs(data["ref_pred"] - data["ref_y"]).std(ddof=1) / np.sqrt(args.reference))
+    results: dict = {"reference_rows": args.reference, "rows": n, "cores": os.cpu_count(), "seed": args.seed,
+                     "load_average_before": load_before, "goals": REGRESSION_GOALS, "realised": {**real, "sampling_sd": sampling},
+                     "reference_realised": {"mae": ref_real.mae, "rmse": ref_real.rmse, "mae_sampling_sd": ref_sd}}
+
+    lk = run_lakeops_regression(data, args.threads, args.repeats)
+    results["lakeops"] = lk
+    print(f"  lakeops: fit {lk['fit']:.3f} s {lk['runs']['fit']}, estimate {lk['estimate']:.3f} s "
+          f"{lk['runs']['estimate']} ({args.threads} thread{'s' if args.threads > 1 else ''})", flush=True)
+
+    # The accuracy sweep: more seeds (reference and analysis drawn afresh), errors only.
+    sweep_seeds = [args.seed + 1 + i for i in range(args.accuracy_seeds)]
+    sweep = {s: make_regression_data(args.reference, args.accuracy_rows, s) for s in sweep_seeds}
+    sweep_errors: dict[str, dict[str, list[float]]] = {"lakeops": {"mae": [], "rmse": []},
+                                                       "nannyml": {"mae": [], "rmse": []}}
+    for d in sweep.values():
+        truth, _ = realised_regression(d)
+        values = run_lakeops_regression(d, args.threads, 1)["values"]
+        for m in ("mae", "rmse"):
+            sweep_errors["lakeops"][m].append(values[m] - truth[m])
+
+    nml = None
+    nml_threads = "all cores" if args.nannyml_threads <= 0 else f"{args.nannyml_threads} thread(s)"
+    if not args.skip_nannyml:
+        print(f"running NannyML 0.13 DLE in {NANNYML_VENV.name} ({args.repeats} fits, {args.repeats} estimates, "
+              f"LightGBM on {nml_threads}; then {len(sweep)} accuracy seeds)", flush=True)
+        with tempfile.TemporaryDirectory(prefix="lakeops-performance-bench-") as tmp:
+            out = run_nannyml_regression([(data, args.repeats), *((d, 1) for d in sweep.values())],
+                                         args.nannyml_threads, Path(tmp))
+        nml = {"version": out["version"], "threads": args.nannyml_threads, **out["runs"][0]}
+        results["nannyml"] = nml
+        for d, run in zip(sweep.values(), out["runs"][1:], strict=True):
+            truth, _ = realised_regression(d)
+            for m in ("mae", "rmse"):
+                sweep_errors["nannyml"][m].append(run["values"][m] - truth[m])
+        print(f"  NannyML: fit {nml['fit']:.3f} s {nml['runs']['fit']}, estimate {nml['estimate']:.3f} s "
+              f"{nml['runs']['estimate']}", flush=True)
+
+    print(f"\nDLE at {n:,} rows, reference {args.reference:,}, best of {args.repeats}, {os.cpu_count()} cores "
+          f"(load average before: {load_before:.1f}): lakeops (XGBoost, {args.threads} thread"
+          f"{'s' if args.threads > 1 else ''}) vs NannyML {nml['version'] if nml else '(skipped)'} "
+          f"(LightGBM, {nml_threads})")
+    print(f"  {'':10}{'fit s':>9}  {'estimate s':>10}")
+    print(f"  {'lakeops':10}{lk['fit']:9.3f}  {lk['estimate']:10.3f}")
+    if nml:
+        ratios = {"fit": nml["fit"] / lk["fit"], "estimate": nml["estimate"] / lk["estimate"],
+                  "total": (nml["fit"] + nml["estimate"]) / (lk["fit"] + lk["estimate"])}
+        results["ratio"] = ratios
+        print(f"  {'NannyML':10}{nml['fit']:9.3f}  {nml['estimate']:10.3f}")
+        print(f"  {'ratio':10}{ratios['fit']:8.1f}x  {ratios['estimate']:9.1f}x   (fit + estimate: "
+              f"{ratios['total']:.1f}x)")
+        goal = REGRESSION_GOALS["estimate_vs_nannyml"]
+        print(f"  NannyML / lakeops estimate: {ratios['estimate']:.1f}x (goal >= {goal:g}x)"
+              + ("" if ratios["estimate"] >= goal else "  NOT MET"))
+
+    print(f"\nvalues at seed {args.seed} (realised on the analysis labels; reference realised MAE {ref_real.mae:.4f} "
+          f"+- {ref_sd:.4f}, RMSE {ref_real.rmse:.4f})")
+    print(f"  {'':6}{'realised':>9}  {'+-1 sd':>7}  {'lakeops':>9}  {'|error|':>8}  {'NannyML':>9}  {'|error|':>8}  "
+          f"{'lakeops band':>17}")
+    errors: dict = {}
+    for m in ("mae", "rmse"):
+        ours = lk["values"][m]
+        errors[m] = {"lakeops": abs(ours - real[m])}
+        row = f"  {m.upper():6}{real[m]:9.4f}  {sampling[m]:7.4f}  {ours:9.4f}  {errors[m]['lakeops']:8.4f}"
+        if nml:
+            theirs = nml["values"][m]
+            errors[m]["nannyml"] = abs(theirs - real[m])
+            row += f"  {theirs:9.4f}  {errors[m]['nannyml']:8.4f}"
+        else:
+            row += f"  {'':9}  {'':8}"
+        print(row + f"  [{lk['values'][f'{m}_lower']:.4f}, {lk['values'][f'{m}_upper']:.4f}]")
+    if nml and all(k in nml["values"] for k in ("mae_lower", "mae_upper")):
+        print(f"  NannyML MAE band [{nml['values']['mae_lower']:.4f}, {nml['values']['mae_upper']:.4f}]")
+    results["abs_error"] = errors
+
+    if sweep:
+        print(f"\naccuracy over {len(sweep)} more seeds ({args.reference:,} reference rows, {args.accuracy_rows:,} "
+              f"shifted analysis rows each): mean |error|, and lakeops's minus NannyML's +- 1 se "
+              f"(signed errors in the JSON)")
+        summary: dict = {}
+        for m in ("mae", "rmse"):
+            ours = float(np.mean(np.abs(sweep_errors["lakeops"][m])))
+            summary[m] = {"lakeops": ours}
+            row = f"  {m.upper():6}lakeops {ours:.4f}"
+            if nml:
+                theirs = float(np.mean(np.abs(sweep_errors["nannyml"][m])))
+                # Paired by seed (both sides fit the same reference): worse only if lakeops's |error| is larger
+                # by more than 2 standard errors of the mean paired difference.
+                diff = np.abs(sweep_errors["lakeops"][m]) - np.abs(sweep_errors["nannyml"][m])
+                se = float(diff.std(ddof=1) / np.sqrt(diff.size)) if diff.size > 1 else float("inf")
+                no_worse = bool(diff.mean() <= 2 * se)
+                summary[m].update(nannyml=theirs, paired_diff=float(diff.mean()), paired_diff_se=se, no_worse=no_worse)
+                row += (f"  NannyML {theirs:.4f}  paired difference {diff.mean():+.5f} +- {se:.5f}"
+                        + ("" if no_worse else "  WORSE"))
+            print(row)
+        results["accuracy_sweep"] = {"seeds": sweep_seeds, "rows": args.accuracy_rows, "mean_abs_error": summary,
+                                     "errors": sweep_errors}
+
+    RESULTS_REGRESSION.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS_REGRESSION.write_text(json.dumps(results, indent=1, default=str))
+    print(f"results: {RESULTS_REGRESSION}")
+    return 0
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -109,6 +109,8 @@ class ProblemSpec:
     residuals: bool
     #: Columns computed from the others after the daily frame is joined.
     derive: Callable[[pd.DataFrame], pd.DataFrame] | None = None
+    #: The title of the section with the model output's distribution against its baseline.
+    output_title: str = "Score distribution"
 
     def metric(self, column: str) -> Metric:
         return next(m for m in self.metrics if m.column == column)
@@ -223,6 +225,7 @@ REGRESSION = ProblemSpec(
     ),
     residuals=True,
     derive=_coverage_band,
+    output_title="Prediction distribution",
 )
 
 SPECS = {spec.problem_type: spec for spec in (BINARY, REGRESSION)}
