@@ -124,6 +124,22 @@ def test_an_added_column_is_applied_in_place_and_old_rows_read_null(spark, lake)
     assert not again.in_place and lake.version("test.events") == version
 
 
+def test_a_nested_column_is_added_in_place_and_new_rows_carry_it(spark, lake):
+    """A list of structs (as ml.model_validations.checks gained in 0.3.0) is added like any column."""
+    checks = pa.list_(pa.struct([("metric", pa.string()), ("value", pa.float64()), ("passed", pa.bool_())]))
+    nested = replace(EVENTS, schema=EVENTS.schema.append(pa.field("checks", checks)), version=2)
+    _v1_table(spark, lake)
+    change = lake.evolve(nested)
+    assert [f.name for f in change.add] == ["checks"]
+    assert lake.read_arrow("test.events")["checks"].null_count == 50
+    rows = events(spark, D2, 3).selectExpr("*", "array(named_struct('metric', 'rmse', 'value', 1.5d, 'passed', true)) "
+                                                "as checks")
+    lake.overwrite(rows, nested, partitions={"ds": [D2]})
+    got = lake.read("test.events").where("ds = date'2024-01-02'").select("checks").collect()
+    assert [r["checks"][0]["metric"] for r in got] == ["rmse"] * 3
+    assert lake.read("test.events").where("checks is null").count() == 30  # D1's old rows
+
+
 def test_a_map_over_files_written_before_the_column_reads_it_as_null(spark, lake):
     _v1_table(spark, lake)
     lake.evolve(EVENTS_V2)

@@ -41,8 +41,9 @@ MANIFESTS = sorted(FIXTURES.glob("lakeops-*.json"))
 
 
 def test_there_is_a_fixture_of_the_release_before_each_contract_change():
-    """Contract version 2 of ml.job_runs came with 0.2.0: the 0.1.0 lake is the one before it."""
-    assert [json.loads(m.read_text())["lakeops_version"] for m in MANIFESTS] == ["0.1.0"]
+    """Contract version 2 of ml.job_runs came with 0.2.0: the 0.1.0 lake is the one before it; 0.3.0's
+    contract changes (the regression columns, the gate's checks) have the 0.2.0 lake."""
+    assert [json.loads(m.read_text())["lakeops_version"] for m in MANIFESTS] == ["0.1.0", "0.2.0"]
     for manifest in MANIFESTS:
         assert (FIXTURES / f"{manifest.stem}.tar.gz").is_file()
 
@@ -54,13 +55,16 @@ def _extract(manifest: Path, into: Path) -> tuple[dict, Path]:
     return meta, into / "lakehouse"
 
 
-def _partitions(root: Path) -> dict[tuple[str, tuple], tuple[int, str]]:
-    """Every table's rows per partition (their columns at the time), as ``fp``: row count and a hash."""
+def _partitions(root: Path, columns: dict[str, list[str]] | None = None) -> dict[tuple[str, tuple], tuple[int, str]]:
+    """Every table's rows per partition, as ``fp``: row count and a hash of their columns at the time, or of
+    ``columns[table]`` (an old release's columns: an upgrade adds null columns, and that is no change)."""
     storage = storage_for(str(root))
     found = {}
     for name in table_names(storage):
         snap = open_snapshot(storage, name)
         rows = snap.read_arrow()
+        if columns is not None and name in columns:
+            rows = rows.select(columns[name])
         cols = list(snap.spec.partition_by)
         for key in {tuple(r[c] for c in cols) for r in rows.select(cols).to_pylist()} if cols else {()}:
             part = rows
@@ -88,6 +92,8 @@ def test_an_older_lakehouse_is_upgraded_in_place_and_runs_on(manifest, tmp_path,
     plan = DemoPlan(**meta["plan"])
     last = date.fromisoformat(meta["last_day"])
     old = _partitions(root)
+    old_columns = {name: open_snapshot(storage_for(str(root)), name).read_arrow().schema.names
+                   for name in table_names(storage_for(str(root)))}
 
     # 1. Every job refuses the lake, before Spark, naming the command.
     with pytest.raises(OutdatedTableError, match="run `lakeops upgrade`"):
@@ -98,7 +104,11 @@ def test_an_older_lakehouse_is_upgraded_in_place_and_runs_on(manifest, tmp_path,
     # 2. The upgrade: listed, applied, then nothing left to do.
     assert main([*args, "upgrade", "--dry-run"]) == 0
     listing = capsys.readouterr().out
-    assert "ml.job_runs: add column(s) lakeops_version (string); record contract v2" in listing
+    if meta["lakeops_version"] == "0.1.0":
+        assert "ml.job_runs: add column(s) lakeops_version (string); record contract v2" in listing
+    # 0.3.0: the gate's checks and the regression columns.
+    assert "ml.model_validations: add column(s) problem_type (string), checks (" in listing
+    assert "ml.performance_metrics: add column(s) mae (double), rmse (double)" in listing
     assert f"move from file://{meta['written_at']}/mlartifacts" in listing
     assert "dry run: nothing was changed" in listing
     assert _partitions(root) == old  # a dry run commits nothing
@@ -125,16 +135,18 @@ def test_an_older_lakehouse_is_upgraded_in_place_and_runs_on(manifest, tmp_path,
     # partition the old release wrote is as it was, in the columns it had.
     delay = settings.model(model).label_delay_days
     relabelled = {last - timedelta(days=i) for i in range(delay)}
-    after = _partitions(root)
+    after = _partitions(root, old_columns)
     for (name, key), fp in old.items():
         if any(isinstance(v, date) and v in relabelled for v in key) or name == "ml.job_runs":
             continue
         assert after.get((name, key)) == fp, f"{name} {key} changed"
-    # ml.job_runs is a log: the old rows are all there, null in the column 0.2.0 added, new rows carry it.
+    # ml.job_runs is a log: the old rows are all there (null in the column 0.2.0 added when an older release
+    # wrote them, else that release's version), and the new rows carry this release's.
     runs = open_snapshot(storage, "ml.job_runs").read_arrow()
     by_version = {v: runs.filter(pa.compute.equal(runs["lakeops_version"], v)).num_rows
                   for v in set(runs["lakeops_version"].drop_null().to_pylist())}
-    assert runs["lakeops_version"].null_count == old[("ml.job_runs", ())][0]
+    old_rows = runs["lakeops_version"].null_count + by_version.pop(meta["lakeops_version"], 0)
+    assert old_rows == old[("ml.job_runs", ())][0]
     assert set(by_version) == {__version__} and by_version[__version__] >= 4 * len(new_days)
 
     # 5. Every analyst query runs on the upgraded lake.

@@ -117,7 +117,8 @@ def conform(df: DataFrame, spec: TableSpec) -> DataFrame:
             raise SchemaMismatchError(
                 f"{spec.name}: unexpected column {f.name!r}; the table has {', '.join(expected)}"
             )
-        if f.dataType != expected[f.name]:
+        # simpleString leaves nullability out, also inside a list or a struct (containsNull, a field's nullable).
+        if f.dataType.simpleString() != expected[f.name].simpleString():
             raise SchemaMismatchError(
                 f"{spec.name}: column {f.name!r} has type {f.dataType.simpleString()}, "
                 f"the table declares {expected[f.name].simpleString()}"
@@ -125,7 +126,10 @@ def conform(df: DataFrame, spec: TableSpec) -> DataFrame:
     missing = [name for name in expected if name not in seen]
     if missing:
         raise SchemaMismatchError(f"{spec.name}: missing column(s) {', '.join(map(repr, missing))}")
-    return df.select(*expected)
+    types = {f.name: f.dataType for f in df.schema.fields}
+    # A nested column whose only difference is nullability takes the table's (nullable) type.
+    return df.select(*[df[name].cast(typ).alias(name) if types[name] != typ else df[name]
+                       for name, typ in expected.items()])
 
 
 def same_type(a: pa.DataType, b: pa.DataType) -> bool:
