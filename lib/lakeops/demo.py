@@ -130,15 +130,16 @@ def run_demo(settings: Settings, plan: DemoPlan, *, reset: bool = False, out: Te
         f"and the {delay} day(s) before, whose labels arrived), score, monitor and judge the alert rules; a retrain "
         "request trains, validates and (when the challenger wins) promotes a new champion:")
     say(f"  {'day':<10}  {'model':<16}  {'rows':>6}  {'ver':>3}  {'max PSI':>7}  {'column':<24}  {'estimate':>10}  "
-        f"{'band':<13}  {'realised (day)':<18}  alerts (+ firing, - resolved)")
-    report = None
+        f"{'band':<13}  {'realised (day)':<30}  alerts (+ firing, - resolved)")
+    reports: dict[str, Path | str] = {}
     with _webhook(storage) as receiver:
         for i, d in enumerate(days, start=1):
             stages.run_generate(settings, start=d, end=d, hosts=plan.hosts, seed=plan.seed,
                                 drift_start=plan.drift_start, drift_end=plan.drift_end)
             for model in models:
                 scored, monitored = model_day(settings, model, d)
-                report = monitored.reports[-1] if monitored.reports else report
+                if monitored.reports:
+                    reports[model] = monitored.reports[-1]
                 say.progress(_day_line(d, model, scored, monitored), i, len(days))
                 for request in monitored.retrain_requests:
                     _retrain(say, settings, model, request)
@@ -146,10 +147,10 @@ def run_demo(settings: Settings, plan: DemoPlan, *, reset: bool = False, out: Te
         say(f"the local webhook receiver got {receiver.summary()} (Alertmanager's payload), saved in "
             f"{receiver.folder}")
     say(f"done in {time.monotonic() - t0:.0f} s")
-    _next_steps(say, settings, root, report, plan)
-    if report is None:  # DemoPlan keeps days after training, and each day's monitor writes its pages
+    _next_steps(say, settings, root, reports, plan)
+    if MODEL not in reports:  # DemoPlan keeps days after training, and each day's monitor writes its pages
         raise LakeopsError("the demo wrote no report page")
-    return report
+    return reports[MODEL]
 
 
 def _day_line(d: date, model: str, scored: ScoreResult, monitored: MonitorResult) -> str:
@@ -160,11 +161,11 @@ def _day_line(d: date, model: str, scored: ScoreResult, monitored: MonitorResult
     estimate = f"{q.metric} {q.estimated:.3g}" if q else "-"
     band = f"{q.lower:.3g}-{q.upper:.3g}" if q and q.lower is not None and q.upper is not None else "-"
     late = [x for x in monitored.late if x.realised is not None]
-    realised = ", ".join(f"{x.realised:.3g} ({x.ds:%m-%d})" for x in late[-1:]) or "-"
-    covered = [x for x in late[-1:] if x.coverage is not None]
-    alerts = _alert_line(monitored) + (f"; interval covers {covered[0].coverage:.0%}" if covered else "")
+    # A regression model's realised day also says how many labels its interval held.
+    realised = ", ".join(f"{x.realised:.3g} ({x.ds:%m-%d}" + (f", {x.coverage:.0%} in interval)" if x.coverage
+                                                             is not None else ")") for x in late[-1:]) or "-"
     return (f"  {d.isoformat():<10}  {model:<16}  {scored.rows:>6,}  {s.model_version:>3}  {s.max_psi:>7.3f}  "
-            f"{s.max_psi_column:<24}  {estimate:>10}  {band:<13}  {realised:<18}  {alerts}")
+            f"{s.max_psi_column:<24}  {estimate:>10}  {band:<13}  {realised:<30}  {_alert_line(monitored)}")
 
 
 def daily_cycle(
@@ -290,14 +291,15 @@ def _check_lake(storage: Storage, *, reset: bool) -> None:
     storage.remove_tree(storage.root)
 
 
-def _next_steps(say: _Printer, settings: Settings, root: str, report: Path | str | None, plan: DemoPlan) -> None:
+def _next_steps(say: _Printer, settings: Settings, root: str, reports: dict[str, Path | str],
+                plan: DemoPlan) -> None:
     lake = f"--lake {root}"
     tracking = settings.mlflow.tracking_uri or f"sqlite:///{Path(root) / 'mlflow.db'}"
     week_end = plan.end.isoformat()
     say("")
     say("where to look next:")
-    if report is not None:
-        say(f"  the drift report      {report}")
+    for model, report in reports.items():
+        say(f"  the report of {model:<16} {report}")
     say(f"  MLflow runs, registry .venv/bin/mlflow ui --backend-store-uri {tracking}")
     say("  SQL over the tables   (well under a second, no JVM)")
     say(f"    .venv/bin/lakeops {lake} sql -f sql/queries/columns_drifted_this_week.sql "
@@ -310,6 +312,11 @@ def _next_steps(say: _Printer, settings: Settings, root: str, report: Path | str
         f"--param ds={week_end} --param days=14")
     say(f"    .venv/bin/lakeops {lake} sql -f sql/queries/open_alerts.sql --param model={MODEL} --param ds={week_end}")
     say(f"    .venv/bin/lakeops {lake} sql -f sql/queries/why_does_this_version_exist.sql --param model={MODEL}")
+    if "latency_forecast" in reports:
+        say(f"    .venv/bin/lakeops {lake} sql -f sql/queries/regression_error_by_day.sql --param model=latency_forecast "
+            f"--param start={plan.train_ds + timedelta(days=1)} --param end={week_end}")
+        say(f"    .venv/bin/lakeops {lake} sql -f sql/queries/largest_misses_on_a_day.sql --param ds={plan.drift_start} "
+            "--param top=10")
     say("  the Airflow DAGs      make airflow   (then open http://127.0.0.1:8080)")
     if logs.redirected() is not None:
         say(f"  Spark, MLflow, XGBoost output  {logs.redirected()}")
