@@ -33,7 +33,7 @@ create table if not exists ml.model_validations (
     requested_by string,
     decided_at timestamp,
     problem_type string,
-    checks array<struct<metric: string, slice_key: string, slice_value: string, higher_is_better: boolean, threshold: double, min_absolute_change: double, min_relative_change: double, challenger: double, champion: double, rows: bigint, passed: boolean, note: string>>,
+    checks array<struct<metric: string, slice_key: string, slice_value: string, higher_is_better: boolean, threshold: double, min_absolute_change: double, min_relative_change: double, challenger: double, champion: double, rows: bigint, passed: boolean, note: string>>,  -- noqa: LT05
     challenger_metrics array<struct<metric: string, value: double>>,
     champion_metrics array<struct<metric: string, value: double>>
 )
