@@ -3,9 +3,9 @@
 A model's config says its ``problem_type`` (:data:`lakeops.constants.PROBLEM_TYPES`);
 :func:`problem` gives the :class:`ProblemType` that answers, for that type:
 
-- the label's Arrow type in ``features.<model>``;
-- the columns scoring writes (:attr:`ProblemType.output_fields`) and which one is the
-  model's output that drift watches (:attr:`ProblemType.score_column`);
+- which column of ``predictions.<model>`` is the model's output that drift watches
+  (:attr:`ProblemType.score_column`; the label's type and the columns scoring writes
+  are the table contracts', :data:`lakeops.lake.tables.LABEL_TYPES` and ``OUTPUT_FIELDS``);
 - the XGBoost objective, and the metric trials are compared on;
 - the metrics of a set of rows (:meth:`ProblemType.evaluate`), which the champion gate's
   thresholds may name, and which way each is better (:attr:`ProblemType.metrics`);
@@ -24,13 +24,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
 from lakeops.constants import PROBLEM_METRICS, PROBLEM_TYPES
 from lakeops.evaluate import metrics, regression
 from lakeops.evaluate.calibration import Platt
 from lakeops.evaluate.interval import PREDICTION, Conformal
-from lakeops.lake.tables import LABEL_TYPES, OUTPUT_FIELDS
 
 #: The stored output of a model version: what maps its booster's margin to what is scored.
 Output = Platt | Conformal
@@ -41,9 +39,7 @@ class ProblemType:
     """One problem type's answers (see the module docstring)."""
 
     name: str
-    label_type: pa.DataType
     score_column: str
-    output_fields: tuple[tuple[str, pa.DataType], ...]
     objective: str
     #: What trials are compared on, and whether higher is better.
     trial_metric: str
@@ -77,15 +73,11 @@ class Regression(ProblemType):
 
 
 BINARY = Binary(
-    name="binary", label_type=LABEL_TYPES["binary"], score_column="score",
-    output_fields=tuple(OUTPUT_FIELDS["binary"]),
-    objective="binary:logistic", trial_metric="auc",
+    name="binary", score_column="score", objective="binary:logistic", trial_metric="auc",
     metrics=PROBLEM_METRICS["binary"],
 )
 REGRESSION = Regression(
-    name="regression", label_type=LABEL_TYPES["regression"], score_column=PREDICTION,
-    output_fields=tuple(OUTPUT_FIELDS["regression"]),
-    objective="reg:squarederror", trial_metric="rmse",
+    name="regression", score_column=PREDICTION, objective="reg:squarederror", trial_metric="rmse",
     metrics=PROBLEM_METRICS["regression"],
 )
 

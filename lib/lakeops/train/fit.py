@@ -91,11 +91,13 @@ def fit(
     label: str,
     cfg: TrainConfig,
     params: Mapping[str, Any],
-    scale_pos_weight: float | None,
+    objective: str = "binary:logistic",
+    scale_pos_weight: float | None = None,
 ) -> xgboost.Booster:
     """Fit one model on encoded rows; returns its booster (trimmed to the best iteration).
 
-    ``scale_pos_weight`` None fits a regressor (squared error, early stopping on RMSE).
+    ``objective`` is the problem type's (:mod:`lakeops.evaluate.problems`): ``binary:logistic`` fits a
+    classifier (early stopping on logloss), ``reg:squarederror`` a regressor (early stopping on RMSE).
     """
     from xgboost.spark import SparkXGBClassifier, SparkXGBRegressor
 
@@ -110,10 +112,13 @@ def fit(
         "verbose": False,  # per-iteration eval lines; the trial's outcome is logged instead
     }
     estimator: SparkXGBClassifier | SparkXGBRegressor
-    if scale_pos_weight is None:
-        estimator = SparkXGBRegressor(**common, objective="reg:squarederror", eval_metric="rmse", **params)
+    if objective.startswith("reg:"):
+        estimator = SparkXGBRegressor(**common, objective=objective, eval_metric="rmse", **params)
+    elif objective == "binary:logistic":
+        weight: dict[str, Any] = {} if scale_pos_weight is None else {"scale_pos_weight": scale_pos_weight}
+        estimator = SparkXGBClassifier(**common, eval_metric="logloss", **weight, **params)
     else:
-        estimator = SparkXGBClassifier(**common, eval_metric="logloss", scale_pos_weight=scale_pos_weight, **params)
+        raise ValueError(f"no estimator for objective {objective!r}")
     booster = estimator.fit(train).get_booster()
     best = booster.best_iteration if booster.attr("best_iteration") is not None else None
     if best is not None:

@@ -274,7 +274,7 @@ def _search(data: TrainingData, model: ModelConfig, experiment: str) -> Trial:
         with mlflow.start_run(experiment_id=experiment, run_name=f"trial {i}", nested=True):
             mlflow.log_params(params)
             booster = fit(data.encoded, features=data.features, label=model.label, cfg=cfg, params=params,
-                          scale_pos_weight=data.scale_pos_weight)
+                          objective=kind.objective, scale_pos_weight=data.scale_pos_weight)
             y, margin = data.margins(validation_rows, booster)
             output = raw.probability(margin) if model.problem_type == "binary" else margin.astype(np.float64)
             evaluation = kind.evaluate(y, output, threshold=0.5)
