@@ -260,6 +260,7 @@ def render_day(
         top_cards=_cards(columns, histograms, features, "hist", draw),
         score_cards=_cards(columns, histograms, scores, "score", draw),
         output_title=spec.output_title,
+        output_noun=spec.output_noun,
         perf=performance.build(performance_metrics, ds, days=trend_days, events=events, spec=spec),
         residuals=residual_section.build(residual_rows, ds) if spec.residuals else None,
         alerts=alert_section.build(alerts, ds),

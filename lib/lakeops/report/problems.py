@@ -111,6 +111,8 @@ class ProblemSpec:
     derive: Callable[[pd.DataFrame], pd.DataFrame] | None = None
     #: The title of the section with the model output's distribution against its baseline.
     output_title: str = "Score distribution"
+    #: What the model outputs, in prose ("the score", "the prediction").
+    output_noun: str = "the score"
 
     def metric(self, column: str) -> Metric:
         return next(m for m in self.metrics if m.column == column)
@@ -226,6 +228,7 @@ REGRESSION = ProblemSpec(
     residuals=True,
     derive=_coverage_band,
     output_title="Prediction distribution",
+    output_noun="the prediction",
 )
 
 SPECS = {spec.problem_type: spec for spec in (BINARY, REGRESSION)}
