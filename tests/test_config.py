@@ -277,4 +277,4 @@ def test_choices_match_lakeops_constants():
         assert set(kind.needs) <= set(kind.keys) <= set(constants.ALERT_RULE_LIMITS), name
     # The metrics a gate threshold may name are what each problem type's evaluation returns.
     for name, known in constants.PROBLEM_METRICS.items():
-        assert problem(name).metrics == known
+        assert problem(name).metrics == known and problem(name).name == name

@@ -156,8 +156,9 @@ def tally(*, prediction: np.ndarray, label: np.ndarray, lower: np.ndarray | None
     if p.ndim != 1:
         raise ValueError(f"prediction must be 1-d, got shape {p.shape}")
     n = p.size
-    y = _floats("label", label, n)
-    assert y is not None
+    y = np.asarray(label, dtype=np.float64)
+    if y.shape != (n,):
+        raise ValueError(f"label must be 1-d with {n} rows like prediction, got shape {y.shape}")
     if np.isnan(p).any():
         raise ValueError("prediction has NaN values")
     labelled = ~np.isnan(y)
@@ -378,8 +379,8 @@ def conformal_half_width(abs_residuals: np.ndarray, *, coverage: float) -> float
 #: its conditional mean, which is usually smooth, so few shallow trees with big leaves fit it as well as
 #: NannyML's 100 LightGBM trees of 31 leaves (bench/performance.py --problem regression, and a harder
 #: world with interactions and t-noise: 100 rounds of depth 4 at eta 0.1 were no more accurate, the
-#: error being the holdout's sampling error), and predicting costs in proportion to the trees walked:
-#: 2 x 20 trees of depth 5 take about 0.45 s per million rows on one thread.
+#: error being the holdout's sampling error), and predicting costs in proportion to the trees walked
+#: (the README's benchmark section has the figures).
 DLE_ROUNDS = 20
 DLE_PARAMS: dict[str, Any] = {"objective": "reg:squarederror", "tree_method": "hist", "max_depth": 5, "eta": 0.3,
                               "max_bin": 256, "subsample": 1.0, "lambda": 1.0}

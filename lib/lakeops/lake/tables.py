@@ -442,8 +442,8 @@ PERFORMANCE_REFERENCE = TableSpec(
             ("rmse", pa.float64()),
             ("r2", pa.float64()),
             ("label_mean", pa.float64()),
-            # Standard deviation of the per-row absolute and squared errors on the holdout: the DLE
-            # estimate's band at n rows is 3 x sd / sqrt(n) (lakeops.evaluate.regression).
+            # Standard deviation of the per-row absolute and squared errors on the holdout: what the
+            # DLE estimate's band at n rows is made from (lakeops.evaluate.regression.DleReference).
             ("abs_error_sd", pa.float64()),
             ("squared_error_sd", pa.float64()),
             ("interval_coverage_target", pa.float64()),  # train.interval_coverage
