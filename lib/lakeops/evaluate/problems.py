@@ -66,10 +66,8 @@ class Binary(ProblemType):
 @dataclass(frozen=True)
 class Regression(ProblemType):
     def evaluate(self, y: np.ndarray, output: np.ndarray, *, threshold: float | None = None) -> dict[str, float]:
-        r = regression.realised(regression.tally(prediction=np.asarray(output, dtype=np.float64),
-                                                 label=np.asarray(y, dtype=np.float64)))
-        return {"n": float(r.n_labeled), "mae": r.mae, "rmse": r.rmse, "r2": r.r2, "bias": r.bias, "mape": r.mape,
-                "label_mean": r.label_mean}
+        return regression.as_metrics(regression.realised(regression.tally(
+            prediction=np.asarray(output, dtype=np.float64), label=np.asarray(y, dtype=np.float64))))
 
 
 BINARY = Binary(

@@ -256,6 +256,12 @@ def realised(t: ErrorTally) -> Realised:
     )
 
 
+def as_metrics(r: Realised) -> dict[str, float]:
+    """The metrics a regression model is judged and logged by (the gate's thresholds name them)."""
+    return {"n": float(r.n_labeled), "mae": r.mae, "rmse": r.rmse, "r2": r.r2, "bias": r.bias, "mape": r.mape,
+            "label_mean": r.label_mean}
+
+
 # --------------------------------------------------------------------------------------------- estimated (DLE)
 
 

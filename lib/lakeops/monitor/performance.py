@@ -139,7 +139,11 @@ def _row(ds: date, model_name: str, version: int, kind: str, key: str | None, va
         threshold=threshold, auc=q.auc, pr_auc=q.pr_auc, logloss=q.logloss, brier=q.brier, ece=q.ece,
         precision=q.precision, recall=q.recall, f1=q.f1,
     )
-    # NaN means "not defined here" (no labels, one class): SQL users get null.
+    return nan_to_null(row)
+
+
+def nan_to_null(row: dict[str, Any]) -> dict[str, Any]:
+    """NaN means "not defined here" (no labels, one class, constant labels): SQL users get null."""
     return {k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
 
 

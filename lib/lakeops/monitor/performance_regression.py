@@ -35,7 +35,7 @@ from lakeops.evaluate import regression
 from lakeops.evaluate.encoding import encode_arrow
 from lakeops.evaluate.interval import LOWER, PREDICTION, UPPER
 from lakeops.lake.tables import PERFORMANCE_METRICS, PERFORMANCE_REFERENCE, features_table, predictions_table
-from lakeops.monitor.performance import DayQuality, populations, within
+from lakeops.monitor.performance import DayQuality, nan_to_null, populations, within
 
 if TYPE_CHECKING:
     from lakeops.lake import Lake
@@ -57,30 +57,28 @@ def measure_regression(lake: Lake, model: ModelConfig, *, days: Sequence[date], 
     features_version = pinned[features_table(model.name)]
     rows, summary = [], []
     for (ds, key, value), t in sorted(tallies.items(), key=lambda kv: (kv[0][0], kv[0][1] or "", kv[0][2] or "")):
-        version = versions[ds]
-        est = regression.estimated(t, references.get(version)) if t.est_abs_n else None
+        version, reference = versions[ds], references.get(versions[ds])
+        est = regression.estimated(t, reference) if t.est_abs_n else None
         est_row = _row(ds, model.name, version, ESTIMATED, key, value, t)
         if est is not None:
             est_row.update(mae=est.mae, rmse=est.rmse, mae_lower=est.mae_lower, mae_upper=est.mae_upper,
                            rmse_lower=est.rmse_lower, rmse_upper=est.rmse_upper)
-        rows.append(est_row)
         real = regression.realised(t) if t.n_labeled else None
-        real_row = None
-        if real is not None:
+        if real is None:
+            est_row["features_version"] = features_version  # measured at this version, no labels yet
+            rows.append(nan_to_null(est_row))
+        else:
             real_row = _row(ds, model.name, version, REALISED, key, value, t)
             real_row.update(mae=real.mae, rmse=real.rmse, r2=real.r2, bias=real.bias, mape=real.mape,
-                            interval_coverage=real.coverage, label_mean=real.label_mean)
-            real_row["features_version"] = features_version
+                            interval_coverage=real.coverage, label_mean=real.label_mean,
+                            features_version=features_version)
             same = labelled[(ds, key, value)]
-            check = regression.estimated(same, references.get(version)) if same.est_abs_n else None
+            check = regression.estimated(same, reference) if same.est_abs_n else None
             if check is not None and check.mae_lower is not None:
                 real_row.update(estimated_mae=check.mae, estimated_rmse=check.rmse,
                                 mae_in_band=within(real.mae, check.mae_lower, check.mae_upper or np.nan),
                                 rmse_in_band=within(real.rmse, check.rmse_lower or np.nan, check.rmse_upper or np.nan))
-            rows.append(_clean(real_row))
-        else:
-            est_row["features_version"] = features_version
-        rows[-1 if real_row is None else -2] = _clean(est_row)
+            rows += [nan_to_null(est_row), nan_to_null(real_row)]
         if key is None:
             summary.append(DayQuality(ds, "MAE", est.mae if est is not None else np.nan,
                                       est.mae_lower if est is not None else None,
@@ -99,11 +97,6 @@ def _row(ds: date, model_name: str, version: int, kind: str, key: str | None, va
                label_coverage=t.n_labeled / t.n_scored if t.n_scored else None,
                prediction_mean=t.prediction_sum / t.n_scored if t.n_scored else None)
     return row
-
-
-def _clean(row: dict[str, Any]) -> dict[str, Any]:
-    # NaN means "not defined here" (no labels, constant labels): SQL users get null.
-    return {k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
 
 
 def _references(lake: Lake, model_name: str, versions: list[int]) -> dict[int, regression.DleReference]:
@@ -213,9 +206,7 @@ def _tallies(lake: Lake, model: ModelConfig, *, days: Sequence[date], versions: 
     labels = lake.read(source, where={"ds": list(days)}, version=pinned[source]).select(*keys, *needed)
     joined = preds.join(labels, on=keys, how="left").drop(*model.entity_keys)
     tallier = _Tallier(model.label, {k: tuple(v) for k, v in slices.items()}, dict(estimators))
-    collected = joined.mapInArrow(tallier, _TALLIES_DDL).toArrow() if hasattr(joined, "toArrow") else None
-    if collected is None:  # pragma: no cover - pyspark before 4 has no toArrow
-        collected = pa.Table.from_pandas(joined.mapInArrow(tallier, _TALLIES_DDL).toPandas(), preserve_index=False)
+    collected = joined.mapInArrow(tallier, _TALLIES_DDL).toArrow()
     found: dict[Population, regression.ErrorTally] = {}
     labelled: dict[Population, regression.ErrorTally] = {}
     for ds, key, value, values, known in zip(*(collected.column(c).to_pylist() for c in _TALLIES.names), strict=True):

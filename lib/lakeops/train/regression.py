@@ -94,15 +94,10 @@ def judge(*, validation: Rows, holdout: Rows, coverage: float, seed: int) -> Jud
                          upper=columns["prediction_upper"], est_abs=est_abs, est_sq=est_sq)
     reference = regression.DleReference.from_residuals(residual)
     real = regression.realised(t)
-    holdout_metrics = _metrics(real) | {"interval_coverage": real.coverage}
+    holdout_metrics = regression.as_metrics(real) | {"interval_coverage": real.coverage}
     estimate = regression.estimated(t, reference)
     log.info("holdout MAE %.4g (DLE estimate %.4g), RMSE %.4g (%.4g), R2 %.3f; %.0f%% interval +-%.4g covers %.1f%%",
              real.mae, estimate.mae, real.rmse, estimate.rmse, real.r2, 100 * coverage, interval.half_width,
              100 * real.coverage)
     vt = regression.realised(regression.tally(prediction=validation.prediction, label=validation.y))
-    return Judged(interval, dle, _metrics(vt), holdout_metrics, reference, estimate)
-
-
-def _metrics(r: regression.Realised) -> dict[str, float]:
-    return {"n": float(r.n_labeled), "mae": r.mae, "rmse": r.rmse, "r2": r.r2, "bias": r.bias, "mape": r.mape,
-            "label_mean": r.label_mean}
+    return Judged(interval, dle, regression.as_metrics(vt), holdout_metrics, reference, estimate)
