@@ -64,6 +64,7 @@ bench: check-env $(STAMP)
 	$(BIN)/python bench/interactive.py
 	$(BIN)/python bench/performance.py --quick
 	$(BIN)/python bench/performance.py --problem regression --quick
+	$(BIN)/python bench/performance.py --problem multiclass --quick
 	$(BIN)/python bench/prepare.py --repeats 1
 	$(BIN)/python bench/report_render.py
 

@@ -68,6 +68,34 @@ seed's errors are mostly the reference sample's luck. Goals: lakeops's
 estimate at least 10x faster at 1M rows, and its errors no worse than
 NannyML's. Figures go to ``bench/results/performance_regression.json``.
 
+Multiclass (``--problem multiclass``): CBPE one-vs-rest
+------------------------------------------------------
+Seeded numpy data: four classes, calibrated probabilities (the softmax of
+Gaussian logits with class offsets, so the classes differ in size), labels
+drawn from them, the prediction the argmax; a reference set (``--reference``
+rows, 100k) and an analysis set of ``--rows`` rows (1M). Both sides get the
+same arrays, and the labels as class names.
+
+(a) lakeops, what a monitoring run does: :func:`lakeops.evaluate.multiclass.label_indexes`
+    on the label names, :func:`~lakeops.evaluate.multiclass.tally`, then
+    :func:`~lakeops.evaluate.multiclass.estimated` and ``realised``.
+(b) NannyML 0.13 (same environment as above): ``CBPE(problem_type=
+    'classification_multiclass', y_pred_proba={class: column}, y_pred, y_true,
+    metrics=['roc_auc', 'f1', 'precision', 'recall', 'accuracy'], chunk_number=1)``
+    ``.fit(reference)`` then ``.estimate(analysis)`` without labels, and
+    ``PerformanceCalculator`` with the same arguments ``.calculate(analysis)``.
+    NannyML averages F1, precision and recall over the classes unweighted
+    (macro), as lakeops's ``macro_*`` do. Its CBPE fits an isotonic
+    calibrator per class where that lowers held-out ECE (reported per class);
+    CBPE with ``calibrator=NoopCalibrator()`` runs too, and is what the
+    expected values are compared with.
+
+Best of ``--repeats`` per side after one untimed lakeops warm-up. Goals, as the
+binary mode's: NannyML (estimate + calculate) / lakeops at least 20x at 1M rows,
+the estimates (macro AUC, F1, precision, recall, accuracy) equal to NannyML's
+without calibration to 1e-3, and the realised ones equal to NannyML's to 1e-4.
+Figures go to ``bench/results/performance_multiclass.json``.
+
 How to run
 ----------
 ``make bench`` runs the ``--quick`` smoke run (100k rows, no growth series);
@@ -76,6 +104,7 @@ the full run (about a minute once the NannyML environment exists)::
     .venv/bin/python bench/performance.py [--rows 1000000] [--scale 1,2,4,8] [--repeats 3] [--quick]
     .venv/bin/python bench/performance.py --problem regression [--rows 1000000] [--repeats 3] [--threads 1]
         [--nannyml-threads 1] [--accuracy-seeds 8] [--accuracy-rows 200000]
+    .venv/bin/python bench/performance.py --problem multiclass [--rows 1000000] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -94,6 +123,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "performance.json"
 RESULTS_REGRESSION = HERE / "results" / "performance_regression.json"
+RESULTS_MULTICLASS = HERE / "results" / "performance_multiclass.json"
 NANNYML_VENV = HERE / ".venv-nannyml"
 # statsmodels: NannyML 0.13.1 imports it (its joy plots) without declaring it; pandas < 3: 0.13 predates it.
 NANNYML_REQUIREMENTS = ["nannyml==0.13.*", "statsmodels", "pandas<3"]
@@ -224,8 +254,9 @@ def main(argv=None) -> int:
                         help="seconds: after a NannyML run slower than this, larger sizes are skipped")
     parser.add_argument("--skip-nannyml", action="store_true")
     parser.add_argument("--quick", action="store_true", help="smoke run: 100k rows, no growth series")
-    parser.add_argument("--problem", choices=("binary", "regression"), default="binary",
-                        help="binary: CBPE and realised metrics (the default); regression: DLE")
+    parser.add_argument("--problem", choices=("binary", "regression", "multiclass"), default="binary",
+                        help="binary: CBPE and realised metrics (the default); regression: DLE; multiclass: CBPE "
+                             "one-vs-rest and realised metrics")
     parser.add_argument("--nannyml-threads", type=int, default=1,
                         help="regression: LightGBM's n_jobs in NannyML (1, like lakeops's side; 0: NannyML's "
                              "default, every core)")
@@ -240,6 +271,8 @@ def main(argv=None) -> int:
         args.rows, args.scale = 100_000, ""
     if args.problem == "regression":
         return main_regression(args)
+    if args.problem == "multiclass":
+        return main_multiclass(args)
 
     sizes = sorted({args.rows, *(int(float(m) * 1_000_000) for m in args.scale.split(",") if m)})
     print(f"data: {args.reference:,} reference rows, {max(sizes):,} analysis rows (seed {args.seed})", flush=True)
@@ -595,6 +628,194 @@ def main_regression(args: argparse.Namespace) -> int:
     RESULTS_REGRESSION.write_text(json.dumps(results, indent=1, default=str))
     print(f"results: {RESULTS_REGRESSION}")
     return 0
+
+
+# --- multiclass: CBPE one-vs-rest ------------------------------------------------------------------------
+
+MULTICLASS_CLASSES = ("low", "medium", "high", "urgent")
+MULTICLASS_GOALS = {"vs_nannyml": 20.0, "estimated_abs_diff": 1e-3, "realised_abs_diff": 1e-4}
+#: lakeops's MulticlassQuality field -> NannyML's multiclass metric (both macro averages)
+MULTICLASS_METRICS = {"auc": "roc_auc", "macro_f1": "f1", "macro_precision": "precision",
+                      "macro_recall": "recall", "accuracy": "accuracy"}
+
+
+def make_multiclass_data(reference_rows: int, analysis_rows: int, seed: int) -> dict[str, np.ndarray]:
+    """Calibrated class probabilities, labels drawn from them and the argmax prediction (class indexes)."""
+    rng = np.random.default_rng(seed)
+    k = len(MULTICLASS_CLASSES)
+    offsets = np.linspace(0.6, -0.6, k)  # classes of unequal size
+    out: dict[str, np.ndarray] = {}
+    for name, n in (("ref", reference_rows), ("ana", analysis_rows)):
+        z = rng.normal(0.0, 1.5, (n, k)) + offsets
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        y = (rng.random(n)[:, None] > np.cumsum(p, axis=1)).sum(axis=1)
+        out[f"{name}_p"] = p
+        out[f"{name}_y"] = np.minimum(y, k - 1).astype(np.int8)  # a cumulative sum a rounding below 1
+        out[f"{name}_pred"] = p.argmax(axis=1).astype(np.int8)
+    return out
+
+
+def run_lakeops_multiclass(p: np.ndarray, label_names: np.ndarray):
+    """Labels to indexes, the tally, the driver's metrics; returns (seconds by step, estimated, realised)."""
+    from lakeops.evaluate import multiclass as mc
+
+    t0 = time.perf_counter()
+    labels = mc.label_indexes(label_names, MULTICLASS_CLASSES)
+    t1 = time.perf_counter()
+    t = mc.tally(probabilities=p, labels=labels)
+    t2 = time.perf_counter()
+    estimate, real = mc.estimated(t, MULTICLASS_CLASSES), mc.realised(t, MULTICLASS_CLASSES)
+    t3 = time.perf_counter()
+    return {"labels": t1 - t0, "tally": t2 - t1, "metrics": t3 - t2, "total": t3 - t0}, estimate, real
+
+
+NANNYML_MULTICLASS_SCRIPT = r"""
+import json, os, sys, time, warnings
+os.environ["NML_DISABLE_USAGE_LOGGING"] = "1"
+warnings.filterwarnings("ignore")  # "the resulting number of chunks is too low": one chunk is the point
+import numpy as np, pandas as pd
+import nannyml as nml
+from nannyml.calibration import NoopCalibrator
+
+data = np.load(sys.argv[1])
+classes, repeats = json.loads(sys.argv[2]), int(sys.argv[3])
+metrics = ["roc_auc", "f1", "precision", "recall", "accuracy"]
+proba = {c: f"score_{c}" for c in classes}
+cols = dict(y_pred_proba=proba, y_pred="y_pred", y_true="y_true", problem_type="classification_multiclass",
+            metrics=metrics, chunk_number=1)
+names = np.array(classes, dtype=object)
+
+def frame(name, labels):
+    df = pd.DataFrame({proba[c]: data[f"{name}_p"][:, k] for k, c in enumerate(classes)})
+    df["y_pred"] = names[data[f"{name}_pred"]]
+    if labels:
+        df["y_true"] = names[data[f"{name}_y"]]
+    return df
+
+reference, scored, labelled = frame("ref", True), frame("ana", False), frame("ana", True)
+
+def timed(f):
+    t0 = time.perf_counter(); out = f(); return time.perf_counter() - t0, out
+
+def best(f):
+    runs = [timed(f) for _ in range(repeats)]
+    return min(s for s, _ in runs), [round(s, 4) for s, _ in runs], runs[-1][1]
+
+def values(result):
+    row = result.filter(period="analysis").to_df(multilevel=False).iloc[-1]
+    return {m: float(row[f"{m}_value"]) for m in metrics}
+
+out = {"version": nml.__version__, "fit": {}}
+cbpe = nml.CBPE(**cols)
+out["fit"]["cbpe"], _ = timed(lambda: cbpe.fit(reference))
+# Multiclass CBPE decides per class (its needs_calibration attribute is the binary case's only).
+out["needs_calibration"] = {c: not isinstance(cal, NoopCalibrator) for c, cal in cbpe._calibrators.items()}
+plain = nml.CBPE(**cols, calibrator=NoopCalibrator())
+out["fit"]["cbpe_no_calibration"], _ = timed(lambda: plain.fit(reference))
+calc = nml.PerformanceCalculator(**cols)
+out["fit"]["calculator"], _ = timed(lambda: calc.fit(reference))
+est_s, est_runs, est = best(lambda: cbpe.estimate(scored))
+raw_s, raw_runs, raw = best(lambda: plain.estimate(scored))
+cal_s, cal_runs, cal = best(lambda: calc.calculate(labelled))
+out.update({"estimate": est_s, "estimate_no_calibration": raw_s, "calculate": cal_s,
+            "runs": {"estimate": est_runs, "estimate_no_calibration": raw_runs, "calculate": cal_runs},
+            "estimated": values(est), "estimated_no_calibration": values(raw), "realised": values(cal)})
+print(json.dumps(out))
+"""
+
+
+def run_nannyml_multiclass(data: dict[str, np.ndarray], repeats: int, work: Path) -> dict:
+    path = work / "multiclass.npz"
+    np.savez(path, **data)
+    out = subprocess.run([str(nannyml_python()), "-c", NANNYML_MULTICLASS_SCRIPT, str(path),
+                          json.dumps(list(MULTICLASS_CLASSES)), str(repeats)],
+                         stdout=subprocess.PIPE, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main_multiclass(args: argparse.Namespace) -> int:
+    from lakeops.evaluate.performance import expected_auc_rows
+
+    n = args.rows
+    load_before = os.getloadavg()[0]
+    print(f"multiclass data: {len(MULTICLASS_CLASSES)} classes, {args.reference:,} reference rows, {n:,} analysis "
+          f"rows (seed {args.seed})", flush=True)
+    data = make_multiclass_data(args.reference, n, args.seed)
+    p = data["ana_p"]
+    label_names = np.array(MULTICLASS_CLASSES, dtype=object)[data["ana_y"]]  # as a label table gives them
+    results: dict = {"reference_rows": args.reference, "rows": n, "classes": list(MULTICLASS_CLASSES),
+                     "cores": os.cpu_count(), "seed": args.seed, "load_average_before": load_before,
+                     "goals": MULTICLASS_GOALS}
+
+    run_lakeops_multiclass(p[:100_000], label_names[:100_000])  # warm-up: imports, numba's first call
+    runs = [run_lakeops_multiclass(p, label_names) for _ in range(args.repeats)]
+    fastest = min(runs, key=lambda r: r[0]["total"])[0]
+    est, real = runs[-1][1], runs[-1][2]
+    lk = fastest["total"]
+    results["lakeops"] = {"best": fastest, "runs": [round(r[0]["total"], 4) for r in runs]}
+    print(f"  lakeops: {lk:.3f} s (labels {fastest['labels']:.3f} + tally {fastest['tally']:.3f} + estimated "
+          f"and realised {fastest['metrics']:.4f}; runs {[round(r[0]['total'], 3) for r in runs]})", flush=True)
+
+    nml = None
+    if not args.skip_nannyml:
+        print(f"running NannyML 0.13 multiclass (CBPE, CBPE without calibration, PerformanceCalculator) in "
+              f"{NANNYML_VENV.name} at {n:,} rows", flush=True)
+        with tempfile.TemporaryDirectory(prefix="lakeops-performance-bench-") as tmp:
+            nml = run_nannyml_multiclass(data, args.repeats, Path(tmp))
+        results["nannyml"] = nml
+
+    print(f"\nmulticlass at {n:,} rows, reference {args.reference:,}, best of {args.repeats}, {os.cpu_count()} cores "
+          f"(load average before: {load_before:.1f}): lakeops (labels + tally + estimated + realised) vs NannyML "
+          f"{nml['version'] if nml else '(skipped)'} (CBPE.estimate + PerformanceCalculator.calculate)")
+    if nml:
+        total, raw = nml["estimate"] + nml["calculate"], nml["estimate_no_calibration"] + nml["calculate"]
+        results["ratio"] = {"total": total / lk, "no_calibration": raw / lk, "estimate_only": nml["estimate"] / lk}
+        goal = MULTICLASS_GOALS["vs_nannyml"]
+        print(f"  NannyML: {total:.2f} s (estimate {nml['estimate']:.2f} + calculate {nml['calculate']:.2f}); "
+              f"estimate without calibration {nml['estimate_no_calibration']:.2f} s")
+        print(f"  NannyML / lakeops: {total / lk:.1f}x (goal >= {goal:g}x){'' if total / lk >= goal else '  NOT MET'}; "
+              f"without calibration {raw / lk:.1f}x; CBPE.estimate alone vs all of lakeops {nml['estimate'] / lk:.1f}x")
+        print(f"  NannyML fits on {args.reference:,} reference rows (not in the ratio): CBPE {nml['fit']['cbpe']:.2f} s, "
+              f"without calibration {nml['fit']['cbpe_no_calibration']:.2f} s, calculator "
+              f"{nml['fit']['calculator']:.2f} s")
+        recalibrated = [c for c, yes in nml["needs_calibration"].items() if yes]
+        print(f"  NannyML CBPE needs_calibration per class on the reference: {nml['needs_calibration']} "
+              + (f"(isotonic recalibration of {', '.join(recalibrated)})" if recalibrated else "(all no-ops)"))
+
+    per_row_auc = float(np.mean([expected_auc_rows(p[:, k]) for k in range(p.shape[1])]))
+    print(f"\nvalues at {n:,} rows (lakeops's expected macro AUC {est.auc:.6f}, per-row CBPE {per_row_auc:.6f}, "
+          f"binning bound {est.auc_bound:.1e}; realised AUC binning bound {real.auc_bound:.1e})")
+    values: dict = {"lakeops": {"estimated": {f: getattr(est, f) for f in MULTICLASS_METRICS},
+                                "realised": {f: getattr(real, f) for f in MULTICLASS_METRICS},
+                                "estimated_auc_bound": est.auc_bound, "realised_auc_bound": real.auc_bound},
+                    "per_row_expected_auc": per_row_auc}
+    diffs: dict = {"estimated": {}, "realised": {}}
+    if nml:
+        values["nannyml"] = {k: nml[k] for k in ("estimated", "estimated_no_calibration", "realised")}
+        print(f"  {'':16}{'lakeops':>10}  {'NannyML':>10}  {'no-calib.':>10}  {'|diff|':>8}  {'goal':>6}    "
+              f"{'realised':>10}  {'NannyML':>10}  {'|diff|':>8}  {'goal':>6}")
+        est_goal, real_goal = MULTICLASS_GOALS["estimated_abs_diff"], MULTICLASS_GOALS["realised_abs_diff"]
+        for field, metric in MULTICLASS_METRICS.items():
+            ours, theirs, raw = getattr(est, field), nml["estimated"][metric], nml["estimated_no_calibration"][metric]
+            mine, truth = getattr(real, field), nml["realised"][metric]
+            diffs["estimated"][field] = abs(ours - raw)  # like for like: CBPE without recalibration
+            diffs["realised"][field] = abs(mine - truth)
+            print(f"  {field:16}{ours:10.6f}  {theirs:10.6f}  {raw:10.6f}  {diffs['estimated'][field]:8.1e}  "
+                  f"{est_goal:6.0e}{'' if diffs['estimated'][field] <= est_goal else ' NOT MET':4}  "
+                  f"{mine:10.6f}  {truth:10.6f}  {diffs['realised'][field]:8.1e}  {real_goal:6.0e}"
+                  f"{'' if diffs['realised'][field] <= real_goal else '  NOT MET'}")
+        if any(nml["needs_calibration"].values()):
+            gaps = {f: abs(getattr(est, f) - nml["estimated"][m]) for f, m in MULTICLASS_METRICS.items()}
+            print("  with NannyML's isotonic recalibration the estimates differ by "
+                  + ", ".join(f"{f} {g:.1e}" for f, g in gaps.items()))
+    results["values"], results["abs_diff"] = values, diffs
+
+    RESULTS_MULTICLASS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS_MULTICLASS.write_text(json.dumps(results, indent=1, default=str))
+    print(f"results: {RESULTS_MULTICLASS}")
+    return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

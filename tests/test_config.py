@@ -113,7 +113,16 @@ def test_bad_settings_name_file_and_key(tmp_path, settings, message):
          r"max_drop do\(es\) not apply to realised_auc \(it takes below\)"),
         (GOOD_MODEL + "problem_type: regression\nalerts: {rules: [{name: r, when: estimated_rmse}]}\n",
          r"needs above or max_rise_pct"),
-        (GOOD_MODEL + "problem_type: multiclass\n", r"problem_type: expected one of"),
+        (GOOD_MODEL + "problem_type: ordinal\n", r"problem_type: expected one of"),
+        (GOOD_MODEL + "problem_type: multiclass\n", r"m.yaml: a multiclass model needs at least 3 classes"),
+        (GOOD_MODEL + "problem_type: multiclass\nclasses: [a, b]\n", r"a model of two classes is problem_type: binary"),
+        (GOOD_MODEL + "problem_type: multiclass\nclasses: [a, b, a]\n", r"classes repeat a name"),
+        (GOOD_MODEL + "problem_type: multiclass\nclasses: [a, b, 'Disk Full']\n", r"invalid class name"),
+        (GOOD_MODEL + "classes: [a, b, c]\n", r"classes are for multiclass models; this one is binary"),
+        (GOOD_MODEL + "problem_type: multiclass\nclasses: [a, b, c]\ngate: {thresholds: [{metric: recall_d, "
+         "threshold: 0.1}]}\n", r"multiclass models have no metric 'recall_d'"),
+        (GOOD_MODEL + "problem_type: multiclass\nclasses: [a, b, c]\nalerts: {rules: [{name: r, when: "
+         "estimated_mae, above: 1}]}\n", r"estimated_mae rules are for regression models; this one is multiclass"),
         (GOOD_MODEL + "gate: {thresholds: [{metric: rmse, threshold: 1}]}\n",
          r"gate.thresholds\[0\] \(rmse\): binary models have no metric 'rmse'"),
         (GOOD_MODEL + "gate: {thresholds: [{metric: auc}]}\n",
@@ -278,3 +287,20 @@ def test_choices_match_lakeops_constants():
     # The metrics a gate threshold may name are what each problem type's evaluation returns.
     for name, known in constants.PROBLEM_METRICS.items():
         assert problem(name).metrics == known and problem(name).name == name
+
+
+def test_a_multiclass_model_names_its_classes_outputs_and_class_metrics(tmp_path):
+    model = GOOD_MODEL + ("problem_type: multiclass\nclasses: [none, cpu, disk]\n"
+                          "gate: {thresholds: [{metric: recall_disk, threshold: 0.2}, {metric: macro_f1, "
+                          "min_absolute_change: -0.01}]}\n")
+    m = load_settings(conf_dir=_conf(tmp_path, model=model)).model("m")
+    assert m.classes == ("none", "cpu", "disk")
+    # Drift watches the predicted class and each class's probability, as scoring names them.
+    assert m.output_columns() == ("prediction", "score_none", "score_cpu", "score_disk")
+    metrics = m.gate_metrics()
+    assert metrics["recall_disk"] is True and metrics["logloss"] is False and "recall_gpu" not in metrics
+    assert [t.metric for t in m.gate_thresholds] == ["recall_disk", "macro_f1"]
+    # Without thresholds a multiclass model is gated on logloss and macro F1.
+    plain = load_settings(conf_dir=_conf(tmp_path / "plain", model=GOOD_MODEL + "problem_type: multiclass\n"
+                                         "classes: [a, b, c]\n")).model("m")
+    assert [t.metric for t in plain.gate_thresholds] == ["logloss", "macro_f1"]

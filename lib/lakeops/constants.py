@@ -27,14 +27,25 @@ GATE_MODES: Final = ("disabled", "dry_run", "enabled")
 
 # ----------------------------------------------------------------------------- models
 #: ``problem_type`` of a model: what it predicts (lakeops.evaluate.problems says what each changes).
-PROBLEM_TYPES: Final = ("binary", "regression")
+PROBLEM_TYPES: Final = ("binary", "regression", "multiclass")
 #: Per problem type, the metrics of a holdout the champion gate's thresholds may name, and
 #: whether a higher value is better.
 PROBLEM_METRICS: Final = {
     "binary": {"auc": True, "pr_auc": True, "logloss": False, "brier": False, "ece": False, "f1": True,
                "precision": True, "recall": True},
     "regression": {"mae": False, "rmse": False, "r2": True, "mape": False},
+    # auc: the macro average of the one-vs-rest AUCs.
+    "multiclass": {"accuracy": True, "macro_f1": True, "weighted_f1": True, "auc": True, "logloss": False},
 }
+#: Per problem type, the columns of ``predictions.<model>`` that are the model's output, which drift
+#: watches beside the features (a multiclass model's ``prediction`` is its class; each class's
+#: probability, ``score_<class>`` (CLASS_SCORE_PREFIX), is watched too).
+OUTPUT_COLUMNS: Final = {"binary": ("score",), "regression": ("prediction",), "multiclass": ("prediction",)}
+CLASS_SCORE_PREFIX: Final = "score_"
+#: Multiclass metrics of one class, named ``<metric>_<class>`` in a gate threshold (``recall_disk``).
+CLASS_METRICS: Final = {"precision": True, "recall": True, "f1": True}
+#: A multiclass model's classes: at least this many (two classes are a binary model).
+MIN_CLASSES: Final = 3
 
 # ----------------------------------------------------------------------------- alert rules
 #: Every kind of alert rule (``alerts.rules[].when``), declared once: the problem types it
@@ -53,9 +64,17 @@ class AlertKindSpec(NamedTuple):
 ALERT_KINDS: Final[dict[str, AlertKindSpec]] = {
     "features_drifted": AlertKindSpec(problems=PROBLEM_TYPES, keys=(), needs=(), per_slice=True),
     "score_drifted": AlertKindSpec(problems=PROBLEM_TYPES, keys=(), needs=(), per_slice=True),
-    "estimated_auc": AlertKindSpec(problems=("binary",), keys=("below", "max_drop"), needs=("below", "max_drop"),
-                      per_slice=True),
-    "realised_auc": AlertKindSpec(problems=("binary",), keys=("below",), needs=("below",), per_slice=True),
+    # Multiclass: the macro one-vs-rest AUC.
+    "estimated_auc": AlertKindSpec(problems=("binary", "multiclass"), keys=("below", "max_drop"),
+                      needs=("below", "max_drop"), per_slice=True),
+    "realised_auc": AlertKindSpec(problems=("binary", "multiclass"), keys=("below",), needs=("below",),
+                     per_slice=True),
+    "estimated_accuracy": AlertKindSpec(problems=("multiclass",), keys=("below", "max_drop"),
+                           needs=("below", "max_drop"), per_slice=True),
+    "realised_accuracy": AlertKindSpec(problems=("multiclass",), keys=("below", "max_drop"),
+                          needs=("below", "max_drop"), per_slice=True),
+    # Multiclass: a class whose realised recall is below ``below`` (one alert per class).
+    "class_recall": AlertKindSpec(problems=("multiclass",), keys=("below",), needs=("below",), per_slice=False),
     "estimated_mae": AlertKindSpec(problems=("regression",), keys=("above", "max_rise_pct"),
                       needs=("above", "max_rise_pct"), per_slice=True),
     "realised_mae": AlertKindSpec(problems=("regression",), keys=("above", "max_rise_pct"),
@@ -72,6 +91,14 @@ ALERT_KINDS: Final[dict[str, AlertKindSpec]] = {
 ALERT_RULE_LIMITS: Final = ("below", "max_drop", "above", "max_rise_pct")
 
 # ----------------------------------------------------------------------------- monitoring
+#: ``column_type`` of a monitored column (ml.baselines, ml.drift_metrics ...): a numeric or categorical
+#: feature, or the model's output: a numeric ``score`` (a probability, a prediction) or the predicted
+#: ``class`` of a multiclass model (categorical).
+COLUMN_TYPES: Final = ("numeric", "categorical", "score", "class")
+#: The column types of the model's output: score drift watches them, feature drift the others.
+OUTPUT_COLUMN_TYPES: Final = ("score", "class")
+#: The column types counted per category rather than on numeric bins.
+CATEGORICAL_COLUMN_TYPES: Final = ("categorical", "class")
 #: Drift and alert statuses, mildest first: a worse status has a higher index.
 STATUSES: Final = ("ok", "warn", "alert")
 STATUS_LEVEL: Final = {status: level for level, status in enumerate(STATUSES)}

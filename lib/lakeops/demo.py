@@ -2,13 +2,13 @@
 
 Generates a month of telemetry (plus a month of history before it, so every
 rolling window and incident history is complete); for each demo model
-(:data:`MODELS`: ``incident_risk``, a binary classifier, and ``latency_forecast``,
-a regression) prepares features behind the quality gate, trains and promotes a
+(:data:`MODELS`: ``incident_risk``, a binary classifier, ``latency_forecast``, a
+regression, and ``incident_kind``, a multiclass classifier) prepares features behind the quality gate, trains and promotes a
 champion; then runs each remaining day as the daily DAG does (its raw data
 arrives, with drift injected on days 35 to 37, then rolled back; for each model
 prepare it and re-prepare the day before, whose labels just arrived; score;
 monitor and judge the alert rules), one line per model and day with the day's
-drift, its estimated quality (AUC, or MAE) with its band, the realised value of
+drift, its estimated quality (AUC, MAE or accuracy) with its band, the realised value of
 the day whose labels arrived and the firing alerts; a retrain request is acted on as the train DAG
 does (train on the window ending that day, validate, promote when better), so
 the days after it are scored by the new champion when it won. Alerts go to a
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 #: The demo's models, in the order they run each day: those of them the config has.
-MODELS = ("incident_risk", "latency_forecast")
+MODELS = ("incident_risk", "latency_forecast", "incident_kind")
 MODEL = MODELS[0]
 START = date(2024, 1, 1)
 HISTORY_DAYS = 31  # raw history before START: the features' 30-day lookback is complete from day one

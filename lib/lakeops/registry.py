@@ -330,7 +330,7 @@ def log_model(
             name=ARTIFACT_MODEL,
             python_model=str(PYFUNC_MODEL_CODE),
             artifacts=artifacts,
-            signature=_signature(example, category_lists),
+            signature=_signature(example, category_lists, outputs=_output_columns(calibration)),
             input_example=example,
             registered_model_name=model_name,
             metadata=metadata,
@@ -339,8 +339,14 @@ def log_model(
     return int(info.registered_model_version)
 
 
-def _signature(example: pd.DataFrame, categories: Mapping[str, Sequence[str]]) -> Any:
-    """The pyfunc model's signature: raw feature columns in, one double out.
+def _output_columns(calibration: Output) -> list[str]:
+    """The pyfunc model's named output columns: a multiclass model's ``score_<class>``; none (one
+    unnamed double) for the others."""
+    return [f"score_{c}" for c in getattr(calibration, "classes", ())]
+
+
+def _signature(example: pd.DataFrame, categories: Mapping[str, Sequence[str]], *, outputs: Sequence[str] = ()) -> Any:
+    """The pyfunc model's signature: raw feature columns in, one double out (or one per class).
 
     Categorical columns are strings (MLflow passes None, NaN and pd.NA through an
     object or string column); numeric columns are ``long`` where the example holds
@@ -365,7 +371,8 @@ def _signature(example: pd.DataFrame, categories: Mapping[str, Sequence[str]]) -
         return "long" if pd.api.types.is_integer_dtype(dtype) else "double"
 
     return ModelSignature(inputs=Schema([ColSpec(column_type(c), c) for c in example.columns]),
-                          outputs=Schema([ColSpec("double")]))
+                          outputs=Schema([ColSpec("double", name) for name in outputs] if outputs
+                                         else [ColSpec("double")]))
 
 
 def _requirements() -> list[str]:

@@ -50,9 +50,15 @@ create table if not exists ml.performance_metrics (
     estimated_mae double,
     estimated_rmse double,
     mae_in_band boolean,
-    rmse_in_band boolean
+    rmse_in_band boolean,
+    accuracy double,
+    weighted_f1 double,
+    accuracy_lower double,
+    accuracy_upper double,
+    estimated_accuracy double,
+    accuracy_in_band boolean
 )
 using delta
 partitioned by (model_name, ds)
 comment 'Model quality per model, day and slice: realised metrics from the labels that have arrived (recomputed when late labels change a day) and CBPE estimates from calibrated scores, with a band.'  -- noqa: LT05
-tblproperties ('lakeops.contract.version' = '2')
+tblproperties ('lakeops.contract.version' = '3')

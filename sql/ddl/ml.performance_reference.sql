@@ -34,9 +34,17 @@ create table if not exists ml.performance_reference (
     interval_coverage_target double,
     interval_half_width double,
     dle_mae double,
-    dle_rmse double
+    dle_rmse double,
+    classes array<string>,
+    accuracy double,
+    logloss double,
+    accuracy_sd double,
+    calibration_temperature double,
+    cbpe_accuracy double,
+    cbpe_auc double,
+    cbpe_f1 double
 )
 using delta
 partitioned by (model_name, model_version)
 comment "Each model version's holdout quality at training time and the sampling variation of its metrics: what performance estimates and their bands are built from."  -- noqa: LT05
-tblproperties ("lakeops.contract.version" = "2")
+tblproperties ("lakeops.contract.version" = "3")

@@ -9,9 +9,10 @@ create table if not exists raw.incidents (
     incident_id string,
     host_id string,
     severity string,
-    opened_at timestamp
+    opened_at timestamp,
+    kind string
 )
 using delta
 partitioned by (ds)
 comment 'One row per incident, partitioned by the day it was opened; arrives late.'
-tblproperties ('lakeops.contract.version' = '1')
+tblproperties ('lakeops.contract.version' = '2')

@@ -1,6 +1,6 @@
 -- Which columns of a model drifted this week?
 --
--- Serves: any model (binary or regression).
+-- Serves: any model (binary, regression or multiclass).
 --
 -- The seven days ending :ds: per column that reached warn or alert on any
 -- of them (against the training baseline, whole population), how many days

@@ -1,6 +1,6 @@
 -- Which data-quality expectations failed, and what was observed?
 --
--- Serves: any model (binary or regression).
+-- Serves: any model (binary, regression or multiclass).
 --
 -- Every failed expectation of a model's suites for the days in range, with
 -- its policy (fail stopped the job, warn was recorded only), what was

@@ -1,6 +1,6 @@
 -- How has one column of a model drifted, day by day?
 --
--- Serves: any model (binary or regression).
+-- Serves: any model (binary, regression or multiclass).
 --
 -- Every statistic against the training baseline of the model version that
 -- scored the day (whole population), beside the PSI against the previous

@@ -1,6 +1,7 @@
 -- Estimated vs realised performance, by day.
 --
--- Serves: binary models (CBPE's AUC and F1); regression_error_by_day.sql is the regression counterpart.
+-- Serves: binary and multiclass models (CBPE's AUC and F1: a multiclass model's are macro
+-- averages over its classes); regression_error_by_day.sql is the regression counterpart.
 --
 -- For each day in :start..:end (whole population): the CBPE estimate of AUC
 -- and F1 with its band, the realised values from the labels that have

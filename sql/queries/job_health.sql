@@ -1,6 +1,6 @@
 -- How healthy were the lakeops jobs over the last :days days?
 --
--- Serves: any model (binary or regression).
+-- Serves: any model (binary, regression or multiclass).
 --
 -- Per job and model, the runs started (UTC) in the :days days ending :ds:
 -- how many, how many failed, the last failure and its message, the last

@@ -1,6 +1,6 @@
 -- Which columns of a model drifted most on one day?
 --
--- Serves: any model (binary or regression).
+-- Serves: any model (binary, regression or multiclass).
 --
 -- Columns ranked by PSI against the training baseline (whole population),
 -- with the day-over-day PSI and the slice (e.g. region) that drifted most.

@@ -1,6 +1,6 @@
 -- Which alerts are open on a day, since when, and on what evidence?
 --
--- Serves: any model (binary or regression).
+-- Serves: any model (binary, regression or multiclass).
 --
 -- The model's ml.alerts rows of :ds: firing and pending alerts, and those
 -- that resolved that day, worst first. evidence is JSON with the values that

@@ -1,6 +1,6 @@
 -- Does every stored PSI of a day recompute by hand from two stored tables?
 --
--- Serves: any model (binary or regression).
+-- Serves: any model (binary, regression or multiclass).
 --
 -- For each column and slice of a model on :ds: the PSI ml.drift_metrics
 -- stored against the training baseline, and the same PSI recomputed from

@@ -1,6 +1,6 @@
 -- Which features drive a model's score now, against what drove it at training?
 --
--- Serves: any model (binary or regression).
+-- Serves: any model (binary, regression or multiclass).
 --
 -- The day's features ranked by mean |SHAP| (XGBoost's TreeSHAP on a seeded
 -- sample of the day's rows), beside their rank and share on the training rows of

@@ -1,6 +1,6 @@
 -- Why does each model version exist?
 --
--- Serves: any model (binary or regression).
+-- Serves: any model (binary, regression or multiclass).
 --
 -- One row per gate decision of :model: the challenger version, the decision,
 -- and, when an alert asked for the retrain, that alert's rule, slice, since

@@ -104,8 +104,9 @@ print(json.dumps(out))
 
 
 #: The DAGs of the project's own models (a binary and a regression demo model) and the maintenance DAG.
-DEMO_DAGS = ["lakeops_incident_risk_daily", "lakeops_incident_risk_train", "lakeops_latency_forecast_daily",
-             "lakeops_latency_forecast_train", "lakeops_maintenance"]
+DEMO_DAGS = ["lakeops_incident_kind_daily", "lakeops_incident_kind_train", "lakeops_incident_risk_daily",
+             "lakeops_incident_risk_train", "lakeops_latency_forecast_daily", "lakeops_latency_forecast_train",
+             "lakeops_maintenance"]
 
 
 def _python(script: str, *args: str, home: Path, **env: str) -> dict:

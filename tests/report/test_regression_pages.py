@@ -205,8 +205,8 @@ def test_number_formats_and_specs():
         "23.54", "103.3", "0.001234", "12,346", "0", "–"]  # fmt: skip
     assert [problems.signed(v) for v in (2.06, -43.891, float("nan"))] == ["+2.060", "−43.89", "–"]
     assert problems.spec_for(None) is problems.BINARY and problems.spec_for("regression") is problems.REGRESSION
-    with pytest.raises(ValueError, match="multiclass"):
-        problems.spec_for("multiclass")
+    with pytest.raises(ValueError, match="ranking"):
+        problems.spec_for("ranking")
     assert problems.infer(make_performance()) == "regression"
     assert problems.infer(pd.DataFrame({"auc": [0.8], "mae": [None]})) == "binary"
     assert problems.infer(None) == "binary"

@@ -42,8 +42,9 @@ MANIFESTS = sorted(FIXTURES.glob("lakeops-*.json"))
 
 def test_there_is_a_fixture_of_the_release_before_each_contract_change():
     """Contract version 2 of ml.job_runs came with 0.2.0: the 0.1.0 lake is the one before it; 0.3.0's
-    contract changes (the regression columns, the gate's checks) have the 0.2.0 lake."""
-    assert [json.loads(m.read_text())["lakeops_version"] for m in MANIFESTS] == ["0.1.0", "0.2.0"]
+    contract changes (the regression columns, the gate's checks) have the 0.2.0 lake; 0.4.0's (the
+    multiclass columns, the incidents' kind) the 0.3.0 lake."""
+    assert [json.loads(m.read_text())["lakeops_version"] for m in MANIFESTS] == ["0.1.0", "0.2.0", "0.3.0"]
     for manifest in MANIFESTS:
         assert (FIXTURES / f"{manifest.stem}.tar.gz").is_file()
 
@@ -106,9 +107,14 @@ def test_an_older_lakehouse_is_upgraded_in_place_and_runs_on(manifest, tmp_path,
     listing = capsys.readouterr().out
     if meta["lakeops_version"] == "0.1.0":
         assert "ml.job_runs: add column(s) lakeops_version (string); record contract v2" in listing
-    # 0.3.0: the gate's checks and the regression columns.
-    assert "ml.model_validations: add column(s) problem_type (string), checks (" in listing
-    assert "ml.performance_metrics: add column(s) mae (double), rmse (double)" in listing
+    if meta["lakeops_version"] < "0.3.0":  # 0.3.0: the gate's checks and the regression columns
+        assert "ml.model_validations: add column(s) problem_type (string), checks (" in listing
+        assert "ml.performance_metrics: add column(s) mae (double), rmse (double)" in listing
+    # 0.4.0: the multiclass columns and the kind of an incident.
+    assert "raw.incidents: add column(s) kind (string)" in listing
+    assert re.search(r"ml.performance_metrics: add column\(s\) [^\n]*accuracy \(double\), weighted_f1 \(double\)",
+                     listing)
+    assert re.search(r"ml.performance_reference: add column\(s\) [^\n]*classes \(list<", listing)
     assert f"move from file://{meta['written_at']}/mlartifacts" in listing
     assert "dry run: nothing was changed" in listing
     assert _partitions(root) == old  # a dry run commits nothing
@@ -155,8 +161,8 @@ def test_an_older_lakehouse_is_upgraded_in_place_and_runs_on(manifest, tmp_path,
     answered = {}
     for path in sorted(QUERIES.glob("*.sql")):
         text = path.read_text()
-        if "-- Serves: regression" in text or "-- Serves: latency_forecast" in text:
-            continue  # the old release's lake holds no regression model (tests/regression runs these)
+        if re.search(r"-- Serves: (regression|latency_forecast|multiclass|incident_kind)", text):
+            continue  # for the models the old lakes hold no data of (tests/regression, tests/multiclass run these)
         answered[path.stem] = query(root, text, params=_query_params(text, values)).num_rows
     assert answered["riskiest_entities_today"] == 10
     assert answered["model_lineage"] >= 2 and answered["why_does_this_version_exist"] >= 1

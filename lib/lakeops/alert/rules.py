@@ -11,11 +11,18 @@ whether the condition held, the value it looked at, and the evidence.
                           training baseline (``ml.drift_metrics``; the status is
                           sample-size aware, so small slices do not trip it by chance)
 ``score_drifted``         the score is at ``alert`` drift against the training baseline
-``estimated_auc``         the CBPE estimate of the day's AUC (``ml.performance_metrics``) is
-                          below ``below``, or more than ``max_drop`` below the version's
-                          training holdout AUC (``ml.performance_reference``)
+``estimated_auc``         the CBPE estimate of the day's AUC (``ml.performance_metrics``; a
+                          multiclass model's macro one-vs-rest AUC) is below ``below``, or more
+                          than ``max_drop`` below the version's training holdout AUC
+                          (``ml.performance_reference``)
 ``realised_auc``          the realised AUC of the day whose labels arrived with this one
                           (``ds - label_delay_days``) is below ``below``
+``estimated_accuracy``,   multiclass: the CBPE estimate of the day's accuracy (the realised
+``realised_accuracy``     accuracy of the day whose labels arrived) is below ``below`` or more
+                          than ``max_drop`` below the holdout's
+``class_recall``          multiclass: a class's realised recall (``ml.class_metrics``) on the
+                          day whose labels arrived is below ``below``; judged per class (the
+                          alert's slice is ``class_name = <class>``)
 ``estimated_mae``,        regression: the direct-loss estimate of the day's MAE (RMSE) is above
 ``estimated_rmse``        ``above``, or more than ``max_rise_pct`` percent above the version's
                           training holdout value
@@ -45,10 +52,12 @@ from datetime import date
 from typing import Any
 
 from lakeops.config import AlertRule
+from lakeops.constants import OUTPUT_COLUMN_TYPES, STATUS_LEVEL
 
 SliceKey = tuple[str | None, str | None]
 WHOLE: SliceKey = (None, None)
-SCORE_COLUMN = "score"
+#: The slice key of a class_recall judgement.
+CLASS_KEY = "class_name"
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,10 @@ class DayFacts:
     quality: Sequence[Mapping[str, Any]] = ()
     #: ``ml.attribution_drift`` rows of the day.
     attribution: Sequence[Mapping[str, Any]] = ()
+    #: Multiclass: the model's classes, and the realised ``ml.class_metrics`` rows (whole population) of
+    #: the day whose labels arrived with this one, by class.
+    classes: Sequence[str] = ()
+    class_realised: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def quality_failed(self) -> bool:
@@ -96,6 +109,8 @@ class Judgement:
 
 def judge(rule: AlertRule, facts: DayFacts) -> list[Judgement]:
     """The rule's condition on ``facts.ds``, for the whole population and (``per_slice``) each slice."""
+    if rule.when == "class_recall":  # one judgement per class, whose alerts stand apart like slices'
+        return [_class_recall(rule, facts, (CLASS_KEY, c)) for c in facts.classes]
     slices = [WHOLE]
     if rule.per_slice:
         slices += sorted({(r["slice_key"], r["slice_value"]) for r in facts.drift if r["slice_key"] is not None},
@@ -108,7 +123,7 @@ def _baseline_drift(facts: DayFacts, key: SliceKey) -> list[Mapping[str, Any]]:
 
 
 def _features_drifted(rule: AlertRule, facts: DayFacts, key: SliceKey) -> Judgement:
-    rows = [r for r in _baseline_drift(facts, key) if r["column_type"] != SCORE_COLUMN]
+    rows = [r for r in _baseline_drift(facts, key) if r["column_type"] not in OUTPUT_COLUMN_TYPES]
     hot = sorted((r for r in rows if r["status"] == "alert"), key=lambda r: -_num(r["psi"]))
     evidence = {"features_at_alert": [_drift_evidence(r) for r in hot], "features_judged": len(rows)}
     names = ", ".join(r["column_name"] for r in hot[:5]) + (" ..." if len(hot) > 5 else "")
@@ -118,32 +133,65 @@ def _features_drifted(rule: AlertRule, facts: DayFacts, key: SliceKey) -> Judgem
 
 
 def _score_drifted(rule: AlertRule, facts: DayFacts, key: SliceKey) -> Judgement:
-    rows = [r for r in _baseline_drift(facts, key) if r["column_type"] == SCORE_COLUMN]
+    """The model's output drifted: its score (or prediction); for a multiclass model, the worst of its
+    class probabilities and its predicted class."""
+    rows = [r for r in _baseline_drift(facts, key) if r["column_type"] in OUTPUT_COLUMN_TYPES]
     if not rows:
         return Judgement(key, False, None, None, "no score drift row", {})
-    r = rows[0]
-    summary = f"score PSI {_num(r['psi']):.3f} ({r['status']}; alert at {r['alert_threshold']})"
+    r = max(rows, key=lambda r: (STATUS_LEVEL.get(r["status"], 0), _num(r["psi"])))
+    name = "score" if len(rows) == 1 else r["column_name"]
+    summary = f"{name} PSI {_num(r['psi']):.3f} ({r['status']}; alert at {r['alert_threshold']})"
     return Judgement(key, r["status"] == "alert", _num(r["psi"]), r["alert_threshold"], summary,
                      {"score": _drift_evidence(r)})
 
 
 def _estimated_auc(rule: AlertRule, facts: DayFacts, key: SliceKey) -> Judgement:
     row = facts.estimated.get(key)
-    return _auc(rule, key, row, "estimated", facts.ds, facts.reference_auc)
+    return _floor(rule, key, row, "estimated", facts.ds, facts.reference_auc)
 
 
 def _realised_auc(rule: AlertRule, facts: DayFacts, key: SliceKey) -> Judgement:
     row = facts.realised.get(key)
     if row is not None and not row.get("n_labeled"):
         row = None
-    return _auc(rule, key, row, "realised", facts.realised_ds, None)
+    return _floor(rule, key, row, "realised", facts.realised_ds, None)
 
 
-def _auc(rule: AlertRule, key: SliceKey, row: Mapping[str, Any] | None, kind: str, day: date | None,
-         reference: float | None) -> Judgement:
-    auc = None if row is None else row.get("auc")
+def _accuracy(kind: str):
+    """The judge of ``<kind>_accuracy``: a multiclass model's accuracy below a floor."""
+
+    def judge_accuracy(rule: AlertRule, facts: DayFacts, key: SliceKey) -> Judgement:
+        row = (facts.estimated if kind == "estimated" else facts.realised).get(key)
+        if row is not None and kind == "realised" and not row.get("n_labeled"):
+            row = None
+        day = facts.ds if kind == "estimated" else facts.realised_ds
+        return _floor(rule, key, row, kind, day, facts.reference.get("accuracy"), metric="accuracy")
+
+    return judge_accuracy
+
+
+def _class_recall(rule: AlertRule, facts: DayFacts, key: SliceKey) -> Judgement:
+    row = facts.class_realised.get(str(key[1]))
+    recall = None if row is None else row.get("recall")
+    if row is None or recall is None or math.isnan(recall):
+        return Judgement(key, False, None, rule.below, f"no realised recall of {key[1]}", {})
+    met = rule.below is not None and recall < rule.below
+    day = facts.realised_ds
+    evidence = {"class_name": key[1], "recall": round(recall, 6), "day": day.isoformat() if day else None,
+                "support": row.get("support"), "predicted": row.get("predicted"),
+                "precision": _round(row.get("precision"))}
+    summary = (f"recall of {key[1]} {recall:.3f} of {day} ({'below' if met else 'at or above'} {rule.below}; "
+               f"{_num(row.get('support')):.0f} labelled)")
+    return Judgement(key, met, recall, rule.below, summary, evidence)
+
+
+def _floor(rule: AlertRule, key: SliceKey, row: Mapping[str, Any] | None, kind: str, day: date | None,
+           reference: float | None, *, metric: str = "auc") -> Judgement:
+    """A metric (AUC, accuracy) below ``below`` or more than ``max_drop`` below the holdout's."""
+    name = "AUC" if metric == "auc" else metric
+    auc = None if row is None else row.get(metric)
     if row is None or auc is None or math.isnan(auc):
-        return Judgement(key, False, None, rule.below, f"no {kind} AUC", {})
+        return Judgement(key, False, None, rule.below, f"no {kind} {name}", {})
     limits = []
     if rule.below is not None:
         limits.append(rule.below)
@@ -151,11 +199,12 @@ def _auc(rule: AlertRule, key: SliceKey, row: Mapping[str, Any] | None, kind: st
         limits.append(reference - rule.max_drop)
     floor = max(limits) if limits else None
     met = floor is not None and auc < floor
-    evidence = {f"{kind}_auc": round(auc, 6), "day": day.isoformat() if day else None,
+    evidence = {f"{kind}_{metric}": round(auc, 6), "day": day.isoformat() if day else None,
                 "n_scored": row.get("n_scored"), "n_labeled": row.get("n_labeled"),
-                "training_auc": None if reference is None else round(reference, 6),
-                "auc_lower": _round(row.get("auc_lower")), "auc_upper": _round(row.get("auc_upper"))}
-    summary = f"{kind} AUC {auc:.3f}{f' of {day}' if kind == 'realised' and day else ''}"
+                f"training_{metric}": None if reference is None else round(reference, 6),
+                f"{metric}_lower": _round(row.get(f"{metric}_lower")),
+                f"{metric}_upper": _round(row.get(f"{metric}_upper"))}
+    summary = f"{kind} {name} {auc:.3f}{f' of {day}' if kind == 'realised' and day else ''}"
     if floor is not None:
         summary += f" ({'below' if met else 'at or above'} {floor:.3f})"
     return Judgement(key, met, auc, floor, summary, evidence)
@@ -236,6 +285,9 @@ JUDGES = {
     "score_drifted": _score_drifted,
     "estimated_auc": _estimated_auc,
     "realised_auc": _realised_auc,
+    "estimated_accuracy": _accuracy("estimated"),
+    "realised_accuracy": _accuracy("realised"),
+    "class_recall": _class_recall,
     "estimated_mae": _error("estimated", "mae"),
     "realised_mae": _error("realised", "mae"),
     "estimated_rmse": _error("estimated", "rmse"),

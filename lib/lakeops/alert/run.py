@@ -33,6 +33,7 @@ from lakeops.errors import InvalidParameterError
 from lakeops.lake.tables import (
     ALERTS,
     ATTRIBUTION_DRIFT,
+    CLASS_METRICS,
     DATA_QUALITY,
     DRIFT_COUNTS,
     DRIFT_METRICS,
@@ -256,11 +257,13 @@ def _facts(lake: Lake, model: ModelConfig, days: list[date]) -> dict[date, DayFa
     perf = _read(lake, PERFORMANCE_METRICS.name, model.name, sorted(set(days) | set(realised_days.values())))
     quality = _latest_quality(_read(lake, DATA_QUALITY.name, model.name, days, by_model=False))
     attribution = _read(lake, ATTRIBUTION_DRIFT.name, model.name, days)
+    classes = (_read(lake, CLASS_METRICS.name, model.name, sorted(set(realised_days.values())))
+               if model.problem_type == "multiclass" else [])
     versions = {r["ds"]: r["model_version"] for r in drift}
     reference = {}
     if lake.exists(PERFORMANCE_REFERENCE.name) and versions:
         where = {"model_name": [model.name], "model_version": sorted(set(versions.values()))}
-        reference = {r["model_version"]: {m: r.get(m) for m in ("auc", "mae", "rmse")}
+        reference = {r["model_version"]: {m: r.get(m) for m in ("auc", "accuracy", "mae", "rmse")}
                      for r in lake.read_arrow(PERFORMANCE_REFERENCE.name, where=where).to_pylist()}
     out = {}
     for d in days:
@@ -279,6 +282,9 @@ def _facts(lake: Lake, model: ModelConfig, days: list[date]) -> dict[date, DayFa
             reference=reference.get(v, {}),
             quality=quality.get(d, []),
             attribution=[r for r in attribution if r["ds"] == d and r["model_version"] == v],
+            classes=tuple(model.classes),
+            class_realised={r["class_name"]: r for r in classes if r["ds"] == realised_days[d]
+                            and r["kind"] == "realised" and r["slice_key"] is None},
         )
     return out
 

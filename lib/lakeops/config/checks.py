@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 
 from lakeops.config.schema import QUALITY_DIR, ExpectationConfig, ModelConfig, SuiteConfig
-from lakeops.constants import ALERT_KINDS, ALERT_RULE_LIMITS, PROBLEM_METRICS
+from lakeops.constants import ALERT_KINDS, ALERT_RULE_LIMITS, MIN_CLASSES
 from lakeops.errors import ConfigError, InvalidParameterError
 from lakeops.names import TableName, path_under, validate_name
 
@@ -79,8 +79,10 @@ def check_model(model: ModelConfig, *, origin: Origin, project_dir: Path) -> Non
                               f"categorical features {list(model.features.categorical)}")
     for col, limits in (("", model.monitor.thresholds), *model.monitor.columns.items()):
         where = f"monitor.columns.{col}" if col else "monitor.thresholds"
-        if col and col not in (*model.features.numeric, *model.features.categorical, "score"):
-            raise ConfigError(f"{origin(where)}: {where}: {col!r} is not a feature of the model (or score)")
+        outputs = model.output_columns()
+        if col and col not in (*model.features.numeric, *model.features.categorical, *outputs):
+            raise ConfigError(f"{origin(where)}: {where}: {col!r} is not a feature of the model "
+                              f"(or its output: {', '.join(outputs)})")
         if not 0 < limits.psi_warn <= limits.psi_alert or not 0 < limits.null_rate_warn <= limits.null_rate_alert:
             raise ConfigError(f"{origin(where)}: {where}: need 0 < psi_warn <= psi_alert and "
                               "0 < null_rate_warn <= null_rate_alert")
@@ -114,8 +116,29 @@ def check_model(model: ModelConfig, *, origin: Origin, project_dir: Path) -> Non
     for key in model.entity_keys:
         check(key, "entity_keys")
     check(model.label, "label")
+    check_classes(model, origin=origin)
     for col in (*model.features.numeric, *model.features.categorical):
         check(col, "features")
+
+
+def check_classes(model: ModelConfig, *, origin: Origin) -> None:
+    """A multiclass model names at least MIN_CLASSES distinct classes, each usable as a column name
+    (scoring writes ``score_<class>``); other models name none."""
+    if model.problem_type != "multiclass":
+        if model.classes:
+            raise ConfigError(f"{origin('classes')}: classes are for multiclass models; this one is "
+                              f"{model.problem_type}")
+        return
+    if len(model.classes) < MIN_CLASSES:
+        raise ConfigError(f"{origin('classes')}: a multiclass model needs at least {MIN_CLASSES} classes, got "
+                          f"{list(model.classes)} (a model of two classes is problem_type: binary)")
+    if len(set(model.classes)) != len(model.classes):
+        raise ConfigError(f"{origin('classes')}: classes repeat a name: {list(model.classes)}")
+    for name in model.classes:
+        try:
+            validate_name(name, kind="class name")
+        except InvalidParameterError as exc:
+            raise ConfigError(f"{origin('classes')}: {exc} (a class names its score_<class> column)") from None
 
 
 def check_alerts(model: ModelConfig, *, origin: Origin) -> None:
@@ -166,7 +189,7 @@ def check_gate(model: ModelConfig, *, origin: Origin) -> None:
         raise ConfigError(f"{origin('gate')}: gate: min_auc, max_auc_drop, max_logloss_increase_pct and "
                           f"max_brier_increase_pct are the binary gate of earlier releases, but {why}: "
                           "say them as gate.thresholds")
-    known = PROBLEM_METRICS[model.problem_type]
+    known = model.gate_metrics()
     for i, t in enumerate(gate.thresholds):
         where = f"{origin('gate.thresholds')}: gate.thresholds[{i}] ({t.metric})"
         if t.metric not in known:

@@ -32,6 +32,7 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, GetCore
 from pydantic.dataclasses import dataclass
 from pydantic_core import CoreSchema, PydanticCustomError
 
+from lakeops.constants import CLASS_METRICS, CLASS_SCORE_PREFIX, OUTPUT_COLUMNS, PROBLEM_METRICS
 from lakeops.errors import ConfigError
 from lakeops.names import path_under, validate_name
 
@@ -46,14 +47,15 @@ STRICT = ConfigDict(strict=True, frozen=True, extra="forbid")
 # The choices, spelled out so that type checkers see them; tests/test_config.py
 # checks that each equals its tuple in lakeops.constants.
 Backend = Literal["embedded", "native"]  # constants.BACKENDS
-ProblemTypeName = Literal["binary", "regression"]  # constants.PROBLEM_TYPES
+ProblemTypeName = Literal["binary", "regression", "multiclass"]  # constants.PROBLEM_TYPES
 GateMode = Literal["disabled", "dry_run", "enabled"]  # constants.GATE_MODES
 ExpectationKind = Literal["not_null", "between", "in_set", "unique", "row_count_between", "freshness"]  # EXPECTATION_KINDS
 ExpectationPolicy = Literal["fail", "warn"]  # constants.EXPECTATION_POLICIES
 #: Types of entity key columns that are not strings.
 KeyType = Literal["string", "int32", "int64", "date"]
 #: What an alert rule watches (``alerts.rules[].when``), each read from the monitoring tables of a day.
-AlertKind = Literal["features_drifted", "score_drifted", "estimated_auc", "realised_auc", "estimated_mae",
+AlertKind = Literal["features_drifted", "score_drifted", "estimated_auc", "realised_auc", "estimated_accuracy",
+                    "realised_accuracy", "class_recall", "estimated_mae",
                     "realised_mae", "estimated_rmse", "realised_rmse", "interval_coverage", "data_quality",
                     "attribution_drift"]  # constants.ALERT_KINDS
 Severity = Literal["info", "warning", "critical"]
@@ -324,7 +326,13 @@ class GateConfig(_Section):
 LEGACY_GATE_DEFAULTS = {"min_auc": 0.70, "max_auc_drop": 0.005, "max_logloss_increase_pct": 2.0,
                         "max_brier_increase_pct": 2.0}
 #: A regression model that gives no thresholds: its RMSE may be at most 2 % worse than the champion's.
-DEFAULT_REGRESSION_GATE = (GateThreshold(metric="rmse", min_relative_change=-0.02),)
+#: The gate of a model that names no thresholds, per problem type other than binary (whose default is its
+#: earlier releases' fields, LEGACY_GATE_DEFAULTS).
+DEFAULT_GATES = {
+    "regression": (GateThreshold(metric="rmse", min_relative_change=-0.02),),
+    "multiclass": (GateThreshold(metric="logloss", min_relative_change=-0.02),
+                   GateThreshold(metric="macro_f1", min_absolute_change=-0.01)),
+}
 
 
 @dataclass(config=STRICT)
@@ -426,8 +434,22 @@ class ModelConfig(_Section):
     #: Types of entity key columns that are not strings.
     key_types: FrozenMap[KeyType] = Field(default_factory=_empty_map)
     description: str = ""
-    #: What the model predicts: a probability (binary) or a number (regression).
+    #: What the model predicts: a probability (binary), a number (regression) or one of ``classes`` (multiclass).
     problem_type: ProblemTypeName = "binary"
+    #: Multiclass: the label's values, in the order the booster numbers them (names as column names).
+    classes: Items[str] = ()
+
+    def output_columns(self) -> tuple[str, ...]:
+        """The columns of ``predictions.<model>`` that drift watches as the model's output."""
+        return (*OUTPUT_COLUMNS[self.problem_type], *(f"{CLASS_SCORE_PREFIX}{c}" for c in self.classes))
+
+    def gate_metrics(self) -> dict[str, bool]:
+        """The metrics a gate threshold may name, and whether higher is better: the problem type's, and
+        for a multiclass model each class's precision, recall and F1 (``recall_<class>``)."""
+        known = dict(PROBLEM_METRICS[self.problem_type])
+        if self.problem_type == "multiclass":
+            known |= {f"{m}_{c}": up for c in self.classes for m, up in CLASS_METRICS.items()}
+        return known
 
     @property
     def gate_thresholds(self) -> tuple[GateThreshold, ...]:
@@ -436,7 +458,7 @@ class ModelConfig(_Section):
         if gate.thresholds:
             return gate.thresholds
         if self.problem_type != "binary":
-            return DEFAULT_REGRESSION_GATE
+            return DEFAULT_GATES[self.problem_type]
         v = {k: getattr(gate, k) if getattr(gate, k) is not None else d for k, d in LEGACY_GATE_DEFAULTS.items()}
         return (
             GateThreshold(metric="auc", threshold=v["min_auc"], min_absolute_change=-v["max_auc_drop"]),

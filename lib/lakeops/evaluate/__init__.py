@@ -6,6 +6,12 @@
 - :mod:`~lakeops.evaluate.metrics`: binary classification metrics.
 - :mod:`~lakeops.evaluate.performance`: realised and estimated (CBPE) metrics from score
   histograms, with its compiled loop :mod:`~lakeops.evaluate._performance_kernel`.
+- :mod:`~lakeops.evaluate.problems`: what differs by problem type (binary, regression, multiclass),
+  stated once per type.
+- :mod:`~lakeops.evaluate.interval`, :mod:`~lakeops.evaluate.regression`: a regression model's
+  conformal interval, and its realised and estimated (DLE) errors from mergeable tallies.
+- :mod:`~lakeops.evaluate.multiclass`: a multiclass model's temperature-scaled output, and its
+  realised and estimated (CBPE one-vs-rest) metrics from mergeable tallies.
 - :mod:`~lakeops.evaluate.attribution`: mean |SHAP| per feature on a seeded sample, and
   the nDCG of a ranking against training (training freezes it, monitoring compares each day).
 - :mod:`~lakeops.evaluate.pyfunc_model`: the MLflow pyfunc model file (imports no lakeops).

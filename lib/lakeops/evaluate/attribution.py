@@ -11,9 +11,11 @@ contributions). Only per-feature sums of |contribution| and a row count leave
 a task (:class:`AttributionSum`, which adds up with :func:`merge`).
 
 Attributions are in margin (log-odds) units. The calibrator is affine in the
-margin (:class:`lakeops.evaluate.calibration.Platt`), so attributions of the
+margin (:class:`lakeops.evaluate.calibration.Platt`; a multiclass model's
+temperature divides every margin by one number), so attributions of the
 calibrated log-odds are the same up to one factor: shares, ranks and nDCG do
-not depend on calibration.
+not depend on calibration. A multiclass booster has a margin per class; a
+feature's attribution is its |SHAP| summed over the classes' margins.
 
 The sample is a hash of the entity key values and ``ds`` (as strings) against
 a rate, so a rerun, another backend or another task split picks the same rows.
@@ -155,7 +157,8 @@ class Attributor:
         return cls(model_bytes=bytes(booster.save_raw("ubj")), **kwargs)
 
     def contributions(self, batch: pa.RecordBatch | pa.Table) -> np.ndarray:
-        """XGBoost's SHAP values, ``(rows, features + 1)``: the last column is the bias."""
+        """XGBoost's SHAP values, ``(rows, features + 1)`` (a multiclass booster's: ``(rows, classes,
+        features + 1)``): the last column is the bias."""
         import xgboost
 
         booster = self._booster()
@@ -167,8 +170,9 @@ class Attributor:
     def __call__(self, batch: pa.RecordBatch | pa.Table) -> AttributionSum:
         if batch.num_rows == 0:
             return AttributionSum(np.zeros(len(self.features)), 0)
-        contribs = self.contributions(batch)[:, : len(self.features)]
-        return AttributionSum(np.abs(contribs).sum(axis=0, dtype=np.float64), batch.num_rows)
+        contribs = self.contributions(batch)[..., : len(self.features)]
+        rows_and_classes = tuple(range(contribs.ndim - 1))
+        return AttributionSum(np.abs(contribs).sum(axis=rows_and_classes, dtype=np.float64), batch.num_rows)
 
     def _booster(self) -> xgboost.Booster:
         booster = _BOOSTERS.get(self.digest)

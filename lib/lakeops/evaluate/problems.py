@@ -10,7 +10,9 @@ A model's config says its ``problem_type`` (:data:`lakeops.constants.PROBLEM_TYP
 - the metrics of a set of rows (:meth:`ProblemType.evaluate`), which the champion gate's
   thresholds may name, and which way each is better (:attr:`ProblemType.metrics`);
 - the stored output mapping (:func:`output_from_dict`: Platt for binary, a conformal
-  interval for regression).
+  interval for regression, temperature scaling for multiclass);
+- the label's values as numbers (:meth:`ProblemType.label_values`: a multiclass label is
+  a class name, numbered by its position in the model's ``classes``).
 
 A stage that needs more (training's calibration, monitoring's estimator) keeps one
 table keyed by problem type in its own package; a new type adds an entry there and
@@ -26,12 +28,13 @@ from typing import Any
 import numpy as np
 
 from lakeops.constants import PROBLEM_METRICS
-from lakeops.evaluate import metrics, regression
+from lakeops.evaluate import metrics, multiclass, regression
 from lakeops.evaluate.calibration import Platt
 from lakeops.evaluate.interval import PREDICTION, Conformal
+from lakeops.evaluate.multiclass import Temperature
 
 #: The stored output of a model version: what maps its booster's margin to what is scored.
-Output = Platt | Conformal
+Output = Platt | Conformal | Temperature
 
 
 @dataclass(frozen=True)
@@ -46,8 +49,13 @@ class ProblemType:
     #: Every metric :meth:`evaluate` returns that a gate threshold may name -> higher is better.
     metrics: Mapping[str, bool] = field(default_factory=dict)
 
-    def evaluate(self, y: np.ndarray, output: np.ndarray, *, threshold: float | None = None) -> dict[str, float]:
+    def evaluate(self, y: np.ndarray, output: np.ndarray, *, threshold: float | None = None,
+                 classes: tuple[str, ...] = ()) -> dict[str, float]:
         raise NotImplementedError
+
+    def label_values(self, labels: np.ndarray, *, classes: tuple[str, ...] = ()) -> np.ndarray:
+        """The label column's values as :meth:`evaluate` takes them (float64; NaN where missing)."""
+        return np.asarray(labels, dtype=np.float64)
 
     def higher_is_better(self, metric: str) -> bool:
         try:
@@ -58,16 +66,34 @@ class ProblemType:
 
 @dataclass(frozen=True)
 class Binary(ProblemType):
-    def evaluate(self, y: np.ndarray, output: np.ndarray, *, threshold: float | None = None) -> dict[str, float]:
+    def evaluate(self, y: np.ndarray, output: np.ndarray, *, threshold: float | None = None,
+                 classes: tuple[str, ...] = ()) -> dict[str, float]:
         e = metrics.evaluate(y, output, threshold=0.5 if threshold is None else threshold)
         return {k: float(v) for k, v in e.as_dict().items()}
 
 
 @dataclass(frozen=True)
 class Regression(ProblemType):
-    def evaluate(self, y: np.ndarray, output: np.ndarray, *, threshold: float | None = None) -> dict[str, float]:
+    def evaluate(self, y: np.ndarray, output: np.ndarray, *, threshold: float | None = None,
+                 classes: tuple[str, ...] = ()) -> dict[str, float]:
         return regression.as_metrics(regression.realised(regression.tally(
             prediction=np.asarray(output, dtype=np.float64), label=np.asarray(y, dtype=np.float64))))
+
+
+@dataclass(frozen=True)
+class Multiclass(ProblemType):
+    """``output`` is the (rows, classes) probabilities; ``y`` the class indexes (:meth:`label_values`)."""
+
+    def evaluate(self, y: np.ndarray, output: np.ndarray, *, threshold: float | None = None,
+                 classes: tuple[str, ...] = ()) -> dict[str, float]:
+        if not len(y):
+            raise ValueError("no rows to evaluate")
+        return multiclass.evaluate(np.asarray(y, dtype=np.int64), np.asarray(output, dtype=np.float64),
+                                   classes=classes)
+
+    def label_values(self, labels: np.ndarray, *, classes: tuple[str, ...] = ()) -> np.ndarray:
+        """Class indexes (int64): a name's position in ``classes``, -1 for a missing or unknown one."""
+        return multiclass.label_indexes(labels, classes)
 
 
 BINARY = Binary(
@@ -79,7 +105,12 @@ REGRESSION = Regression(
     metrics=PROBLEM_METRICS["regression"],
 )
 
-_TYPES: dict[str, ProblemType] = {p.name: p for p in (BINARY, REGRESSION)}
+MULTICLASS = Multiclass(
+    name="multiclass", score_column=multiclass.CONFIDENCE, objective="multi:softprob", trial_metric="logloss",
+    metrics=PROBLEM_METRICS["multiclass"],
+)
+
+_TYPES: dict[str, ProblemType] = {p.name: p for p in (BINARY, REGRESSION, MULTICLASS)}
 
 
 def problem(name: str) -> ProblemType:
@@ -94,4 +125,6 @@ def output_from_dict(data: dict[str, Any] | None) -> Output:
     """A model version's stored output mapping; a model logged before outputs were typed is binary."""
     if data and data.get("method") == "conformal":
         return Conformal.from_dict(data)
+    if data and data.get("method") == multiclass.METHOD:
+        return Temperature.from_dict(data)
     return Platt.from_dict(data)

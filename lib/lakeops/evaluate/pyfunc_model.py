@@ -2,7 +2,8 @@
 
 A binary model returns the calibrated probability (``score``); a regression model its
 prediction (the booster's margin; the interval's half-width is ``half_width`` on the
-loaded instance).
+loaded instance); a multiclass model a frame of every class's calibrated probability,
+one ``score_<class>`` column per class, as ``predictions.<model>`` stores them.
 
 :func:`lakeops.registry.log_model` logs this file as MLflow "models from code":
 MLflow copies it into the model folder and runs it when the model is loaded
@@ -11,9 +12,10 @@ import lakeops: only numpy, pandas, xgboost and mlflow. It reads two artifacts,
 never a pickle: ``booster`` (the XGBoost booster as UBJSON) and ``encoding``
 (JSON: features, category lists, threshold and the Platt calibrator).
 
-:func:`encode` and :func:`probability` restate
-:func:`lakeops.evaluate.encoding.encode_feature_major` and
-:meth:`lakeops.evaluate.calibration.Platt.probability` for pandas columns;
+:func:`encode`, :func:`probability` and :func:`softmax` restate
+:func:`lakeops.evaluate.encoding.encode_feature_major`,
+:meth:`lakeops.evaluate.calibration.Platt.probability` and
+:meth:`lakeops.evaluate.multiclass.Temperature.probabilities` for pandas columns;
 tests/test_registry_pyfunc.py holds them equal. Reads and writes no tables.
 """
 
@@ -63,6 +65,13 @@ def probability(margin: np.ndarray, *, slope: float, intercept: float) -> np.nda
     return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
+def softmax(margin: np.ndarray, *, temperature: float) -> np.ndarray:
+    """``softmax(margin / temperature)`` per row, float64, shifted by the row's maximum so it cannot overflow."""
+    z = np.asarray(margin, dtype=np.float64) / temperature
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
 class LakeopsModel(PythonModel):
     """Calibrated probability of the positive class for each row of raw feature columns.
 
@@ -81,6 +90,8 @@ class LakeopsModel(PythonModel):
             self.slope, self.intercept = float(calibration["slope"]), float(calibration["intercept"])
         elif self.method == "conformal":
             self.half_width, self.coverage = float(calibration["half_width"]), float(calibration["coverage"])
+        elif self.method == "temperature":
+            self.temperature, self.classes = float(calibration["temperature"]), list(calibration["classes"])
         else:
             raise ValueError(f"unknown calibration method {self.method!r}")
         self.features = list(spec["features"])
@@ -89,16 +100,21 @@ class LakeopsModel(PythonModel):
         self.booster = xgboost.Booster()
         self.booster.load_model(context.artifacts[BOOSTER])
 
-    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> np.ndarray:
+    def predict(self, context: Any, model_input: pd.DataFrame,
+                params: dict[str, Any] | None = None) -> np.ndarray | pd.DataFrame:
         if not isinstance(model_input, pd.DataFrame):
             model_input = pd.DataFrame(model_input)
         missing = [c for c in self.features if c not in model_input.columns]
         if missing:
             raise ValueError(f"the input has no column(s) {missing}; the model needs {self.features}")
+        columns = [f"score_{c}" for c in self.classes] if self.method == "temperature" else []
         if len(model_input) == 0:
-            return np.empty(0, dtype=np.float64)
+            return pd.DataFrame(columns=columns, dtype=np.float64) if columns else np.empty(0, dtype=np.float64)
         margin = self.booster.inplace_predict(encode(model_input, self.features, self.categories),
                                               predict_type="margin")
+        if self.method == "temperature":
+            return pd.DataFrame(softmax(margin, temperature=self.temperature), columns=columns,
+                                index=model_input.index)
         if self.method == "conformal":
             return np.asarray(margin, dtype=np.float64)
         return probability(margin, slope=self.slope, intercept=self.intercept)

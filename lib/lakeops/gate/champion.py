@@ -37,7 +37,7 @@ from lakeops import registry
 from lakeops.config import MlflowConfig, ModelConfig
 from lakeops.dates import date_range, parse_ds
 from lakeops.evaluate.problems import ProblemType, problem
-from lakeops.evaluate.scoring import MARGIN, score_frame
+from lakeops.evaluate.scoring import MARGIN, margins_of, score_frame
 from lakeops.gate.decision import WHOLE, Check, GateCase, Measured, Population, decide, needs_evaluation
 from lakeops.lake.tables import MODEL_VALIDATIONS, features_table
 from lakeops.runs import cached, job_run
@@ -84,7 +84,7 @@ def validate_model(
         verdict = decide(GateCase(mode=mode, challenger_version=challenger.version,
                                   champion_version=champion_version, champion_now=champion_now,
                                   challenger=ch_eval, champion=cp_eval), thresholds=model.gate_thresholds,
-                         directions=problem(model.problem_type).metrics, min_slice_rows=model.gate.min_slice_rows)
+                         directions=model.gate_metrics(), min_slice_rows=model.gate.min_slice_rows)
         if verdict.promote:
             registry.set_alias(model.name, registry.CHAMPION, challenger.version)
         decision = GateDecision(verdict.decision, verdict.passed, verdict.reason, challenger.version,
@@ -127,21 +127,22 @@ def _evaluate(holdout, loaded: registry.LoadedModel, model: ModelConfig) -> Meas
     slices = sorted({t.slice_key for t in model.gate_thresholds if t.slice_key})
     scored: pd.DataFrame = score_frame(holdout, loaded.booster, features=loaded.features,
                                        categories=loaded.categories, keep=[model.label, *slices]).toPandas()
-    y = scored[model.label].to_numpy(dtype="float64")
-    output = loaded.calibration.output(scored[MARGIN].to_numpy())
+    y = kind.label_values(scored[model.label].to_numpy(), classes=model.classes)
+    output = loaded.calibration.output(margins_of(scored[MARGIN]))
     populations: dict[Population, Any] = {WHOLE: slice(None)}
     for key in slices:
         for value in scored[key].dropna().unique():
             populations[(key, str(value))] = (scored[key] == value).to_numpy()
     return Measured(
         rows={p: int(y[rows].size) for p, rows in populations.items()},
-        metrics={p: _metrics(kind, y[rows], output[rows], loaded.threshold) for p, rows in populations.items()},
+        metrics={p: _metrics(kind, y[rows], output[rows], loaded.threshold, model.classes)
+                 for p, rows in populations.items()},
     )
 
 
-def _metrics(kind: ProblemType, y, output, threshold: float) -> dict[str, float]:
+def _metrics(kind: ProblemType, y, output, threshold: float, classes: tuple[str, ...]) -> dict[str, float]:
     try:
-        return kind.evaluate(y, output, threshold=threshold)
+        return kind.evaluate(y, output, threshold=threshold, classes=classes)
     except ValueError:  # no rows in a population: nothing defined
         return {}
 

@@ -18,7 +18,7 @@ existing tables; older rows read null). Any other change needs a rewrite of the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -65,9 +65,13 @@ INCIDENTS = TableSpec(
             ("host_id", pa.string()),
             ("severity", pa.string()),
             ("opened_at", UTC_TS),
+            # Contract v2 (0.4.0): what the incident was about (compute, memory, disk, network); null in
+            # lakes generated before it.
+            ("kind", pa.string()),
         ]
     ),
     partition_by=("ds",),
+    version=2,
     description="One row per incident, partitioned by the day it was opened; arrives late.",
 )
 
@@ -274,7 +278,7 @@ FEATURES_SCHEMA = "features"
 PREDICTIONS_SCHEMA = "predictions"
 
 #: The label's type in ``features.<model>``, per problem type.
-LABEL_TYPES = {"binary": pa.int32(), "regression": pa.float64()}
+LABEL_TYPES = {"binary": pa.int32(), "regression": pa.float64(), "multiclass": pa.string()}
 #: What scoring writes per row, per problem type (lakeops.evaluate.problems says the same; a test holds them equal).
 OUTPUT_FIELDS: dict[str, list[tuple[str, pa.DataType]]] = {
     "binary": [
@@ -287,7 +291,18 @@ OUTPUT_FIELDS: dict[str, list[tuple[str, pa.DataType]]] = {
         ("prediction_lower", pa.float64()),
         ("prediction_upper", pa.float64()),
     ],
+    # Then one score_<class> column per class, in the config's order (class_score_fields): plain
+    # columns read the same in Spark SQL and DuckDB, and drift watches each like any numeric column.
+    "multiclass": [
+        ("prediction", pa.string()),  # the class of the highest calibrated probability
+        ("confidence", pa.float64()),  # that probability
+    ],
 }
+
+
+def class_score_fields(classes: Sequence[str]) -> list[tuple[str, pa.DataType]]:
+    """A multiclass model's per-class probability columns (``score_<class>``), in class order."""
+    return [(f"score_{c}", pa.float64()) for c in classes]
 
 #: Arrow types an entity key column may declare (``entity_keys`` in a model's config).
 KEY_TYPES = {"string": pa.string(), "int32": pa.int32(), "int64": pa.int64(), "date": pa.date32()}
@@ -314,6 +329,7 @@ def features_spec(model: ModelConfig) -> TableSpec:
     fields += [pa.field(c, pa.string()) for c in model.features.categorical]
     fields += [pa.field(c, pa.float64()) for c in model.features.numeric]
     # A class label is an int (binary: 0/1), a regression label a number.
+    # Multiclass: the class's name, one of the config's classes.
     fields.append(pa.field(model.label, LABEL_TYPES[model.problem_type]))
     return TableSpec(
         name=TableName.parse(features_table(model.name)),
@@ -450,10 +466,22 @@ PERFORMANCE_REFERENCE = TableSpec(
             ("interval_half_width", pa.float64()),  # the split-conformal half-width from the holdout
             ("dle_mae", pa.float64()),  # the direct-loss estimate of the holdout's MAE: its check at training
             ("dle_rmse", pa.float64()),
+            # Contract v3 (0.4.0): multiclass models. auc, f1, precision and recall (and their _sd) are then
+            # macro averages over the classes, one-vs-rest.
+            ("classes", pa.list_(pa.string())),  # in the booster's order
+            ("accuracy", pa.float64()),
+            ("logloss", pa.float64()),
+            ("accuracy_sd", pa.float64()),
+            ("calibration_temperature", pa.float64()),  # probabilities = softmax(margin / temperature)
+            # CBPE's estimate of the holdout's accuracy, macro AUC and macro F1 from its probabilities
+            # alone: how far the estimator can be trusted for this version (its check at training).
+            ("cbpe_accuracy", pa.float64()),
+            ("cbpe_auc", pa.float64()),
+            ("cbpe_f1", pa.float64()),
         ]
     ),
     partition_by=("model_name", "model_version"),
-    version=2,
+    version=3,
     description="Each model version's holdout quality at training time and the sampling variation of its "
     "metrics: what performance estimates and their bands are built from.",
 )
@@ -512,12 +540,64 @@ PERFORMANCE_METRICS = TableSpec(
             ("estimated_rmse", pa.float64()),
             ("mae_in_band", pa.bool_()),
             ("rmse_in_band", pa.bool_()),
+            # Contract v3 (0.4.0): multiclass models, whose auc, precision, recall and f1 above are macro
+            # averages over the classes (one-vs-rest; per class in ml.class_metrics) and logloss the
+            # multiclass one; positive_rate and threshold are null.
+            ("accuracy", pa.float64()),
+            ("weighted_f1", pa.float64()),  # F1 per class weighted by its (expected) rows
+            ("accuracy_lower", pa.float64()),
+            ("accuracy_upper", pa.float64()),
+            ("estimated_accuracy", pa.float64()),
+            ("accuracy_in_band", pa.bool_()),
         ]
     ),
     partition_by=("model_name", "ds"),
-    version=2,
+    version=3,
     description="Model quality per model, day and slice: realised metrics from the labels that have arrived "
     "(recomputed when late labels change a day) and CBPE estimates from calibrated scores, with a band.",
+)
+
+_QUALITY_KEY = [
+    ("ds", pa.date32()),
+    ("model_name", pa.string()),
+    ("model_version", pa.int32()),
+    ("kind", pa.string()),  # realised | estimated, as in ml.performance_metrics
+    ("slice_key", pa.string()),  # null: the whole population
+    ("slice_value", pa.string()),
+]
+
+CLASS_METRICS = TableSpec(
+    name=TableName.parse("ml.class_metrics"),
+    schema=pa.schema(
+        [
+            *_QUALITY_KEY,
+            ("class_name", pa.string()),
+            ("support", pa.float64()),  # realised: labelled rows of the class; estimated: expected rows
+            ("predicted", pa.int64()),  # rows predicted as the class
+            ("precision", pa.float64()),  # one-vs-rest
+            ("recall", pa.float64()),
+            ("f1", pa.float64()),
+            ("auc", pa.float64()),
+        ]
+    ),
+    partition_by=("model_name", "ds"),
+    description="Multiclass models' quality per class, day and slice, one-vs-rest: realised from the labels, "
+    "estimated by CBPE from the calibrated class probabilities (its macro averages are in ml.performance_metrics).",
+)
+
+CONFUSION_MATRIX = TableSpec(
+    name=TableName.parse("ml.confusion_matrix"),
+    schema=pa.schema(
+        [
+            *_QUALITY_KEY,
+            ("actual", pa.string()),
+            ("predicted", pa.string()),
+            ("rows", pa.float64()),  # realised: a count; estimated: the expected count (CBPE)
+        ]
+    ),
+    partition_by=("model_name", "ds"),
+    description="Multiclass models' confusion matrix per day and slice, one row per (actual, predicted) class: "
+    "counted from the labels (realised) or expected from the calibrated probabilities (estimated).",
 )
 
 ATTRIBUTION_REFERENCE = TableSpec(
@@ -568,7 +648,15 @@ ATTRIBUTION_DRIFT = TableSpec(
 )
 
 
-def predictions_spec(model_name: str, keys: pa.Schema, problem_type: str = "binary") -> TableSpec:
+_OUTPUT_DESCRIPTIONS = {
+    "binary": "the score, the 0/1 decision at the model's threshold",
+    "regression": "the prediction and its interval",
+    "multiclass": "the predicted class, its probability and every class's probability",
+}
+
+
+def predictions_spec(model_name: str, keys: pa.Schema, problem_type: str = "binary",
+                     classes: Sequence[str] = ()) -> TableSpec:
     """``predictions.<model>`` for a model whose entity key columns are ``keys`` (e.g. ``host_id: string``).
 
     One table per model: each model's keys keep their own names and types, and
@@ -584,13 +672,13 @@ def predictions_spec(model_name: str, keys: pa.Schema, problem_type: str = "bina
                 ("model_version", pa.int32()),
                 *[(f.name, f.type) for f in keys],
                 *OUTPUT_FIELDS[problem_type],
+                *class_score_fields(classes),
                 ("mlflow_run_id", pa.string()),  # the MLflow run that produced the model version
             ]
         ),
         partition_by=("ds",),
         description=f"One row per entity and day scored by model {model_name}: "
-        + ("the score, the 0/1 decision at the model's threshold" if problem_type == "binary"
-           else "the prediction and its interval") + " and the model version. Re-scoring a ds partition replaces it.",
+        + _OUTPUT_DESCRIPTIONS[problem_type] + " and the model version. Re-scoring a ds partition replaces it.",
     )
 
 
@@ -635,14 +723,15 @@ ALERTS = TableSpec(
 #: The lakehouse-wide tables: every model shares them.
 SHARED_TABLES = (
     *RAW_TABLES, DATA_QUALITY, JOB_RUNS, FEATURE_DAYS, BASELINES, BASELINE_SKETCHES, MODEL_VALIDATIONS,
-    DRIFT_COUNTS, DRIFT_METRICS, PROFILE_METRICS, PERFORMANCE_REFERENCE, PERFORMANCE_METRICS,
+    DRIFT_COUNTS, DRIFT_METRICS, PROFILE_METRICS, PERFORMANCE_REFERENCE, PERFORMANCE_METRICS, CLASS_METRICS,
+    CONFUSION_MATRIX,
     ATTRIBUTION_REFERENCE, ATTRIBUTION_DRIFT, ALERTS,
 )
 
 
 def model_contracts(model: ModelConfig) -> list[TableSpec]:
     """The tables of one model: ``features.<model>`` and ``predictions.<model>``."""
-    return [features_spec(model), predictions_spec(model.name, key_schema(model), model.problem_type)]
+    return [features_spec(model), predictions_spec(model.name, key_schema(model), model.problem_type, model.classes)]
 
 
 def contracts(models: Iterable[ModelConfig]) -> list[TableSpec]:

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from lakeops.config import MonitorConfig
-from lakeops.constants import STATUS_LEVEL
+from lakeops.constants import CATEGORICAL_COLUMN_TYPES, STATUS_LEVEL
 from lakeops.monitor import stats
 from lakeops.tally.bins import NULL_BIN, ColumnBins
 from lakeops.tally.counts import ColumnTally, TallyPlan, coarse_counts, quantiles
@@ -238,7 +238,7 @@ def reference_from_rows(model_name: str, version: int, bins: Sequence[Mapping], 
         if slice_key is None:
             kind = items[0]["column_type"]
             kept = items[:-1]
-            if kind == "categorical":
+            if kind in CATEGORICAL_COLUMN_TYPES:
                 columns[column] = ColumnBins(column, kind, categories=tuple(r["category"] for r in kept[:-1]))
             else:
                 columns[column] = ColumnBins(column, kind, edges=tuple(float(r["upper"]) for r in kept[:-1]))

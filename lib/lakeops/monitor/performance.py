@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +42,17 @@ REALISED, ESTIMATED = "realised", "estimated"
 _DECISION = "prediction"
 #: A (ds, slice_key, slice_value) population.
 Population = tuple[date, str | None, str | None]
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What measuring some days gives: rows of ``ml.performance_metrics`` and a summary per day; a
+    multiclass model's also rows of ``ml.class_metrics`` and ``ml.confusion_matrix``."""
+
+    metrics: list[dict[str, Any]]
+    days: list[DayQuality]
+    classes: list[dict[str, Any]] = field(default_factory=list)
+    confusion: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -80,14 +91,19 @@ def _last_measured_version(lake: Lake, model_name: str) -> int | None:
 
 def measure(lake: Lake, model: ModelConfig, *, days: Sequence[date], versions: Mapping[date, int],
             pinned: Mapping[str, int | None], slices: Mapping[str, Sequence[str]],
-            mlflow_cfg: MlflowConfig | None = None) -> tuple[list[dict], list[DayQuality]]:
-    """``ml.performance_metrics`` rows for ``days`` (each scored by ``versions[day]``), and a summary per day:
-    a binary model's here (CBPE), a regression model's in :mod:`lakeops.monitor.performance_regression` (DLE)."""
-    if model.problem_type != "binary":
+            mlflow_cfg: MlflowConfig | None = None) -> Measured:
+    """The quality rows of ``days`` (each scored by ``versions[day]``), and a summary per day: a binary
+    model's here (CBPE), a regression model's in :mod:`lakeops.monitor.performance_regression` (DLE), a
+    multiclass model's in :mod:`lakeops.monitor.performance_multiclass` (CBPE one-vs-rest)."""
+    if model.problem_type == "regression":
         from lakeops.monitor.performance_regression import measure_regression
 
-        return measure_regression(lake, model, days=days, versions=versions, pinned=pinned, slices=slices,
-                                  mlflow_cfg=mlflow_cfg)
+        return Measured(*measure_regression(lake, model, days=days, versions=versions, pinned=pinned, slices=slices,
+                                            mlflow_cfg=mlflow_cfg))
+    if model.problem_type == "multiclass":
+        from lakeops.monitor.performance_multiclass import measure_multiclass
+
+        return measure_multiclass(lake, model, days=days, versions=versions, pinned=pinned, slices=slices)
     histograms = _histograms(lake, model, days=days, pinned=pinned, slices=slices)
     references = _references(lake, model.name, sorted(set(versions.values())))
     features_version = pinned[features_table(model.name)]
@@ -120,7 +136,7 @@ def measure(lake: Lake, model: ModelConfig, *, days: Sequence[date], versions: M
             summary.append(DayQuality(ds, "AUC", estimate.auc, est_row["auc_lower"], est_row["auc_upper"],
                                       real_row["auc"] if real_row else None,
                                       h.n_labeled / h.n_scored if h.n_scored else 0.0))
-    return rows, summary
+    return Measured(rows, summary)
 
 
 def within(value: float, lower: float, upper: float) -> bool | None:

@@ -34,12 +34,13 @@ import pyarrow as pa
 from lakeops.config import MlflowConfig, ModelConfig, MonitorConfig
 from lakeops.constants import STATUS_LEVEL
 from lakeops.errors import InvalidParameterError, MissingInputError
-from lakeops.evaluate.problems import problem
 from lakeops.lake import Scan
 from lakeops.lake.tables import (
     ATTRIBUTION_DRIFT,
     BASELINE_SKETCHES,
     BASELINES,
+    CLASS_METRICS,
+    CONFUSION_MATRIX,
     DRIFT_COUNTS,
     DRIFT_METRICS,
     PERFORMANCE_METRICS,
@@ -59,7 +60,7 @@ from lakeops.monitor.drift import (
     profile_row,
     reference_from_rows,
 )
-from lakeops.monitor.performance import DayQuality, late_days, measure
+from lakeops.monitor.performance import DayQuality, Measured, late_days, measure
 from lakeops.runs import job_run
 from lakeops.tally.counts import ColumnTally, TallyPlan, merge, tally_batch
 
@@ -156,9 +157,8 @@ def monitor(lake: Lake, model: ModelConfig, *, days: Sequence[date],
     with job_run(lake, job=JOB, model=model.name, days=days) as run:
         tallies = _tally(lake, model, days, plans, pinned)
         drift = _drift(model, days, versions, references, plans, tallies, _previous_counts(lake, model.name, days))
-        quality_rows, quality_days = _quality(lake, model, days, versions, pinned, references, source, scored,
-                                              mlflow_cfg)
-        quality = {q.ds: q for q in quality_days}
+        measured = _quality(lake, model, days, versions, pinned, references, source, scored, mlflow_cfg)
+        quality = {q.ds: q for q in measured.days}
         summaries = [dataclasses.replace(s, quality=quality.get(s.ds)) for s in drift.summaries]
         attribution_rows: list[dict[str, Any]] = []
         attributed: dict[date, DayAttribution] = {}
@@ -169,10 +169,10 @@ def monitor(lake: Lake, model: ModelConfig, *, days: Sequence[date],
             summaries = [dataclasses.replace(s, attribution_ndcg=attributed[s.ds].ndcg,
                                              attribution_movers=attributed[s.ds].movers)
                          if s.ds in attributed else s for s in summaries]
-        _write(lake, model.name, run.job_run_id, days, drift, quality_rows, sorted(quality), attribution_rows,
+        _write(lake, model, run.job_run_id, days, drift, measured, sorted(quality), attribution_rows,
                sorted(attributed))
         run.rows_in = sum(s.rows for s in summaries)
-        run.rows_out = len(drift.metrics) + len(quality_rows) + len(attribution_rows)
+        run.rows_out = len(drift.metrics) + len(measured.metrics) + len(attribution_rows)
     late = tuple(q for d, q in sorted(quality.items()) if d not in set(days))
     _log_days(model.name, summaries, late)
     return MonitorResult(model.name, tuple(summaries), len(drift.metrics), run.job_run_id, late=late)
@@ -185,7 +185,7 @@ def _tally(lake: Lake, model: ModelConfig, days: list[date], plans: Mapping[date
     columns = (*model.features.numeric, *model.features.categorical)
     # Slice columns come with every piece of the features, whichever columns a task counts.
     scans = [Scan(source, {"ds": days}, columns, version=pinned[source], context=tuple(model.monitor.slices)),
-             Scan(scored, {"ds": days}, (problem(model.problem_type).score_column,), version=pinned[scored])]
+             Scan(scored, {"ds": days}, model.output_columns(), version=pinned[scored])]
     return lake.reduce_partitions(scans, DayCounter(plans), merge) or {}
 
 
@@ -194,8 +194,8 @@ def _drift(model: ModelConfig, days: list[date], versions: Mapping[date, int], r
            previous: Mapping[date, tuple[date, dict | None, int | None]]) -> DriftRows:
     """The days' rows, in order: a day of this run is the previous day of the next one."""
     out = DriftRows([], [], [], [])
-    output = problem(model.problem_type).score_column  # the model's output: its drift is the score's
-    columns = (*model.features.numeric, *model.features.categorical, output)
+    outputs = model.output_columns()  # the model's output: its drift is the score's
+    columns = (*model.features.numeric, *model.features.categorical, *outputs)
     computed: dict[date, dict[CountsKey, DayCounts]] = {}
     for d in days:
         prev_ds, stored, stored_version = previous.get(d, (None, None, None))
@@ -207,7 +207,7 @@ def _drift(model: ModelConfig, days: list[date], versions: Mapping[date, int], r
         computed[d], day_metrics = _day_rows(d, references[versions[d]], plans[d], columns, tallies, prev,
                                              base_ds if prev else None, model.monitor, out)
         out.metrics.extend(day_metrics)
-        out.summaries.append(_summary(d, versions[d], int(tallies[(d, output)].counts[0].sum()), day_metrics))
+        out.summaries.append(_summary(d, versions[d], int(tallies[(d, outputs[0])].counts[0].sum()), day_metrics))
     return out
 
 
@@ -233,18 +233,24 @@ def _day_rows(ds: date, reference: Reference, plan: TallyPlan, columns: Sequence
     return found, day_metrics
 
 
-def _write(lake: Lake, model_name: str, job_run_id: str, days: list[date], drift: DriftRows,
-           quality_rows: list[dict], quality_days: list[date], attribution_rows: list[dict],
+def _write(lake: Lake, model: ModelConfig, job_run_id: str, days: list[date], drift: DriftRows,
+           measured: Measured, quality_days: list[date], attribution_rows: list[dict],
            attributed_days: list[date]) -> None:
     """Replace the run's partitions: drift, counts and profiles of ``days``, performance and
     attribution of the days they were measured on."""
+    model_name = model.name
     meta = {"job": JOB, "job_run_id": job_run_id}
     where = {"model_name": [model_name], "ds": days}
     for spec, rows in ((DRIFT_COUNTS, drift.counts), (DRIFT_METRICS, drift.metrics),
                        (PROFILE_METRICS, drift.profiles)):
         lake.overwrite_rows(pa.Table.from_pylist(rows, schema=spec.schema), spec, partitions=where, metadata=meta)
-    lake.overwrite_rows(pa.Table.from_pylist(quality_rows, schema=PERFORMANCE_METRICS.schema), PERFORMANCE_METRICS,
-                        partitions={"model_name": [model_name], "ds": quality_days}, metadata=meta)
+    measured_where = {"model_name": [model_name], "ds": quality_days}
+    quality = [(PERFORMANCE_METRICS, measured.metrics)]
+    if model.problem_type == "multiclass":
+        quality += [(CLASS_METRICS, measured.classes), (CONFUSION_MATRIX, measured.confusion)]
+    for spec, rows in quality:
+        lake.overwrite_rows(pa.Table.from_pylist(rows, schema=spec.schema), spec, partitions=measured_where,
+                            metadata=meta)
     if attributed_days:
         lake.overwrite_rows(pa.Table.from_pylist(attribution_rows, schema=ATTRIBUTION_DRIFT.schema),
                             ATTRIBUTION_DRIFT, partitions={"model_name": [model_name], "ds": attributed_days},
@@ -272,7 +278,7 @@ def describe_quality(q: DayQuality) -> str:
 
 def _quality(lake: Lake, model: ModelConfig, days: list[date], versions: dict[date, int],
              pinned: Mapping[str, int | None], references: Mapping[int, Reference], source: str,
-             scored: str, mlflow_cfg: MlflowConfig | None = None) -> tuple[list[dict], list[DayQuality]]:
+             scored: str, mlflow_cfg: MlflowConfig | None = None) -> Measured:
     """Performance rows for ``days`` and the earlier days whose labels changed (same pinned versions)."""
     features_version = pinned[source]
     if features_version is None:  # _versions found the days' features partitions, so it has a version

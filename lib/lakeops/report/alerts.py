@@ -45,6 +45,9 @@ _LABELS = {
     "n_baseline": "baseline rows", "mean_abs_shap": "mean |SHAP|", "reference_mean_abs_shap": "training mean |SHAP|",
     "reference_rank": "training rank", "ndcg": "nDCG", "auc_lower": "AUC lower", "auc_upper": "AUC upper",
     "estimated_auc": "estimated AUC", "realised_auc": "realised AUC", "training_auc": "training AUC",
+    "estimated_accuracy": "estimated accuracy", "realised_accuracy": "realised accuracy",
+    "training_accuracy": "training accuracy", "accuracy_lower": "accuracy lower", "accuracy_upper": "accuracy upper",
+    "class_name": "class", "support": "labelled rows", "predicted": "predicted rows",
     "n_scored": "scored rows", "n_labeled": "labelled rows", "features_at_alert": "features at alert",
     "features_judged": "features judged", "top_movers": "top movers", "failed": "failed expectations",
 }  # fmt: skip

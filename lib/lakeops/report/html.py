@@ -12,23 +12,26 @@ The markup lives in Jinja2 templates (``templates/``) with autoescape on, so
 every string taken from the data is escaped; charts come from
 :mod:`lakeops.report.charts` and :mod:`lakeops.report.performance` as inline SVG
 markup (:mod:`lakeops.report.alerts`, :mod:`lakeops.report.timeline` and
-:mod:`lakeops.report.attribution` shape the lifecycle sections). The pages must open offline: nothing is fetched, styling is one
+:mod:`lakeops.report.attribution` shape the lifecycle sections; :mod:`lakeops.report.multiclass` a
+multiclass model's sections per class). The pages must open offline: nothing is fetched, styling is one
 ``<style>`` tag, and there is no script.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import date
 from functools import cache
 
 import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from lakeops.constants import STATUSES
+from lakeops.constants import OUTPUT_COLUMN_TYPES, STATUSES
 from lakeops.report import alerts as alert_section
 from lakeops.report import attribution as attribution_section
 from lakeops.report import charts, performance, problems, timeline
+from lakeops.report import multiclass as class_section
 from lakeops.report import residuals as residual_section
 from lakeops.report.values import dates, num, pvalue, rank, status, to_float, with_columns
 
@@ -178,6 +181,12 @@ def _slices(drift: pd.DataFrame) -> list[dict]:
     return rows.sort_values(["_rank", "_psi"], ascending=False).to_dict("records")
 
 
+def _baseline_mix(histograms: pd.DataFrame) -> dict[str, float]:
+    """Each predicted class's share in the training baseline, from the predicted class's histogram rows."""
+    rows = histograms.drop_duplicates("label")
+    return {str(label): to_float(p) for label, p in zip(rows["label"], rows["baseline_proportion"], strict=True)}
+
+
 def _timeline_empty(events: list, alerts: pd.DataFrame | None, validations: pd.DataFrame | None, days: int) -> str:
     if events:
         return ""
@@ -202,6 +211,9 @@ def render_day(
     attribution: pd.DataFrame | None = None,
     problem_type: str = "binary",
     residual_rows: pd.DataFrame | None = None,
+    class_metrics: pd.DataFrame | None = None,
+    confusion_matrix: pd.DataFrame | None = None,
+    classes: Sequence[str] = (),
     top_n: int = 6,
     trend_days: int = TREND_DAYS,
 ) -> str:
@@ -217,11 +229,14 @@ def render_day(
         alerts: rows of ``ml.alerts``: the day's alerts, and the retrain requests on the timeline.
         validations: rows of ``ml.model_validations``: the gate's decisions on the timeline.
         attribution: rows of ``ml.attribution_drift``.
-        problem_type: the model's (``binary`` or ``regression``): what the performance sections show
-            (:mod:`lakeops.report.problems`).
+        problem_type: the model's (``binary``, ``regression`` or ``multiclass``): what the performance
+            sections show (:mod:`lakeops.report.problems`).
         residual_rows: a regression model's residual section: one day's scored rows with their labels
             (``ds``, ``prediction``, ``label``, ``prediction_lower``, ``prediction_upper``), the newest
             labelled day up to ``ds``; empty when there is none, None when they could not be read.
+        class_metrics: a multiclass model's rows of ``ml.class_metrics``.
+        confusion_matrix: a multiclass model's rows of ``ml.confusion_matrix``.
+        classes: a multiclass model's classes, in its order (classes found only in the rows follow).
         trend_days: the days up to ``ds`` that the trend charts and the timeline cover.
     """
     drift = with_columns(drift, _DRIFT_COLUMNS)
@@ -232,14 +247,23 @@ def render_day(
     events = timeline.events(alerts=alerts, validations=validations, versions=versions, start=start, end=ds)
     since = _since(grid)
     order = _heatmap_order(grid, psi, since)
-    features = list(_by_severity(columns[columns["column_type"] != "score"]).index[: max(top_n, 0)])
-    scores = list(columns.index[columns["column_type"] == "score"])
+    output = columns["column_type"].isin(OUTPUT_COLUMN_TYPES)
+    features = list(_by_severity(columns[~output]).index[: max(top_n, 0)])
+    # The model's output: the predicted class first, then the score(s) (a multiclass model's per class).
+    scores = list(columns[output].sort_values("column_type", key=lambda t: t != "class", kind="stable").index)
     psi_chart, psi_caption = charts.psi_chart(columns) if len(columns) else (None, "")
     worst, verdict = _verdict(columns)
     drifted = [c for c in order if c in columns.index and rank(columns.at[c, "status"]) > 0]
     table = _by_severity(columns)
     draw = charts.Histograms()  # one figure for all the page's histograms
     spec = problems.spec_for(problem_type)
+    perf = performance.build(performance_metrics, ds, days=trend_days, events=events, spec=spec)
+    per_class = None
+    if spec.per_class:
+        predicted = columns.index[columns["column_type"] == "class"]
+        mix = histograms[histograms["column_name"].isin(predicted)]
+        per_class = class_section.build(class_metrics, confusion_matrix, ds, daily=perf.frame, classes=classes,
+                                        days=trend_days, baseline_mix=_baseline_mix(mix))  # fmt: skip
     return _render(
         "day.html",
         title=f"{model_name} drift {ds.isoformat()}",
@@ -261,8 +285,9 @@ def render_day(
         score_cards=_cards(columns, histograms, scores, "score", draw),
         output_title=spec.output_title,
         output_noun=spec.output_noun,
-        perf=performance.build(performance_metrics, ds, days=trend_days, events=events, spec=spec),
+        perf=perf,
         residuals=residual_section.build(residual_rows, ds) if spec.residuals else None,
+        multiclass=per_class,
         alerts=alert_section.build(alerts, ds),
         timeline=events,
         timeline_days=trend_days,

@@ -6,8 +6,9 @@ metrics with their bands against the realised values and the label coverage, the
 days where the realised value fell outside the band, how often it fell inside
 over the window, and the model's output level against the labels' (calibration,
 or a regression model's bias). What each problem type shows (binary: CBPE's AUC
-and F1; regression: DLE's MAE and RMSE, and interval coverage against its target)
-is :mod:`lakeops.report.problems`'s; this module is written once against it.
+and F1; regression: DLE's MAE and RMSE, and interval coverage against its target;
+multiclass: CBPE's accuracy, macro F1 and macro AUC) is
+:mod:`lakeops.report.problems`'s; this module is written once against it.
 Reads and writes no tables.
 """
 
@@ -48,8 +49,10 @@ COLUMNS = [
     # Regression models (contract v2).
     "mae", "rmse", "r2", "bias", "mape", "interval_coverage", "label_mean", "prediction_mean", "mae_lower",
     "mae_upper", "rmse_lower", "rmse_upper", "estimated_mae", "estimated_rmse", "mae_in_band", "rmse_in_band",
-    # Not a column of ml.performance_metrics: the version's target from ml.performance_reference (write.py).
-    "interval_coverage_target",
+    # Multiclass models (contract v3): auc, precision, recall and f1 above are macro averages.
+    "accuracy", "weighted_f1", "accuracy_lower", "accuracy_upper", "estimated_accuracy", "accuracy_in_band",
+    # Not columns of ml.performance_metrics: the version's ml.performance_reference values (write.py).
+    "interval_coverage_target", "calibration_temperature",
 ]  # fmt: skip
 
 BAND_COLOUR, ESTIMATE_COLOUR, TARGET_COLOUR = "#c6dbef", "#2b5c8a", "#1b7837"
@@ -70,6 +73,8 @@ class Performance:
     disagreement_head: list[str] = field(default_factory=list)
     coverage: list[str] = field(default_factory=list)
     calibration: list[dict] = field(default_factory=list)
+    #: :func:`daily`'s frame of the days shown (what a multiclass model's per-class sections read).
+    frame: pd.DataFrame | None = None
 
 
 def flag(value: object) -> bool | None:
@@ -136,6 +141,7 @@ def build(performance: pd.DataFrame | None, ds: date, *, days: int = PERFORMANCE
                                                 for part in ("realised", "target" if m.target else "estimated", "band"))],
         coverage=[_band_coverage(frame, m, spec) for m in banded],
         calibration=_calibration(frame, spec),
+        frame=frame,
     )
 
 
@@ -217,7 +223,7 @@ def chart(frame: pd.DataFrame, end: date, *, events: Sequence[Event] = (), spec:
     first = min(frame.index.min(), end - timedelta(days=MIN_CHART_DAYS - 1))
     span = (end - first).days
     x = [(d - first).days for d in frame.index]
-    fig = Figure(figsize=(10, 6.4), layout="constrained")
+    fig = Figure(figsize=(10, 6.4 + 2.2 * (len(spec.charted) - 2)), layout="constrained")  # 2.2 in a panel past two
     grid = fig.add_gridspec(len(spec.charted) + 1, 1, height_ratios=[*(3 for _ in spec.charted), 1.2])
     panels = [fig.add_subplot(grid[0])]
     panels += [fig.add_subplot(grid[i], sharex=panels[0]) for i in range(1, len(spec.charted))]

@@ -1,4 +1,4 @@
-"""What the performance sections show per problem type: the one place where binary and regression differ.
+"""What the performance sections show per problem type: the one place where binary, regression and multiclass differ.
 
 A :class:`ProblemSpec` names the metrics of the day's table, the chart's panels,
 the header's and the index's metric, the wording of the band checks, the
@@ -12,6 +12,8 @@ Every banded metric ``m`` is read from the daily frame of
 "estimate" is the coverage the interval was built for (the target, from
 ``ml.performance_reference``), its band the target ± 3 binomial standard
 errors at the day's labelled rows, its check made here (see :func:`_coverage_band`).
+For multiclass, AUC, F1, precision and recall are macro averages over the classes,
+one-vs-rest; the sections per class are :mod:`lakeops.report.multiclass`'s.
 """
 
 from __future__ import annotations
@@ -113,6 +115,11 @@ class ProblemSpec:
     output_title: str = "Score distribution"
     #: What the model outputs, in prose ("the score", "the prediction").
     output_noun: str = "the score"
+    #: Columns of the version's ``ml.performance_reference`` row that the report joins onto its rows
+    #: (:mod:`lakeops.report.write`), read like the rows' own.
+    reference: tuple[str, ...] = ()
+    #: The sections per class (:mod:`lakeops.report.multiclass`): ``ml.class_metrics`` and ``ml.confusion_matrix``.
+    per_class: bool = False
 
     def metric(self, column: str) -> Metric:
         return next(m for m in self.metrics if m.column == column)
@@ -133,8 +140,9 @@ class ProblemSpec:
         return tuple(dict.fromkeys([*plain, *bands, *self.estimated_extra, *self.realised_extra]))
 
 
-def _gap_pp(r: pd.Series) -> str:
-    gap = r["positive_rate"] - r["est_positive_rate"]
+def _gap_pp(r: pd.Series, column: str = "positive_rate") -> str:
+    """Realised − estimated ``column`` (a rate), in percentage points."""
+    gap = r[column] - r[f"est_{column}"]
     return "–" if math.isnan(gap) else f"{gap * 100:+.1f} pp".replace("-", "−")
 
 
@@ -229,9 +237,51 @@ REGRESSION = ProblemSpec(
     derive=_coverage_band,
     output_title="Prediction distribution",
     output_noun="the prediction",
+    reference=("interval_coverage_target",),
 )
 
-SPECS = {spec.problem_type: spec for spec in (BINARY, REGRESSION)}
+MULTICLASS = ProblemSpec(
+    problem_type="multiclass",
+    metrics=(Metric("accuracy", "accuracy", percent, banded=True, percent_axis=True),
+             Metric("macro F1", "f1", banded=True), Metric("macro AUC", "auc", banded=True),
+             Metric("macro precision", "precision", percent), Metric("macro recall", "recall", percent),
+             Metric("weighted F1", "weighted_f1"),
+             Metric("log loss", "logloss", bounds=(0.0, None))),  # fmt: skip
+    headline="accuracy",
+    charted=("accuracy", "f1", "auc"),
+    estimated_extra=("n_scored", "calibration_temperature"),
+    realised_extra=("n_scored", "n_labeled", "label_coverage", "estimated_accuracy", "estimated_auc", "estimated_f1",
+                    "accuracy_in_band", "auc_in_band", "f1_in_band"),  # fmt: skip
+    checked="fully labelled day",
+    unchecked="{label}: no fully labelled day with an estimate yet.",
+    settled_marker="realised, fully labelled",
+    unsettled_marker="realised, labels arriving",
+    band_marker="estimated band (±3 SE)",
+    today_caption="Macro: the mean over the classes of each class's one-vs-rest value. Realised values use the "
+    "labels that have arrived; they are compared with the band once the day is fully labelled.",
+    chart_caption="Shaded: the estimate ± 3 sampling standard errors at the day's number of scored rows; it covers "
+    "sampling noise only.",
+    note="performance_note_cbpe_multiclass.html",
+    calibration=Calibration(
+        title="Calibration: mean confidence and realised accuracy",
+        head=("day", "mean confidence (estimated accuracy)", "realised accuracy", "realised − estimated", "log loss",
+              "labelled"),  # fmt: skip
+        caption="Newest days with labels first. The confidence is the probability of the predicted class; with "
+        "calibrated probabilities its mean matches the accuracy once the day is fully labelled. On partly labelled "
+        "days the realised accuracy covers only the labels that have arrived.",
+        empty="No labels yet: calibration needs realised outcomes.",
+        present="accuracy",
+        cells=lambda r: [percent(r["est_accuracy"]), percent(r["accuracy"]), _gap_pp(r, "accuracy"),
+                         num(r["logloss"]), num(r["label_coverage"], ".0%")],  # fmt: skip
+    ),
+    residuals=False,
+    output_title="Predicted class and class probabilities",
+    output_noun="the prediction",
+    reference=("calibration_temperature",),
+    per_class=True,
+)
+
+SPECS = {spec.problem_type: spec for spec in (BINARY, REGRESSION, MULTICLASS)}
 
 
 def spec_for(problem_type: str | None) -> ProblemSpec:
@@ -243,9 +293,12 @@ def spec_for(problem_type: str | None) -> ProblemSpec:
 
 
 def infer(performance: pd.DataFrame | None) -> str:
-    """The problem type of rows of ``ml.performance_metrics`` when no config says it: regression when
-    they carry regression errors and no binary metric."""
+    """The problem type of rows of ``ml.performance_metrics`` when no config says it: multiclass when they
+    carry an accuracy, regression when they carry regression errors and no binary metric."""
     if performance is None or performance.empty:
         return "binary"
-    has = {c: c in performance.columns and performance[c].notna().any() for c in ("auc", "mae", "f1", "rmse")}
+    has = {c: c in performance.columns and performance[c].notna().any()
+           for c in ("auc", "mae", "f1", "rmse", "accuracy")}  # fmt: skip
+    if has["accuracy"]:
+        return "multiclass"
     return "regression" if (has["mae"] or has["rmse"]) and not (has["auc"] or has["f1"]) else "binary"

@@ -6,7 +6,9 @@ has them, ``ml.performance_metrics`` (whole population), ``ml.alerts``,
 ``ml.model_validations`` and ``ml.attribution_drift``, all through Arrow without
 Spark. For a regression model also ``ml.performance_reference`` (the interval's
 coverage target) and, per page, one labelled day's partition of
-``predictions.<model>`` and ``features.<model>`` (the residuals). Writes HTML
+``predictions.<model>`` and ``features.<model>`` (the residuals); for a
+multiclass model ``ml.performance_reference`` (its classes and calibration
+temperature), ``ml.class_metrics`` and ``ml.confusion_matrix``. Writes HTML
 files under the lakehouse root (no tables).
 Pages are rendered by :mod:`lakeops.report.html`.
 """
@@ -26,6 +28,8 @@ from lakeops.lake.tables import (
     ALERTS,
     ATTRIBUTION_DRIFT,
     BASELINES,
+    CLASS_METRICS,
+    CONFUSION_MATRIX,
     DRIFT_COUNTS,
     DRIFT_METRICS,
     MODEL_VALIDATIONS,
@@ -53,9 +57,11 @@ def write_reports(lake: Lake, model_name: str, days: Sequence[date], *,
                   config: ModelConfig | None = None) -> list[Path | str]:
     """Render the pages of ``days`` and the index; returns the paths (URIs on object storage) written.
 
-    ``config`` (the model's): its problem type says what the performance sections show, and a
-    regression model's label column and entity keys give the residual section. Without it the
-    problem type is read from the lake (:func:`problem_type`) and a regression page has no residuals.
+    ``config`` (the model's): its problem type says what the performance sections show, a
+    regression model's label column and entity keys give the residual section, and a multiclass
+    model's classes the order of its per-class sections. Without it the problem type (and a
+    multiclass model's classes) are read from the lake (:func:`problem_type`) and a regression page
+    has no residuals.
     """
     if config is not None and config.name != model_name:
         raise ValueError(f"config of model {config.name!r} given for the reports of {model_name!r}")
@@ -76,9 +82,16 @@ def write_reports(lake: Lake, model_name: str, days: Sequence[date], *,
     performance = _performance(lake, model_name)
     kind = config.problem_type if config is not None else problem_type(lake, model_name, performance)
     spec = problems.spec_for(kind)
-    if performance is not None and "interval_coverage_target" in spec.columns:
-        performance = _with_targets(lake, model_name, performance)
+    if performance is not None and spec.reference:
+        performance = _with_reference(lake, model_name, performance, spec.reference)
     residual_rows = _Residuals(lake, config, performance, spec) if spec.residuals else None
+    class_metrics = confusion = None
+    classes: Sequence[str] = ()
+    if spec.per_class:
+        mine = {"model_name": [model_name]}
+        class_metrics = _whole(_rows(lake, CLASS_METRICS.name, model_name, where=mine))
+        confusion = _whole(_rows(lake, CONFUSION_MATRIX.name, model_name, where=mine))
+        classes = config.classes if config is not None else _classes(lake, model_name)
     # Each of these is None in a lake from before its table: the pages say so.
     alerts = _rows(lake, ALERTS.name, model_name, where={"model_name": [model_name]})
     validations = _rows(lake, MODEL_VALIDATIONS.name, model_name)
@@ -92,7 +105,9 @@ def write_reports(lake: Lake, model_name: str, days: Sequence[date], *,
                           histograms=_histograms(counts[counts["ds"] == d], baselines),
                           performance_metrics=_until(performance, d), alerts=_until(alerts, d),
                           validations=_until(validations, d), attribution=_until(attribution, d),
-                          problem_type=kind, residual_rows=residual_rows(d) if residual_rows else None)  # fmt: skip
+                          problem_type=kind, residual_rows=residual_rows(d) if residual_rows else None,
+                          class_metrics=_until(class_metrics, d), confusion_matrix=_until(confusion, d),
+                          classes=classes)  # fmt: skip
         written.append(write(f"{d.isoformat()}.html", page))
     written.append(write(INDEX_FILENAME, render_index(
         model_name=model_name, days=_days(whole), performance_metrics=performance, alerts=alerts,
@@ -104,23 +119,35 @@ def problem_type(lake: Lake, model_name: str, performance: pd.DataFrame | None =
     """The model's problem type as the lake records it: its versions' ``ml.performance_reference`` rows
     (null there: written before regression models, so binary), else its performance rows
     (:func:`lakeops.report.problems.infer`)."""
-    if lake.exists(PERFORMANCE_REFERENCE.name):
-        rows = lake.read_arrow(PERFORMANCE_REFERENCE.name, where={"model_name": [model_name]}).to_pandas()
-        if not rows.empty:
-            newest = rows.sort_values("model_version").iloc[-1]
-            found = newest.get("problem_type")
-            return found if isinstance(found, str) and found in problems.SPECS else "binary"
+    rows = _reference(lake, model_name)
+    if not rows.empty:
+        found = rows.sort_values("model_version").iloc[-1].get("problem_type")
+        return found if isinstance(found, str) and found in problems.SPECS else "binary"
     return problems.infer(performance)
 
 
-def _with_targets(lake: Lake, model_name: str, performance: pd.DataFrame) -> pd.DataFrame:
-    """The rows with ``interval_coverage_target``: the coverage their version's interval was built for."""
-    targets: dict[int, float] = {}
-    if lake.exists(PERFORMANCE_REFERENCE.name):
-        rows = lake.read_arrow(PERFORMANCE_REFERENCE.name, where={"model_name": [model_name]}).to_pandas()
-        if "interval_coverage_target" in rows.columns:
-            targets = dict(zip(rows["model_version"], rows["interval_coverage_target"], strict=True))
-    return performance.assign(interval_coverage_target=performance["model_version"].map(targets))
+def _reference(lake: Lake, model_name: str) -> pd.DataFrame:
+    """The model's rows of ``ml.performance_reference`` (none in a lake without the table)."""
+    if not lake.exists(PERFORMANCE_REFERENCE.name):
+        return pd.DataFrame(columns=["model_version"])
+    return lake.read_arrow(PERFORMANCE_REFERENCE.name, where={"model_name": [model_name]}).to_pandas()
+
+
+def _with_reference(lake: Lake, model_name: str, performance: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """The rows with ``columns`` of their version's ``ml.performance_reference`` row (e.g. the coverage a
+    regression model's interval was built for, a multiclass model's calibration temperature); null without one."""
+    rows = _reference(lake, model_name)
+    found = {c: dict(zip(rows["model_version"], rows[c], strict=True)) if c in rows.columns else {} for c in columns}
+    return performance.assign(**{c: performance["model_version"].map(v) for c, v in found.items()})
+
+
+def _classes(lake: Lake, model_name: str) -> list[str]:
+    """A multiclass model's classes as its newest version's ``ml.performance_reference`` row lists them."""
+    rows = _reference(lake, model_name)
+    if rows.empty or "classes" not in rows.columns:
+        return []
+    found = rows.sort_values("model_version").iloc[-1]["classes"]
+    return [str(c) for c in found] if found is not None else []
 
 
 class _Residuals:
@@ -180,6 +207,11 @@ def _rows(lake: Lake, table: str | TableName, model_name: str, *, where: dict | 
         return None
     rows = lake.read_arrow(table, where=where).to_pandas()
     return rows[rows["model_name"] == model_name] if "model_name" in rows.columns else rows.iloc[:0]
+
+
+def _whole(rows: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The whole-population rows (slice rows stay off the pages' per-class sections)."""
+    return None if rows is None else rows[rows["slice_key"].isna()]
 
 
 def _until(rows: pd.DataFrame | None, ds: date) -> pd.DataFrame | None:

@@ -112,7 +112,11 @@ def score(
     if model.problem_type != model_cfg.problem_type:
         raise SchemaMismatchError(f"{model_name} v{model.version} is a {model.problem_type} model but the config says "
                                   f"problem_type: {model_cfg.problem_type}; train a new version; nothing was scored")
-    spec = predictions_spec(model_name, pa.schema([src.schema.field(k) for k in keys]), model.problem_type)
+    classes = tuple(getattr(model.calibration, "classes", ()))
+    if classes != tuple(model_cfg.classes):
+        raise SchemaMismatchError(f"{model_name} v{model.version} predicts the classes {list(classes)} but the config "
+                                  f"names {list(model_cfg.classes)}; train a new version; nothing was scored")
+    spec = predictions_spec(model_name, pa.schema([src.schema.field(k) for k in keys]), model.problem_type, classes)
     todo, done = _days_to_score(lake, model_name, model.version, days, features_version=features_version, force=force)
 
     with job_run(lake, job=JOB, model=model_name, days=days) as run:

@@ -1,11 +1,11 @@
 """Write the synthetic AIOps raw tables through the lake layer.
 
 Writes ``raw.telemetry`` and ``raw.incidents`` (the date partitions of the
-range, replaced atomically) and, with ``drift_start``, ``raw.scenario`` (the
-ground truth of the injected drift). Generation runs on Spark's executors: one
-task per (day, block of hosts), each a pure function of its arguments
-(:mod:`lakeops.synth.synth`), so nothing is collected to the driver and the same
-arguments give identical tables.
+range, replaced atomically; each incident with its ``kind``, contract v2) and,
+with ``drift_start``, ``raw.scenario`` (the ground truth of the injected drift).
+Generation runs on Spark's executors: one task per (day, block of hosts), each
+a pure function of its arguments (:mod:`lakeops.synth.synth`), so nothing is
+collected to the driver and the same arguments give identical tables.
 """
 
 from __future__ import annotations

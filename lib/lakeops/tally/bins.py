@@ -21,6 +21,8 @@ from typing import Literal
 
 import numpy as np
 
+from lakeops.constants import CATEGORICAL_COLUMN_TYPES
+
 #: The buckets of values outside the kept categories, and of nulls: bucket labels and slice
 #: values (``ml.baselines``, ``ml.drift_counts``). A model's encoding has codes for them, not names
 #: (:mod:`lakeops.evaluate.encoding`).
@@ -34,14 +36,14 @@ class ColumnBins:
     """The frozen buckets of one column."""
 
     column: str
-    kind: Literal["numeric", "categorical", "score"]
+    kind: Literal["numeric", "categorical", "score", "class"]  # constants.COLUMN_TYPES
     edges: tuple[float, ...] = ()
     categories: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.kind == "categorical":
+        if self.kind in CATEGORICAL_COLUMN_TYPES:
             if self.edges:
-                raise ValueError(f"{self.column}: a categorical column has categories, not edges")
+                raise ValueError(f"{self.column}: a {self.kind} column has categories, not edges")
         elif self.categories:
             raise ValueError(f"{self.column}: a {self.kind} column has edges, not categories")
         elif any(not a < b for a, b in zip(self.edges, self.edges[1:], strict=False)):
@@ -49,7 +51,7 @@ class ColumnBins:
 
     @property
     def numeric(self) -> bool:
-        return self.kind != "categorical"
+        return self.kind not in CATEGORICAL_COLUMN_TYPES
 
     @property
     def size(self) -> int:

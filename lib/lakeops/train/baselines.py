@@ -1,11 +1,13 @@
 """Reference distributions frozen at training time, for drift monitoring.
 
-For every numeric feature and the model's score: decile edges (approximate
+For every numeric feature and the model's numeric outputs (its score, its prediction, a
+multiclass model's probability of each class): decile edges (approximate
 quantiles of the training rows) and the share of rows in each bin
 ``(-inf, e1], (e1, e2], ..., (ek, inf)`` plus a null bucket, for PSI; and a fine
 grid of about a thousand quantiles with the rows in each cell, for KS and
 Wasserstein (``ml.baseline_sketches``). For every categorical feature: the kept
-categories, an ``__other__`` bucket and a ``__null__`` bucket. All of it for the
+categories, an ``__other__`` bucket and a ``__null__`` bucket; a multiclass model's predicted
+class is counted the same way over its classes. All of it for the
 whole population and for each value of the model's slice columns.
 
 The rows are counted by :mod:`lakeops.tally.counts`, the same code that
@@ -52,12 +54,19 @@ def freeze_baselines(
     numeric: Sequence[str],
     categorical: Mapping[str, Sequence[str]],
     slices: Sequence[str],
-    score_column: str | None,
+    score_columns: Sequence[str] = (),
+    class_columns: Mapping[str, Sequence[str]] | None = None,
     ds_start: date,
     ds_end: date,
 ) -> Baselines:
-    """The baselines of ``df`` (the training rows, with a score column if given), in two Spark jobs."""
-    numeric = [*numeric, *([score_column] if score_column else [])]
+    """The baselines of ``df`` (the training rows, with the model's output columns if given), in two Spark jobs.
+
+    ``score_columns`` are numeric outputs (column type ``score``), ``class_columns`` categorical ones
+    with their classes (column type ``class``).
+    """
+    class_columns = dict(class_columns or {})
+    numeric = [*numeric, *score_columns]
+    categorical = {**categorical, **class_columns}
     # Cached for its two jobs (quantiles, then tallies) only: the training run goes on after them.
     with cached(df) as df:
         probs = sorted({*QUANTILES, *SKETCH_QUANTILES})
@@ -69,8 +78,9 @@ def freeze_baselines(
                          slices={s: tuple(categorical[s]) for s in slices})
         tallies = tally_frame(df, plan, [*numeric, *categorical])
 
-    bins = [ColumnBins(c, "score" if c == score_column else "numeric", edges=tuple(psi[c])) for c in numeric]
-    bins += [ColumnBins(c, "categorical", categories=tuple(kept)) for c, kept in categorical.items()]
+    bins = [ColumnBins(c, "score" if c in score_columns else "numeric", edges=tuple(psi[c])) for c in numeric]
+    bins += [ColumnBins(c, "class" if c in class_columns else "categorical", categories=tuple(kept))
+             for c, kept in categorical.items()]
     return baseline_tables(bins, plan, tallies, model_name=model_name, model_version=model_version,
                            ds_start=ds_start, ds_end=ds_end)
 

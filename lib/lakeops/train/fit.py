@@ -1,7 +1,7 @@
 """Distributed XGBoost on Spark (``xgboost.spark``), one trial at a time.
 
 Each trial is a ``SparkXGBClassifier`` (binary: ``scale_pos_weight`` set from the
-class balance) or ``SparkXGBRegressor`` (regression: squared error) fit with
+class balance; multiclass: ``multi:softprob``) or ``SparkXGBRegressor`` (regression: squared error) fit with
 barrier-mode workers and early stopping on the rows flagged for validation. xgboost.spark gives every worker ``spark.task.cpus``
 threads; :func:`check_workers` makes sure the session has a slot for every
 worker before a barrier stage would wait forever. :func:`candidates` draws the
@@ -114,6 +114,9 @@ def fit(
     estimator: SparkXGBClassifier | SparkXGBRegressor
     if objective.startswith("reg:"):
         estimator = SparkXGBRegressor(**common, objective=objective, eval_metric="rmse", **params)
+    elif objective == "multi:softprob":
+        # xgboost.spark sets the objective and num_class from the distinct labels (checked by the caller).
+        estimator = SparkXGBClassifier(**common, eval_metric="mlogloss", **params)
     elif objective == "binary:logistic":
         weight: dict[str, Any] = {} if scale_pos_weight is None else {"scale_pos_weight": scale_pos_weight}
         estimator = SparkXGBClassifier(**common, eval_metric="logloss", **weight, **params)

@@ -16,12 +16,16 @@ What differs by problem type (``problem_type`` in the model's config):
 - regression: the booster predicts the value; trials are compared on validation RMSE;
   a split-conformal interval and a direct-loss estimator are fitted after the search
   (:mod:`lakeops.train.regression`).
+- multiclass: the booster predicts a margin per class (``multi:softprob``); trials are
+  compared on validation logloss; temperature scaling is fitted after the search
+  (:mod:`lakeops.train.multiclass`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -35,6 +39,8 @@ from lakeops.config import MlflowConfig, ModelConfig
 from lakeops.evaluate import attribution, metrics
 from lakeops.evaluate.calibration import Platt
 from lakeops.evaluate.encoding import encode
+from lakeops.evaluate.interval import Conformal
+from lakeops.evaluate.multiclass import Temperature
 from lakeops.evaluate.performance import sampling_reference
 from lakeops.evaluate.problems import Output, problem
 from lakeops.evaluate.scoring import labels_and_margins, score_frame
@@ -42,10 +48,13 @@ from lakeops.lake.tables import (
     ATTRIBUTION_REFERENCE,
     BASELINE_SKETCHES,
     BASELINES,
+    OUTPUT_FIELDS,
     PERFORMANCE_REFERENCE,
+    class_score_fields,
     features_table,
 )
 from lakeops.runs import JobRun, job_run
+from lakeops.train import multiclass as multiclass_training
 from lakeops.train import regression as regression_training
 from lakeops.train.baselines import freeze_baselines
 from lakeops.train.categories import fit_categories
@@ -176,6 +185,8 @@ def train(lake: Lake, model: ModelConfig, *, ds: date, mlflow_cfg: MlflowConfig,
             best = _search(data, model, experiment)
             if model.problem_type == "regression":
                 return _finish_regression(lake, model, window, data, best, run.job_run_id, parent.info.run_id, run)
+            if model.problem_type == "multiclass":
+                return _finish_multiclass(lake, model, window, data, best, run.job_run_id, parent.info.run_id, run)
             judged = _judge(lake, model, window, data, best)
             example = data.rows.select(*data.features).limit(5).toPandas()  # raw rows: the pyfunc model's input
             version = registry.log_model(best.booster, model_name=model.name, example=example,
@@ -201,7 +212,7 @@ def train(lake: Lake, model: ModelConfig, *, ds: date, mlflow_cfg: MlflowConfig,
 
 def _finish_regression(lake: Lake, model: ModelConfig, window: TrainingWindow, data: TrainingData, best: Trial,
                        job_run_id: str, mlflow_run_id: str, run: JobRun) -> TrainResult:
-    """A regression winner: interval and direct-loss estimator, logging, registration, references."""
+    """A regression winner: interval and direct-loss estimator, then registration."""
     import mlflow
 
     def rows(df: DataFrame) -> regression_training.Rows:
@@ -212,30 +223,66 @@ def _finish_regression(lake: Lake, model: ModelConfig, window: TrainingWindow, d
     holdout = rows(holdout_frame(lake, model, window.holdout_days, version=window.features_version))
     judged = regression_training.judge(validation=validation, holdout=holdout, coverage=model.train.interval_coverage,
                                        seed=model.train.search.seed)
-    mlflow.log_params({f"best_{k}": v for k, v in best.params.items()}
-                      | {f"interval_{k}": v for k, v in judged.interval.as_dict().items()})
-    mlflow.log_metrics({f"val_{k}": v for k, v in judged.validation.items() if v == v})
-    mlflow.log_metrics({f"holdout_{k}": v for k, v in judged.holdout.items() if v == v})
+    mlflow.log_params({f"interval_{k}": v for k, v in judged.interval.as_dict().items()})
     mlflow.log_metrics({"holdout_dle_mae": judged.dle_holdout.mae, "holdout_dle_rmse": judged.dle_holdout.rmse})
-    mlflow.log_dict(data.categories, registry.ARTIFACT_CATEGORIES)
-    example = data.rows.select(*data.features).limit(5).toPandas()
-    version = registry.log_model(best.booster, model_name=model.name, example=example, threshold=0.0,
-                                 features=data.features, categories=data.categories, calibration=judged.interval,
-                                 problem_type="regression",
-                                 extras={registry.ARTIFACT_DLE: judged.dle.to_bytes()})
-    reference = {"model_name": model.name, "model_version": version, "holdout_start": window.holdout_days[0],
-                 "holdout_end": window.holdout_days[-1], **judged.reference_row()}
-    run.rows_out = _write_references(lake, model, version, window, data, best, judged.interval,
-                                     pa.Table.from_pylist([reference], schema=PERFORMANCE_REFERENCE.schema),
-                                     job_run_id)
-    registry.set_alias(model.name, registry.CHALLENGER, version)
     h = judged.holdout
     summary = (f"holdout RMSE {h['rmse']:.4g}, MAE {h['mae']:.4g}, R2 {h['r2']:.3f}, "
                f"{100 * judged.interval.coverage:.0f}% interval +-{judged.interval.half_width:.4g} "
                f"(covers {100 * h['interval_coverage']:.1f}%)")
+    return _register(lake, model, window, data, best, output=judged.interval, reference=judged.reference_row(),
+                     validation=judged.validation, holdout=judged.holdout, summary=summary,
+                     extras={registry.ARTIFACT_DLE: judged.dle.to_bytes()}, job_run_id=job_run_id,
+                     mlflow_run_id=mlflow_run_id, run=run)
+
+
+def _finish_multiclass(lake: Lake, model: ModelConfig, window: TrainingWindow, data: TrainingData, best: Trial,
+                       job_run_id: str, mlflow_run_id: str, run: JobRun) -> TrainResult:
+    """A multiclass winner: temperature scaling and CBPE's check on the holdout, then registration."""
+    import mlflow
+
+    holdout = multiclass_training.driver_rows(
+        holdout_frame(lake, model, window.holdout_days, version=window.features_version), label=model.label,
+        features=data.features, categories=data.categories, classes=model.classes)
+    judged = multiclass_training.judge(validation=multiclass_training.Rows(np.empty(0), best.y),
+                                       validation_margin=best.margin, holdout=holdout, booster=best.booster,
+                                       classes=model.classes, seed=model.train.search.seed)
+    mlflow.log_params({"calibration_temperature": judged.calibration.temperature})
+    mlflow.log_metrics({f"holdout_cbpe_{k}": v for k, v in (("accuracy", judged.cbpe.accuracy),
+                                                             ("auc", judged.cbpe.auc), ("f1", judged.cbpe.macro_f1))
+                        if v == v})
+    h = judged.holdout
+    summary = (f"holdout accuracy {h['accuracy']:.4f}, macro F1 {h['macro_f1']:.4f}, macro AUC {h['auc']:.4f}, "
+               f"logloss {h['logloss']:.4f} (temperature {judged.calibration.temperature:.3f})")
+    return _register(lake, model, window, data, best, output=judged.calibration,
+                     reference=judged.reference_row(model.classes), validation=judged.validation,
+                     holdout=judged.holdout, summary=summary, job_run_id=job_run_id, mlflow_run_id=mlflow_run_id,
+                     run=run)
+
+
+def _register(lake: Lake, model: ModelConfig, window: TrainingWindow, data: TrainingData, best: Trial, *,
+              output: Output, reference: dict[str, Any], validation: dict[str, float], holdout: dict[str, float],
+              summary: str, job_run_id: str, mlflow_run_id: str, run: JobRun,
+              extras: dict[str, bytes] | None = None) -> TrainResult:
+    """Log a judged winner (regression, multiclass), register it, write its references, make it the challenger."""
+    import mlflow
+
+    mlflow.log_params({f"best_{k}": v for k, v in best.params.items()})
+    mlflow.log_metrics({f"val_{k}": v for k, v in validation.items() if v == v})
+    mlflow.log_metrics({f"holdout_{k}": v for k, v in holdout.items() if v == v})
+    mlflow.log_dict(data.categories, registry.ARTIFACT_CATEGORIES)
+    example = data.rows.select(*data.features).limit(5).toPandas()  # raw rows: the pyfunc model's input
+    version = registry.log_model(best.booster, model_name=model.name, example=example, threshold=0.0,
+                                 features=data.features, categories=data.categories, calibration=output,
+                                 problem_type=model.problem_type, extras=extras)
+    row = {"model_name": model.name, "model_version": version, "holdout_start": window.holdout_days[0],
+           "holdout_end": window.holdout_days[-1], **reference}
+    run.rows_out = _write_references(lake, model, version, window, data, best, output,
+                                     pa.Table.from_pylist([row], schema=PERFORMANCE_REFERENCE.schema), job_run_id)
+    # Only a version with its baselines in place becomes the challenger.
+    registry.set_alias(model.name, registry.CHALLENGER, version)
     log.info("%s version %d registered as %s: %s", model.name, version, registry.CHALLENGER, summary)
-    return TrainResult(model.name, version, mlflow_run_id, 0.0, judged.validation, judged.holdout,
-                       window.train_days, window.holdout_days, window.features_version, summary)
+    return TrainResult(model.name, version, mlflow_run_id, 0.0, validation, holdout, window.train_days,
+                       window.holdout_days, window.features_version, summary)
 
 
 def _training_data(run: JobRun, lake: Lake, model: ModelConfig, window: TrainingWindow) -> TrainingData:
@@ -246,6 +293,8 @@ def _training_data(run: JobRun, lake: Lake, model: ModelConfig, window: Training
     fit_rows = rows.where(~rows[VALIDATION])
     categories = fit_categories(fit_rows, model.features.categorical, max_categories=cfg.max_categories)
     features = [*model.features.numeric, *model.features.categorical]
+    if model.problem_type == "multiclass":
+        return _multiclass_data(run, model, rows, fit_rows, categories, features)
     encoded = run.cache(encode(rows, categories).select(*features, model.label, VALIDATION))
     if model.problem_type != "binary":
         return TrainingData(rows, fit_rows, encoded, model.label, features, categories, fit_rows.count(), 0,
@@ -253,6 +302,26 @@ def _training_data(run: JobRun, lake: Lake, model: ModelConfig, window: Training
     counts = {r[0]: r[1] for r in fit_rows.groupBy(model.label).count().collect()}
     return TrainingData(rows, fit_rows, encoded, model.label, features, categories, counts.get(1, 0),
                         counts.get(0, 0))
+
+
+def _multiclass_data(run: JobRun, model: ModelConfig, rows: DataFrame, fit_rows: DataFrame,
+                     categories: dict[str, list[str]], features: list[str]) -> TrainingData:
+    """A multiclass window: labels numbered by class; refused when a label is not a class or a class has
+    no fit row."""
+    label = multiclass_training.class_index(model.label, model.classes)
+    encoded = run.cache(encode(rows, categories).select(*features, label.alias(model.label), VALIDATION))
+    counts = {r[0]: r[1] for r in encoded.where(~encoded[VALIDATION]).groupBy(model.label).count().collect()}
+    if counts.get(-1.0):
+        unknown = [r[0] for r in rows.where(label < 0).select(model.label).distinct().limit(5).collect()]
+        raise TrainingDataError(
+            f"{counts[-1.0]} labelled row(s) of {features_table(model.name)} have a {model.label} that is not one "
+            f"of the classes {list(model.classes)}, e.g. {unknown}: add it to classes, or fix the feature SQL")
+    if missing := multiclass_training.missing_classes(counts, model.classes):
+        raise TrainingDataError(
+            f"class(es) {missing} of {model.name} have no labelled row to fit in the training window: train on "
+            "more labelled days (train.window_days), or drop the class from classes")
+    return TrainingData(rows, fit_rows, encoded, model.label, features, categories, sum(counts.values()), 0,
+                        model.problem_type)
 
 
 def _search(data: TrainingData, model: ModelConfig, experiment: str) -> Trial:
@@ -267,7 +336,17 @@ def _search(data: TrainingData, model: ModelConfig, experiment: str) -> Trial:
     cfg = model.train
     kind = problem(model.problem_type)
     validation_rows = data.rows.where(data.rows[VALIDATION])
-    raw = Platt()  # a binary booster's own sigmoid
+    raw = _UNCALIBRATED[model.problem_type](model)  # the booster's own output
+    if model.problem_type == "multiclass":
+        # Brought to the driver once: every trial predicts the same validation rows.
+        held = multiclass_training.driver_rows(validation_rows, label=model.label, features=data.features,
+                                               categories=data.categories, classes=model.classes)
+
+        def margins(booster: xgboost.Booster) -> tuple[np.ndarray, np.ndarray]:
+            return held.y, held.margins(booster)
+    else:
+        def margins(booster: xgboost.Booster) -> tuple[np.ndarray, np.ndarray]:
+            return data.margins(validation_rows, booster)
     scores: list[float] = []
     best: Trial | None = None
     for i, params in enumerate(candidates(cfg)):
@@ -275,9 +354,8 @@ def _search(data: TrainingData, model: ModelConfig, experiment: str) -> Trial:
             mlflow.log_params(params)
             booster = fit(data.encoded, features=data.features, label=model.label, cfg=cfg, params=params,
                           objective=kind.objective, scale_pos_weight=data.scale_pos_weight)
-            y, margin = data.margins(validation_rows, booster)
-            output = raw.probability(margin) if model.problem_type == "binary" else margin.astype(np.float64)
-            evaluation = kind.evaluate(y, output, threshold=0.5)
+            y, margin = margins(booster)
+            evaluation = kind.evaluate(y, raw.output(margin), threshold=0.5, classes=model.classes)
             score = evaluation[kind.trial_metric]
             mlflow.log_metrics({f"val_{kind.trial_metric}": score, "trees": booster.num_boosted_rounds()}
                                | ({"val_logloss": evaluation["logloss"]} if "logloss" in evaluation else {}))
@@ -292,6 +370,14 @@ def _search(data: TrainingData, model: ModelConfig, experiment: str) -> Trial:
         )
     log.info("best trial %s: validation %s %.4f", best.params, kind.trial_metric, best.validation[kind.trial_metric])
     return best
+
+
+#: Per problem type, the output of a booster before anything is fitted on its validation rows.
+_UNCALIBRATED: dict[str, Callable[[ModelConfig], Output]] = {
+    "binary": lambda model: Platt(),  # the booster's own sigmoid
+    "regression": lambda model: Conformal(),
+    "multiclass": lambda model: Temperature(classes=model.classes),  # its own softmax
+}
 
 
 def _judge(lake: Lake, model: ModelConfig, window: TrainingWindow, data: TrainingData, best: Trial) -> Judged:
@@ -325,13 +411,18 @@ def _write_references(lake: Lake, model: ModelConfig, version: int, window: Trai
 
     ``ml.baselines`` goes last: monitoring looks a version up there first.
     """
-    score_column = problem(model.problem_type).score_column
+    outputs = model.output_columns()
+    fields = {name: pa.field(name, typ) for name, typ in [*OUTPUT_FIELDS[model.problem_type],
+                                                          *class_score_fields(model.classes)]}
+    # A multiclass model's predicted class is categorical (its classes as categories); the rest are numbers.
+    classes = {c: list(model.classes) for c in outputs if pa.types.is_string(fields[c].type)}
     baselines = freeze_baselines(
         score_frame(data.fit_rows, best.booster, features=data.features, categories=data.categories,
                     keep=[*model.features.numeric, *model.features.categorical], calibration=output,
-                    output_column=score_column),
+                    outputs=[fields[c] for c in outputs]),
         model_name=model.name, model_version=version, numeric=model.features.numeric,
-        categorical=data.categories, slices=model.monitor.slices, score_column=score_column,
+        categorical=data.categories, slices=model.monitor.slices,
+        score_columns=[c for c in outputs if c not in classes], class_columns=classes,
         ds_start=window.train_days[0], ds_end=window.train_days[-1],
     )
     partition = {"model_name": [model.name], "model_version": [version]}
