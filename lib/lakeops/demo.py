@@ -129,7 +129,7 @@ def run_demo(settings: Settings, plan: DemoPlan, *, reset: bool = False, out: Te
     say(f"run {len(days)} days as the daily DAG does: the day's raw data arrives, then for each model prepare (it "
         f"and the {delay} day(s) before, whose labels arrived), score, monitor and judge the alert rules; a retrain "
         "request trains, validates and (when the challenger wins) promotes a new champion:")
-    say(f"  {'day':<10}  {'model':<16}  {'rows':>6}  {'ver':>3}  {'max PSI':>7}  {'column':<24}  {'estimate':>10}  "
+    say(f"  {'day':<10}  {'model':<16}  {'rows':>6}  {'ver':>3}  {'max PSI':>7}  {'column':<24}  {'estimate':>14}  "
         f"{'band':<13}  {'realised (day)':<30}  alerts (+ firing, - resolved)")
     reports: dict[str, Path | str] = {}
     with _webhook(storage) as receiver:
@@ -165,7 +165,7 @@ def _day_line(d: date, model: str, scored: ScoreResult, monitored: MonitorResult
     realised = ", ".join(f"{x.realised:.3g} ({x.ds:%m-%d}" + (f", {x.coverage:.0%} in interval)" if x.coverage
                                                              is not None else ")") for x in late[-1:]) or "-"
     return (f"  {d.isoformat():<10}  {model:<16}  {scored.rows:>6,}  {s.model_version:>3}  {s.max_psi:>7.3f}  "
-            f"{s.max_psi_column:<24}  {estimate:>10}  {band:<13}  {realised:<30}  {_alert_line(monitored)}")
+            f"{s.max_psi_column:<24}  {estimate:>14}  {band:<13}  {realised:<30}  {_alert_line(monitored)}")
 
 
 def daily_cycle(
@@ -317,6 +317,11 @@ def _next_steps(say: _Printer, settings: Settings, root: str, reports: dict[str,
             f"--param start={plan.train_ds + timedelta(days=1)} --param end={week_end}")
         say(f"    .venv/bin/lakeops {lake} sql -f sql/queries/largest_misses_on_a_day.sql --param ds={plan.drift_start} "
             "--param top=10")
+    if "incident_kind" in reports:
+        say(f"    .venv/bin/lakeops {lake} sql -f sql/queries/which_class_is_getting_worse.sql --param model=incident_kind "
+            f"--param start={plan.train_ds + timedelta(days=1)} --param end={week_end}")
+        say(f"    .venv/bin/lakeops {lake} sql -f sql/queries/confusion_matrix_on_a_day.sql --param model=incident_kind "
+            f"--param ds={plan.drift_start}")
     say("  the Airflow DAGs      make airflow   (then open http://127.0.0.1:8080)")
     if logs.redirected() is not None:
         say(f"  Spark, MLflow, XGBoost output  {logs.redirected()}")
