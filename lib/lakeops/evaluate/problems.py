@@ -3,9 +3,6 @@
 A model's config says its ``problem_type`` (:data:`lakeops.constants.PROBLEM_TYPES`);
 :func:`problem` gives the :class:`ProblemType` that answers, for that type:
 
-- which column of ``predictions.<model>`` is the model's output that drift watches
-  (:attr:`ProblemType.score_column`; the label's type and the columns scoring writes
-  are the table contracts', :data:`lakeops.lake.tables.LABEL_TYPES` and ``OUTPUT_FIELDS``);
 - the XGBoost objective, and the metric trials are compared on;
 - the metrics of a set of rows (:meth:`ProblemType.evaluate`), which the champion gate's
   thresholds may name, and which way each is better (:attr:`ProblemType.metrics`);
@@ -13,6 +10,10 @@ A model's config says its ``problem_type`` (:data:`lakeops.constants.PROBLEM_TYP
   interval for regression, temperature scaling for multiclass);
 - the label's values as numbers (:meth:`ProblemType.label_values`: a multiclass label is
   a class name, numbered by its position in the model's ``classes``).
+
+The label's type and the columns scoring writes are the table contracts'
+(:data:`lakeops.lake.tables.LABEL_TYPES` and ``OUTPUT_FIELDS``); which of them drift
+watches is :data:`lakeops.constants.OUTPUT_COLUMNS`.
 
 A stage that needs more (training's calibration, monitoring's estimator) keeps one
 table keyed by problem type in its own package; a new type adds an entry there and
@@ -30,7 +31,7 @@ import numpy as np
 from lakeops.constants import PROBLEM_METRICS
 from lakeops.evaluate import metrics, multiclass, regression
 from lakeops.evaluate.calibration import Platt
-from lakeops.evaluate.interval import PREDICTION, Conformal
+from lakeops.evaluate.interval import Conformal
 from lakeops.evaluate.multiclass import Temperature
 
 #: The stored output of a model version: what maps its booster's margin to what is scored.
@@ -42,7 +43,6 @@ class ProblemType:
     """One problem type's answers (see the module docstring)."""
 
     name: str
-    score_column: str
     objective: str
     #: What trials are compared on, and whether higher is better.
     trial_metric: str
@@ -97,16 +97,16 @@ class Multiclass(ProblemType):
 
 
 BINARY = Binary(
-    name="binary", score_column="score", objective="binary:logistic", trial_metric="auc",
+    name="binary", objective="binary:logistic", trial_metric="auc",
     metrics=PROBLEM_METRICS["binary"],
 )
 REGRESSION = Regression(
-    name="regression", score_column=PREDICTION, objective="reg:squarederror", trial_metric="rmse",
+    name="regression", objective="reg:squarederror", trial_metric="rmse",
     metrics=PROBLEM_METRICS["regression"],
 )
 
 MULTICLASS = Multiclass(
-    name="multiclass", score_column=multiclass.CONFIDENCE, objective="multi:softprob", trial_metric="logloss",
+    name="multiclass", objective="multi:softprob", trial_metric="logloss",
     metrics=PROBLEM_METRICS["multiclass"],
 )
 

@@ -95,13 +95,15 @@ class Judged:
         }
 
 
-def judge(*, validation: Rows, validation_margin: np.ndarray, holdout: Rows, booster: xgboost.Booster,
+def judge(*, validation_y: np.ndarray, validation_margin: np.ndarray, holdout: Rows, booster: xgboost.Booster,
           classes: Sequence[str], seed: int) -> Judged:
-    """Fit the temperature on the validation rows; judge the calibrated model on the holdout."""
-    calibration = Temperature.fit(validation_margin, validation.y, classes=classes)
+    """Fit the temperature on the validation rows (class indexes and the winner's margins, from the
+    search); judge the calibrated model on the holdout."""
+    calibration = Temperature.fit(validation_margin, validation_y, classes=classes)
     p_val = calibration.probabilities(validation_margin)
-    p_hold = calibration.probabilities(holdout.margins(booster))
-    raw_hold = Temperature(classes=tuple(classes)).probabilities(holdout.margins(booster))
+    margin = holdout.margins(booster)
+    p_hold = calibration.probabilities(margin)
+    raw_hold = Temperature(classes=tuple(classes)).probabilities(margin)
     h = multiclass.evaluate(holdout.y, p_hold, classes=classes)
     raw_logloss = multiclass.evaluate(holdout.y, raw_hold, classes=classes)["logloss"]
     log.info("holdout accuracy %.4f, macro F1 %.4f, macro AUC %.4f, logloss %.4f (%.4f before temperature %.3f)",
@@ -111,7 +113,7 @@ def judge(*, validation: Rows, validation_margin: np.ndarray, holdout: Rows, boo
     cbpe = multiclass.estimated(multiclass.tally(probabilities=p_hold, labels=unlabelled), classes)
     log.info("CBPE on the holdout's probabilities: accuracy %.4f, macro AUC %.4f, macro F1 %.4f (realised %.4f, "
              "%.4f, %.4f)", cbpe.accuracy, cbpe.auc, cbpe.macro_f1, h["accuracy"], h["auc"], h["macro_f1"])
-    return Judged(calibration, multiclass.evaluate(validation.y, p_val, classes=classes),
+    return Judged(calibration, multiclass.evaluate(validation_y, p_val, classes=classes),
                   h | {"uncalibrated_logloss": raw_logloss}, sampling, cbpe)
 
 

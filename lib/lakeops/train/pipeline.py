@@ -243,8 +243,8 @@ def _finish_multiclass(lake: Lake, model: ModelConfig, window: TrainingWindow, d
     holdout = multiclass_training.driver_rows(
         holdout_frame(lake, model, window.holdout_days, version=window.features_version), label=model.label,
         features=data.features, categories=data.categories, classes=model.classes)
-    judged = multiclass_training.judge(validation=multiclass_training.Rows(np.empty(0), best.y),
-                                       validation_margin=best.margin, holdout=holdout, booster=best.booster,
+    judged = multiclass_training.judge(validation_y=best.y, validation_margin=best.margin, holdout=holdout,
+                                       booster=best.booster,
                                        classes=model.classes, seed=model.train.search.seed)
     mlflow.log_params({"calibration_temperature": judged.calibration.temperature})
     mlflow.log_metrics({f"holdout_cbpe_{k}": v for k, v in (("accuracy", judged.cbpe.accuracy),
