@@ -10,11 +10,12 @@ PYTEST_ARGS ?=
 # spark-submits) run beside the rest (tests/conftest.py groups them).
 PYTEST_WORKERS ?= 2
 
-.PHONY: help demo check test lint bench soak check-env clean airflow jars
+.PHONY: help demo check test lint bench soak check-env clean airflow jars tools
 
 help:
 	@echo "make jars   fetch the Delta and hadoop-aws jars into .jars/ (once; make test and make demo do it)"
 	@echo "make demo   the whole loop in ./$(LAKE): data with drift, features, a champion, daily scores, drift and the report"
+	@echo "make tools  Alertmanager and Pushgateway binaries for the tests, into .tools/prometheus/ (once; make check and make test do it)"
 	@echo "make check  while changing code: lint, types, import contract, the tests not marked slow or airflow (minutes)"
 	@echo "make test   everything make check does, then the whole test suite (what CI runs)"
 	@echo "make bench  run the benchmarks under bench/ (minutes)"
@@ -48,12 +49,17 @@ lint: check-env $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# The Alertmanager and Pushgateway the alert and metrics tests start: Debian's packages, downloaded
+# and unpacked into .tools/prometheus/ (nothing installed on the system; nothing done once there).
+tools:
+	@scripts/prometheus-tools.sh
+
 # Fast feedback: the static checks and every test not marked slow (whole loop lakes, extra JVMs
 # and processes) or airflow (a real scheduler); tests/conftest.py marks the Spark ones `spark`.
-check: lint jars
+check: lint jars tools
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not slow and not airflow" $(PYTEST_ARGS)
 
-test: lint jars
+test: lint jars tools
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 bench: check-env $(STAMP)

@@ -19,7 +19,9 @@ One DAG `lakeops_<model>_daily` per model config under `conf/base/models/`:
    monitor (`depends_on_past`): days are monitored in order, in a backfill too. It then judges
    the model's alert rules (`ml.alerts`): firing and resolved alerts go to the receiver of the
    connection `lakeops_alerts` (host: its URL, password: a bearer token; Alertmanager's
-   webhook payload), and a failing receiver is recorded, never failing the task;
+   webhook payload), and a failing receiver is recorded, never failing the task; every alert
+   firing on the day (and those that resolved) goes to the Alertmanager of the connection
+   `lakeops_alertmanager` (host: its base URL) through its API, when there is one;
 5. **request_retrain** posts an asset event on `lakeops://requests/retrain/<model>` with
    `{"ds", "requested_by": <alert fingerprint>, "rule"}` when a firing alert asked for a
    retrain that day (at most one per `alerts.retrain_cooldown_days`, none when the day's
@@ -36,6 +38,9 @@ when it exits with 2 (bad argument or config) or 3 (refused data: quality gate, 
 **Backfill**: `airflow backfill create --dag-id lakeops_<model>_daily --from-date D1 --to-date D2
 --reprocess-behavior failed` (Airflow asks for a reprocess behavior because monitor depends on
 the past). Rerunning days changes nothing: scoring skips days already scored by the champion.
+
+Each job pushes its run's metrics (`lakeops_job_*`) to the Pushgateway of the connection
+`lakeops_pushgateway` (host: its base URL), when there is one.
 
 Each job is spark-submitted to the connection `spark_default`; the lakehouse, config and
 environment come from the Variables (or environment variables) `lakeops_lake`, `lakeops_conf`,

@@ -81,3 +81,70 @@ def lake(spark, settings, lake_root):
     from lakeops.lake import open_lake
 
     return open_lake(spark, replace(settings.lake, root=str(lake_root)))
+
+
+# ----------------------------------------------------------------------------- Alertmanager, Pushgateway
+
+#: Where `make tools` (scripts/prometheus-tools.sh) unpacks Debian's Alertmanager and Pushgateway.
+PROMETHEUS_BIN = Path(__file__).resolve().parents[1] / ".tools" / "prometheus" / "usr" / "bin"
+
+
+@pytest.fixture
+def prometheus_server(tmp_path):
+    """Starts one of ``.tools/prometheus/usr/bin/`` on 127.0.0.1 and a free port, waits for its
+    ``/-/ready``, stops it (terminate, then kill) at the end of the test. Call it with the binary's
+    name and a function of the port that gives its arguments; it returns the base URL. A missing
+    binary fails the test: run ``make tools``.
+
+    It runs in ``.tools/prometheus/usr/``: Debian's Alertmanager finds its default templates at
+    ``./share/prometheus/alertmanager`` from there (scripts/prometheus-tools.sh says why)."""
+    import socket
+    import subprocess
+    import time
+    import urllib.error
+    import urllib.request
+
+    started: list[subprocess.Popen] = []
+
+    def start(binary: str, args, *, ready_seconds: float = 30.0) -> str:
+        path = PROMETHEUS_BIN / binary
+        if not os.access(path, os.X_OK):
+            pytest.fail(f"{path} is missing: run `make tools` (scripts/prometheus-tools.sh) to fetch Debian's "
+                        "prometheus-alertmanager and prometheus-pushgateway into .tools/prometheus/")
+        for attempt in range(3):  # another process may take the free port before the server binds it
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            log_path = tmp_path / f"{binary}-{port}.log"
+            with open(log_path, "wb") as log_file:
+                proc = subprocess.Popen([str(path), *args(port)], stdout=log_file, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, cwd=PROMETHEUS_BIN.parent)
+            started.append(proc)
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + ready_seconds
+            while time.monotonic() < deadline and proc.poll() is None:
+                try:
+                    with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as response:
+                        if response.status == 200:
+                            return url
+                except (urllib.error.URLError, OSError):
+                    pass
+                time.sleep(0.05)
+            log_tail = log_path.read_text(errors="replace")[-2000:]
+            if proc.poll() is None:
+                pytest.fail(f"{binary} not ready on {url} after {ready_seconds:.0f} s:\n{log_tail}")
+            if attempt == 2 or "address already in use" not in log_tail:
+                pytest.fail(f"{binary} exited with {proc.returncode}:\n{log_tail}")
+        raise AssertionError("unreachable")
+
+    try:
+        yield start
+    finally:
+        for proc in started:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout=5)

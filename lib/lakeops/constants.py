@@ -89,6 +89,10 @@ ALERT_KINDS: Final[dict[str, AlertKindSpec]] = {
 }
 #: The keys of a rule that only some kinds take (AlertKindSpec.keys).
 ALERT_RULE_LIMITS: Final = ("below", "max_drop", "above", "max_rise_pct")
+#: How a rule on a measured metric (an estimate, or a realised value of a day's labelled rows) treats
+#: sampling: ``band`` meets its condition only when the metric's whole band (its +-3 standard errors at
+#: the day's rows) lies beyond the threshold; ``point`` compares the value alone (the release before 0.5).
+RULE_UNCERTAINTY: Final = ("band", "point")
 
 # ----------------------------------------------------------------------------- monitoring
 #: ``column_type`` of a monitored column (ml.baselines, ml.drift_metrics ...): a numeric or categorical

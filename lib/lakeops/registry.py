@@ -59,6 +59,8 @@ TAG_CODE_VERSION = "lakeops.code_version"
 TAG_JOB_RUN_ID = "lakeops.job_run_id"
 #: The fingerprint of the ml.alerts alert whose retrain request trained this version (absent: scheduled or manual).
 TAG_REQUESTED_BY = "lakeops.requested_by"
+#: passed | failed: whether the version's performance estimator matched its holdout (lakeops.evaluate.estimator_check).
+TAG_ESTIMATOR_CHECK = "lakeops.estimator_check"
 
 # Artifacts of a training run, beside the model.
 ARTIFACT_MODEL = "model"

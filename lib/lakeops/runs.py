@@ -15,12 +15,15 @@ Cached frames, the one way stages hold a Spark DataFrame in memory:
   models and then no longer needed), or for code that runs outside a job run.
 
 Either accepts anything with ``cache()`` and ``unpersist()`` (a ``pyspark.sql.DataFrame``),
-so this module imports no Spark. Appends to ``ml.job_runs``; reads nothing.
+so this module imports no Spark. Appends to ``ml.job_runs``; reads nothing. When
+``LAKEOPS_PUSHGATEWAY_URL`` is set, also pushes the run's outcome to that Pushgateway
+(:mod:`lakeops.pushgateway`), after the row, either way.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -31,7 +34,7 @@ from typing import TYPE_CHECKING, Protocol, Self, TypeVar
 
 import pyarrow as pa
 
-from lakeops import __version__
+from lakeops import __version__, pushgateway
 from lakeops.lake.tables import JOB_RUNS
 
 if TYPE_CHECKING:
@@ -94,9 +97,11 @@ def job_run(lake: Lake, *, job: str, model: str | None, days: list[date]) -> Ite
     except BaseException as exc:
         run.unpersist_all()
         _record(lake, run, "failed", started, time.monotonic() - t0, _message(exc))
+        _push(run, success=False, seconds=time.monotonic() - t0)
         raise
     run.unpersist_all()
     _record(lake, run, "success", started, time.monotonic() - t0, None)
+    _push(run, success=True, seconds=time.monotonic() - t0)
 
 
 @contextmanager
@@ -115,6 +120,15 @@ def _unpersist(frame: Cacheable) -> None:
     except Exception:
         # Freeing memory is housekeeping: it must not hide the job's own outcome or error.
         log.warning("could not unpersist a cached frame", exc_info=True)
+
+
+def _push(run: JobRun, *, success: bool, seconds: float) -> None:
+    """The run's metrics to the Pushgateway ``LAKEOPS_PUSHGATEWAY_URL`` names, if any: never raises."""
+    try:
+        pushgateway.push_run(os.environ, job=run.job, model=run.model_name, success=success,
+                             duration_seconds=round(seconds, 3), rows_in=run.rows_in, rows_out=run.rows_out)
+    except Exception:
+        log.warning("could not push the metrics of %s run %s", run.job, run.job_run_id, exc_info=True)
 
 
 def _message(exc: BaseException) -> str:

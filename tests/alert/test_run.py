@@ -36,7 +36,8 @@ def model():
         AlertRule(name="estimated_auc_low", when="estimated_auc", below=0.75, for_days=2, of_days=2),
         AlertRule(name="data_quality", when="data_quality", severity="info"),
     )
-    return dataclasses.replace(base, alerts=AlertsConfig(rules=rules, retrain_cooldown_days=3))
+    return dataclasses.replace(base, alerts=AlertsConfig(rules=rules, retrain_cooldown_days=3,
+                                                         retrain_after_labelled_days=0))
 
 
 def write_monitoring(lake, model, days, *, failed_quality=()):
@@ -118,6 +119,21 @@ def test_retrain_requested_once_per_cooldown_and_never_on_a_failed_quality_day(t
     assert [r["ds"] for r in dq if r["state"] == "firing"] == [DAYS[4]]
     firing = next(r for r in dq if r["state"] == "firing")
     assert '"expectation":"rows"' in firing["evidence"] and firing["value"] == 1
+
+
+def test_retrain_waits_for_labelled_days_of_the_change(tmp_path, model):
+    """The episode fires on day 4 (its first day: the pending day 2 lapsed on day 3); with labels a day
+    late and 4 labelled days needed, days 4..7 have labels on day 8, whose condition holds: the request
+    comes then, naming the day the change began."""
+    waiting = dataclasses.replace(model, alerts=dataclasses.replace(model.alerts, retrain_after_labelled_days=4))
+    lake = EmbeddedLake(None, tmp_path)
+    write_monitoring(lake, waiting, DAYS)
+    results = [evaluate_alerts(lake, waiting, days=[d]) for d in DAYS]
+    requests = [r for x in results for r in x.retrain_requests]
+    assert [(r.ds, r.change_began) for r in requests] == [(DAYS[8], DAYS[4])]
+    day5 = next(r for r in results[5].rows if r["rule"] == "many_features_drifted" and r["slice_key"] is None)
+    assert day5["state"] == "firing" and not day5["retrain_requested"]
+    assert "the retrain waits for 4 labelled days of the change since 2024-03-05 (1 so far)" in day5["summary"]
 
 
 def test_receivers_hear_firing_and_resolved_once_even_when_a_day_is_rerun(tmp_path, model):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from scipy.stats import chi2
@@ -115,3 +117,38 @@ def test_status_needs_psi_beyond_the_floor():
     assert drift.column_status(psi, floor, 0.0, limits) == "alert"
     # Missing data is still a warning.
     assert stats.status(float("nan"), warn=0.1, alert=0.25, noise_floor=float("nan")) == "warn"
+
+
+def test_null_rise_pvalue_is_fishers_exact_test():
+    from scipy.stats import fisher_exact
+
+    for nulls_b, n_b, nulls_c, n_c in [(188, 312, 203, 312), (20, 4000, 17, 312), (0, 50, 3, 40), (5, 10, 9, 10)]:
+        table = [[nulls_c, n_c - nulls_c], [nulls_b, n_b - nulls_b]]
+        expected = fisher_exact(table, alternative="greater").pvalue
+        assert abs(stats.null_rise_pvalue(nulls_b, n_b, nulls_c, n_c) - expected) < 1e-12
+    # By hand: 0 of 2 nulls before, 2 of 2 now; all 4! orders of the 2 nulls among 4 rows, 1 in 6 puts both now.
+    assert abs(stats.null_rise_pvalue(0, 2, 2, 2) - 1 / 6) < 1e-12
+    assert stats.null_rise_pvalue(10, 100, 5, 100) == 1.0  # fewer nulls: no rise
+    assert math.isnan(stats.null_rise_pvalue(0, 0, 1, 10))
+
+
+def test_null_rate_rise_within_sampling_noise_is_ok():
+    limits = Thresholds(null_rate_warn=0.05, null_rate_alert=0.10)
+    # A feature missing for 60 % of hosts, 312 rows a side: 5 points more is 1.3 standard errors.
+    p = stats.null_rise_pvalue(188, 312, 203, 312)
+    assert p > stats.NULL_RISE_PVALUE
+    assert drift.column_status(0.0, 0.1, 203 / 312 - 188 / 312, limits, null_pvalue=p) == "ok"
+    # The same 5 points on 20,000 rows a side is no accident.
+    p = stats.null_rise_pvalue(12_000, 20_000, 13_000, 20_000)
+    assert p < 1e-20 and drift.column_status(0.0, 0.1, 0.05, limits, null_pvalue=p) == "warn"
+
+
+def test_the_baseline_counts_as_at_most_one_days_rows_for_the_floor():
+    base = np.array([1400, 1300, 700, 500, 300])  # 4,200 rows: 14 days of 300 hosts
+    now = np.array([95, 96, 52, 34, 23])  # one day: 300 rows
+    effective = drift.effective_baseline(base, int(now.sum()))
+    assert effective.sum() == now.sum() and np.allclose(effective / effective.sum(), base / base.sum())
+    assert drift.effective_baseline(now, 4200) is now  # a baseline smaller than the day is left alone
+    plain, weighed = stats.psi_noise_floor(base, now), stats.psi_noise_floor(effective, now)
+    # Two samples of 300 rows vary about twice as much as 4,200 against 300: (1/300 + 1/300) / (1/4200 + 1/300).
+    assert 1.6 < weighed / plain < 2.1

@@ -15,13 +15,19 @@ The receiver's URL and bearer token come from the environment
 (``LAKEOPS_ALERT_WEBHOOK_URL``, ``LAKEOPS_ALERT_WEBHOOK_TOKEN``), which the
 Airflow task fills from the connection ``lakeops_alerts``; they never reach a
 log line, a table or MLflow: logs name the receiver by scheme and host only.
+
+An alert's labels and annotations are built here once (:func:`alert_labels`,
+:func:`alert_annotations`) for both this webhook and Alertmanager's API
+(:mod:`lakeops.alert.alertmanager`, which posts through :func:`post_json` too).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -85,11 +91,34 @@ class Notice:
 
 @dataclass(frozen=True)
 class Delivery:
-    """What the receiver answered: ``sent`` or ``failed``, the attempts and a URL-free error."""
+    """What the receiver answered: ``sent`` or ``failed``, the attempts and a URL-free error.
+
+    Alertmanager pushes (:class:`lakeops.alert.run.AlertResult`) may also be ``none`` (nothing
+    to send) or ``skipped`` (a rerun of days older than the newest monitored one)."""
 
     outcome: str
     attempts: int
     error: str | None = None
+
+
+def alert_labels(n: Notice) -> dict[str, str]:
+    """An alert's labels, the same for every receiver (the webhook, Alertmanager's API): what
+    identifies it, and so never changes from one day to the next (no ``ds``): ``alertname`` (the
+    rule), ``model``, ``severity`` and, for a sliced alert, ``<slice_key>: <slice_value>``."""
+    out = {"alertname": n.rule, "model": n.model, "severity": n.severity}
+    if n.slice_key is not None:
+        out[n.slice_key] = n.slice_value or ""
+    return out
+
+
+def alert_annotations(n: Notice) -> dict[str, str]:
+    """An alert's annotations (what it says, may change daily): summary, evidence, day, retrain."""
+    return {"summary": n.summary, "evidence": n.evidence, "ds": n.ds.isoformat(),
+            "retrain_requested": "true" if n.retrain_requested else "false"}
+
+
+def alert_generator_url(n: Notice) -> str:
+    return f"lakeops://ml/alerts?model={n.model}&ds={n.ds.isoformat()}"
 
 
 def payload(notices: Sequence[Notice], *, status: str, receiver: str = "lakeops") -> dict[str, Any]:
@@ -97,18 +126,14 @@ def payload(notices: Sequence[Notice], *, status: str, receiver: str = "lakeops"
     model = notices[0].model
     alerts: list[dict[str, Any]] = []
     for n in notices:
-        labels = {"alertname": n.rule, "model": n.model, "severity": n.severity}
-        if n.slice_key is not None:
-            labels[n.slice_key] = n.slice_value or ""
         alerts.append({
             "status": n.status,
-            "labels": labels,
-            "annotations": {"summary": n.summary, "evidence": n.evidence, "ds": n.ds.isoformat(),
-                            "retrain_requested": "true" if n.retrain_requested else "false"},
+            "labels": alert_labels(n),
+            "annotations": alert_annotations(n),
             "startsAt": _timestamp(n.firing_since),
             # Days, not clock times: a resolved alert ends at the start of the day it resolved on.
             "endsAt": _timestamp(n.ds) if n.status == "resolved" else ZERO_TIME,
-            "generatorURL": f"lakeops://ml/alerts?model={n.model}&ds={n.ds.isoformat()}",
+            "generatorURL": alert_generator_url(n),
             "fingerprint": n.fingerprint,
         })
     common = {k: v for k, v in alerts[0]["labels"].items() if all(a["labels"].get(k) == v for a in alerts)}
@@ -129,22 +154,31 @@ def payload(notices: Sequence[Notice], *, status: str, receiver: str = "lakeops"
 
 def post(webhook: Webhook, body: Mapping[str, Any]) -> Delivery:
     """POST ``body`` as JSON with bounded retries; never raises for the receiver's failures."""
+    return post_json(webhook.url, body, token=webhook.token, retries=webhook.retries,
+                     backoff_seconds=webhook.backoff_seconds, timeout_seconds=webhook.timeout_seconds)
+
+
+def post_json(url: str, body: Any, *, token: str | None, retries: int, backoff_seconds: float,
+              timeout_seconds: float) -> Delivery:
+    """POST ``body`` as JSON to ``url`` (a bearer ``token`` if any): connection errors and HTTP
+    408/429/5xx retried ``retries`` times with exponential backoff. Never raises for the
+    receiver's failures; the error it returns names neither the URL nor the token."""
     import urllib3
     from urllib3.util import Retry
 
-    retry = Retry(total=webhook.retries, connect=webhook.retries, read=webhook.retries,
-                  status=webhook.retries, backoff_factor=webhook.backoff_seconds,
+    retry = Retry(total=retries, connect=retries, read=retries, status=retries, backoff_factor=backoff_seconds,
                   status_forcelist=RETRY_STATUSES, allowed_methods=frozenset({"POST"}),
                   raise_on_status=False, respect_retry_after_header=True)
     headers = {"Content-Type": "application/json", "User-Agent": "lakeops"}
-    if webhook.token:
-        headers["Authorization"] = f"Bearer {webhook.token}"
-    http = urllib3.PoolManager(retries=retry, timeout=urllib3.Timeout(total=webhook.timeout_seconds))
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    http = urllib3.PoolManager(retries=retry, timeout=urllib3.Timeout(total=timeout_seconds))
     try:
-        response = http.request("POST", webhook.url, body=json.dumps(body).encode(), headers=headers)
+        with _withheld(url, token):
+            response = http.request("POST", url, body=json.dumps(body).encode(), headers=headers)
     except urllib3.exceptions.MaxRetryError as exc:
         reason = type(exc.reason).__name__ if exc.reason is not None else "MaxRetryError"
-        return Delivery("failed", webhook.retries + 1, f"{reason}: no answer after {webhook.retries + 1} attempts")
+        return Delivery("failed", retries + 1, f"{reason}: no answer after {retries + 1} attempts")
     except urllib3.exceptions.HTTPError as exc:
         return Delivery("failed", 1, f"{type(exc).__name__}")
     finally:
@@ -182,3 +216,39 @@ def notify(notices: Sequence[Notice], *, webhook: Webhook | None, send_resolved:
 def _timestamp(day: date) -> str:
     return datetime.combine(day, time(0), tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
+
+# urllib3 logs the URL's path and query when it retries (a warning) and on every request (debug):
+# where a webhook's secret often lives (Slack's, a ?key=). While a receiver's request is in flight,
+# its log records have them withheld.
+_WITHHELD: ContextVar[tuple[str, ...]] = ContextVar("lakeops_withheld", default=())
+_URLLIB3_LOGGERS = ("urllib3.connectionpool", "urllib3.poolmanager", "urllib3.util.retry")
+
+
+class _Withhold(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        secrets = _WITHHELD.get()
+        if secrets:
+            try:
+                text = record.getMessage()
+            except Exception:
+                text = str(record.msg)
+            for secret in secrets:
+                text = text.replace(secret, "<withheld>")
+            record.msg, record.args = text, None
+        return True
+
+
+_WITHHOLD = _Withhold()
+for _name in _URLLIB3_LOGGERS:
+    logging.getLogger(_name).addFilter(_WITHHOLD)
+
+
+@contextmanager
+def _withheld(url: str, token: str | None) -> Iterator[None]:
+    parts = urlsplit(url)
+    secrets = [f"{parts.path}?{parts.query}" if parts.query else "", parts.path, parts.query, token or ""]
+    reset = _WITHHELD.set(tuple(sorted({s for s in secrets if len(s) > 1}, key=len, reverse=True)))
+    try:
+        yield
+    finally:
+        _WITHHELD.reset(reset)

@@ -53,6 +53,8 @@ from typing import Any
 
 from lakeops.config import AlertRule
 from lakeops.constants import OUTPUT_COLUMN_TYPES, STATUS_LEVEL
+from lakeops.evaluate.estimator_check import EstimatorCheck, check_estimator, estimate_reference
+from lakeops.evaluate.performance import BAND_SIGMAS
 
 SliceKey = tuple[str | None, str | None]
 WHOLE: SliceKey = (None, None)
@@ -73,10 +75,9 @@ class DayFacts:
     #: The day whose labels arrived with this one, and its realised rows by slice.
     realised_ds: date | None = None
     realised: Mapping[SliceKey, Mapping[str, Any]] = field(default_factory=dict)
-    #: The training holdout AUC of the version that scored the day.
-    reference_auc: float | None = None
-    #: The version's training holdout metrics by name (``ml.performance_reference``: auc, mae, rmse).
-    reference: Mapping[str, float | None] = field(default_factory=dict)
+    #: The version's ``ml.performance_reference`` row: holdout metrics, their sampling standard
+    #: deviations, and the estimator's own holdout estimates (``cbpe_*``, ``dle_*``).
+    reference: Mapping[str, Any] = field(default_factory=dict)
     #: ``ml.data_quality`` rows of the day's latest run of each suite.
     quality: Sequence[Mapping[str, Any]] = ()
     #: ``ml.attribution_drift`` rows of the day.
@@ -85,6 +86,11 @@ class DayFacts:
     #: the day whose labels arrived with this one, by class.
     classes: Sequence[str] = ()
     class_realised: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    @property
+    def estimator(self) -> EstimatorCheck:
+        """The version's estimator check at training (rules on estimates abstain when it failed)."""
+        return check_estimator(self.reference)
 
     @property
     def quality_failed(self) -> bool:
@@ -146,110 +152,150 @@ def _score_drifted(rule: AlertRule, facts: DayFacts, key: SliceKey) -> Judgement
 
 
 def _estimated_auc(rule: AlertRule, facts: DayFacts, key: SliceKey) -> Judgement:
-    row = facts.estimated.get(key)
-    return _floor(rule, key, row, "estimated", facts.ds, facts.reference_auc)
+    return _measured(rule, facts, key, "estimated", "auc")
 
 
 def _realised_auc(rule: AlertRule, facts: DayFacts, key: SliceKey) -> Judgement:
-    row = facts.realised.get(key)
-    if row is not None and not row.get("n_labeled"):
+    return _measured(rule, facts, key, "realised", "auc")
+
+
+def _measure(kind: str, metric: str):
+    """The judge of ``<kind>_<metric>``."""
+
+    def judge_measured(rule: AlertRule, facts: DayFacts, key: SliceKey) -> Judgement:
+        return _measured(rule, facts, key, kind, metric)
+
+    return judge_measured
+
+
+#: Metrics that get worse by rising (errors); the others by falling.
+_RISING = ("mae", "rmse")
+
+
+def _measured(rule: AlertRule, facts: DayFacts, key: SliceKey, kind: str, metric: str) -> Judgement:
+    """A metric past its limit: a score (AUC, accuracy) below ``below`` or ``max_drop`` under the holdout's,
+    an error (MAE, RMSE) above ``above`` or ``max_rise_pct`` over it.
+
+    The holdout value an estimate is compared with is the estimator's own (see
+    :func:`lakeops.evaluate.estimator_check.estimate_reference`); a realised value's is the realised
+    holdout's. With ``uncertainty: band`` the condition holds only when the whole band lies past the
+    limit: an estimate's stored band, or a realised value's sampling band at the day's labelled rows.
+    A rule on estimates abstains for a version whose estimator failed its check at training.
+    """
+    rows = facts.estimated if kind == "estimated" else facts.realised
+    row = rows.get(key)
+    if row is not None and kind == "realised" and not row.get("n_labeled"):
         row = None
-    return _floor(rule, key, row, "realised", facts.realised_ds, None)
+    name = metric.upper() if metric in ("auc", "mae", "rmse") else metric
+    day = facts.ds if kind == "estimated" else facts.realised_ds
+    value = None if row is None else _finite(row.get(metric))
+    rising = metric in _RISING
+    reference = (estimate_reference(facts.reference, metric) if kind == "estimated"
+                 else _finite(facts.reference.get(metric)))
+    limit = _limit(rule, reference, rising=rising)
+    if row is None or value is None:
+        return Judgement(key, False, None, limit, f"no {kind} {name}", {})
+    lower, upper = _band(facts, row, kind, metric, value)
+    use_band = rule.uncertainty == "band" and lower is not None and upper is not None
+    judged = (lower if rising else upper) if use_band else value
+    met = limit is not None and judged is not None and (judged > limit if rising else judged < limit)
+    abstained = kind == "estimated" and facts.estimator.failed
+    evidence = {f"{kind}_{metric}": round(value, 6), "day": day.isoformat() if day else None,
+                "n_scored": row.get("n_scored"), "n_labeled": row.get("n_labeled"),
+                f"training_{metric}": _round(reference), f"{metric}_lower": _round(lower),
+                f"{metric}_upper": _round(upper), "judged_on": "band" if use_band else "value"}
+    summary = f"{kind} {name} {value:.4g}{f' of {day}' if kind == 'realised' and day else ''}"
+    if use_band:
+        summary += f" (band {lower:.4g}-{upper:.4g})"
+    if limit is not None:
+        past = "above" if rising else "below"
+        summary += f" ({'' if met else 'not '}{'wholly ' if use_band else ''}{past} {limit:.4g})"
+    if abstained:
+        evidence["estimator_check"] = facts.estimator.summary()
+        return Judgement(key, False, value, limit, summary + "; not judged: the estimator of this version failed "
+                         "its check at training (the realised rules still watch it)", evidence)
+    return Judgement(key, met, value, limit, summary, evidence)
 
 
-def _accuracy(kind: str):
-    """The judge of ``<kind>_accuracy``: a multiclass model's accuracy below a floor."""
+def _limit(rule: AlertRule, reference: float | None, *, rising: bool) -> float | None:
+    """The rule's limit: the stricter of its fixed one and the one relative to the holdout's value."""
+    if rising:
+        limits = [rule.above] if rule.above is not None else []
+        if rule.max_rise_pct is not None and reference is not None:
+            limits.append(reference * (1 + rule.max_rise_pct / 100))
+        return min(limits) if limits else None
+    limits = [rule.below] if rule.below is not None else []
+    if rule.max_drop is not None and reference is not None:
+        limits.append(reference - rule.max_drop)
+    return max(limits) if limits else None
 
-    def judge_accuracy(rule: AlertRule, facts: DayFacts, key: SliceKey) -> Judgement:
-        row = (facts.estimated if kind == "estimated" else facts.realised).get(key)
-        if row is not None and kind == "realised" and not row.get("n_labeled"):
-            row = None
-        day = facts.ds if kind == "estimated" else facts.realised_ds
-        return _floor(rule, key, row, kind, day, facts.reference.get("accuracy"), metric="accuracy")
 
-    return judge_accuracy
+def _band(facts: DayFacts, row: Mapping[str, Any], kind: str, metric: str,
+          value: float) -> tuple[float | None, float | None]:
+    """The metric's band on the day: the estimate's stored band, or the realised value +- BAND_SIGMAS
+    sampling standard deviations at the day's labelled rows (from the version's holdout)."""
+    if kind == "estimated":
+        return _finite(row.get(f"{metric}_lower")), _finite(row.get(f"{metric}_upper"))
+    n = row.get("n_labeled") or 0
+    ref = facts.reference
+    sd: float | None
+    if metric in _RISING:
+        spread = _finite(ref.get("abs_error_sd" if metric == "mae" else "squared_error_sd"))
+        sd = None if spread is None or n <= 0 else spread / math.sqrt(n)
+        if sd is not None and metric == "rmse":
+            sd = sd / (2 * value) if value > 0 else None  # the delta method: d sqrt(m) = dm / (2 sqrt(m))
+    else:
+        spread, rows = _finite(ref.get(f"{metric}_sd")), _finite(ref.get("holdout_rows"))
+        sd = None if spread is None or not rows or n <= 0 else spread * math.sqrt(rows / n)
+    if sd is None:
+        return None, None
+    low, high = value - BAND_SIGMAS * sd, value + BAND_SIGMAS * sd
+    return (max(0.0, low), high) if metric in _RISING else (max(0.0, low), min(1.0, high))
+
+
+def _wilson(share: float, n: float) -> tuple[float, float]:
+    """Wilson's interval of a proportion at BAND_SIGMAS standard errors: right at 0 and 1 and on few rows."""
+    z2 = BAND_SIGMAS ** 2
+    centre = (share + z2 / (2 * n)) / (1 + z2 / n)
+    half = BAND_SIGMAS * math.sqrt(share * (1 - share) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def _class_recall(rule: AlertRule, facts: DayFacts, key: SliceKey) -> Judgement:
     row = facts.class_realised.get(str(key[1]))
-    recall = None if row is None else row.get("recall")
-    if row is None or recall is None or math.isnan(recall):
+    recall = None if row is None else _finite(row.get("recall"))
+    if row is None or recall is None:
         return Judgement(key, False, None, rule.below, f"no realised recall of {key[1]}", {})
-    met = rule.below is not None and recall < rule.below
+    support = _num(row.get("support"))
+    lower, upper = _wilson(recall, support) if support > 0 else (None, None)
+    use_band = rule.uncertainty == "band" and upper is not None
+    met = rule.below is not None and ((upper if use_band else recall) or 0.0) < rule.below
     day = facts.realised_ds
     evidence = {"class_name": key[1], "recall": round(recall, 6), "day": day.isoformat() if day else None,
                 "support": row.get("support"), "predicted": row.get("predicted"),
-                "precision": _round(row.get("precision"))}
-    summary = (f"recall of {key[1]} {recall:.3f} of {day} ({'below' if met else 'at or above'} {rule.below}; "
-               f"{_num(row.get('support')):.0f} labelled)")
+                "precision": _round(row.get("precision")), "recall_lower": _round(lower),
+                "recall_upper": _round(upper), "judged_on": "band" if use_band else "value"}
+    band = f", band {lower:.3f}-{upper:.3f}" if use_band and lower is not None else ""
+    summary = (f"recall of {key[1]} {recall:.3f} of {day} ({'below' if met else 'not below'} {rule.below}{band}; "
+               f"{support:.0f} labelled)")
     return Judgement(key, met, recall, rule.below, summary, evidence)
-
-
-def _floor(rule: AlertRule, key: SliceKey, row: Mapping[str, Any] | None, kind: str, day: date | None,
-           reference: float | None, *, metric: str = "auc") -> Judgement:
-    """A metric (AUC, accuracy) below ``below`` or more than ``max_drop`` below the holdout's."""
-    name = "AUC" if metric == "auc" else metric
-    auc = None if row is None else row.get(metric)
-    if row is None or auc is None or math.isnan(auc):
-        return Judgement(key, False, None, rule.below, f"no {kind} {name}", {})
-    limits = []
-    if rule.below is not None:
-        limits.append(rule.below)
-    if rule.max_drop is not None and reference is not None:
-        limits.append(reference - rule.max_drop)
-    floor = max(limits) if limits else None
-    met = floor is not None and auc < floor
-    evidence = {f"{kind}_{metric}": round(auc, 6), "day": day.isoformat() if day else None,
-                "n_scored": row.get("n_scored"), "n_labeled": row.get("n_labeled"),
-                f"training_{metric}": None if reference is None else round(reference, 6),
-                f"{metric}_lower": _round(row.get(f"{metric}_lower")),
-                f"{metric}_upper": _round(row.get(f"{metric}_upper"))}
-    summary = f"{kind} {name} {auc:.3f}{f' of {day}' if kind == 'realised' and day else ''}"
-    if floor is not None:
-        summary += f" ({'below' if met else 'at or above'} {floor:.3f})"
-    return Judgement(key, met, auc, floor, summary, evidence)
-
-
-def _error(kind: str, metric: str):
-    """The judge of ``<kind>_<metric>``: a regression error (MAE or RMSE) above a ceiling."""
-
-    def judge_error(rule: AlertRule, facts: DayFacts, key: SliceKey) -> Judgement:
-        rows = facts.estimated if kind == "estimated" else facts.realised
-        row = rows.get(key)
-        if row is not None and kind == "realised" and not row.get("n_labeled"):
-            row = None
-        value = None if row is None else row.get(metric)
-        reference = facts.reference.get(metric)
-        limits = [rule.above] if rule.above is not None else []
-        if rule.max_rise_pct is not None and reference is not None:
-            limits.append(reference * (1 + rule.max_rise_pct / 100))
-        ceiling = min(limits) if limits else None
-        if row is None or value is None or math.isnan(value):
-            return Judgement(key, False, None, ceiling, f"no {kind} {metric.upper()}", {})
-        met = ceiling is not None and value > ceiling
-        day = facts.ds if kind == "estimated" else facts.realised_ds
-        evidence = {f"{kind}_{metric}": round(value, 6), "day": day.isoformat() if day else None,
-                    "n_scored": row.get("n_scored"), "n_labeled": row.get("n_labeled"),
-                    f"training_{metric}": _round(reference),
-                    f"{metric}_lower": _round(row.get(f"{metric}_lower")),
-                    f"{metric}_upper": _round(row.get(f"{metric}_upper"))}
-        summary = f"{kind} {metric.upper()} {value:.4g}{f' of {day}' if kind == 'realised' and day else ''}"
-        if ceiling is not None:
-            summary += f" ({'above' if met else 'at or below'} {ceiling:.4g})"
-        return Judgement(key, met, value, ceiling, summary, evidence)
-
-    return judge_error
 
 
 def _interval_coverage(rule: AlertRule, facts: DayFacts, key: SliceKey) -> Judgement:
     row = facts.realised.get(key)
-    value = None if row is None else row.get("interval_coverage")
-    if value is None or math.isnan(value):
+    value = None if row is None else _finite(row.get("interval_coverage"))
+    if row is None or value is None:
         return Judgement(key, False, None, rule.below, "no interval coverage", {})
-    met = rule.below is not None and value < rule.below
+    n = _num(row.get("n_labeled"))
+    lower, upper = _wilson(value, n) if n > 0 else (None, None)
+    use_band = rule.uncertainty == "band" and upper is not None
+    met = rule.below is not None and ((upper if use_band else value) or 0.0) < rule.below
     evidence = {"interval_coverage": round(value, 6), "day": facts.realised_ds.isoformat() if facts.realised_ds else None,
-                "n_labeled": row.get("n_labeled") if row else None}
-    summary = f"interval coverage {value:.1%} of {facts.realised_ds} ({'below' if met else 'at or above'} {rule.below})"
+                "n_labeled": row.get("n_labeled"), "coverage_lower": _round(lower), "coverage_upper": _round(upper),
+                "judged_on": "band" if use_band else "value"}
+    band = f", band {lower:.1%}-{upper:.1%}" if use_band and lower is not None else ""
+    summary = (f"interval coverage {value:.1%} of {facts.realised_ds} ({'below' if met else 'not below'} "
+               f"{rule.below}{band})")
     return Judgement(key, met, value, rule.below, summary, evidence)
 
 
@@ -285,13 +331,13 @@ JUDGES = {
     "score_drifted": _score_drifted,
     "estimated_auc": _estimated_auc,
     "realised_auc": _realised_auc,
-    "estimated_accuracy": _accuracy("estimated"),
-    "realised_accuracy": _accuracy("realised"),
+    "estimated_accuracy": _measure("estimated", "accuracy"),
+    "realised_accuracy": _measure("realised", "accuracy"),
     "class_recall": _class_recall,
-    "estimated_mae": _error("estimated", "mae"),
-    "realised_mae": _error("realised", "mae"),
-    "estimated_rmse": _error("estimated", "rmse"),
-    "realised_rmse": _error("realised", "rmse"),
+    "estimated_mae": _measure("estimated", "mae"),
+    "realised_mae": _measure("realised", "mae"),
+    "estimated_rmse": _measure("estimated", "rmse"),
+    "realised_rmse": _measure("realised", "rmse"),
     "interval_coverage": _interval_coverage,
     "data_quality": _data_quality,
     "attribution_drift": _attribution_drift,
@@ -305,6 +351,12 @@ def _drift_evidence(r: Mapping[str, Any]) -> dict[str, Any]:
 
 def _num(value: Any) -> float:
     return float("nan") if value is None else float(value)
+
+
+def _finite(value: Any) -> float | None:
+    if value is None or math.isnan(float(value)):
+        return None
+    return float(value)
 
 
 def _round(value: Any) -> float | None:

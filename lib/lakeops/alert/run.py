@@ -13,21 +13,37 @@ The days are judged in order, each from the previous one (:mod:`lakeops.alert.st
 so a rerun of a day or a range writes the same rows. A receiver is told only when
 the state changes (firing, resolved), and not again when a rerun finds the same
 change already delivered.
+
+Alertmanager (:mod:`lakeops.alert.alertmanager`, when ``LAKEOPS_ALERTMANAGER_URL`` is set) is
+given the *state* of the newest judged day instead, on every run: every alert firing on it,
+and as resolved the others the run saw firing. Only when that day is the newest monitored
+one: a rerun of older days is history and leaves Alertmanager as the newest day left it.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
+from lakeops.alert.alertmanager import Alertmanager, alertmanager_from_env, day_state, push
 from lakeops.alert.notify import Delivery, Notice, Webhook, notify
 from lakeops.alert.rules import DayFacts, Judgement, SliceKey, judge
-from lakeops.alert.state import FIRING, AlertState, Debounce, fingerprint, may_request_retrain, step, transition
+from lakeops.alert.state import (
+    FIRING,
+    AlertState,
+    Debounce,
+    fingerprint,
+    labelled_days_of_change,
+    may_request_retrain,
+    step,
+    transition,
+)
 from lakeops.config import AlertRule, ModelConfig
 from lakeops.errors import InvalidParameterError
 from lakeops.lake.tables import (
@@ -59,6 +75,8 @@ class RetrainRequest:
     ds: date
     rule: str
     fingerprint: str
+    #: The first day the alert's condition held in this episode: the change the retrain answers.
+    change_began: date | None = None
 
 
 @dataclass(frozen=True)
@@ -69,17 +87,29 @@ class AlertResult:
     #: State changes receivers were told about.
     notices: tuple[Notice, ...]
     retrain_requests: tuple[RetrainRequest, ...]
+    #: What Alertmanager answered to the newest day's state (``sent``, ``failed``; ``none``: nothing
+    #: firing or resolved; ``skipped``: not the newest monitored day); ``None``: no Alertmanager.
+    alertmanager: Delivery | None = None
 
     def open_alerts(self, ds: date) -> list[dict[str, Any]]:
         """The firing alerts of ``ds``."""
         return [r for r in self.rows if r["ds"] == ds and r["state"] == FIRING]
 
 
-def evaluate_alerts(lake: Lake, model: ModelConfig, *, days: Sequence[date],
-                    webhook: Webhook | None = None) -> AlertResult:
-    """Judge ``model.alerts.rules`` on ``days`` (already monitored), write ``ml.alerts``, notify."""
+def evaluate_alerts(lake: Lake, model: ModelConfig, *, days: Sequence[date], webhook: Webhook | None = None,
+                    alertmanager: Alertmanager | Literal["env"] | None = "env") -> AlertResult:
+    """Judge ``model.alerts.rules`` on ``days`` (already monitored), write ``ml.alerts``, notify.
+
+    ``alertmanager``: where the newest day's firing and resolved alerts go; by default the one
+    ``LAKEOPS_ALERTMANAGER_URL`` names (none when unset), ``None`` for none.
+    """
     if not days:
         raise InvalidParameterError("no days to judge alerts on")
+    if alertmanager == "env":
+        try:
+            alertmanager = alertmanager_from_env(os.environ)
+        except ValueError as exc:
+            raise InvalidParameterError(str(exc)) from None
     days = sorted(set(days))
     rules = model.alerts.rules
     if not rules:
@@ -102,9 +132,10 @@ def evaluate_alerts(lake: Lake, model: ModelConfig, *, days: Sequence[date],
                             partitions={"model_name": [model.name], "ds": days}, allow_empty=True,
                             metadata={"job": JOB, "job_run_id": run.job_run_id})
         run.rows_in, run.rows_out = len(facts), len(rows)
+        pushed = _push_state(alertmanager, model.name, days, monitored, rows, stored) if alertmanager else None
     for r in requests:
         log.warning("%s %s: alert %s (%s) requests a retrain", r.model_name, r.ds, r.rule, r.fingerprint)
-    return AlertResult(model.name, tuple(rows), tuple(notices), tuple(requests))
+    return AlertResult(model.name, tuple(rows), tuple(notices), tuple(requests), alertmanager=pushed)
 
 
 # ----------------------------------------------------------------------------- the decision
@@ -157,11 +188,19 @@ def _judge_day(model: ModelConfig, f: DayFacts, *, previous_rows: Mapping[str, M
             continue
         # At most one request a day, and only while the condition holds: an alert kept firing
         # after it cleared asks for nothing.
+        labelled = labelled_days_of_change(f.ds, first_seen=state.first_seen, label_delay_days=model.label_delay_days)
         ask = request is None and may_request_retrain(
             f.ds, firing=state.firing and j.met, wants_retrain=rule.retrain, last_request=last_request,
-            cooldown_days=model.alerts.retrain_cooldown_days, quality_failed=f.quality_failed)
+            cooldown_days=model.alerts.retrain_cooldown_days, quality_failed=f.quality_failed,
+            labelled_days=labelled, needed_days=model.retrain_wait_days())
         if ask:
-            request = RetrainRequest(model.name, f.ds, name, fp)
+            request = RetrainRequest(model.name, f.ds, name, fp, state.first_seen)
+        elif rule.retrain and state.firing and j.met and labelled < model.retrain_wait_days():
+            j = replace(j, summary=f"{j.summary}; the retrain waits for {model.retrain_wait_days()} labelled days of "
+                                   f"the change since {state.first_seen} ({labelled} so far)",
+                        evidence={**j.evidence, "retrain_waits": {"since": state.first_seen.isoformat(),
+                                                                  "labelled_days": labelled,
+                                                                  "needed": model.retrain_wait_days()}})
         row = today[fp] = _row(model.name, f, rule, j, fp, state, ask)
         change = transition(previous, state)
         if change is not None:
@@ -223,6 +262,26 @@ def _deliver(notices: list[Notice], stored: Sequence[Mapping[str, Any]], *, webh
     return out
 
 
+def _push_state(am: Alertmanager, model_name: str, days: list[date], monitored: list[date],
+                rows: Sequence[Mapping[str, Any]], stored: Sequence[Mapping[str, Any]]) -> Delivery:
+    """Give Alertmanager the state of the newest judged day (after ``ml.alerts`` is written); never raises."""
+    newest = days[-1]
+    if monitored[-1] != newest:
+        log.info("%s: alerts of %s not sent to Alertmanager: %s is monitored too, and its state stands",
+                 model_name, newest, monitored[-1])
+        return Delivery("skipped", 0, f"{newest} is not the newest monitored day ({monitored[-1]})")
+    i = monitored.index(days[0])
+    before = monitored[i - 1] if i else None
+    earlier = [r for r in stored if r["ds"] == before and r["state"] == "firing"]
+    try:
+        firing, resolved = day_state(rows, newest=newest, earlier_firing=earlier)
+        return push(am, firing, resolved)
+    except Exception as exc:
+        # Telling people must not fail the job that judged the alerts (they are in ml.alerts).
+        log.exception("could not send the alerts of %s %s to Alertmanager %s", model_name, newest, am.name)
+        return Delivery("failed", 0, type(exc).__name__)
+
+
 # ----------------------------------------------------------------------------- reads
 
 
@@ -263,8 +322,7 @@ def _facts(lake: Lake, model: ModelConfig, days: list[date]) -> dict[date, DayFa
     reference = {}
     if lake.exists(PERFORMANCE_REFERENCE.name) and versions:
         where = {"model_name": [model.name], "model_version": sorted(set(versions.values()))}
-        reference = {r["model_version"]: {m: r.get(m) for m in ("auc", "accuracy", "mae", "rmse")}
-                     for r in lake.read_arrow(PERFORMANCE_REFERENCE.name, where=where).to_pylist()}
+        reference = {r["model_version"]: r for r in lake.read_arrow(PERFORMANCE_REFERENCE.name, where=where).to_pylist()}
     out = {}
     for d in days:
         if d not in versions:
@@ -278,7 +336,6 @@ def _facts(lake: Lake, model: ModelConfig, days: list[date]) -> dict[date, DayFa
             realised_ds=realised_days[d],
             realised={(r["slice_key"], r["slice_value"]): r for r in perf
                       if r["ds"] == realised_days[d] and r["kind"] == "realised"},
-            reference_auc=reference.get(v, {}).get("auc"),
             reference=reference.get(v, {}),
             quality=quality.get(d, []),
             attribution=[r for r in attribution if r["ds"] == d and r["model_version"] == v],

@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 
 PENDING, FIRING, RESOLVED = "pending", "firing", "resolved"
 
@@ -101,9 +101,18 @@ def fingerprint(model: str, rule: str, slice_key: str | None, slice_value: str |
 
 
 def may_request_retrain(ds: date, *, firing: bool, wants_retrain: bool, last_request: date | None,
-                        cooldown_days: int, quality_failed: bool) -> bool:
-    """A firing rule that asks for retraining does so unless a request was made in the cooldown
-    window (``ds - cooldown_days < last request``) or the day's data-quality gate failed."""
-    if not (firing and wants_retrain) or quality_failed:
+                        cooldown_days: int, quality_failed: bool, labelled_days: int = 0,
+                        needed_days: int = 0) -> bool:
+    """A firing rule that asks for retraining does so once the training data holds the change it
+    answers (``labelled_days`` of the episode have labels, at least ``needed_days``: see
+    :func:`labelled_days_of_change`), unless a request was made in the cooldown window
+    (``ds - cooldown_days < last request``) or the day's data-quality gate failed."""
+    if not (firing and wants_retrain) or quality_failed or labelled_days < needed_days:
         return False
     return last_request is None or (ds - last_request).days >= cooldown_days
+
+
+def labelled_days_of_change(ds: date, *, first_seen: date, label_delay_days: int) -> int:
+    """Days of an episode that began on ``first_seen`` whose labels are in on ``ds`` (labels of a day
+    arrive ``label_delay_days`` after it): what a retrain on ``ds`` would train and judge on."""
+    return max(0, (ds - timedelta(days=label_delay_days) - first_seen).days + 1)

@@ -176,6 +176,12 @@ def check_alerts(model: ModelConfig, *, origin: Origin) -> None:
             fail(f"{rule.when} is judged for the whole population only (per_slice: false)")
         if rule.per_slice and not model.monitor.slices:
             fail("per_slice needs monitor.slices")
+    wait = model.alerts.retrain_after_labelled_days
+    if wait is not None and not (wait == 0 or model.train.holdout_days < wait <= model.train.window_days):
+        raise ConfigError(f"{origin('alerts.retrain_after_labelled_days')}: alerts.retrain_after_labelled_days must "
+                          f"be 0 (ask at once) or more than train.holdout_days={model.train.holdout_days} (so the new "
+                          f"version fits some days of the change) and at most train.window_days="
+                          f"{model.train.window_days}, got {wait}")
     if not 1 <= model.alerts.retrain_cooldown_days <= 366:
         raise ConfigError(f"{origin('alerts.retrain_cooldown_days')}: alerts.retrain_cooldown_days must "
                           f"be between 1 and 366, got {model.alerts.retrain_cooldown_days}")

@@ -59,6 +59,7 @@ AlertKind = Literal["features_drifted", "score_drifted", "estimated_auc", "reali
                     "realised_mae", "estimated_rmse", "realised_rmse", "interval_coverage", "data_quality",
                     "attribution_drift"]  # constants.ALERT_KINDS
 Severity = Literal["info", "warning", "critical"]
+Uncertainty = Literal["band", "point"]  # constants.RULE_UNCERTAINTY
 
 T = TypeVar("T")
 
@@ -392,6 +393,9 @@ class AlertRule(_Section):
     above: float | None = None
     #: estimated_/realised_ mae and rmse: an error this many percent above the version's holdout value.
     max_rise_pct: float | None = None
+    #: Rules on an estimated or realised metric: ``band`` (default) holds only when the metric's whole
+    #: sampling band lies beyond the threshold, so a small day's noise does not page; ``point``: the value alone.
+    uncertainty: Uncertainty = "band"
     for_days: int = 1
     of_days: int = 1
     keep_firing_days: int = 0
@@ -409,6 +413,11 @@ class AlertsConfig(_Section):
     rules: Items[AlertRule] = ()
     #: After a retrain request, no other one for this many days (by ``ds``, not by the clock).
     retrain_cooldown_days: int = 7
+    #: A firing rule's retrain request waits until this many days since its condition first held have
+    #: labels, so the new version trains and is judged on the change it answers: the newest
+    #: ``train.holdout_days`` of them are its holdout (the gate compares both versions there), the rest
+    #: are fit. Default: ``train.holdout_days + 2``. 0 asks at once (the release before 0.5).
+    retrain_after_labelled_days: int | None = None
     #: Notify receivers when an alert resolves, as Alertmanager's ``send_resolved`` (default true).
     send_resolved: bool = True
 
@@ -438,6 +447,11 @@ class ModelConfig(_Section):
     problem_type: ProblemTypeName = "binary"
     #: Multiclass: the label's values, in the order the booster numbers them (names as column names).
     classes: Items[str] = ()
+
+    def retrain_wait_days(self) -> int:
+        """Labelled days of a change a retrain request waits for (``alerts.retrain_after_labelled_days``)."""
+        wait = self.alerts.retrain_after_labelled_days
+        return self.train.holdout_days + 2 if wait is None else wait
 
     def output_columns(self) -> tuple[str, ...]:
         """The columns of ``predictions.<model>`` that drift watches as the model's output."""

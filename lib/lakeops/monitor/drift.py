@@ -10,9 +10,13 @@ Status: ``alert`` when PSI reaches the column's ``psi_alert`` *and* exceeds
 its noise floor (``psi_noise_floor``: the PSI that two samples of these sizes
 from one population exceed only once in a thousand, see
 :func:`lakeops.monitor.stats.psi_noise_floor`), or when its null rate rose by
-``null_rate_alert`` or more; ``warn`` likewise with the warn thresholds; else
+``null_rate_alert`` or more and a rise that large is as rare by chance (Fisher's
+exact test, :func:`lakeops.monitor.stats.null_rise_pvalue`); ``warn`` likewise with the warn thresholds; else
 ``ok``. The floor keeps small slices from warning by chance: at 400 rows a side
-it is about 0.15, above the usual ``psi_warn`` of 0.1.
+it is about 0.15, above the usual ``psi_warn`` of 0.1. Against the baseline, the
+floor weighs the baseline as at most one day's worth of independent rows
+(:func:`effective_baseline`: the same entities on every training day are not
+independent samples).
 
 Consecutive drift compares a day with the monitored day before it
 (:func:`previous_days`), when the same model version scored both
@@ -155,7 +159,8 @@ def drift_rows(
 def _row(ds, reference: Reference, column: str, b: ColumnBins, key: SliceKey, drift_type: str, baseline_id: str,
          now: DayCounts, base: DayCounts, now_range, base_range, limits) -> dict:
     psi = stats.psi(base.bins, now.bins)
-    floor = stats.psi_noise_floor(base.bins, now.bins)
+    floor = stats.psi_noise_floor(effective_baseline(base.bins, now.n) if drift_type == "baseline" else base.bins,
+                                  now.bins)
     ks = ks_bound = w = w_bound = chi2 = None
     if b.numeric:
         if now.sketch is not None and base.sketch is not None and now.sketch.sum() and base.sketch.sum():
@@ -167,7 +172,9 @@ def _row(ds, reference: Reference, column: str, b: ColumnBins, key: SliceKey, dr
     else:
         chi2 = stats.chi2_pvalue(base.bins, now.bins)
     null_now, null_base = now.null_rate, base.null_rate
-    status = column_status(psi, floor, null_now - null_base, limits)
+    null_p = (stats.null_rise_pvalue(int(base.bins[-1]), base.n, int(now.bins[-1]), now.n)
+              if null_now - null_base >= limits.null_rate_warn else 1.0)
+    status = column_status(psi, floor, null_now - null_base, limits, null_pvalue=null_p)
     return {
         "ds": ds, "model_name": reference.model_name, "model_version": reference.model_version,
         "column_name": column, "column_type": b.kind, "baseline_id": baseline_id, "drift_type": drift_type,
@@ -180,12 +187,33 @@ def _row(ds, reference: Reference, column: str, b: ColumnBins, key: SliceKey, dr
     }
 
 
-def column_status(psi: float, noise_floor: float, null_rise: float, limits) -> str:
+def effective_baseline(counts: np.ndarray, current_rows: int) -> np.ndarray:
+    """The baseline's counts as the noise floor weighs them: at most as many independent rows as the
+    current day has, its shares kept.
+
+    A baseline holds the same entities on every training day, and their days are not
+    independent draws: a host keeps its own level, and a rolling feature's windows on
+    neighbouring days share most of their rows. Weighed as ``N`` days times a day's rows,
+    it would pass for a far larger sample than it is, and a small fleet's ordinary
+    day-to-day movement would read as drift; weighed as one day's rows it cannot.
+    """
+    total = float(counts.sum())
+    if total <= current_rows or current_rows <= 0:
+        return counts
+    return counts * (current_rows / total)
+
+
+def column_status(psi: float, noise_floor: float, null_rise: float, limits, *, null_pvalue: float = 0.0) -> str:
     """The drift status of a column on a day (statuses: :data:`lakeops.constants.STATUSES`): the
     worse of its PSI's (:func:`lakeops.monitor.stats.status`, above the noise floor) and its null
-    rate rise's against ``limits`` (the column's ``monitor`` thresholds)."""
+    rate rise's against ``limits`` (the column's ``monitor`` thresholds). The rise counts only
+    when sampling alone would rarely give it (``null_pvalue`` below
+    :data:`lakeops.monitor.stats.NULL_RISE_PVALUE`, :func:`lakeops.monitor.stats.null_rise_pvalue`):
+    like PSI's noise floor, this keeps a small slice's few nulls from warning by chance."""
     by_psi = stats.status(psi, warn=limits.psi_warn, alert=limits.psi_alert, noise_floor=noise_floor)
-    by_nulls = "alert" if null_rise >= limits.null_rate_alert else "warn" if null_rise >= limits.null_rate_warn else "ok"
+    by_nulls = ("ok" if not null_pvalue < stats.NULL_RISE_PVALUE
+                else "alert" if null_rise >= limits.null_rate_alert
+                else "warn" if null_rise >= limits.null_rate_warn else "ok")
     return max(by_psi, by_nulls, key=STATUS_LEVEL.__getitem__)
 
 

@@ -443,6 +443,25 @@ def _term_cumulants(nb: int, nc: int, share: float, epsilon: float) -> tuple[flo
     return mean, float((w * dev * dev).sum()), float((w * dev**3).sum())
 
 
+#: A null-rate rise counts only when two samples of one population show one this large less often
+#: than this: the same one in a thousand as the PSI noise floor's quantile.
+NULL_RISE_PVALUE = 0.001
+
+
+def null_rise_pvalue(baseline_nulls: int, baseline_rows: int, current_nulls: int, current_rows: int) -> float:
+    """How often sampling alone gives the current side at least this many nulls, were both sides drawn
+    from one population: the one-sided p-value of Fisher's exact test (the hypergeometric tail given
+    both margins). 1.0 when the current null rate is not higher; NaN when a side has no rows."""
+    from scipy.stats import hypergeom
+
+    if baseline_rows <= 0 or current_rows <= 0:
+        return _NAN
+    if current_nulls * baseline_rows <= baseline_nulls * current_rows:
+        return 1.0
+    total, nulls = baseline_rows + current_rows, baseline_nulls + current_nulls
+    return float(hypergeom.sf(current_nulls - 1, total, nulls, current_rows))
+
+
 def status(psi_value: float, *, warn: float, alert: float, noise_floor: float = 0.0) -> str:
     """``"alert"`` if ``psi_value >= alert``, ``"warn"`` if ``>= warn``, else ``"ok"``.
 

@@ -37,8 +37,10 @@ import pyarrow as pa
 from lakeops import registry
 from lakeops.config import MlflowConfig, ModelConfig
 from lakeops.evaluate import attribution, metrics
+from lakeops.evaluate import performance as cbpe
 from lakeops.evaluate.calibration import Platt
 from lakeops.evaluate.encoding import encode
+from lakeops.evaluate.estimator_check import check_estimator
 from lakeops.evaluate.interval import Conformal
 from lakeops.evaluate.multiclass import Temperature
 from lakeops.evaluate.performance import sampling_reference
@@ -192,11 +194,11 @@ def train(lake: Lake, model: ModelConfig, *, ds: date, mlflow_cfg: MlflowConfig,
             version = registry.log_model(best.booster, model_name=model.name, example=example,
                                          threshold=judged.threshold, features=data.features,
                                          categories=data.categories, calibration=judged.calibration)
+            reference = performance_reference(model.name, version, window, judged.holdout_y, judged.holdout_p,
+                                              judged.holdout, judged.uncalibrated, judged.calibration)
+            _record_estimator_check(model.name, version, reference.to_pylist()[0])
             run.rows_out = _write_references(lake, model, version, window, data, best, judged.calibration,
-                                             performance_reference(model.name, version, window, judged.holdout_y,
-                                                                   judged.holdout_p, judged.holdout,
-                                                                   judged.uncalibrated, judged.calibration),
-                                             run.job_run_id)
+                                             reference, run.job_run_id)
             # Only a version with its baselines in place becomes the challenger.
             registry.set_alias(model.name, registry.CHALLENGER, version)
             log.info("%s version %d registered as %s: holdout AUC %.4f, threshold %.4f, calibration error %.4f "
@@ -276,6 +278,7 @@ def _register(lake: Lake, model: ModelConfig, window: TrainingWindow, data: Trai
                                  problem_type=model.problem_type, extras=extras)
     row = {"model_name": model.name, "model_version": version, "holdout_start": window.holdout_days[0],
            "holdout_end": window.holdout_days[-1], **reference}
+    _record_estimator_check(model.name, version, row)
     run.rows_out = _write_references(lake, model, version, window, data, best, output,
                                      pa.Table.from_pylist([row], schema=PERFORMANCE_REFERENCE.schema), job_run_id)
     # Only a version with its baselines in place becomes the challenger.
@@ -283,6 +286,21 @@ def _register(lake: Lake, model: ModelConfig, window: TrainingWindow, data: Trai
     log.info("%s version %d registered as %s: %s", model.name, version, registry.CHALLENGER, summary)
     return TrainResult(model.name, version, mlflow_run_id, 0.0, validation, holdout, window.train_days,
                        window.holdout_days, window.features_version, summary)
+
+
+def _record_estimator_check(model_name: str, version: int, reference: dict[str, Any]) -> None:
+    """Log the estimator's check on the holdout (:mod:`lakeops.evaluate.estimator_check`) to MLflow and
+    the log: the reference row holds both sides, so monitoring and the report judge it the same way."""
+    import mlflow
+
+    check = check_estimator(reference)
+    if check.trusted is None:
+        return
+    mlflow.set_tag(registry.TAG_ESTIMATOR_CHECK, "passed" if check.trusted else "failed")
+    mlflow.log_metrics({f"holdout_estimated_{g.metric}": g.estimated for g in check.gaps})
+    (log.info if check.trusted else log.warning)("%s version %d: %s%s", model_name, version, check.summary(),
+                                                 "" if check.trusted else
+                                                 "; rules on its estimates will abstain, realised rules still watch")
 
 
 def _training_data(run: JobRun, lake: Lake, model: ModelConfig, window: TrainingWindow) -> TrainingData:
@@ -461,8 +479,17 @@ def performance_reference(model_name: str, version: int, window, y, p, holdout: 
         "ece": holdout.ece, "ece_uncalibrated": uncalibrated.ece, "auc_sd": sampling.auc_sd,
         "f1_sd": sampling.f1_sd, "precision_sd": sampling.precision_sd, "recall_sd": sampling.recall_sd,
         "problem_type": "binary",
+        # CBPE on the holdout as monitoring runs it on a day without labels: the estimator's check.
+        **_cbpe_holdout(p, holdout.threshold),
     }
     return pa.Table.from_pylist([row], schema=PERFORMANCE_REFERENCE.schema)
+
+
+def _cbpe_holdout(p: np.ndarray, threshold: float) -> dict[str, float]:
+    """CBPE's estimate of the holdout's AUC and F1 from its calibrated scores alone."""
+    scores = np.asarray(p, dtype=np.float64)
+    estimate = cbpe.estimated(cbpe.tally(scores, scores >= threshold, np.full(scores.shape, np.nan)))
+    return {"cbpe_auc": estimate.auc, "cbpe_f1": estimate.f1}
 
 
 def _lineage(model: ModelConfig, window, ds: date, code_version: str, job_run_id: str) -> dict[str, str]:
