@@ -43,6 +43,7 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -85,6 +86,11 @@ CONN_ID = "spark_default"
 _NO_RETRY = {EXIT_USAGE: "bad argument or config", EXIT_REFUSED: "the data was refused (quality gate or schema)"}
 #: The Airflow connection whose host (an http(s) URL) and password (a bearer token) receive alerts.
 ALERTS_CONN_ID = "lakeops_alerts"
+#: The Alertmanager the monitor job gives each day's firing and resolved alerts (host: its base URL,
+#: password: a bearer token, if any).
+ALERTMANAGER_CONN_ID = "lakeops_alertmanager"
+#: The Pushgateway every job pushes its run's metrics to (host: its base URL, password: a bearer token).
+PUSHGATEWAY_CONN_ID = "lakeops_pushgateway"
 
 
 def default_args() -> dict[str, Any]:
@@ -299,20 +305,37 @@ def retrain_requests(lake: Path | str, model: str, day: date) -> list[dict[str, 
 def alert_receiver_env() -> dict[str, str]:
     """``LAKEOPS_ALERT_WEBHOOK_URL`` and ``..._TOKEN`` for the monitor job, from the connection
     ``lakeops_alerts`` (host: the receiver's URL; password: a bearer token), else from this
-    process's environment; both are registered with Airflow's secret masker."""
+    process's environment; and likewise ``LAKEOPS_ALERTMANAGER_URL`` and ``..._TOKEN`` from the
+    connection ``lakeops_alertmanager`` (host: Alertmanager's base URL). All are registered with
+    Airflow's secret masker."""
+    return {**_connection_env(ALERTS_CONN_ID, "LAKEOPS_ALERT_WEBHOOK_URL", "LAKEOPS_ALERT_WEBHOOK_TOKEN"),
+            **_connection_env(ALERTMANAGER_CONN_ID, "LAKEOPS_ALERTMANAGER_URL", "LAKEOPS_ALERTMANAGER_TOKEN")}
+
+
+def pushgateway_env() -> dict[str, str]:
+    """``LAKEOPS_PUSHGATEWAY_URL`` and ``..._TOKEN`` for every job, from the connection
+    ``lakeops_pushgateway`` (host: the Pushgateway's base URL; password: a bearer token), else
+    from this process's environment; registered with Airflow's secret masker."""
+    return _connection_env(PUSHGATEWAY_CONN_ID, "LAKEOPS_PUSHGATEWAY_URL", "LAKEOPS_PUSHGATEWAY_TOKEN")
+
+
+def _connection_env(conn_id: str, url_var: str, token_var: str) -> dict[str, str]:
+    """``url_var`` and ``token_var`` from the connection ``conn_id`` (host: an http(s) URL, or a host
+    name with the scheme in its schema field, https by default, and a port; password: a bearer
+    token), else from this process's environment."""
     from airflow.sdk import BaseHook
     from airflow.sdk.log import mask_secret
 
-    env = {k: os.environ[k] for k in ("LAKEOPS_ALERT_WEBHOOK_URL", "LAKEOPS_ALERT_WEBHOOK_TOKEN") if os.environ.get(k)}
+    env = {k: os.environ[k] for k in (url_var, token_var) if os.environ.get(k)}
     try:
-        conn = BaseHook.get_connection(ALERTS_CONN_ID)
+        conn = BaseHook.get_connection(conn_id)
     except Exception:
         conn = None
     if conn is not None and conn.host:
         host = conn.host if "://" in conn.host else f"{conn.schema or 'https'}://{conn.host}"
-        env["LAKEOPS_ALERT_WEBHOOK_URL"] = host if not conn.port or "://" in conn.host else f"{host}:{conn.port}"
+        env[url_var] = host if not conn.port or "://" in conn.host else f"{host}:{conn.port}"
         if conn.password:
-            env["LAKEOPS_ALERT_WEBHOOK_TOKEN"] = conn.password
+            env[token_var] = conn.password
     for value in env.values():
         mask_secret(value)
     return env
@@ -415,18 +438,21 @@ class LakeopsJob(SparkSubmitOperator):
             (:func:`lakeops.train.window.training_window`) instead of ``--ds``.
         with_label_delay: pass ``--start ds - label_delay_days --end ds``: the trailing days
             whose labels have arrived since they were first prepared are prepared again.
+        holdout: pass ``--start/--end`` of the newest ``train.holdout_days`` ending at ``ds``: the
+            days a challenger trained at ``ds`` held out (shadow scoring scores them).
         lag_days: ``ds`` is this many days before the start of the data interval.
+        extra_args: more options of the job (e.g. ``["--shadow"]``).
     """
 
     ui_color = "#e8f4fd"
 
     def __init__(self, *, job: str, model: str | None, window: bool = False, with_label_delay: bool = False,
-                 lag_days: int = 0, **kwargs: Any) -> None:
+                 holdout: bool = False, lag_days: int = 0, extra_args: Sequence[str] = (), **kwargs: Any) -> None:
         kwargs.setdefault("task_id", job)
         name = f"lakeops-{job}-{model}" if model else f"lakeops-{job}"
         super().__init__(application=f"jobs/{job}.py", conn_id=CONN_ID, name=name, **kwargs)
         self.job, self.model, self.window, self.lag_days = job, model, window, lag_days
-        self.with_label_delay = with_label_delay
+        self.with_label_delay, self.holdout, self.extra_args = with_label_delay, holdout, list(extra_args)
 
     def execute(self, context: Context) -> None:
         ds = resolve_ds(context, lag_days=self.lag_days)
@@ -441,13 +467,17 @@ class LakeopsJob(SparkSubmitOperator):
         elif self.with_label_delay:
             delay = rt.settings().model(self.model).label_delay_days
             days = ["--start", (ds - timedelta(days=delay)).isoformat(), "--end", ds.isoformat()]
+        elif self.holdout:
+            held = rt.settings().model(self.model).train.holdout_days
+            days = ["--start", (ds - timedelta(days=held - 1)).isoformat(), "--end", ds.isoformat()]
         master = self._master()
         _mask_uri_password(rt.mlflow_tracking_uri)
         self.application = str(rt.home / "jobs" / f"{self.job}.py")
         # The master comes last: lakeops sets it in its session builder, which would otherwise
         # override spark-submit's --master with the config's.
         model = ["--model", self.model] if self.model else []
-        self.application_args = [*model, *days, *rt.cli_options(), "--set", f"spark.master={master}"]
+        self.application_args = [*model, *days, *self.extra_args, *rt.cli_options(), "--set",
+                                 f"spark.master={master}"]
         if self.job == "train":
             requested_by = resolve_request(context)
             if requested_by is not None:
@@ -456,6 +486,7 @@ class LakeopsJob(SparkSubmitOperator):
         python = sys.executable
         self.env_vars = {
             **(alert_receiver_env() if self.job == "monitor" else {}),
+            **pushgateway_env(),
             # spark-submit and the Python it starts are this environment's (pyspark's own bin/).
             "PATH": os.pathsep.join([str(Path(python).parent), os.environ.get("PATH", "")]),
             "PYSPARK_PYTHON": python,

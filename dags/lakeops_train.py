@@ -13,7 +13,10 @@ asks for a retrain with `{"ds": "YYYY-MM-DD"}` in its extra:
    version as `challenger` and writes its `ml.baselines`; a run triggered by a retrain request
    passes the requesting alert's fingerprint (`--requested-by`), which the MLflow run and the
    gate's `ml.model_validations` row carry;
-4. **validate_model** (`jobs/validate_model.py --ds`) runs the champion/challenger gate,
+4. **shadow_score** (`jobs/score.py --shadow`) has the new challenger score its held-out days
+   (the newest `train.holdout_days` up to `ds`) into `shadow.<model>`, beside the champion's
+   served scores of the same days: `lakeops shadow` and the report compare the two there;
+5. **validate_model** (`jobs/validate_model.py --ds`) runs the champion/challenger gate,
    records it in `ml.model_validations` and moves `champion` on a pass (`gate.mode`).
 
 **ds**: `{"ds": ...}` in the run's conf, else in the newest triggering asset event's extra,
@@ -87,9 +90,11 @@ def build(model: Model) -> DAG:
                              outlets=[table_asset(f"features.{m}"), table_asset("ml.data_quality")])
         train = LakeopsJob(job="train", model=m, lag_days=LAG_DAYS,
                            outlets=[model_asset(m), table_asset("ml.baselines")])
+        shadow = LakeopsJob(job="score", task_id="shadow_score", model=m, lag_days=LAG_DAYS, holdout=True,
+                            extra_args=["--shadow"], outlets=[table_asset(f"shadow.{m}")])
         validate = LakeopsJob(job="validate_model", model=m, lag_days=LAG_DAYS,
                               outlets=[model_asset(m), table_asset("ml.model_validations")])
-        chain(wait, prepare, train, validate)
+        chain(wait, prepare, train, shadow, validate)
     return dag
 
 

@@ -168,11 +168,25 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--model-version", type=_positive("model-version"),
                     help="score with this registered version instead of the champion")
     sc.add_argument("--force", action="store_true", help="rescore days already scored by the same model version")
+    sc.add_argument("--shadow", action="store_true",
+                    help="shadow scoring: the challenger (or --model-version) scores the days into shadow.<model>, "
+                    "beside the champion's served scores in predictions.<model>, which stay untouched")
     sc.add_argument("--chunk-days", type=_positive("chunk-days"), default=DEFAULT_CHUNK_DAYS,
                     help="days per Spark job and commit (default %(default)s)")
     sc.add_argument("--engine", choices=SCORE_ENGINES, default="auto",
                     help="auto (default): a compiled tree walk where it covers the model, else XGBoost's "
                     "inplace_predict; xgboost: always inplace_predict (same scores to float32 rounding)")
+
+    sh = _command(
+        sub, "shadow", _cmd_shadow, model=True,
+        help="compare the challenger's shadow scores with the champion's served scores, day by day",
+        description="For each day with scores in both predictions.<model> (the champion, served) and shadow.<model> "
+        "(the challenger, `lakeops score --shadow`) and labels in features.<model>: both versions' realised "
+        "metrics on the same rows (the metrics of the model's gate thresholds). Reads only; no Spark job.",
+    )
+    sh.add_argument("--ds", type=_ds("ds"), help="one day, YYYY-MM-DD")
+    sh.add_argument("--start", type=_ds("start"), help="first day of a range (with --end)")
+    sh.add_argument("--end", type=_ds("end"), help="last day of a range, inclusive")
 
     mon = _command(
         sub, "monitor", _cmd_monitor, model=True,
@@ -357,10 +371,27 @@ def _cmd_score(args: argparse.Namespace, settings: Settings) -> int:
 
     days = days_of(ds=args.ds, start=args.start, end=args.end)
     r = run_score(settings, args.model, days=days, model_version=args.model_version, force=args.force,
-                  chunk_days=args.chunk_days, engine=args.engine)
+                  chunk_days=args.chunk_days, engine=args.engine, shadow=args.shadow)
     skipped = f", {len(r.skipped)} day(s) already scored by this version skipped" if r.skipped else ""
-    print(f"predictions.{r.model_name}: {r.rows:,} rows for {len(r.scored)} day(s) scored by {r.model_name} "
+    table = "shadow" if args.shadow else "predictions"
+    print(f"{table}.{r.model_name}: {r.rows:,} rows for {len(r.scored)} day(s) scored by {r.model_name} "
           f"v{r.model_version}{skipped} (job run {r.job_run_id})")
+    return EXIT_OK
+
+
+def _cmd_shadow(args: argparse.Namespace, settings: Settings) -> int:
+    from lakeops.evaluate.shadow import describe
+    from lakeops.stages import compare_shadow
+
+    model = settings.model(args.model)
+    days = compare_shadow(settings, args.model, days=days_of(ds=args.ds, start=args.start, end=args.end))
+    if not days:
+        print(f"{args.model}: no day has both served and shadow scores with labels; score the challenger with "
+              "`lakeops score --shadow` and wait for the labels")
+        return EXIT_OK
+    metrics = list(dict.fromkeys(t.metric for t in model.gate_thresholds))
+    for line in describe(days, metrics, problem_type=model.problem_type):
+        print(line)
     return EXIT_OK
 
 

@@ -41,6 +41,7 @@ from lakeops.alert.notify import URL_ENV
 from lakeops.config import Settings
 from lakeops.dates import date_range
 from lakeops.errors import InvalidParameterError, LakeopsError
+from lakeops.evaluate.shadow import describe
 from lakeops.lake.storage import Storage, storage_for
 from lakeops.logs import LOG_FOLDER
 
@@ -209,12 +210,22 @@ def _alert_line(monitored) -> str:
 
 
 def _retrain(say: _Printer, settings: Settings, model: str, request) -> None:
-    """Act on a retrain request as the train DAG does: train on the window ending that day, then the gate."""
-    say(f"  {model}: retrain requested on {request.ds} by alert {request.rule} ({request.fingerprint}):")
+    """Act on a retrain request as the train DAG does: train on the window ending that day (its newest
+    labelled days, the change's, held out), score those days in shadow beside the champion, then the gate."""
+    since = f" (the change began on {request.change_began})" if request.change_began else ""
+    say(f"  {model}: retrain requested on {request.ds} by alert {request.rule} ({request.fingerprint}){since}:")
     trained = say.step(f"train on the labelled days up to {request.ds}", lambda: stages.run_train(
         settings, model, ds=request.ds, requested_by=request.fingerprint))
     say.detail(f"version {trained.version}: trained on {trained.train_days[0]}..{trained.train_days[-1]}, "
                f"{trained.summary} ({trained.holdout_days[0]}..{trained.holdout_days[-1]})")
+    shadow_days = date_range(trained.holdout_days[0], request.ds)
+    say.step(f"shadow-score {shadow_days[0]}..{shadow_days[-1]} with version {trained.version} beside the champion",
+             lambda: stages.run_score(settings, model, days=shadow_days, shadow=True))
+    cfg = settings.model(model)
+    metrics = list(dict.fromkeys(t.metric for t in cfg.gate_thresholds))
+    for line in describe(stages.compare_shadow(settings, model, days=shadow_days), metrics,
+                         problem_type=cfg.problem_type):
+        say.detail(line)
     decision = say.step("validate against the champion on the same holdout",
                         lambda: stages.run_validate(settings, model, ds=request.ds))
     say.detail(f"{decision.decision}: {decision.reason}")

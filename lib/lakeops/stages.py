@@ -13,7 +13,9 @@ entry                   reads                                       writes
 :func:`run_prepare`     the model's sources                         ``features.<model>``, ``ml.data_quality``
 :func:`run_train`       ``features.<model>``, ``ml.data_quality``   MLflow run and version @challenger, ``ml.baselines``
 :func:`run_validate`    ``features.<model>``, the registry          ``ml.model_validations``, alias @champion
-:func:`run_score`       ``features.<model>``, the registry          ``predictions.<model>``
+:func:`run_score`       ``features.<model>``, the registry          ``predictions.<model>`` (``--shadow``: ``shadow.<model>``)
+:func:`compare_shadow`  ``predictions.<model>``, ``shadow.<model>``, nothing (both versions' realised metrics per day)
+                        ``features.<model>``, ``ml.performance_reference``
 :func:`run_monitor`     ``features.<model>``, ``predictions.<model>``, ``ml.drift_metrics``, ``ml.drift_counts``,
                         ``ml.baselines``                            ``ml.profile_metrics``, ``ml.performance_metrics``,
                                                                     ``ml.alerts``, the HTML report
@@ -39,6 +41,7 @@ from lakeops.constants import DEFAULT_CHUNK_DAYS, FINGERPRINT_PATTERN, GATE_MODE
 from lakeops.errors import InvalidParameterError
 
 if TYPE_CHECKING:
+    from lakeops.evaluate.shadow import DayComparison
     from lakeops.features import PrepareResult
     from lakeops.gate import GateDecision
     from lakeops.lake import Lake
@@ -122,8 +125,10 @@ def run_score(
     force: bool = False,
     chunk_days: int = DEFAULT_CHUNK_DAYS,
     engine: str = "auto",
+    shadow: bool = False,
 ) -> ScoreResult:
-    """Score ``days`` of ``features.<model>`` with the champion (or ``model_version``)."""
+    """Score ``days`` of ``features.<model>`` with the champion (or ``model_version``); with ``shadow``, the
+    challenger (or ``model_version``) scores them into ``shadow.<model>`` beside the champion's scores."""
     from lakeops.score.run import check_score_args, score
 
     cfg = settings.model(model)
@@ -133,7 +138,16 @@ def run_score(
         raise InvalidParameterError(f"invalid model version {model_version!r}: expected a positive integer")
 
     return score(open_lake(settings), cfg, days=days, mlflow_cfg=settings.mlflow, model_version=model_version,
-                 force=force, chunk_days=chunk_days, engine=engine)
+                 force=force, chunk_days=chunk_days, engine=engine, shadow=shadow)
+
+
+def compare_shadow(settings: Settings, model: str, *, days: Sequence[date]) -> list[DayComparison]:
+    """The champion's served scores and the challenger's shadow scores of ``days``, each day's realised
+    metrics on the labelled rows both scored (days without them are left out)."""
+    from lakeops.score.shadow import compare_shadow as compare
+
+    cfg = settings.model(model)
+    return compare(open_lake(settings, session=False), cfg, days=_days(days))
 
 
 def run_monitor(settings: Settings, model: str, *, days: Sequence[date], report: bool = True) -> MonitorResult:

@@ -188,7 +188,8 @@ def test_the_daily_and_training_loops(parsed):
     assert train["schedule"] == "AssetOrTimeSchedule"
     assert "lakeops://requests/retrain/incident_risk" in train["schedule_repr"]
     assert "CronTriggerTimetable" in train["schedule_repr"]
-    assert [t["id"] for t in train["tasks"]] == ["wait_for_labels", "prepare_window", "train", "validate_model"]
+    assert [t["id"] for t in train["tasks"]] == ["wait_for_labels", "prepare_window", "train", "shadow_score",
+                                                "validate_model"]
 
 
 def test_the_weekly_maintenance_of_the_lakehouse(parsed):

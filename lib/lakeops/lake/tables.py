@@ -276,6 +276,7 @@ MODEL_VALIDATIONS = TableSpec(
 
 FEATURES_SCHEMA = "features"
 PREDICTIONS_SCHEMA = "predictions"
+SHADOW_SCHEMA = "shadow"
 
 #: The label's type in ``features.<model>``, per problem type.
 LABEL_TYPES = {"binary": pa.int32(), "regression": pa.float64(), "multiclass": pa.string()}
@@ -316,6 +317,11 @@ def features_table(model_name: str) -> str:
 def predictions_table(model_name: str) -> str:
     """``predictions.<model>``: the model's scores, one table per model."""
     return f"{PREDICTIONS_SCHEMA}.{validate_name(model_name, kind='model name')}"
+
+
+def shadow_table(model_name: str) -> str:
+    """``shadow.<model>``: a challenger's scores of days the champion served (shadow scoring)."""
+    return f"{SHADOW_SCHEMA}.{validate_name(model_name, kind='model name')}"
 
 
 def key_schema(model: ModelConfig) -> pa.Schema:
@@ -682,6 +688,18 @@ def predictions_spec(model_name: str, keys: pa.Schema, problem_type: str = "bina
     )
 
 
+def shadow_spec(model_name: str, keys: pa.Schema, problem_type: str = "binary",
+                classes: Sequence[str] = ()) -> TableSpec:
+    """``shadow.<model>``: the columns of ``predictions.<model>``, written by a challenger scoring days
+    beside the champion (``lakeops score --shadow``) while the champion's scores stay the ones served."""
+    served = predictions_spec(model_name, keys, problem_type, classes)
+    return TableSpec(name=TableName.parse(shadow_table(model_name)), schema=served.schema,
+                     partition_by=served.partition_by,
+                     description=f"One row per entity and day scored by a challenger of model {model_name} beside "
+                     "the champion (shadow scoring): the same columns as its predictions table; not served. "
+                     "Re-scoring a ds partition replaces it.")
+
+
 # --------------------------------------------------------------------------- alerts
 
 ALERTS = TableSpec(
@@ -730,8 +748,10 @@ SHARED_TABLES = (
 
 
 def model_contracts(model: ModelConfig) -> list[TableSpec]:
-    """The tables of one model: ``features.<model>`` and ``predictions.<model>``."""
-    return [features_spec(model), predictions_spec(model.name, key_schema(model), model.problem_type, model.classes)]
+    """The tables of one model: ``features.<model>``, ``predictions.<model>`` and ``shadow.<model>``."""
+    keys = key_schema(model)
+    return [features_spec(model), predictions_spec(model.name, keys, model.problem_type, model.classes),
+            shadow_spec(model.name, keys, model.problem_type, model.classes)]
 
 
 def contracts(models: Iterable[ModelConfig]) -> list[TableSpec]:

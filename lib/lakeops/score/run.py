@@ -1,8 +1,8 @@
 """Batch scoring: the champion (or a chosen version) scores feature partitions.
 
 Reads ``features.<model>`` (the days asked for, at one Delta version) and the
-MLflow registry; writes ``predictions.<model>`` partitions (by ``ds``) and a
-row in ``ml.job_runs``.
+MLflow registry; writes ``predictions.<model>`` partitions (by ``ds``), or with
+``shadow`` the challenger's ``shadow.<model>`` partitions, and a row in ``ml.job_runs``.
 
 - The model loads from the registry only (``models:/<name>@champion`` or a
   version number). Before anything runs, the feature table is checked against
@@ -37,7 +37,7 @@ from lakeops import registry
 from lakeops.config import MlflowConfig, ModelConfig
 from lakeops.constants import DEFAULT_CHUNK_DAYS
 from lakeops.errors import InvalidParameterError, MissingInputError, SchemaMismatchError
-from lakeops.lake.tables import features_table, predictions_spec, predictions_table
+from lakeops.lake.tables import features_table, predictions_spec, shadow_spec
 from lakeops.runs import job_run
 from lakeops.score.batch import ENGINES, BatchScorer
 
@@ -83,11 +83,15 @@ def score(
     force: bool = False,
     chunk_days: int = DEFAULT_CHUNK_DAYS,
     engine: str = "auto",
+    shadow: bool = False,
 ) -> ScoreResult:
     """Score ``days`` of ``features.<model>`` into ``predictions.<model>``.
 
     ``engine`` picks the predictor (:data:`lakeops.score.batch.ENGINES`): "auto" walks
     the trees with :class:`lakeops.score.forest.Forest` where it covers the model.
+    ``shadow``: the challenger (or ``model_version``) scores the days into ``shadow.<model>``
+    instead, beside the champion's served scores, so the two can be compared on the same
+    rows once labels arrive; ``predictions.<model>`` is not touched.
 
     Raises:
         ModelNotFoundError: no champion (or no such version) in the registry.
@@ -101,7 +105,7 @@ def score(
 
     registry.setup(mlflow_cfg, lake.root)
     if model_version is None:
-        model = registry.load(model_name, alias=registry.CHAMPION)
+        model = registry.load(model_name, alias=registry.CHALLENGER if shadow else registry.CHAMPION)
     else:
         model = registry.load(model_name, version=model_version)
     # One version of the features for the whole run: checks, skips and scoring all see the same days.
@@ -116,8 +120,10 @@ def score(
     if classes != tuple(model_cfg.classes):
         raise SchemaMismatchError(f"{model_name} v{model.version} predicts the classes {list(classes)} but the config "
                                   f"names {list(model_cfg.classes)}; train a new version; nothing was scored")
-    spec = predictions_spec(model_name, pa.schema([src.schema.field(k) for k in keys]), model.problem_type, classes)
-    todo, done = _days_to_score(lake, model_name, model.version, days, features_version=features_version, force=force)
+    spec = (shadow_spec if shadow else predictions_spec)(model_name, pa.schema([src.schema.field(k) for k in keys]),
+                                                         model.problem_type, classes)
+    todo, done = _days_to_score(lake, model_name, model.version, days, features_version=features_version, force=force,
+                                target=str(spec.name))
 
     with job_run(lake, job=JOB, model=model_name, days=days) as run:
         rows = 0
@@ -130,13 +136,13 @@ def score(
 
 
 def _days_to_score(lake: Lake, model_name: str, version: int, days: list[date], *, features_version: int,
-                   force: bool) -> tuple[list[date], set[date]]:
+                   force: bool, target: str) -> tuple[list[date], set[date]]:
     """The days to score and those skipped (already scored by ``version``; none with ``force``).
 
     Raises:
         MissingInputError: a day has no feature partition.
     """
-    source, target = features_table(model_name), predictions_table(model_name)
+    source = features_table(model_name)
     available = {p["ds"] for p in lake.partitions(source, version=features_version)}
     missing = [d for d in days if d not in available]
     if missing:
