@@ -176,6 +176,10 @@ def check_alerts(model: ModelConfig, *, origin: Origin) -> None:
             fail(f"{rule.when} is judged for the whole population only (per_slice: false)")
         if rule.per_slice and not model.monitor.slices:
             fail("per_slice needs monitor.slices")
+    if model.train.calibration_min_positives < 0 or not 2 <= model.train.calibration_folds <= 20:
+        raise ConfigError(f"{origin('train.calibration_folds')}: train.calibration_min_positives must be at least 0 "
+                          f"and train.calibration_folds between 2 and 20, got {model.train.calibration_min_positives} "
+                          f"and {model.train.calibration_folds}")
     wait = model.alerts.retrain_after_labelled_days
     if wait is not None and not (wait == 0 or model.train.holdout_days < wait <= model.train.window_days):
         raise ConfigError(f"{origin('alerts.retrain_after_labelled_days')}: alerts.retrain_after_labelled_days must "

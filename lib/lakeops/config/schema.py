@@ -269,6 +269,11 @@ class TrainConfig(_Section):
     #: Regression: the share of labels the stored prediction interval should hold (split-conformal,
     #: fitted on the holdout's residuals).
     interval_coverage: Annotated[float, Field(gt=0, lt=1)] = 0.9
+    #: Binary: when the validation rows hold fewer positives than this, the Platt calibrator is also
+    #: fitted on out-of-fold margins of the fit rows (``calibration_folds`` boosters grown like the
+    #: winner, folds by entity), so a small window's calibration rests on more than a few dozen positives.
+    calibration_min_positives: int = 200
+    calibration_folds: int = 4
     #: XGBoost parameters every trial starts from, as YAML typed them (``max_depth: 6`` is an int).
     params: FrozenMap[Param] = Field(default_factory=_empty_map)
     search: SearchConfig = Field(default_factory=SearchConfig)

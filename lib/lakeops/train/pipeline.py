@@ -56,6 +56,7 @@ from lakeops.lake.tables import (
     features_table,
 )
 from lakeops.runs import JobRun, job_run
+from lakeops.train import cross_fit
 from lakeops.train import multiclass as multiclass_training
 from lakeops.train import regression as regression_training
 from lakeops.train.baselines import freeze_baselines
@@ -77,6 +78,10 @@ if TYPE_CHECKING:
     from lakeops.lake import Lake
 
 log = logging.getLogger(__name__)
+
+#: Fit rows brought to the driver at most for cross-fitting the calibrator (a window this large has
+#: validation positives enough).
+CROSS_FIT_MAX_ROWS = 500_000
 
 JOB = "train"
 
@@ -404,7 +409,9 @@ def _judge(lake: Lake, model: ModelConfig, window: TrainingWindow, data: Trainin
 
     # The calibrator is fitted on the validation rows: the booster never fit them
     # (they only chose when to stop), and the holdout stays untouched for judging it.
-    calibration = Platt.fit(best.margin, best.y)
+    # With few positives among them, the fit rows' out-of-fold margins join them.
+    margin, y, source = _calibration_rows(model, data, best)
+    calibration = Platt.fit(margin, y)
     p = calibration.probability(best.margin)
     threshold = metrics.best_f1_threshold(best.y, p)
     validation = metrics.evaluate(best.y, p, threshold=threshold)
@@ -414,13 +421,45 @@ def _judge(lake: Lake, model: ModelConfig, window: TrainingWindow, data: Trainin
     holdout = metrics.evaluate(hy, hp, threshold=threshold)
     uncalibrated = metrics.evaluate(hy, Platt().probability(hmargin), threshold=0.5)
     mlflow.log_params({f"best_{k}": v for k, v in best.params.items()} | {"threshold": threshold}
-                      | {f"calibration_{k}": v for k, v in calibration.as_dict().items()})
+                      | {f"calibration_{k}": v for k, v in calibration.as_dict().items()}
+                      | {"calibration_rows": len(y), "calibration_positives": int(np.sum(y)),
+                         "calibration_source": source})
     mlflow.log_metrics({f"val_{k}": v for k, v in validation.as_dict().items()})
     mlflow.log_metrics({f"holdout_{k}": v for k, v in holdout.as_dict().items()})
     mlflow.log_metrics({f"holdout_uncalibrated_{k}": getattr(uncalibrated, k) for k in ("auc", "logloss", "brier", "ece")})
     mlflow.log_dict({"bins": metrics.calibration_table(hy, hp)}, registry.ARTIFACT_CALIBRATION)
     mlflow.log_dict(data.categories, registry.ARTIFACT_CATEGORIES)
     return Judged(calibration, threshold, validation, holdout, uncalibrated, hy, hp)
+
+
+def _calibration_rows(model: ModelConfig, data: TrainingData, best: Trial) -> tuple[np.ndarray, np.ndarray, str]:
+    """Margins and labels the Platt calibrator is fitted on, and where they come from: the validation
+    rows, joined by the fit rows' out-of-fold margins (:mod:`lakeops.train.cross_fit`) when the
+    validation rows hold fewer than ``train.calibration_min_positives`` positives and the fit rows
+    are few enough to bring to the driver."""
+    cfg = model.train
+    if int(np.sum(best.y)) >= cfg.calibration_min_positives or cfg.calibration_folds < 2:
+        return best.margin, best.y, "validation"
+    if data.fit_rows_count > CROSS_FIT_MAX_ROWS:
+        log.warning("%s: %d validation positives, but %d fit rows are too many to cross-fit on the driver; the "
+                    "calibrator is fitted on the validation rows", model.name, int(np.sum(best.y)),
+                    data.fit_rows_count)
+        return best.margin, best.y, "validation"
+    keys = list(model.entity_keys)
+    import pandas as pd
+
+    # Annotated: pyspark types toPandas() with an alias of pandas' DataFrame that mypy cannot index.
+    rows: pd.DataFrame = encode(data.fit_rows, data.categories).select(*keys, *data.features, model.label).toPandas()
+
+    fold = cross_fit.entity_folds(pd.util.hash_pandas_object(rows[keys], index=False).to_numpy(),
+                                  folds=cfg.calibration_folds)
+    fit_y = rows[model.label].to_numpy(dtype=np.float64)
+    oof = cross_fit.out_of_fold_margins(rows[data.features].to_numpy(dtype=np.float32), fit_y, fold=fold,
+                                        booster=best.booster, seed=cfg.search.seed)
+    log.info("%s: %d validation positives (fewer than %d): the calibrator is fitted on them and the out-of-fold "
+             "margins of %d fit rows (%d folds by entity)", model.name, int(np.sum(best.y)),
+             cfg.calibration_min_positives, len(fit_y), cfg.calibration_folds)
+    return np.concatenate([oof, best.margin]), np.concatenate([fit_y, best.y]), "cross_fit"
 
 
 def _write_references(lake: Lake, model: ModelConfig, version: int, window: TrainingWindow, data: TrainingData,
