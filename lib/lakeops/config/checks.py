@@ -180,6 +180,9 @@ def check_alerts(model: ModelConfig, *, origin: Origin) -> None:
         raise ConfigError(f"{origin('train.calibration_folds')}: train.calibration_min_positives must be at least 0 "
                           f"and train.calibration_folds between 2 and 20, got {model.train.calibration_min_positives} "
                           f"and {model.train.calibration_folds}")
+    if (w := model.alerts.retrain_change_weight) is not None and not 1 <= w <= 1000:
+        raise ConfigError(f"{origin('alerts.retrain_change_weight')}: alerts.retrain_change_weight must be between "
+                          f"1 and 1000 (or left out: balanced), got {w}")
     wait = model.alerts.retrain_after_labelled_days
     if wait is not None and not (wait == 0 or model.train.holdout_days < wait <= model.train.window_days):
         raise ConfigError(f"{origin('alerts.retrain_after_labelled_days')}: alerts.retrain_after_labelled_days must "

@@ -423,6 +423,9 @@ class AlertsConfig(_Section):
     #: ``train.holdout_days`` of them are its holdout (the gate compares both versions there), the rest
     #: are fit. Default: ``train.holdout_days + 2``. 0 asks at once (the release before 0.5).
     retrain_after_labelled_days: int | None = None
+    #: The weight of a retrain's fit rows from the day its change began: by default (None) they weigh as
+    #: much in total as the days before it, so a few new days are not outvoted; 1 weighs every row alike.
+    retrain_change_weight: float | None = None
     #: Notify receivers when an alert resolves, as Alertmanager's ``send_resolved`` (default true).
     send_resolved: bool = True
 

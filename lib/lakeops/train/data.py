@@ -1,9 +1,10 @@
 """The training window: which labelled days train, which are held out.
 
 Reads ``features.<model>`` (the window ending at ``ds``: :func:`lakeops.train.window.training_window`,
-the days the training DAG prepares), ``ml.data_quality`` (proof that each day passed its gate) and
+the days the training DAG prepares), ``ml.data_quality`` (proof that each day passed its gate),
 ``ml.feature_days`` (days whose lookback window was incomplete are left out: their rolling features
-hold warm-up values that no later day will show). Writes nothing.
+hold warm-up values that no later day will show) and, for a retrain, ``ml.alerts`` (the day the change
+it answers began: :func:`change_began`). Writes nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING
 from lakeops.config import ModelConfig
 from lakeops.dates import date_range
 from lakeops.errors import LakeopsError
-from lakeops.lake.tables import DATA_QUALITY, FEATURE_DAYS, features_table
+from lakeops.lake.tables import ALERTS, DATA_QUALITY, FEATURE_DAYS, features_table
 from lakeops.train.window import training_window
 
 if TYPE_CHECKING:
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 VALIDATION = "is_validation"
+#: Each training row's weight: above 1 on the days of the change a retrain answers (:func:`change_weight`).
+WEIGHT = "row_weight"
 
 
 class TrainingDataError(LakeopsError):
@@ -40,6 +43,10 @@ class TrainingWindow:
     features_version: int
     #: Labelled days of the window left out because their lookback was incomplete.
     incomplete_days: tuple[date, ...] = ()
+    #: A retrain's: the first day of the change it answers (the requesting alert's episode), and the
+    #: weight of the fit rows from that day on.
+    change_began: date | None = None
+    change_weight: float = 1.0
 
 
 def choose_window(lake: Lake, model: ModelConfig, ds: date) -> TrainingWindow:
@@ -121,13 +128,39 @@ def _require_quality(lake: Lake, model: ModelConfig, days: list[date]) -> None:
 
 
 def training_frame(lake: Lake, model: ModelConfig, window: TrainingWindow, *, seed: int = 0) -> DataFrame:
-    """Training rows with a reproducible validation flag (a hash of key, ds and seed)."""
+    """Training rows with a reproducible validation flag (a hash of key, ds and seed) and their weight."""
     from pyspark.sql import functions as F
 
     df = lake.read(features_table(model.name), where={"ds": list(window.train_days)}, version=window.features_version)
     df = df.where(F.col(model.label).isNotNull())
     bucket = F.abs(F.xxhash64(*model.entity_keys, "ds", F.lit(seed))) % 10_000
-    return df.withColumn(VALIDATION, bucket < int(model.train.validation_fraction * 10_000))
+    weight = (F.when(F.col("ds") >= F.lit(window.change_began), F.lit(window.change_weight)).otherwise(F.lit(1.0))
+              if window.change_began is not None else F.lit(1.0))
+    return (df.withColumn(VALIDATION, bucket < int(model.train.validation_fraction * 10_000))
+            .withColumn(WEIGHT, weight.cast("double")))
+
+
+def change_began(lake: Lake, model: ModelConfig, *, requested_by: str | None, ds: date) -> date | None:
+    """The first day of the change a retrain answers: the episode start (``first_seen``) of the alert
+    ``requested_by`` on the newest day up to ``ds`` it asked for a retrain; None without a request."""
+    if requested_by is None or not lake.exists(ALERTS.name):
+        return None
+    rows = [r for r in lake.read_arrow(ALERTS.name, where={"model_name": [model.name]}).to_pylist()
+            if r["fingerprint"] == requested_by and r["retrain_requested"] and r["ds"] <= ds]
+    return max(rows, key=lambda r: r["ds"])["first_seen"] if rows else None
+
+
+def change_weight(window: TrainingWindow, *, weight: float | None) -> float:
+    """The weight of the fit rows of a change's days: ``weight`` as configured, or by default as much
+    in total as the days before the change (so a few new days are not outvoted by weeks of old ones)."""
+    if window.change_began is None:
+        return 1.0
+    after = sum(d >= window.change_began for d in window.train_days)
+    if not after:
+        return 1.0
+    if weight is not None:
+        return float(weight)
+    return max(1.0, (len(window.train_days) - after) / after)
 
 
 def holdout_frame(lake: Lake, model: ModelConfig, days: tuple[date, ...], *, version: int | None = None) -> DataFrame:

@@ -21,7 +21,7 @@ import numpy as np
 
 from lakeops.config import ParamValue, TrainConfig
 from lakeops.errors import LakeopsError
-from lakeops.train.data import VALIDATION
+from lakeops.train.data import VALIDATION, WEIGHT
 
 if TYPE_CHECKING:
     import xgboost
@@ -105,6 +105,8 @@ def fit(
         "features_col": list(features),
         "label_col": label,
         "validation_indicator_col": VALIDATION,
+        # Rows of a change a retrain answers weigh more (lakeops.train.data.change_weight).
+        **({"weight_col": WEIGHT} if WEIGHT in train.columns else {}),
         "num_workers": cfg.num_workers,
         "early_stopping_rounds": cfg.early_stopping_rounds,
         "missing": np.nan,

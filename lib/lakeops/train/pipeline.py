@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -63,8 +63,11 @@ from lakeops.train.baselines import freeze_baselines
 from lakeops.train.categories import fit_categories
 from lakeops.train.data import (
     VALIDATION,
+    WEIGHT,
     TrainingDataError,
     TrainingWindow,
+    change_began,
+    change_weight,
     choose_window,
     holdout_frame,
     training_frame,
@@ -176,6 +179,12 @@ def train(lake: Lake, model: ModelConfig, *, ds: date, mlflow_cfg: MlflowConfig,
     with job_run(lake, job=JOB, model=model.name, days=[ds]) as run:
         threads = check_workers(lake.spark, cfg.num_workers)
         window = choose_window(lake, model, ds)
+        began = change_began(lake, model, requested_by=requested_by, ds=ds)
+        if began is not None:
+            window = replace(window, change_began=began)
+            window = replace(window, change_weight=change_weight(window, weight=model.alerts.retrain_change_weight))
+            log.info("%s: a retrain of the change since %s: its %d fit day(s) weigh %.3g each", model.name, began,
+                     sum(d >= began for d in window.train_days), window.change_weight)
         data = _training_data(run, lake, model, window)
         run.rows_in = data.fit_rows_count
 
@@ -188,7 +197,9 @@ def train(lake: Lake, model: ModelConfig, *, ds: date, mlflow_cfg: MlflowConfig,
             mlflow.log_params({"train_rows": run.rows_in, "problem_type": model.problem_type, "num_workers": cfg.num_workers,
                                "threads_per_worker": threads, "features": ",".join(data.features)}
                               | ({"positives": data.positives, "scale_pos_weight": round(weight, 4)}
-                                 if weight is not None else {}))
+                                 if weight is not None else {})
+                              | ({"change_began": window.change_began.isoformat(),
+                                  "change_weight": round(window.change_weight, 4)} if window.change_began else {}))
             best = _search(data, model, experiment)
             if model.problem_type == "regression":
                 return _finish_regression(lake, model, window, data, best, run.job_run_id, parent.info.run_id, run)
@@ -318,7 +329,7 @@ def _training_data(run: JobRun, lake: Lake, model: ModelConfig, window: Training
     features = [*model.features.numeric, *model.features.categorical]
     if model.problem_type == "multiclass":
         return _multiclass_data(run, model, rows, fit_rows, categories, features)
-    encoded = run.cache(encode(rows, categories).select(*features, model.label, VALIDATION))
+    encoded = run.cache(encode(rows, categories).select(*features, model.label, VALIDATION, WEIGHT))
     if model.problem_type != "binary":
         return TrainingData(rows, fit_rows, encoded, model.label, features, categories, fit_rows.count(), 0,
                             model.problem_type)
@@ -332,7 +343,7 @@ def _multiclass_data(run: JobRun, model: ModelConfig, rows: DataFrame, fit_rows:
     """A multiclass window: labels numbered by class; refused when a label is not a class or a class has
     no fit row."""
     label = multiclass_training.class_index(model.label, model.classes)
-    encoded = run.cache(encode(rows, categories).select(*features, label.alias(model.label), VALIDATION))
+    encoded = run.cache(encode(rows, categories).select(*features, label.alias(model.label), VALIDATION, WEIGHT))
     counts = {r[0]: r[1] for r in encoded.where(~encoded[VALIDATION]).groupBy(model.label).count().collect()}
     if counts.get(-1.0):
         unknown = [r[0] for r in rows.where(label < 0).select(model.label).distinct().limit(5).collect()]
