@@ -389,8 +389,8 @@ def _cmd_shadow(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{args.model}: no day has both served and shadow scores with labels; score the challenger with "
               "`lakeops score --shadow` and wait for the labels")
         return EXIT_OK
-    metrics = list(dict.fromkeys(t.metric for t in model.gate_thresholds))
-    for line in describe(days, metrics, problem_type=model.problem_type):
+    known = model.gate_metrics()
+    for line in describe(days, {t.metric: known[t.metric] for t in model.gate_thresholds}):
         print(line)
     return EXIT_OK
 

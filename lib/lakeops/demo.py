@@ -222,9 +222,9 @@ def _retrain(say: _Printer, settings: Settings, model: str, request) -> None:
     say.step(f"shadow-score {shadow_days[0]}..{shadow_days[-1]} with version {trained.version} beside the champion",
              lambda: stages.run_score(settings, model, days=shadow_days, shadow=True))
     cfg = settings.model(model)
-    metrics = list(dict.fromkeys(t.metric for t in cfg.gate_thresholds))
-    for line in describe(stages.compare_shadow(settings, model, days=shadow_days), metrics,
-                         problem_type=cfg.problem_type):
+    known = cfg.gate_metrics()
+    metrics = {t.metric: known[t.metric] for t in cfg.gate_thresholds}
+    for line in describe(stages.compare_shadow(settings, model, days=shadow_days), metrics):
         say.detail(line)
     decision = say.step("validate against the champion on the same holdout",
                         lambda: stages.run_validate(settings, model, ds=request.ds))

@@ -24,6 +24,7 @@ from lakeops.lake.tables import (
     features_spec,
     key_schema,
     predictions_spec,
+    shadow_spec,
 )
 from lakeops.report import write_reports
 
@@ -202,3 +203,140 @@ def test_without_its_config_the_problem_type_comes_from_the_lake(regression_lake
     assert "No residuals: the report was written without the model&#39;s configuration" in second
     with pytest.raises(ValueError, match="config of model 'other'"):
         write_reports(regression_lake, MODEL, DAYS, config=replace(_regression_config(), name="other"))
+
+
+# ---------------------------------------------------------------- estimator check, shadow challenger, reason codes
+
+LABEL = "churned"
+CUSTOMERS = [f"c{i:02d}" for i in range(40)]
+REASONS = ["support_calls", "tenure", "spend", "plan"]
+
+
+def _binary_config() -> ModelConfig:
+    return ModelConfig(name=MODEL, entity_keys=["customer_id"], sources={"observations": "raw.a", "labels": "raw.b"},
+                       label=LABEL, features={"sql": "f.sql", "numeric": ["tenure", "spend"]})  # fmt: skip
+
+
+def _label(i: int, d: date) -> int:
+    return int((i * 7 + d.toordinal()) % 5 == 0)  # a fifth positive, a different fifth each day
+
+
+def _score(i: int, d: date, noise: float) -> float:
+    """Positives score high; ``noise`` (0..1) mixes in a rank that ignores the label."""
+    jitter = ((i * 13 + d.toordinal() * 3) % 40) / 40
+    return round(min(max(0.2 + 0.5 * _label(i, d) * (1 - noise) + jitter * (0.3 + noise * 0.5), 0.001), 0.999), 4)
+
+
+def _reasons(i: int, score: float, k: int = 3) -> dict:
+    """Reason codes of a row: the first pushes its score up, the second down; every fourth row has only two."""
+    row: dict = {}
+    for j in range(1, k + 1):
+        known = j < 3 or i % 4
+        value = [1.6 * score, -0.4 - 0.01 * i, 0.05 * (i % 3) - 0.03][j - 1]
+        row[f"reason_{j}"] = REASONS[(i + j - 1) % len(REASONS)] if known else None
+        row[f"reason_{j}_contribution"] = round(value, 4) if known else None
+    return row
+
+
+def write_binary_lake(lake: EmbeddedLake, *, pages: list[date], shadow_days: list[date], labelled_until: date,
+                      holdout: tuple[date, date], reasons: bool = True, failed_estimator: bool = True) -> ModelConfig:
+    """A binary model's lake around ``lake``'s drift tables: champion v2 served every day (with reason codes
+    on the last page day: the days before were scored before them); challenger v3, trained with ``holdout``,
+    scored ``shadow_days`` in shadow, doing worse than the champion on the first day after its holdout and
+    better otherwise; labels up to ``labelled_until``. v2's estimator failed its check at training (unless
+    not ``failed_estimator``), v3's passed."""
+    config = _binary_config()
+    keys = key_schema(config)
+    _write(lake, PERFORMANCE_REFERENCE, [
+        {"model_name": MODEL, "model_version": 2, "problem_type": "binary", "holdout_start": date(2024, 1, 20),
+         "holdout_end": date(2024, 1, 31), "holdout_rows": 4000, "threshold": 0.5, "auc": 0.801,
+         "cbpe_auc": 0.712 if failed_estimator else 0.795, "auc_sd": 0.01, "f1": 0.62, "cbpe_f1": 0.63,
+         "f1_sd": 0.02},
+        {"model_name": MODEL, "model_version": 3, "problem_type": "binary", "holdout_start": holdout[0],
+         "holdout_end": holdout[1], "holdout_rows": 3000, "threshold": 0.5, "auc": 0.823, "cbpe_auc": 0.817,
+         "auc_sd": 0.011, "f1": 0.64, "cbpe_f1": 0.65, "f1_sd": 0.02},
+    ])  # fmt: skip
+    served_days = sorted({*pages, *shadow_days})
+    spec = predictions_spec(MODEL, keys, "binary")
+    if reasons:
+        extra = [pa.field(n, pa.string() if not n.endswith("contribution") else pa.float64())
+                 for j in range(1, 4) for n in (f"reason_{j}", f"reason_{j}_contribution")]
+        spec = replace(spec, schema=pa.schema([*spec.schema, *extra]))
+    served = []
+    for d in served_days:
+        for i, c in enumerate(CUSTOMERS):
+            score = _score(i, d, 0.5)
+            row = {"ds": d, "model_name": MODEL, "model_version": 2, "customer_id": c, "score": score,
+                   "prediction": int(score >= 0.5)}
+            served.append(row | (_reasons(i, score) if reasons and d == pages[-1] else {}))
+    _write(lake, spec, served)
+    after = [d for d in shadow_days if d > holdout[1]]
+    shadow = []
+    for d in shadow_days:
+        noise = 0.9 if after and d == after[0] else 0.3  # worse on the first day after its holdout
+        for i, c in enumerate(CUSTOMERS):
+            score = _score(i, d, noise)
+            shadow.append({"ds": d, "model_name": MODEL, "model_version": 3, "customer_id": c, "score": score,
+                           "prediction": int(score >= 0.5)})
+    _write(lake, shadow_spec(MODEL, keys, "binary"), shadow)
+    _write(lake, features_spec(config), [
+        {"ds": d, "customer_id": c, "tenure": float(i), "spend": 10.0 * i,
+         LABEL: _label(i, d) if d <= labelled_until else None}
+        for d in served_days for i, c in enumerate(CUSTOMERS)])  # fmt: skip
+    return config
+
+
+def test_estimator_check_shadow_challenger_and_reasons(lake):
+    """The page of 03-02: v2's failed estimator check, challenger v3 in shadow from 02-26 (it trained on
+    02-26, its holdout 02-27 .. 02-28, then two days after it, 03-02 not yet labelled), and the riskiest
+    customers with their reasons; the first page has no reasons (scored before them)."""
+    config = write_binary_lake(lake, pages=DAYS, shadow_days=[date(2024, 2, 26) + timedelta(days=i) for i in range(6)],
+                               labelled_until=DAYS[0], holdout=(date(2024, 2, 27), date(2024, 2, 28)))
+    _write(lake, PERFORMANCE_METRICS, [_performance(DAYS[1], "estimated", auc=0.82, auc_lower=0.80, auc_upper=0.84)])
+    first, second, _ = (_words(p.read_text()) for p in write_reports(lake, MODEL, DAYS, config=config))
+    # 1. The estimator check of v2, which scored both days: a warning box in the performance section.
+    perf = re.search(r'<section id="performance">.*?</section>', second, flags=re.S).group(0)
+    box = re.search(r'<div class="warning-box">.*?</div>', perf, flags=re.S).group(0)
+    assert "The performance estimator (CBPE) of version 2 failed its check at training" in box
+    assert "AUC estimated <b>0.712</b> vs realised <b>0.801</b> on the holdout, allowed ±0.030" in box
+    assert "alert rules on estimates abstain for this version; the realised rules still watch it." in box
+    assert box.count('<span class="badge warn">outside</span>') == 1  # F1 was within its band
+    assert "estimator failed its check" in second.split("</header>")[0]
+    # 2. The challenger in shadow: 02-26 shown but not judged, the holdout and the days after it judged.
+    shadow = re.search(r'<section id="shadow">.*?</section>', second, flags=re.S).group(0)
+    assert "challenger v3 scoring in shadow since 2024-02-26" in shadow
+    rows = {r[0]: r[1] for r in re.findall(r'<tr class="[^"]*"><td class="num">(\S+)</td>(.*?)</tr>', shadow, re.S)}
+    assert list(rows) == ["2024-03-02", "2024-03-01", "2024-02-29", "2024-02-28", "2024-02-27", "2024-02-26"]
+    assert "no labels yet" in rows["2024-03-02"] and "after holdout" in rows["2024-03-02"]
+    assert "trained on" in rows["2024-02-26"] and "badge better" not in rows["2024-02-26"]
+    assert "badge worse" not in rows["2024-02-26"]
+    assert '<span class="badge ev-version">holdout</span>' in rows["2024-02-27"]
+    assert 'badge worse">worse' in rows["2024-02-29"] and 'badge better">better' in rows["2024-03-01"]
+    assert '<th colspan="2" class="metric">AUC</th><th colspan="2" class="metric">log loss</th>' in shadow
+    assert '<th class="num pair">champion v2</th><th class="num">challenger v3</th>' in shadow
+    assert "After its holdout (2 labelled days): AUC better on 1 of 2" in shadow
+    assert "1 labelled day before its holdout: the challenger trained on it" in shadow
+    assert "2024-03-01 · challenger v3 AUC" in shadow  # the chart's tooltips
+    assert "The champion&#39;s scores are the ones served" in shadow
+    assert '<section id="shadow">' in first and "2024-03-02" not in re.search(
+        r'<section id="shadow">.*?</section>', first, flags=re.S).group(0)  # fmt: skip
+    # 3. The riskiest customers of 03-02 with their reasons; none on 03-01, scored before reasons.
+    risky = re.search(r'<section id="riskiest">.*?</section>', second, flags=re.S).group(0)
+    assert "<h2>Riskiest customers today</h2>" in risky
+    assert "<th>#</th><th>customer_id</th><th>score</th><th>prediction</th><th>reasons</th>" in risky
+    assert risky.count("<tr><td class=\"num\">") == 10
+    scores = [float(s) for s in re.findall(r'</b></td><td class="num">([0-9.]+)</td>', risky)]
+    assert scores == sorted(scores, reverse=True) and len(scores) == 10
+    assert re.search(r'<span class="badge up" title="[^"]+">\w+ \+\d\.\d\d</span>', risky)
+    assert re.search(r'<span class="badge down" title="[^"]+">\w+ −\d\.\d\d</span>', risky)
+    assert 'id="riskiest"' not in first
+
+
+def test_no_shadow_section_or_estimator_warning_without_them(lake):
+    """Without the config there is no shadow section; a passed check is one caption line."""
+    write_binary_lake(lake, pages=DAYS, shadow_days=DAYS, labelled_until=DAYS[0],
+                      holdout=(date(2024, 2, 27), date(2024, 2, 28)), reasons=False, failed_estimator=False)
+    *_, second, _ = (_words(p.read_text()) for p in write_reports(lake, MODEL, DAYS))
+    assert 'id="shadow"' not in second and 'id="riskiest"' not in second and 'class="warning-box"' not in second
+    assert ("Estimator check at training: CBPE of version 2 passed on its holdout: AUC estimated 0.795 vs realised "
+            "0.801 (±0.030), F1 estimated 0.630 vs realised 0.620 (±0.060).") in second

@@ -62,8 +62,8 @@ def test_comparison_per_day_equals_scikit_learn(shadowed):
         assert abs(d.challenger["auc"] - roc_auc_score(both.label, both.score_v2)) < 1e-9
         assert abs(d.challenger["logloss"] - log_loss(both.label, both.score_v2)) < 1e-9
     # 30 trees rank better than 3 on these rows: the read-out says so.
-    assert all(d.better("auc", problem_type="binary") for d in days)
-    line = describe(days[:1], ["auc"], problem_type="binary")[0]
+    assert all(d.better("auc", higher_is_better=True) for d in days)
+    line = describe(days[:1], {"auc": True})[0]
     assert line.startswith(DAYS[-3].isoformat()) and f"v{challenger}" in line and "(better)" in line
 
 
@@ -81,7 +81,7 @@ def test_compare_regression_and_multiclass_by_hand():
     assert first.rows == 3 and second.rows == 1
     assert abs(first.champion["mae"] - mean_absolute_error([1, 2, 2], [1, 2, 3])) < 1e-12  # 1/3
     assert abs(first.challenger["mae"] - mean_absolute_error([1, 2, 2], [1.5, 2, 2])) < 1e-12  # 1/6
-    assert first.better("mae", problem_type="regression") and second.better("mae", problem_type="regression") is False
+    assert first.better("mae", higher_is_better=False) and second.better("mae", higher_is_better=False) is False
 
     classes = ("x", "y", "z")
     rng = np.random.default_rng(3)
@@ -101,7 +101,7 @@ def test_compare_regression_and_multiclass_by_hand():
         p = np.column_stack([table[f"score_{c}"].to_numpy() for c in classes])
         assert abs(side["auc"] - roc_auc_score(y, p, multi_class="ovr", labels=list(classes))) < 1e-9
         assert abs(side["accuracy"] - np.mean(np.array(classes)[p.argmax(1)] == y)) < 1e-12
-    assert day.better("accuracy", problem_type="multiclass") is not False
+    assert day.better("accuracy", higher_is_better=True) is not None
 
 
 def test_describe_says_same_when_equal():
@@ -113,4 +113,4 @@ def test_describe_says_same_when_equal():
     (day,) = compare(served=t, shadow=shadow, labels=pa.Table.from_pandas(labels, preserve_index=False),
                      keys=["id"], label="y", problem_type="binary")
     assert day.champion["auc"] == day.challenger["auc"] == 1.0
-    assert "(same)" in describe([day], ["auc"], problem_type="binary")[0]
+    assert "(same)" in describe([day], {"auc": True})[0]

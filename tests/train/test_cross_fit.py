@@ -57,6 +57,10 @@ def test_out_of_fold_margins_come_from_boosters_that_never_saw_the_row():
     assert np.array_equal(out_of_fold_margins(x, y2, fold=fold, booster=booster)[fold == 0], oof[fold == 0])
 
 
+def margins(booster, rows):
+    return booster.predict(xgboost.DMatrix(rows, missing=np.nan), output_margin=True)
+
+
 def test_cross_fitting_brings_a_small_windows_calibration_near_the_large_sample_one():
     """A booster trained on a small window with scale_pos_weight overstates risk; its Platt slope fitted
     on a large fresh sample is the truth. Fitted on the few validation rows alone the slope scatters;
@@ -67,10 +71,9 @@ def test_cross_fitting_brings_a_small_windows_calibration_near_the_large_sample_
         x, y = world(3000, seed)
         fit, val = np.arange(3000) < 2400, np.arange(3000) >= 2400
         booster = xgboost.train(PARAMS, xgboost.DMatrix(x[fit], label=y[fit], missing=np.nan), num_boost_round=30)
-        margin = lambda rows: booster.predict(xgboost.DMatrix(rows, missing=np.nan), output_margin=True)  # noqa: E731
-        truth = Platt.fit(margin(fresh_x), fresh_y)
-        small = Platt.fit(margin(x[val]), y[val])
+        truth = Platt.fit(margins(booster, fresh_x), fresh_y)
+        small = Platt.fit(margins(booster, x[val]), y[val])
         oof = out_of_fold_margins(x[fit], y[fit], fold=np.arange(2400) % 4, booster=booster)
-        crossed = Platt.fit(np.concatenate([oof, margin(x[val])]), np.concatenate([y[fit], y[val]]))
+        crossed = Platt.fit(np.concatenate([oof, margins(booster, x[val])]), np.concatenate([y[fit], y[val]]))
         closer += abs(crossed.slope - truth.slope) < abs(small.slope - truth.slope)
     assert closer >= 4

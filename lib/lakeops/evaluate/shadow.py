@@ -38,12 +38,12 @@ class DayComparison:
     champion: Mapping[str, float]
     challenger: Mapping[str, float]
 
-    def better(self, metric: str, *, problem_type: str) -> bool | None:
+    def better(self, metric: str, *, higher_is_better: bool) -> bool | None:
         """Whether the challenger did better than the champion on ``metric`` (None: not measured)."""
         a, b = self.challenger.get(metric), self.champion.get(metric)
         if a is None or b is None or np.isnan(a) or np.isnan(b):
             return None
-        return bool(a > b) if problem(problem_type).higher_is_better(metric) else bool(a < b)
+        return bool(a > b) if higher_is_better else bool(a < b)
 
 
 def output_columns(problem_type: str, classes: Sequence[str] = ()) -> list[str]:
@@ -87,16 +87,17 @@ def compare(*, served: pa.Table, shadow: pa.Table, labels: pa.Table, keys: Seque
     return out
 
 
-def describe(days: Sequence[DayComparison], metrics: Sequence[str], *, problem_type: str) -> list[str]:
-    """One line per day: rows, and each metric's champion and challenger values (which did better)."""
+def describe(days: Sequence[DayComparison], metrics: Mapping[str, bool]) -> list[str]:
+    """One line per day: rows, and each metric's champion and challenger values (which did better);
+    ``metrics`` maps each metric to whether higher is better (``ModelConfig.gate_metrics()``'s)."""
     lines = []
     for d in days:
         parts = []
-        for m in metrics:
+        for m, up in metrics.items():
             a, b = d.champion.get(m), d.challenger.get(m)
             if a is None or b is None:
                 continue
-            verdict = {True: "better", False: "worse", None: "-"}[d.better(m, problem_type=problem_type)]
+            verdict = {True: "better", False: "worse", None: "-"}[d.better(m, higher_is_better=up)]
             if a == b:
                 verdict = "same"
             parts.append(f"{m} v{d.champion_version} {a:.4g} / v{d.challenger_version} {b:.4g} ({verdict})")

@@ -13,16 +13,19 @@ every string taken from the data is escaped; charts come from
 :mod:`lakeops.report.charts` and :mod:`lakeops.report.performance` as inline SVG
 markup (:mod:`lakeops.report.alerts`, :mod:`lakeops.report.timeline` and
 :mod:`lakeops.report.attribution` shape the lifecycle sections; :mod:`lakeops.report.multiclass` a
-multiclass model's sections per class). The pages must open offline: nothing is fetched, styling is one
+multiclass model's sections per class; :mod:`lakeops.report.estimator` the scoring version's estimator
+check, :mod:`lakeops.report.shadow` a challenger scoring in shadow, :mod:`lakeops.report.riskiest` the
+day's riskiest rows with their reason codes). The pages must open offline: nothing is fetched, styling is one
 ``<style>`` tag, and there is no script.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from functools import cache
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -31,9 +34,17 @@ from lakeops.constants import OUTPUT_COLUMN_TYPES, STATUSES
 from lakeops.report import alerts as alert_section
 from lakeops.report import attribution as attribution_section
 from lakeops.report import charts, performance, problems, timeline
+from lakeops.report import estimator as estimator_section
 from lakeops.report import multiclass as class_section
 from lakeops.report import residuals as residual_section
+from lakeops.report import riskiest as riskiest_section
+from lakeops.report import shadow as shadow_section
 from lakeops.report.values import dates, num, pvalue, rank, status, to_float, with_columns
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from lakeops.evaluate.estimator_check import EstimatorCheck
 
 __all__ = ["INDEX_FILENAME", "TREND_DAYS", "render_day", "render_index"]
 
@@ -187,6 +198,15 @@ def _baseline_mix(histograms: pd.DataFrame) -> dict[str, float]:
     return {str(label): to_float(p) for label, p in zip(rows["label"], rows["baseline_proportion"], strict=True)}
 
 
+def _scoring_version(drift: pd.DataFrame, performance_metrics: pd.DataFrame | None, ds: date) -> float:
+    """The version that scored the day: the newest of its drift rows, else of its performance rows (NaN: none)."""
+    found = drift["model_version"].map(to_float).max()
+    if math.isnan(found) and performance_metrics is not None and len(performance_metrics):
+        rows = performance_metrics[dates(performance_metrics["ds"]) == ds] if "ds" in performance_metrics else None
+        found = rows["model_version"].map(to_float).max() if rows is not None and len(rows) else math.nan
+    return found
+
+
 def _timeline_empty(events: list, alerts: pd.DataFrame | None, validations: pd.DataFrame | None, days: int) -> str:
     if events:
         return ""
@@ -214,6 +234,10 @@ def render_day(
     class_metrics: pd.DataFrame | None = None,
     confusion_matrix: pd.DataFrame | None = None,
     classes: Sequence[str] = (),
+    estimator_checks: Mapping[int, EstimatorCheck] | None = None,
+    shadow: shadow_section.ShadowInputs | None = None,
+    riskiest_rows: pd.DataFrame | pa.Table | None = None,
+    entity_keys: Sequence[str] = (),
     top_n: int = 6,
     trend_days: int = TREND_DAYS,
 ) -> str:
@@ -237,6 +261,15 @@ def render_day(
         class_metrics: a multiclass model's rows of ``ml.class_metrics``.
         confusion_matrix: a multiclass model's rows of ``ml.confusion_matrix``.
         classes: a multiclass model's classes, in its order (classes found only in the rows follow).
+        estimator_checks: each version's estimator check at training
+            (:func:`lakeops.evaluate.estimator_check.check_estimator` of its ``ml.performance_reference`` row):
+            the performance section warns when the version that scored ``ds`` failed it.
+        shadow: a challenger's shadow scores against the champion's (:class:`lakeops.report.shadow.ShadowInputs`);
+            None without a ``shadow.<model>`` table: no section.
+        riskiest_rows: the rows of ``predictions.<model>`` scored on ``ds`` (entity keys, outputs and the
+            ``reason_i``/``reason_i_contribution`` columns): the day's riskiest rows with their reasons; no
+            section without reason columns.
+        entity_keys: the model's entity keys, the columns that name a row of ``riskiest_rows``.
         trend_days: the days up to ``ds`` that the trend charts and the timeline cover.
     """
     drift = with_columns(drift, _DRIFT_COLUMNS)
@@ -286,6 +319,9 @@ def render_day(
         output_title=spec.output_title,
         output_noun=spec.output_noun,
         perf=perf,
+        estimator=estimator_section.build(estimator_checks, _scoring_version(drift, performance_metrics, ds), spec),
+        shadow=shadow_section.build(shadow, ds, days=trend_days, model_name=model_name),
+        riskiest=riskiest_section.build(riskiest_rows, ds, problem_type=problem_type, keys=entity_keys),
         residuals=residual_section.build(residual_rows, ds) if spec.residuals else None,
         multiclass=per_class,
         alerts=alert_section.build(alerts, ds),

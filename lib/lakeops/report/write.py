@@ -8,8 +8,12 @@ Spark. For a regression model also ``ml.performance_reference`` (the interval's
 coverage target) and, per page, one labelled day's partition of
 ``predictions.<model>`` and ``features.<model>`` (the residuals); for a
 multiclass model ``ml.performance_reference`` (its classes and calibration
-temperature), ``ml.class_metrics`` and ``ml.confusion_matrix``. Writes HTML
-files under the lakehouse root (no tables).
+temperature), ``ml.class_metrics`` and ``ml.confusion_matrix``. For every model
+``ml.performance_reference`` also gives each version's estimator check and holdout;
+per page, the day's partition of ``predictions.<model>`` gives its riskiest rows when
+scoring stored reason codes; and, with the model's config, ``shadow.<model>`` beside
+``predictions.<model>`` and the labels of ``features.<model>`` compare a challenger
+scoring in shadow with the champion. Writes HTML files under the lakehouse root (no tables).
 Pages are rendered by :mod:`lakeops.report.html`.
 """
 
@@ -22,7 +26,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
+from lakeops.evaluate.estimator_check import EstimatorCheck, check_estimator
+from lakeops.evaluate.shadow import compare, output_columns
 from lakeops.lake.spec import PartitionSelection
 from lakeops.lake.tables import (
     ALERTS,
@@ -37,10 +44,13 @@ from lakeops.lake.tables import (
     PERFORMANCE_REFERENCE,
     features_table,
     predictions_table,
+    shadow_table,
 )
 from lakeops.names import TableName, validate_name
 from lakeops.report import performance as performance_section
 from lakeops.report import problems
+from lakeops.report import riskiest as riskiest_section
+from lakeops.report import shadow as shadow_section
 from lakeops.report.html import INDEX_FILENAME, TREND_DAYS, render_day, render_index
 
 if TYPE_CHECKING:
@@ -96,6 +106,11 @@ def write_reports(lake: Lake, model_name: str, days: Sequence[date], *,
     alerts = _rows(lake, ALERTS.name, model_name, where={"model_name": [model_name]})
     validations = _rows(lake, MODEL_VALIDATIONS.name, model_name)
     attribution = _rows(lake, ATTRIBUTION_DRIFT.name, model_name, where={"model_name": [model_name]})
+    reference = _reference_rows(lake, model_name)
+    checks = _estimator_checks(reference)
+    shadow = _shadow(lake, config, reference, first=days[0] - timedelta(days=TREND_DAYS - 1),
+                     last=days[-1]) if days else None  # fmt: skip
+    riskiest = _Riskiest(lake, model_name, config, kind)
     written = []
     for d in days:
         drift = metrics[metrics["ds"] == d]
@@ -107,7 +122,8 @@ def write_reports(lake: Lake, model_name: str, days: Sequence[date], *,
                           validations=_until(validations, d), attribution=_until(attribution, d),
                           problem_type=kind, residual_rows=residual_rows(d) if residual_rows else None,
                           class_metrics=_until(class_metrics, d), confusion_matrix=_until(confusion, d),
-                          classes=classes)  # fmt: skip
+                          classes=classes, estimator_checks=checks, shadow=shadow, riskiest_rows=riskiest(d),
+                          entity_keys=riskiest.keys)  # fmt: skip
         written.append(write(f"{d.isoformat()}.html", page))
     written.append(write(INDEX_FILENAME, render_index(
         model_name=model_name, days=_days(whole), performance_metrics=performance, alerts=alerts,
@@ -139,6 +155,90 @@ def _with_reference(lake: Lake, model_name: str, performance: pd.DataFrame, colu
     rows = _reference(lake, model_name)
     found = {c: dict(zip(rows["model_version"], rows[c], strict=True)) if c in rows.columns else {} for c in columns}
     return performance.assign(**{c: performance["model_version"].map(v) for c, v in found.items()})
+
+
+def _reference_rows(lake: Lake, model_name: str) -> list[dict]:
+    """The model's rows of ``ml.performance_reference`` as Arrow gives them (None for a null)."""
+    if not lake.exists(PERFORMANCE_REFERENCE.name):
+        return []
+    return lake.read_arrow(PERFORMANCE_REFERENCE.name, where={"model_name": [model_name]}).to_pylist()
+
+
+def _estimator_checks(reference: Sequence[dict]) -> dict[int, EstimatorCheck]:
+    """Each version's estimator check at training, from its ``ml.performance_reference`` row."""
+    return {int(r["model_version"]): check_estimator(r) for r in reference if r.get("model_version") is not None}
+
+
+def _read_days(lake: Lake, table: str, days: Sequence[date], columns: Sequence[str]) -> pa.Table | None:
+    """``columns`` of the ``days`` partitions of ``table`` (through its snapshot: only those files and
+    columns are read); None in a lake without the table."""
+    from lakeops.lake.snapshot import open_snapshot
+
+    if not lake.exists(table):
+        return None
+    snapshot = open_snapshot(lake.storage, table)
+    if not days:
+        return pa.schema([f for f in snapshot.spec.schema if f.name in columns]).empty_table()
+    return snapshot.read_arrow(PartitionSelection.build(snapshot.spec, {"ds": list(days)}), columns=columns)
+
+
+def _shadow(lake: Lake, config: ModelConfig | None, reference: Sequence[dict], *, first: date,
+            last: date) -> shadow_section.ShadowInputs | None:
+    """The challenger's shadow scores of the days ``first`` to ``last`` against the champion's, measured
+    on their labels (:func:`lakeops.evaluate.shadow.compare`); None without the model's config or without
+    shadow scores (no section)."""
+    if config is None or not lake.exists(shadow_table(config.name)):
+        return None
+    days = sorted({p["ds"] for p in lake.partitions(shadow_table(config.name)) if first <= p["ds"] <= last})
+    keys, kind = list(config.entity_keys), config.problem_type
+    scores = ["ds", *keys, "model_version", *output_columns(kind, config.classes)]
+    shadow = _read_days(lake, shadow_table(config.name), days, scores)
+    if shadow is None or not shadow.num_rows:
+        return None
+    per_day = shadow.group_by("ds").aggregate([("model_version", "max")]).to_pylist()
+    scored = {r["ds"]: int(r["model_version_max"]) for r in per_day}
+    served = _read_days(lake, predictions_table(config.name), days, scores)
+    labels = _read_days(lake, features_table(config.name), days, ["ds", *keys, config.label])
+    comparisons = []
+    if served is not None and labels is not None and config.label in labels.column_names:
+        thresholds = {int(r["model_version"]): float(r["threshold"]) for r in reference
+                      if kind == "binary" and r.get("threshold") is not None}  # fmt: skip
+        comparisons = compare(served=served, shadow=shadow, labels=labels, keys=keys, label=config.label,
+                              problem_type=kind, classes=config.classes, thresholds=thresholds)
+    holdouts = {int(r["model_version"]): (r.get("holdout_start"), r.get("holdout_end")) for r in reference}
+    known = config.gate_metrics()
+    directions: dict[str, bool | None] = {}
+    for t in config.gate_thresholds:  # a metric named twice (a slice, a second bound) is shown once
+        if directions.get(t.metric) is None:
+            directions[t.metric] = t.higher_is_better if t.higher_is_better is not None else known.get(t.metric)
+    return shadow_section.ShadowInputs(comparisons=comparisons, scored=scored, holdouts=holdouts,
+                                       metrics=list(directions.items()))
+
+
+class _Riskiest:
+    """Per page day, the columns of its ``predictions.<model>`` partition that its riskiest rows show:
+    None when the table has no reason codes (the section is left out)."""
+
+    def __init__(self, lake: Lake, model_name: str, config: ModelConfig | None, kind: str) -> None:
+        from lakeops.lake.snapshot import open_snapshot
+
+        self.lake, self.table = lake, predictions_table(model_name)
+        self.columns: list[str] = []
+        self.keys: list[str] = list(config.entity_keys) if config is not None else []
+        if not lake.exists(self.table):
+            return
+        names = open_snapshot(lake.storage, self.table).spec.schema.names
+        slots = riskiest_section.reason_slots(names)
+        if not slots:
+            return
+        if config is None:  # the keys are the columns that are neither bookkeeping, output nor reasons
+            self.keys = riskiest_section.key_columns(names)
+        self.columns = riskiest_section.columns(kind, self.keys, slots)
+
+    def __call__(self, ds: date) -> pa.Table | None:
+        if not self.columns:
+            return None
+        return _read_days(self.lake, self.table, [ds], self.columns)
 
 
 def _classes(lake: Lake, model_name: str) -> list[str]:
