@@ -118,6 +118,10 @@ SQL_ENGINES: Final = ("duckdb", "spark")
 SQL_FORMATS: Final = ("table", "csv", "json")
 #: ``lakeops score --engine``: ``auto`` picks lakeops' own forest scorer when the model allows.
 SCORE_ENGINES: Final = ("auto", "xgboost")
+#: How reason codes are computed (``score.reasons_method``; lakeops.score.reasons).
+REASON_METHODS: Final = ("approx", "shap")
+#: At most this many reason codes per row (``score.reasons``).
+MAX_REASONS: Final = 10
 #: Days per scoring chunk unless ``--chunk-days`` says otherwise.
 DEFAULT_CHUNK_DAYS: Final = 31
 

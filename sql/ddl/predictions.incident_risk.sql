@@ -19,7 +19,13 @@ create table if not exists predictions.incident_risk (
     host_id string,
     score double,
     prediction int,
-    mlflow_run_id string
+    mlflow_run_id string,
+    reason_1 string,
+    reason_1_contribution double,
+    reason_2 string,
+    reason_2_contribution double,
+    reason_3 string,
+    reason_3_contribution double
 )
 using delta
 partitioned by (ds)

@@ -3,8 +3,9 @@
 -- Serves: incident_risk (a binary model; another's is the same query over its own tables).
 --
 -- The :top highest scores of predictions.incident_risk on :ds, with the
--- model version that scored them and a few of the day's features that
--- explain a score (latency, errors, incident history).
+-- model version that scored them, each host's three reason codes (the
+-- features that pushed its margin most, signed, in log-odds: score.reasons
+-- in the model's config) and a few of the day's features.
 --
 -- Parameters: :ds, :top (how many hosts).
 
@@ -13,7 +14,13 @@ with todays_scores as (
         host_id,
         model_version,
         score,
-        prediction
+        prediction,
+        reason_1,
+        reason_1_contribution,
+        reason_2,
+        reason_2_contribution,
+        reason_3,
+        reason_3_contribution
     from predictions.incident_risk
     where ds = :ds
 ),
@@ -45,6 +52,12 @@ final as (
         ranked.score,
         ranked.prediction,
         ranked.model_version,
+        ranked.reason_1,
+        ranked.reason_1_contribution,
+        ranked.reason_2,
+        ranked.reason_2_contribution,
+        ranked.reason_3,
+        ranked.reason_3_contribution,
         todays_features.region,
         todays_features.service_tier,
         todays_features.latency_p95_ms,

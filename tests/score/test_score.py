@@ -250,3 +250,34 @@ def test_no_champion_is_a_clear_error(world, spark):
     register(lake, "nochamp", rows, trees=2, champion=False)
     with pytest.raises(registry.ModelNotFoundError, match="no alias 'champion'"):
         run(lake, "nochamp", days=DAYS[:1])
+
+
+def test_reason_codes_are_stored_and_add_up_with_xgboost(world, spark):
+    """score.reasons: the top contributions travel with each row, equal to XGBoost's approximate
+    contributions of the registered booster, and the scores do not move."""
+    import xgboost
+
+    from lakeops.config import ScoreConfig
+
+    lake, rows, _ = world
+    day_rows = rows[rows.ds == DAYS[0]]
+    for name in ("plain", "reasoned"):  # the same booster (deterministic) under two names
+        write_features(spark, lake, features_spec(name), day_rows)
+        version = register(lake, name, rows, trees=20)
+    score(lake, model_config("plain"), days=DAYS[:1], mlflow_cfg=MLFLOW)
+    score(lake, replace(model_config("reasoned"), score=ScoreConfig(reasons=2)), days=DAYS[:1], mlflow_cfg=MLFLOW)
+    stored = lake.read_arrow("predictions.reasoned").to_pandas().sort_values("host_id", ignore_index=True)
+    assert stored.columns[-4:].tolist() == ["reason_1", "reason_1_contribution", "reason_2", "reason_2_contribution"]
+    plain = lake.read_arrow("predictions.plain").to_pandas().sort_values("host_id", ignore_index=True)
+    np.testing.assert_array_equal(stored["score"], plain["score"])
+
+    loaded = registry.load("reasoned", version=version)
+    day = rows[rows.ds == DAYS[0]].sort_values("host_id", ignore_index=True)
+    x = encode_arrow(pa.RecordBatch.from_pandas(day[FEATURES], preserve_index=False), FEATURES, loaded.categories)
+    contribs = loaded.booster.predict(xgboost.DMatrix(x, missing=np.nan), pred_contribs=True, approx_contribs=True)
+    for i in range(len(day)):
+        order = np.argsort(-np.abs(contribs[i, :-1]), kind="stable")[:2]
+        assert stored.loc[i, "reason_1"] == FEATURES[order[0]]
+        assert abs(stored.loc[i, "reason_1_contribution"] - contribs[i, order[0]]) < 1e-4
+        if contribs[i, order[1]] != 0:
+            assert stored.loc[i, "reason_2"] == FEATURES[order[1]]

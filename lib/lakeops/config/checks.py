@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 
 from lakeops.config.schema import QUALITY_DIR, ExpectationConfig, ModelConfig, SuiteConfig
-from lakeops.constants import ALERT_KINDS, ALERT_RULE_LIMITS, MIN_CLASSES
+from lakeops.constants import ALERT_KINDS, ALERT_RULE_LIMITS, MAX_REASONS, MIN_CLASSES
 from lakeops.errors import ConfigError, InvalidParameterError
 from lakeops.names import TableName, path_under, validate_name
 
@@ -183,6 +183,9 @@ def check_alerts(model: ModelConfig, *, origin: Origin) -> None:
     if (w := model.alerts.retrain_change_weight) is not None and not 1 <= w <= 1000:
         raise ConfigError(f"{origin('alerts.retrain_change_weight')}: alerts.retrain_change_weight must be between "
                           f"1 and 1000 (or left out: balanced), got {w}")
+    if not 0 <= model.score.reasons <= min(MAX_REASONS, len(model.features.numeric) + len(model.features.categorical)):
+        raise ConfigError(f"{origin('score.reasons')}: score.reasons must be between 0 (none) and {MAX_REASONS}, "
+                          f"and at most the number of features, got {model.score.reasons}")
     wait = model.alerts.retrain_after_labelled_days
     if wait is not None and not (wait == 0 or model.train.holdout_days < wait <= model.train.window_days):
         raise ConfigError(f"{origin('alerts.retrain_after_labelled_days')}: alerts.retrain_after_labelled_days must "

@@ -60,6 +60,7 @@ AlertKind = Literal["features_drifted", "score_drifted", "estimated_auc", "reali
                     "attribution_drift"]  # constants.ALERT_KINDS
 Severity = Literal["info", "warning", "critical"]
 Uncertainty = Literal["band", "point"]  # constants.RULE_UNCERTAINTY
+ReasonMethod = Literal["approx", "shap"]  # constants.REASON_METHODS
 
 T = TypeVar("T")
 
@@ -280,6 +281,19 @@ class TrainConfig(_Section):
 
 
 @dataclass(config=STRICT)
+class ScoreConfig(_Section):
+    """What batch scoring stores beside each row's output."""
+
+    #: Reason codes: the ``reasons`` features with the largest contributions to each row's margin,
+    #: signed (``reason_<i>`` and ``reason_<i>_contribution`` in ``predictions.<model>``); 0: none.
+    reasons: int = 0
+    #: ``approx``: XGBoost's approximate contributions (Saabas: each split's change of the node mean
+    #: along the row's path), computed in the compiled tree walk that scores; ``shap``: exact TreeSHAP
+    #: (XGBoost's ``pred_contribs``), many times slower.
+    reasons_method: ReasonMethod = "approx"
+
+
+@dataclass(config=STRICT)
 class GateThreshold(_Section):
     """One rule of the champion gate, on one metric of the holdout (MLflow's ``MetricThreshold``).
 
@@ -445,6 +459,7 @@ class ModelConfig(_Section):
     label_delay_days: int = 1
     quality: QualityConfig = Field(default_factory=QualityConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    score: ScoreConfig = Field(default_factory=ScoreConfig)
     gate: GateConfig = Field(default_factory=GateConfig)
     monitor: MonitorConfig = Field(default_factory=MonitorConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)

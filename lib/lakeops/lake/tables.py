@@ -305,6 +305,14 @@ def class_score_fields(classes: Sequence[str]) -> list[tuple[str, pa.DataType]]:
     """A multiclass model's per-class probability columns (``score_<class>``), in class order."""
     return [(f"score_{c}", pa.float64()) for c in classes]
 
+
+def reason_fields(top: int) -> list[tuple[str, pa.DataType]]:
+    """Per-row reason codes (``score.reasons``): ``reason_<i>``, the feature with the i-th largest
+    contribution to the row's margin, and ``reason_<i>_contribution``, that signed contribution.
+    Last in the table, so a model that starts storing them (or stores more) adds columns in place."""
+    return [field for i in range(1, top + 1)
+            for field in ((f"reason_{i}", pa.string()), (f"reason_{i}_contribution", pa.float64()))]
+
 #: Arrow types an entity key column may declare (``entity_keys`` in a model's config).
 KEY_TYPES = {"string": pa.string(), "int32": pa.int32(), "int64": pa.int64(), "date": pa.date32()}
 
@@ -662,7 +670,7 @@ _OUTPUT_DESCRIPTIONS = {
 
 
 def predictions_spec(model_name: str, keys: pa.Schema, problem_type: str = "binary",
-                     classes: Sequence[str] = ()) -> TableSpec:
+                     classes: Sequence[str] = (), reasons: int = 0) -> TableSpec:
     """``predictions.<model>`` for a model whose entity key columns are ``keys`` (e.g. ``host_id: string``).
 
     One table per model: each model's keys keep their own names and types, and
@@ -680,6 +688,7 @@ def predictions_spec(model_name: str, keys: pa.Schema, problem_type: str = "bina
                 *OUTPUT_FIELDS[problem_type],
                 *class_score_fields(classes),
                 ("mlflow_run_id", pa.string()),  # the MLflow run that produced the model version
+                *reason_fields(reasons),
             ]
         ),
         partition_by=("ds",),
@@ -689,10 +698,10 @@ def predictions_spec(model_name: str, keys: pa.Schema, problem_type: str = "bina
 
 
 def shadow_spec(model_name: str, keys: pa.Schema, problem_type: str = "binary",
-                classes: Sequence[str] = ()) -> TableSpec:
+                classes: Sequence[str] = (), reasons: int = 0) -> TableSpec:
     """``shadow.<model>``: the columns of ``predictions.<model>``, written by a challenger scoring days
     beside the champion (``lakeops score --shadow``) while the champion's scores stay the ones served."""
-    served = predictions_spec(model_name, keys, problem_type, classes)
+    served = predictions_spec(model_name, keys, problem_type, classes, reasons)
     return TableSpec(name=TableName.parse(shadow_table(model_name)), schema=served.schema,
                      partition_by=served.partition_by,
                      description=f"One row per entity and day scored by a challenger of model {model_name} beside "
@@ -749,9 +758,9 @@ SHARED_TABLES = (
 
 def model_contracts(model: ModelConfig) -> list[TableSpec]:
     """The tables of one model: ``features.<model>``, ``predictions.<model>`` and ``shadow.<model>``."""
-    keys = key_schema(model)
-    return [features_spec(model), predictions_spec(model.name, keys, model.problem_type, model.classes),
-            shadow_spec(model.name, keys, model.problem_type, model.classes)]
+    keys, reasons = key_schema(model), model.score.reasons
+    return [features_spec(model), predictions_spec(model.name, keys, model.problem_type, model.classes, reasons),
+            shadow_spec(model.name, keys, model.problem_type, model.classes, reasons)]
 
 
 def contracts(models: Iterable[ModelConfig]) -> list[TableSpec]:

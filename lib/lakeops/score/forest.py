@@ -20,7 +20,13 @@ prediction. :meth:`Forest.from_booster` returns ``None`` for what it does not
 cover (categorical splits, several outputs, dart, another objective, very
 deep trees or wide inputs); callers then use ``inplace_predict``.
 
-The kernel is compiled by numba on first use in each process and cached on
+The same walk also gives per-row reason codes: :meth:`Forest.top_contributions`
+credits each step's change of node mean (the cover-weighted mean of the leaves
+below, ``means``) to the split's feature, Saabas' approximation that XGBoost
+computes with ``pred_contribs=True, approx_contribs=True``, and keeps each
+row's largest few, in the one walk that also sums its margin.
+
+The kernels are compiled by numba on first use in each process and cached on
 disk, so a Spark Python worker pays the compile once per machine, not per task.
 
 Reads and writes no tables.
@@ -30,6 +36,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -59,11 +66,13 @@ class Forest:
     are the float32 threshold (NaN at a leaf, so nothing goes right), the high
     32 bits the left child's index within the tree (the right child is the next
     node; a leaf points at itself), the feature index << 16 and the
-    default-right flag << 31. ``leaves`` holds leaf values (0 elsewhere).
+    default-right flag << 31. ``leaves`` holds leaf values (0 elsewhere);
+    ``means`` each node's mean leaf value, weighted by cover (a leaf's is its value).
     """
 
     nodes: np.ndarray  # int64
     leaves: np.ndarray  # float32
+    means: np.ndarray  # float32
     tree_offsets: np.ndarray  # int64
     depth: int
     num_features: int
@@ -85,7 +94,7 @@ class Forest:
         if num_features >= MAX_FEATURES:
             return None
         trees = gbtree["model"]["trees"]
-        packed, leaves, offsets, depth = [], [], [], 0
+        packed, leaves, means, offsets, depth = [], [], [], [], 0
         offset = 0
         for tree in trees:
             if any(tree["split_type"]) or len(tree["left_children"]) >= MAX_TREE_NODES:
@@ -96,6 +105,7 @@ class Forest:
             nodes, values, tree_depth = packed_tree
             packed.append(nodes)
             leaves.append(values)
+            means.append(_node_means(tree, values))
             offsets.append(offset)
             offset += len(nodes)
             depth = max(depth, tree_depth)
@@ -106,6 +116,7 @@ class Forest:
         return cls(
             nodes=np.concatenate(packed) if packed else np.zeros(1, np.int64),
             leaves=np.concatenate(leaves) if leaves else np.zeros(1, np.float32),
+            means=np.concatenate(means) if means else np.zeros(1, np.float32),
             tree_offsets=np.asarray(offsets, dtype=np.int64),
             depth=depth,
             num_features=num_features,
@@ -122,16 +133,54 @@ class Forest:
         x = _feature_major(x, self.num_features)
         rows = x.shape[1]
         out = np.empty(rows, dtype=np.float32)
-        from lakeops.score._kernel import BLOCK_ROWS, walk  # numba loads here, on first use
+        from lakeops.score._kernel import walk  # numba loads here, on first use
 
         args = (x, self.nodes, self.leaves, self.tree_offsets, self.depth, np.float32(self.base_margin), out)
-        parts = max(1, min(nthread, rows // BLOCK_ROWS))
-        if parts == 1:
-            walk(*args, 0, rows)
-            return out
-        bounds = np.linspace(0, rows, parts + 1).astype(np.int64)
-        with ThreadPoolExecutor(max_workers=parts) as pool:
-            list(pool.map(lambda i: walk(*args, bounds[i], bounds[i + 1]), range(parts)))
+        _in_ranges(rows, nthread, lambda first, stop: walk(*args, first, stop))
+        return out
+
+    @property
+    def bias(self) -> float:
+        """The contributions' bias: ``base_margin`` plus every tree's root mean (the same for every row)."""
+        roots = self.means[self.tree_offsets] if len(self.tree_offsets) else np.zeros(0, np.float32)
+        return float(self.base_margin + roots.astype(np.float64).sum())
+
+    def top_contributions(self, x: np.ndarray, *, k: int,
+                          nthread: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each row's margin and its ``k`` largest approximate contributions, in one walk.
+
+        Returns ``(margins, indices, values)``: margins (float32, ``(rows,)``, equal
+        to :meth:`margins`), feature indices (int32, ``(rows, k)``) and signed
+        contributions in margin units (float32, ``(rows, k)``), by ``|value|``
+        descending, ties to the lower feature. Contributions are XGBoost's
+        ``approx_contribs``. Past the model's features (``k > num_features``)
+        the index is -1 and the value 0. Threads as :meth:`margins`.
+        """
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k!r}")
+        x = _feature_major(x, self.num_features)[: self.num_features]
+        rows = x.shape[1]
+        margins = np.empty(rows, dtype=np.float32)
+        indices = np.empty((rows, k), dtype=np.int32)
+        values = np.empty((rows, k), dtype=np.float32)
+        from lakeops.score._kernel import walk_top_contributions
+
+        args = (x, self.nodes, self.means, self.tree_offsets, self.depth, np.float32(self.base_margin),
+                margins, indices, values)
+        _in_ranges(rows, nthread, lambda first, stop: walk_top_contributions(*args, first, stop))
+        return margins, indices, values
+
+    def contributions(self, x: np.ndarray, *, nthread: int = 1) -> np.ndarray:
+        """Every approximate contribution, ``(rows, features + 1)`` float32, the last column the bias:
+        what ``Booster.predict(DMatrix, pred_contribs=True, approx_contribs=True)`` gives.
+
+        Materialises rows x features (for tests and small inputs); scoring uses
+        :meth:`top_contributions`. Each row's values sum to its margin.
+        """
+        _, indices, values = self.top_contributions(x, k=self.num_features, nthread=nthread)
+        out = np.zeros((indices.shape[0], self.num_features + 1), dtype=np.float32)
+        np.put_along_axis(out, indices.astype(np.intp), values, axis=1)  # k = features: every index is real
+        out[:, -1] = self.bias
         return out
 
     def predict(self, x: np.ndarray, *, nthread: int = 1) -> np.ndarray:
@@ -165,6 +214,39 @@ def _pack_tree(tree: dict) -> tuple[np.ndarray, np.ndarray, int] | None:
         if not leaf[i]:
             depth[left[i]] = depth[right[i]] = depth[i] + 1
     return nodes.view(np.int64), values, int(depth.max())
+
+
+def _node_means(tree: dict, leaves: np.ndarray) -> np.ndarray:
+    """Each node's mean leaf value weighted by ``sum_hessian`` (XGBoost's FillNodeMeanValues), float32.
+
+    An internal node's is ``(left mean * left hessian + right mean * right
+    hessian) / own hessian``; a leaf's is exactly its float32 value, so a walk
+    that sums the mean of the leaf it reaches sums what :func:`_kernel.walk` sums.
+    """
+    left = tree["left_children"]
+    right = tree["right_children"]
+    hessian = tree["sum_hessian"]
+    means = leaves.astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a zero-hessian node gives NaN, as in XGBoost
+        for i in range(len(left) - 1, -1, -1):  # children follow their parents in XGBoost's numbering
+            a, b = left[i], right[i]
+            if a != -1:
+                means[i] = (means[a] * hessian[a] + means[b] * hessian[b]) / np.float64(hessian[i])
+    return means.astype(np.float32)
+
+
+def _in_ranges(rows: int, nthread: int, run: Callable[[int, int], None]) -> None:
+    """``run(first, stop)`` over ``rows`` split into up to ``nthread`` ranges in parallel threads
+    (the kernels release the GIL); one range when there are fewer than a block per thread."""
+    from lakeops.score._kernel import BLOCK_ROWS
+
+    parts = max(1, min(nthread, rows // BLOCK_ROWS))
+    if parts == 1:
+        run(0, rows)
+        return
+    bounds = np.linspace(0, rows, parts + 1).astype(np.int64)
+    with ThreadPoolExecutor(max_workers=parts) as pool:
+        list(pool.map(lambda i: run(int(bounds[i]), int(bounds[i + 1])), range(parts)))
 
 
 def _base_score(text: str | float) -> float:

@@ -121,14 +121,15 @@ def score(
         raise SchemaMismatchError(f"{model_name} v{model.version} predicts the classes {list(classes)} but the config "
                                   f"names {list(model_cfg.classes)}; train a new version; nothing was scored")
     spec = (shadow_spec if shadow else predictions_spec)(model_name, pa.schema([src.schema.field(k) for k in keys]),
-                                                         model.problem_type, classes)
+                                                         model.problem_type, classes, model_cfg.score.reasons)
     todo, done = _days_to_score(lake, model_name, model.version, days, features_version=features_version, force=force,
                                 target=str(spec.name))
 
     with job_run(lake, job=JOB, model=model_name, days=days) as run:
         rows = 0
         if todo:
-            scorer = _scorer(lake, model, keys, engine=engine)
+            scorer = _scorer(lake, model, keys, engine=engine, reasons=model_cfg.score.reasons,
+                             reasons_method=model_cfg.score.reasons_method)
             rows = _score_chunks(lake, model, scorer, spec, todo, features_version=features_version,
                                  chunk_days=chunk_days, job_run_id=run.job_run_id)
         run.rows_in = run.rows_out = rows
@@ -157,15 +158,17 @@ def _days_to_score(lake: Lake, model_name: str, version: int, days: list[date], 
     return [d for d in days if d not in done], done
 
 
-def _scorer(lake: Lake, model: registry.LoadedModel, keys: tuple[str, ...], *, engine: str) -> BatchScorer:
-    """What each task runs: the model's predictor with ``spark.task.cpus`` threads."""
+def _scorer(lake: Lake, model: registry.LoadedModel, keys: tuple[str, ...], *, engine: str, reasons: int = 0,
+            reasons_method: str = "approx") -> BatchScorer:
+    """What each task runs: the model's predictor with ``spark.task.cpus`` threads (and, with ``reasons``,
+    each row's top reason codes from the same walk of the trees)."""
     # spark.conf reads one key over py4j; SparkContext.getConf() copies the whole conf.
     cpus = int(cast(str, lake.spark.conf.get("spark.task.cpus", "1")))  # a str with a default (pyspark says Optional)
     return BatchScorer.from_booster(
         model.booster, features=model.features, categories=model.categories, threshold=model.threshold,
         keys=keys, nthread=cpus,
         constants={"model_name": model.name, "model_version": model.version, "mlflow_run_id": model.run_id},
-        engine=engine, calibration=model.calibration,
+        engine=engine, calibration=model.calibration, reasons=reasons, reasons_method=reasons_method,
     )
 
 
