@@ -64,8 +64,10 @@ LAKE_MARKERS = ("raw", "features", "predictions", "ml", "mlflow.db", "mlartifact
 class DemoPlan:
     days: int = 45
     drift_day: int = 35
-    #: How many days the drift lasts before it is rolled back (0: it stays).
-    drift_days: int = 3
+    #: How many days the drift lasts before it is rolled back (0: it stays): long enough for the
+    #: retrain it asks for to wait for labelled days of it (alerts.retrain_after_labelled_days) and
+    #: for the new version to serve some of them.
+    drift_days: int = 8
     train_days: int = 31
     hosts: int = 2000
     seed: int = 42
@@ -148,6 +150,7 @@ def run_demo(settings: Settings, plan: DemoPlan, *, reset: bool = False, out: Te
         say(f"the local webhook receiver got {receiver.summary()} (Alertmanager's payload), saved in "
             f"{receiver.folder}")
     say(f"done in {time.monotonic() - t0:.0f} s")
+    _riskiest(say, settings, plan.end)
     _next_steps(say, settings, root, reports, plan)
     if MODEL not in reports:  # DemoPlan keeps days after training, and each day's monitor writes its pages
         raise LakeopsError("the demo wrote no report page")
@@ -300,6 +303,19 @@ def _check_lake(storage: Storage, *, reset: bool) -> None:
         raise InvalidParameterError(f"{root} holds files lakeops did not make ({', '.join(sorted(found)[:5])}); "
                                     "refusing to remove it: pick another --lake")
     storage.remove_tree(storage.root)
+
+
+def _riskiest(say: _Printer, settings: Settings, day: date, *, top: int = 5) -> None:
+    """The riskiest hosts of the last day and why, as ``sql/queries/riskiest_entities_today.sql`` gives them."""
+    from lakeops.sql import query
+
+    text = (settings.project_dir / "sql" / "queries" / "riskiest_entities_today.sql").read_text()
+    rows = query(settings.lake.root, text, params={"ds": day, "top": top}).to_pylist()
+    say(f"the {len(rows)} hosts {MODEL} rates riskiest on {day}, and why (each feature's push on the log-odds):")
+    for r in rows:
+        reasons = ", ".join(f"{r[f'reason_{i}']} {r[f'reason_{i}_contribution']:+.2f}" for i in (1, 2, 3)
+                            if r.get(f"reason_{i}") is not None)
+        say(f"  {r['risk_rank']:>2}. {r['host_id']:<10} score {r['score']:.3f}  {reasons}")
 
 
 def _next_steps(say: _Printer, settings: Settings, root: str, reports: dict[str, Path | str],
