@@ -147,13 +147,16 @@ def test_airflow_dags_test_runs_a_day_green_end_to_end(world, airflow):
     s, lake = world
     token = f"hook-{secrets.token_hex(12)}"
     airflow.secrets.append(token)
-    rule = "{name: retrain_now, when: estimated_auc, below: 0.99, retrain: true, severity: critical}"
+    # Judged on the estimate's value (not its band) and asking at once: this run checks the plumbing.
+    rule = ("{name: retrain_now, when: estimated_auc, below: 0.99, retrain: true, severity: critical, "
+            "uncertainty: point}")
     started = time.monotonic()
     airflow.cli("dags", "reserialize")  # the train DAG too: its asset schedule is what gets queued
     with Receiver() as receiver:
         airflow.env.update({
             "AIRFLOW_CONN_LAKEOPS_ALERTS": json.dumps({"conn_type": "http", "host": receiver.url, "password": token}),
-            "AIRFLOW_VAR_LAKEOPS_SET": f"models.{M}.train.search.trials=1 'models.{M}.alerts.rules=[{rule}]'",
+            "AIRFLOW_VAR_LAKEOPS_SET": f"models.{M}.train.search.trials=1 'models.{M}.alerts.rules=[{rule}]' "
+                                       f"models.{M}.alerts.retrain_after_labelled_days=0",
         })
         try:
             done = airflow.cli("dags", "test", DAILY, "2024-02-11", check=False)

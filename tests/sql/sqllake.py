@@ -51,8 +51,10 @@ def build(spark, settings, root: Path) -> SmallLake:
     s = replace(settings, lake=replace(settings.lake, root=str(root)))
     model = s.model(MODEL)
     # One search trial (speed); region slices from 20 rows (200 hosts give about 40 per region).
+    # A retrain asked for at once (not after labelled days of the change): this lake has only a week of them.
     model = replace(model, train=replace(model.train, search=replace(model.train.search, trials=1)),
-                    monitor=replace(model.monitor, min_slice_rows=20))
+                    monitor=replace(model.monitor, min_slice_rows=20),
+                    alerts=replace(model.alerts, retrain_after_labelled_days=0))
     s = replace(s, models={**s.models, MODEL: model})
     # Raw data from Dec 2: the 30 days of lookback before the first prepared day.
     stages.run_generate(s, start=date(2023, 12, 2), end=WEEK[-1], hosts=200, seed=11, drift_start=DRIFT_START)
