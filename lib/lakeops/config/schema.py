@@ -438,7 +438,9 @@ class AlertsConfig(_Section):
     #: are fit. Default: ``train.holdout_days + 2``. 0 asks at once (the release before 0.5).
     retrain_after_labelled_days: int | None = None
     #: The weight of a retrain's fit rows from the day its change began: by default (None) they weigh as
-    #: much in total as the days before it, so a few new days are not outvoted; 1 weighs every row alike.
+    #: much in total as the days before it, so the booster learns how features and label relate since the
+    #: change; 1 weighs every row alike (when the change moved inputs the old relation still explains,
+    #: heavier weights only add variance). The calibrator of a retrain is fitted on the change's rows.
     retrain_change_weight: float | None = None
     #: Notify receivers when an alert resolves, as Alertmanager's ``send_resolved`` (default true).
     send_resolved: bool = True

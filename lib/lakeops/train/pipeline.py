@@ -85,6 +85,8 @@ log = logging.getLogger(__name__)
 #: Fit rows brought to the driver at most for cross-fitting the calibrator (a window this large has
 #: validation positives enough).
 CROSS_FIT_MAX_ROWS = 500_000
+#: A retrain calibrates on the change's rows alone when they hold at least this many positives.
+MIN_CHANGE_POSITIVES = 50
 
 JOB = "train"
 
@@ -421,7 +423,7 @@ def _judge(lake: Lake, model: ModelConfig, window: TrainingWindow, data: Trainin
     # The calibrator is fitted on the validation rows: the booster never fit them
     # (they only chose when to stop), and the holdout stays untouched for judging it.
     # With few positives among them, the fit rows' out-of-fold margins join them.
-    margin, y, source = _calibration_rows(model, data, best)
+    margin, y, source = _calibration_rows(model, data, best, window)
     calibration = Platt.fit(margin, y)
     p = calibration.probability(best.margin)
     threshold = metrics.best_f1_threshold(best.y, p)
@@ -443,34 +445,66 @@ def _judge(lake: Lake, model: ModelConfig, window: TrainingWindow, data: Trainin
     return Judged(calibration, threshold, validation, holdout, uncalibrated, hy, hp)
 
 
-def _calibration_rows(model: ModelConfig, data: TrainingData, best: Trial) -> tuple[np.ndarray, np.ndarray, str]:
-    """Margins and labels the Platt calibrator is fitted on, and where they come from: the validation
-    rows, joined by the fit rows' out-of-fold margins (:mod:`lakeops.train.cross_fit`) when the
-    validation rows hold fewer than ``train.calibration_min_positives`` positives and the fit rows
-    are few enough to bring to the driver."""
+def _calibration_rows(model: ModelConfig, data: TrainingData, best: Trial,
+                      window: TrainingWindow) -> tuple[np.ndarray, np.ndarray, str]:
+    """Margins and labels the Platt calibrator is fitted on, and where they come from.
+
+    - ``validation``: the validation rows, when they hold ``train.calibration_min_positives``
+      positives;
+    - ``cross_fit``: those and the fit rows' out-of-fold margins (:mod:`lakeops.train.cross_fit`)
+      when they hold fewer and the fit rows are few enough to bring to the driver;
+    - ``change``: a retrain answering a change (``window.change_began``) calibrates on the rows
+      of the change only, validation and out-of-fold: its probabilities are for the data it
+      will score, not for the weeks before (a changed input moves every margin).
+    """
     cfg = model.train
+    began = window.change_began
+    can_cross_fit = cfg.calibration_folds >= 2 and data.fit_rows_count <= CROSS_FIT_MAX_ROWS
+    if began is not None:
+        from pyspark.sql import functions as F
+
+        recent = data.rows.where(data.rows[VALIDATION] & (F.col("ds") >= F.lit(began)))
+        val_y, val_margin = data.margins(recent, best.booster)
+        margin, y = val_margin, val_y
+        if can_cross_fit:
+            days, fit_y, oof = _out_of_fold(model, data, best)
+            keep = days >= np.datetime64(began)
+            margin, y = np.concatenate([oof[keep], val_margin]), np.concatenate([fit_y[keep], val_y])
+        if int(np.sum(y)) >= MIN_CHANGE_POSITIVES and int(np.sum(y)) < len(y):
+            log.info("%s: a retrain of the change since %s: the calibrator is fitted on its %d rows (%d positives)",
+                     model.name, began, len(y), int(np.sum(y)))
+            return margin, y, "change"
+        log.warning("%s: the change since %s has %d labelled positives to calibrate on (fewer than %d): the "
+                    "calibrator is fitted on the whole window", model.name, began, int(np.sum(y)),
+                    MIN_CHANGE_POSITIVES)
     if int(np.sum(best.y)) >= cfg.calibration_min_positives or cfg.calibration_folds < 2:
         return best.margin, best.y, "validation"
-    if data.fit_rows_count > CROSS_FIT_MAX_ROWS:
+    if not can_cross_fit:
         log.warning("%s: %d validation positives, but %d fit rows are too many to cross-fit on the driver; the "
                     "calibrator is fitted on the validation rows", model.name, int(np.sum(best.y)),
                     data.fit_rows_count)
         return best.margin, best.y, "validation"
-    keys = list(model.entity_keys)
-    import pandas as pd
-
-    # Annotated: pyspark types toPandas() with an alias of pandas' DataFrame that mypy cannot index.
-    rows: pd.DataFrame = encode(data.fit_rows, data.categories).select(*keys, *data.features, model.label).toPandas()
-
-    fold = cross_fit.entity_folds(pd.util.hash_pandas_object(rows[keys], index=False).to_numpy(),
-                                  folds=cfg.calibration_folds)
-    fit_y = rows[model.label].to_numpy(dtype=np.float64)
-    oof = cross_fit.out_of_fold_margins(rows[data.features].to_numpy(dtype=np.float32), fit_y, fold=fold,
-                                        booster=best.booster, seed=cfg.search.seed)
+    _, fit_y, oof = _out_of_fold(model, data, best)
     log.info("%s: %d validation positives (fewer than %d): the calibrator is fitted on them and the out-of-fold "
              "margins of %d fit rows (%d folds by entity)", model.name, int(np.sum(best.y)),
              cfg.calibration_min_positives, len(fit_y), cfg.calibration_folds)
     return np.concatenate([oof, best.margin]), np.concatenate([fit_y, best.y]), "cross_fit"
+
+
+def _out_of_fold(model: ModelConfig, data: TrainingData, best: Trial) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The fit rows' days, labels and out-of-fold margins (folds by entity), on the driver."""
+    import pandas as pd
+
+    keys = list(model.entity_keys)
+    # Annotated: pyspark types toPandas() with an alias of pandas' DataFrame that mypy cannot index.
+    rows: pd.DataFrame = (encode(data.fit_rows, data.categories).select("ds", *keys, *data.features, model.label)
+                          .toPandas())
+    fold = cross_fit.entity_folds(pd.util.hash_pandas_object(rows[keys], index=False).to_numpy(),
+                                  folds=model.train.calibration_folds)
+    fit_y = rows[model.label].to_numpy(dtype=np.float64)
+    oof = cross_fit.out_of_fold_margins(rows[data.features].to_numpy(dtype=np.float32), fit_y, fold=fold,
+                                        booster=best.booster, seed=model.train.search.seed)
+    return pd.to_datetime(rows["ds"]).to_numpy(dtype="datetime64[D]"), fit_y, oof
 
 
 def _write_references(lake: Lake, model: ModelConfig, version: int, window: TrainingWindow, data: TrainingData,
