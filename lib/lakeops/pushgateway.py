@@ -37,7 +37,8 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+
+from lakeops.endpoints import check_url, public_name
 
 log = logging.getLogger(__name__)
 
@@ -68,17 +69,12 @@ class Pushgateway:
     read_timeout_seconds: float = 5.0
 
     def __post_init__(self) -> None:
-        parts = urlsplit(self.url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"{URL_ENV} must be an http(s) URL (got a value with scheme {parts.scheme!r})")
-        if parts.query or parts.fragment:
-            raise ValueError(f"{URL_ENV} must be a base URL, without a query or fragment")
+        check_url(self.url, env=URL_ENV, base=True)
 
     @property
     def name(self) -> str:
         """What logs may say about it: scheme and host, never the path or the token."""
-        parts = urlsplit(self.url)
-        return f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}"
+        return public_name(self.url)
 
 
 def pushgateway_from_env(environ: Mapping[str, str]) -> Pushgateway | None:

@@ -35,9 +35,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from lakeops.alert.notify import Delivery, Notice, alert_annotations, alert_generator_url, alert_labels, post_json
+from lakeops.endpoints import check_url, public_name
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +61,7 @@ class Alertmanager:
     timeout_seconds: float = 10.0
 
     def __post_init__(self) -> None:
-        parts = urlsplit(self.url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"{URL_ENV} must be an http(s) URL (got a value with scheme {parts.scheme!r})")
-        if parts.query or parts.fragment:
-            raise ValueError(f"{URL_ENV} must be a base URL, without a query or fragment")
+        check_url(self.url, env=URL_ENV, base=True)
         if self.horizon <= timedelta(0):
             raise ValueError(f"{HORIZON_ENV} must be positive")
 
@@ -76,8 +72,7 @@ class Alertmanager:
     @property
     def name(self) -> str:
         """What logs may say about it: scheme and host, never the path or the token."""
-        parts = urlsplit(self.url)
-        return f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}"
+        return public_name(self.url)
 
 
 def alertmanager_from_env(environ: Mapping[str, str]) -> Alertmanager | None:

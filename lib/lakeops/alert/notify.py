@@ -33,6 +33,8 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 from urllib.parse import urlsplit
 
+from lakeops.endpoints import check_url, public_name
+
 log = logging.getLogger(__name__)
 
 URL_ENV, TOKEN_ENV = "LAKEOPS_ALERT_WEBHOOK_URL", "LAKEOPS_ALERT_WEBHOOK_TOKEN"
@@ -52,15 +54,12 @@ class Webhook:
     timeout_seconds: float = 10.0
 
     def __post_init__(self) -> None:
-        parts = urlsplit(self.url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"{URL_ENV} must be an http(s) URL (got a value with scheme {parts.scheme!r})")
+        check_url(self.url, env=URL_ENV, base=False)
 
     @property
     def name(self) -> str:
         """What logs may say about the receiver: scheme and host, never the path, query or token."""
-        parts = urlsplit(self.url)
-        return f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}"
+        return public_name(self.url)
 
 
 def webhook_from_env(environ: Mapping[str, str]) -> Webhook | None:
