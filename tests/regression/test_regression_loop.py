@@ -162,11 +162,37 @@ def test_prediction_drift_and_regression_alerts_are_judged(loop):
     output = drift[(drift["column_name"] == "prediction") & drift["slice_key"].isna() & (drift["drift_type"] == "baseline")]
     assert output["column_type"].unique().tolist() == ["score"] and len(output) == len(DAYS)
     alerts = pd.DataFrame(monitored.alerts)
-    # ml.alerts holds a rule's rows while it is pending, firing or resolving: the shift sets these off.
-    assert {"estimated_mae", "realised_mae", "interval_coverage"} <= set(alerts["kind"])
+    # ml.alerts holds a rule's rows while it is pending, firing or resolving: the shifted labels set
+    # off the realised rules.
+    assert {"realised_mae", "interval_coverage"} <= set(alerts["kind"])
     # Nothing fires on the stationary days but data quality.
     early = alerts[alerts["ds"].isin(STATIONARY[:8]) & (alerts["state"] == "firing")]
     assert set(early["kind"]) <= {"data_quality"}, early[["ds", "rule", "summary"]]
+
+
+def test_the_estimated_mae_rule_waits_for_its_band_on_a_small_fleet(loop):
+    """On 300 hosts the DLE estimate of the shifted days is judged with its band: whatever the value
+    says, the rule holds only on a day whose whole band is above the limit (uncertainty: band)."""
+    from dataclasses import replace
+
+    from lakeops.alert.rules import WHOLE, judge
+    from lakeops.alert.run import _facts
+
+    settings, lake, _, _, _ = loop
+    model = settings.model(MODEL)
+    rule = next(r for r in model.alerts.rules if r.when == "estimated_mae")
+    for day, facts in _facts(lake, model, DAYS).items():
+        (banded,) = judge(rule, facts)
+        (point,) = judge(replace(rule, uncertainty="point"), facts)
+        row = facts.estimated[WHOLE]
+        assert banded.threshold == point.threshold and banded.value == point.value == row["mae"]
+        if facts.estimator.failed:  # the version's estimator missed its holdout: the rule abstains
+            assert not banded.met and not point.met and "failed its check" in banded.summary, day
+            continue
+        assert banded.threshold is not None
+        assert banded.met == (row["mae_lower"] > banded.threshold), day
+        assert point.met == (row["mae"] > point.threshold), day
+        assert not banded.met or point.met  # the band is the stricter test
 
 
 def test_the_regression_queries_answer_from_the_lake(loop):
