@@ -1,4 +1,4 @@
-# The README's commands. Each sets itself up: a .venv with the project and its
+# The commands of the README and docs/development.md. Each sets itself up: a .venv with the project and its
 # dev extras, created or refreshed when pyproject.toml changes.
 PYTHON ?= python3
 VENV := .venv
@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 # spark-submits) run beside the rest (tests/conftest.py groups them).
 PYTEST_WORKERS ?= 2
 
-.PHONY: help demo check test lint bench soak check-env clean airflow jars tools
+.PHONY: help demo check test lint docs bench soak check-env clean airflow jars tools
 
 help:
 	@echo "make jars   fetch the Delta and hadoop-aws jars into .jars/ (once; make test and make demo do it)"
@@ -18,6 +18,7 @@ help:
 	@echo "make tools  Alertmanager and Pushgateway binaries for the tests, into .tools/prometheus/ (once; make check and make test do it)"
 	@echo "make check  while changing code: lint, types, import contract, the tests not marked slow or airflow (minutes)"
 	@echo "make test   everything make check does, then the whole test suite (what CI runs)"
+	@echo "make docs   the docs site (docs/, mkdocs.yml) on http://127.0.0.1:8000"
 	@echo "make bench  run the benchmarks under bench/ (minutes)"
 	@echo "make soak   a simulated year of daily cycles with weekly maintenance, then without (bench/soak.py; hours)"
 	@echo "make airflow  Airflow 3 standalone on http://127.0.0.1:8080: the DAGs of dags/ against ./$(LAKE)"
@@ -42,12 +43,18 @@ demo: check-env $(STAMP)
 	$(BIN)/python -m lakeops.jars delta
 	$(BIN)/lakeops --lake $(LAKE) demo --reset
 
-# Static checks: style, SQL style, types of lib/, and which package may import which (pyproject.toml).
+# Static checks: style, SQL style, types of lib/, which package may import which (pyproject.toml),
+# and the docs site (mkdocs.yml), built strictly: a broken link or a page missing from nav fails.
 lint: check-env $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/sqlfluff lint sql/
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir site
+
+# The docs site on http://127.0.0.1:8000, rebuilt as pages change.
+docs: check-env $(STAMP)
+	$(BIN)/mkdocs serve
 
 # The Alertmanager and Pushgateway the alert and metrics tests start: Debian's packages, downloaded
 # and unpacked into .tools/prometheus/ (nothing installed on the system; nothing done once there).

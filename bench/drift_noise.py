@@ -61,7 +61,8 @@ def build(lake_root: Path, *, hosts: int, days: int, train_days: int, drift_day:
         ("train", lambda: stages.run_train(settings, MODEL, ds=train_ds)),
         ("validate", lambda: stages.run_validate(settings, MODEL, ds=train_ds)),
         ("score", lambda: stages.run_score(settings, MODEL, days=monitored)),
-        ("monitor", lambda: stages.run_monitor(settings, MODEL, days=monitored, report=False)),
+        ("monitor", lambda: stages.run_monitor(settings, MODEL, days=monitored)),
+        ("alerts", lambda: stages.run_alerts(settings, MODEL, days=monitored)),
     ]
     seconds = {}
     for name, step in steps:

@@ -9,7 +9,7 @@ labels. Every size uses a prefix of the same analysis arrays, and both sides get
 the same arrays (written once to an ``.npz`` file for NannyML).
 
 (a) lakeops, in this project's environment, what a monitoring run does with N
-    rows: the tasks' :func:`lakeops.evaluate.performance.tally` and
+    rows: the tasks' :func:`lakeops.evaluate.binary.tally` and
     ``to_cells``, then the driver's ``from_cells``, :func:`estimated` and
     :func:`realised` (one call over the N rows here; Spark tallies each batch
     and sums the cells, which adds up to the same histogram).
@@ -156,12 +156,12 @@ def best_f1_threshold(p: np.ndarray, y: np.ndarray) -> float:
 
 def run_lakeops(p: np.ndarray, d: np.ndarray, y: np.ndarray):
     """The tasks' tally and cells, the driver's sum and metrics; returns (seconds, estimated, realised)."""
-    from lakeops.evaluate import performance as perf
+    from lakeops.evaluate import binary
 
     t0 = time.perf_counter()
-    cells = perf.to_cells(perf.tally(p, d, y))
-    h = perf.from_cells(*cells)
-    estimate, real = perf.estimated(h), perf.realised(h)
+    cells = binary.to_cells(binary.tally(p, d, y))
+    h = binary.from_cells(*cells)
+    estimate, real = binary.estimated(h), binary.realised(h)
     return time.perf_counter() - t0, estimate, real
 
 
@@ -328,7 +328,7 @@ def main(argv=None) -> int:
               f"calculator {nml['fit']['calculator']:.2f} s")
 
     # --- the values at --rows ------------------------------------------------------------------------
-    from lakeops.evaluate.performance import expected_auc_rows
+    from lakeops.evaluate.binary import expected_auc_rows
 
     n = args.rows
     est, real = lakeops_values[n]
@@ -739,7 +739,7 @@ def run_nannyml_multiclass(data: dict[str, np.ndarray], repeats: int, work: Path
 
 
 def main_multiclass(args: argparse.Namespace) -> int:
-    from lakeops.evaluate.performance import expected_auc_rows
+    from lakeops.evaluate.binary import expected_auc_rows
 
     n = args.rows
     load_before = os.getloadavg()[0]

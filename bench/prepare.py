@@ -12,7 +12,7 @@ and its two suites (15 raw and 9 feature expectations).
     the raw suite, the feature SQL, the feature suite, the commit, ``ml.data_quality``
     and ``ml.feature_days``. Median of ``--repeats`` after one warm-up day.
 (b) The suites alone on the same cached frames: lakeops's
-    :func:`lakeops.quality.run_suite` (GX's verdicts with ``BOOLEAN_ONLY`` results,
+    :func:`lakeops.data_quality.run_suite` (GX's verdicts with ``BOOLEAN_ONLY`` results,
     one counting aggregation, examples only where rows were unexpected) against
     the peer, one GX validation of the same expectations with ``SUMMARY`` results
     (examples collected per expectation: what lakeops did before). Both must
@@ -50,9 +50,9 @@ def timed(fn) -> float:
 
 def suites_alone(lake, settings, days: list[date], repeats: int) -> dict[str, Any]:
     """(b): each suite on its cached frame, lakeops's way and GX's per-expectation way."""
+    from lakeops.data_quality.expectations import PER_DS, ROWS, plan
+    from lakeops.data_quality.runner import _in_order, _rows_per_ds, _validate, run_suite
     from lakeops.dates import date_range
-    from lakeops.quality.expectations import PER_DS, ROWS, plan
-    from lakeops.quality.runner import _in_order, _rows_per_ds, _validate, run_suite
 
     cfg = settings.model(MODEL)
     raw = lake.read(cfg.sources.observations, where={"ds": date_range(days[0], days[-1])}).cache()

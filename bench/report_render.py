@@ -130,7 +130,7 @@ def make_trend() -> pd.DataFrame:
 
 
 def make_performance() -> pd.DataFrame:
-    from lakeops.report.performance import COLUMNS as PERF_COLUMNS
+    from lakeops.report.performance_section import COLUMNS as PERF_COLUMNS
 
     rows = []
     for i, d in enumerate(DAYS):

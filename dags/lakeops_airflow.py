@@ -4,8 +4,8 @@ raw-partition check and the operator that spark-submits a job.
 Not a DAG file (``.airflowignore`` lists it); ``lakeops_daily.py`` and ``lakeops_train.py``
 import it at parse time (putting their folder on ``sys.path`` first: only the DAG processor
 does so for them), so at module level it imports only the standard library, Airflow's
-authoring API, the Spark provider's operator and :mod:`lakeops.constants` (itself standard library
-only). The rest of lakeops, deltalake and PyYAML are imported inside the functions, which run in
+authoring API, the Spark provider's operator, :mod:`lakeops.constants` and :mod:`lakeops.stage_io`
+(both standard library only). The rest of lakeops, deltalake and PyYAML are imported inside the functions, which run in
 tasks (PyYAML also at parse time, to read model configs).
 
 Settings, read when a task runs, never at parse time (an Airflow Variable, else the
@@ -43,7 +43,6 @@ from __future__ import annotations
 import os
 import shlex
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -51,6 +50,9 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.sdk import Asset
+
+# Standard library only: what each stage reads and writes (the tasks' outlets and inlets).
+from lakeops import stage_io
 
 # Standard library only: the facts the CLI and the jobs share (exit codes, name and date patterns).
 from lakeops.constants import (
@@ -86,7 +88,7 @@ CONN_ID = "spark_default"
 _NO_RETRY = {EXIT_USAGE: "bad argument or config", EXIT_REFUSED: "the data was refused (quality gate or schema)"}
 #: The Airflow connection whose host (an http(s) URL) and password (a bearer token) receive alerts.
 ALERTS_CONN_ID = "lakeops_alerts"
-#: The Alertmanager the monitor job gives each day's firing and resolved alerts (host: its base URL,
+#: The Alertmanager the alerts job gives each day's firing and resolved alerts (host: its base URL,
 #: password: a bearer token, if any).
 ALERTMANAGER_CONN_ID = "lakeops_alertmanager"
 #: The Pushgateway every job pushes its run's metrics to (host: its base URL, password: a bearer token).
@@ -110,10 +112,11 @@ def default_args() -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Model:
-    """A model config file: its name (the file's stem) and description."""
+    """A model config file: its name (the file's stem), description and problem type."""
 
     name: str
     description: str = ""
+    problem_type: str = "binary"
 
 
 def models(conf_dir: Path | None = None) -> list[Model]:
@@ -132,7 +135,8 @@ def models(conf_dir: Path | None = None) -> list[Model]:
         if not NAME_PATTERN.fullmatch(path.stem):
             raise ValueError(f"invalid model file name {path}: expected {NAME_PATTERN.pattern}.yaml")
         doc = yaml.load(path.read_text(), Loader=loader) or {}
-        found.append(Model(path.stem, str(doc.get("description") or "").strip()))
+        found.append(Model(path.stem, str(doc.get("description") or "").strip(),
+                           str(doc.get("problem_type") or "binary")))
     return found
 
 
@@ -145,6 +149,19 @@ def table_asset(table: str) -> Asset:
 def model_asset(model: str) -> Asset:
     """The registered model in MLflow: its versions and the ``challenger``/``champion`` aliases."""
     return Asset(f"lakeops://models/{model}")
+
+
+def stage_assets(stage: stage_io.Stage, model: Model | None) -> tuple[list[Asset], list[Asset]]:
+    """A stage's outlets (the tables it writes, and the registered model when it moves versions or
+    aliases) and inlets (what it reads), from :mod:`lakeops.stage_io`."""
+    name, kind = (model.name, model.problem_type) if model else (None, "binary")
+    outlets = [table_asset(t) for t in stage.tables_written(name, kind)]
+    inlets = [table_asset(t) for t in stage.tables_read(name, kind)]
+    if name and stage.registry == "writes":
+        outlets.append(model_asset(name))
+    if name and stage.registry:
+        inlets.append(model_asset(name))
+    return outlets, inlets
 
 
 def retrain_request(model: str) -> Asset:
@@ -303,7 +320,7 @@ def retrain_requests(lake: Path | str, model: str, day: date) -> list[dict[str, 
 
 
 def alert_receiver_env() -> dict[str, str]:
-    """``LAKEOPS_ALERT_WEBHOOK_URL`` and ``..._TOKEN`` for the monitor job, from the connection
+    """``LAKEOPS_ALERT_WEBHOOK_URL`` and ``..._TOKEN`` for the alerts job, from the connection
     ``lakeops_alerts`` (host: the receiver's URL; password: a bearer token), else from this
     process's environment; and likewise ``LAKEOPS_ALERTMANAGER_URL`` and ``..._TOKEN`` from the
     connection ``lakeops_alertmanager`` (host: Alertmanager's base URL). All are registered with
@@ -424,16 +441,19 @@ def partition_committed(lake: Path | str, table: str, day: date) -> bool:
 
 
 class LakeopsJob(SparkSubmitOperator):
-    """spark-submit ``<home>/jobs/<job>.py`` for one model and the run's day (or the training
-    window ending at it), on the master of the connection ``spark_default``.
+    """spark-submit the job of one stage (``<home>/jobs/<job>.py``) for one model and the run's day
+    (or the training window ending at it), on the master of the connection ``spark_default``. Its
+    outlets and inlets are the stage's tables (:mod:`lakeops.stage_io`).
 
     Exit code 2 (bad argument or config) or 3 (refused data) raises
     :class:`AirflowFailException`: no retry. Anything else that fails is retried.
     Each outlet's asset event carries ``{"model", "ds"}`` in its extra.
 
     Args:
-        job: ``prepare``, ``score``, ``monitor``, ``train``, ``validate_model`` or ``maintain``.
-        model: the model's name (``None`` for a job of the whole lakehouse: ``maintain``).
+        stage: the job of a stage of :mod:`lakeops.stage_io` (``prepare``, ``train``, ``shadow_score``,
+            ``validate_model``, ``score``, ``monitor``, ``alerts``, ``report``, ``maintain``); its
+            command gives the script and any options (``score --shadow``). The task id by default.
+        model: the model (``None`` for a job of the whole lakehouse: ``maintain``).
         window: pass ``--start/--end`` of the model's training window ending at ``ds``
             (:func:`lakeops.train.window.training_window`) instead of ``--ds``.
         with_label_delay: pass ``--start ds - label_delay_days --end ds``: the trailing days
@@ -441,18 +461,24 @@ class LakeopsJob(SparkSubmitOperator):
         holdout: pass ``--start/--end`` of the newest ``train.holdout_days`` ending at ``ds``: the
             days a challenger trained at ``ds`` held out (shadow scoring scores them).
         lag_days: ``ds`` is this many days before the start of the data interval.
-        extra_args: more options of the job (e.g. ``["--shadow"]``).
     """
 
     ui_color = "#e8f4fd"
 
-    def __init__(self, *, job: str, model: str | None, window: bool = False, with_label_delay: bool = False,
-                 holdout: bool = False, lag_days: int = 0, extra_args: Sequence[str] = (), **kwargs: Any) -> None:
-        kwargs.setdefault("task_id", job)
-        name = f"lakeops-{job}-{model}" if model else f"lakeops-{job}"
-        super().__init__(application=f"jobs/{job}.py", conn_id=CONN_ID, name=name, **kwargs)
-        self.job, self.model, self.window, self.lag_days = job, model, window, lag_days
-        self.with_label_delay, self.holdout, self.extra_args = with_label_delay, holdout, list(extra_args)
+    def __init__(self, *, stage: str, model: Model | None, window: bool = False, with_label_delay: bool = False,
+                 holdout: bool = False, lag_days: int = 0, **kwargs: Any) -> None:
+        declared = stage_io.stage(stage)
+        command, *options = declared.command.split()
+        job = command.replace("-", "_")
+        kwargs.setdefault("task_id", stage)
+        outlets, inlets = stage_assets(declared, model)
+        kwargs.setdefault("outlets", outlets)
+        kwargs.setdefault("inlets", inlets)
+        name = model.name if model else None
+        super().__init__(application=f"jobs/{job}.py", conn_id=CONN_ID,
+                         name=f"lakeops-{stage}-{name}" if name else f"lakeops-{stage}", **kwargs)
+        self.job, self.model, self.window, self.lag_days = job, name, window, lag_days
+        self.with_label_delay, self.holdout, self.extra_args = with_label_delay, holdout, options
 
     def execute(self, context: Context) -> None:
         ds = resolve_ds(context, lag_days=self.lag_days)
@@ -485,7 +511,7 @@ class LakeopsJob(SparkSubmitOperator):
         self.jars = job_jars(rt)
         python = sys.executable
         self.env_vars = {
-            **(alert_receiver_env() if self.job == "monitor" else {}),
+            **(alert_receiver_env() if self.job == "alerts" else {}),
             **pushgateway_env(),
             # spark-submit and the Python it starts are this environment's (pyspark's own bin/).
             "PATH": os.pathsep.join([str(Path(python).parent), os.environ.get("PATH", "")]),

@@ -1,4 +1,4 @@
-"""# lakeops daily: prepare, score and monitor one day
+"""# lakeops daily: prepare, score, monitor, judge and report one day
 
 One DAG `lakeops_<model>_daily` per model config under `conf/base/models/`:
 
@@ -12,20 +12,25 @@ One DAG `lakeops_<model>_daily` per model config under `conf/base/models/`:
    (`depends_on_past`): in a backfill, the days are prepared in order rather than colliding
    on a shared partition (the lake would refuse the second commit, and the task would retry);
 3. **score** (`jobs/score.py`) writes the day's `predictions.<model>` with the champion;
-4. **monitor** (`jobs/monitor.py`) writes `ml.drift_metrics`, `ml.drift_counts`,
+4. **monitor** (`jobs/monitor.py`) measures the day: `ml.drift_metrics`, `ml.drift_counts`,
    `ml.profile_metrics`, `ml.performance_metrics` (estimated for the day, realised for the
-   earlier days whose labels arrived) and the report `<lake>/reports/<model>/<ds>.html`. Consecutive drift
-   compares a day with the day monitored before it, so monitor waits for the previous run's
-   monitor (`depends_on_past`): days are monitored in order, in a backfill too. It then judges
-   the model's alert rules (`ml.alerts`): firing and resolved alerts go to the receiver of the
-   connection `lakeops_alerts` (host: its URL, password: a bearer token; Alertmanager's
-   webhook payload), and a failing receiver is recorded, never failing the task; every alert
-   firing on the day (and those that resolved) goes to the Alertmanager of the connection
-   `lakeops_alertmanager` (host: its base URL) through its API, when there is one;
-5. **request_retrain** posts an asset event on `lakeops://requests/retrain/<model>` with
+   earlier days whose labels arrived) and `ml.attribution_drift`. Consecutive drift compares a
+   day with the day monitored before it, so monitor waits for the previous run's monitor
+   (`depends_on_past`): days are monitored in order, in a backfill too;
+5. **alerts** (`jobs/alerts.py`) judges the model's alert rules on the day (`ml.alerts`), in order
+   too (`depends_on_past`: a day's alert states follow the previous day's): firing and resolved
+   alerts go to the receiver of the connection `lakeops_alerts` (host: its URL, password: a bearer
+   token; Alertmanager's webhook payload), and a failing receiver is recorded, never failing the
+   task; every alert firing on the day (and those that resolved) goes to the Alertmanager of the
+   connection `lakeops_alertmanager` (host: its base URL) through its API, when there is one;
+6. **report** (`jobs/report.py`) draws the day's page `<lake>/reports/<model>/<ds>.html` and the index;
+7. **request_retrain** posts an asset event on `lakeops://requests/retrain/<model>` with
    `{"ds", "requested_by": <alert fingerprint>, "rule"}` when a firing alert asked for a
    retrain that day (at most one per `alerts.retrain_cooldown_days`, none when the day's
    data-quality gate failed); `lakeops_<model>_train` runs on it. Skipped otherwise.
+
+Each task's outlets and inlets are the tables its stage writes and reads, as `lakeops.stage_io`
+declares them. A task reruns alone: clearing `report` redraws the page and judges nothing again.
 
 **ds** is the start of the run's data interval: the scheduled run (and a backfill's run) of
 2024-01-31 processes 2024-01-31, after the day has ended. A manual run covers the last complete
@@ -70,7 +75,6 @@ from lakeops_airflow import (
     post_retrain_request,
     raw_partition_committed,
     retrain_request,
-    table_asset,
 )
 
 
@@ -79,7 +83,7 @@ def build(model: Model) -> DAG:
     m = model.name
     with DAG(
         dag_id=f"lakeops_{m}_daily",
-        description=f"{m}: wait for the day's raw partition, then prepare, score and monitor it",
+        description=f"{m}: wait for the day's raw partition, then prepare, score, monitor, judge and report it",
         doc_md=f"{__doc__}\n**Model `{m}`**: {model.description}\n",
         schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
         start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
@@ -92,15 +96,13 @@ def build(model: Model) -> DAG:
     ) as dag:
         wait = task.sensor(task_id="wait_for_raw", mode="reschedule", poke_interval=600,
                            timeout=pendulum.duration(hours=24))(raw_partition_committed)(m)
-        prepare = LakeopsJob(job="prepare", model=m, with_label_delay=True, depends_on_past=True,
-                             outlets=[table_asset(f"features.{m}"), table_asset("ml.data_quality")])
-        score = LakeopsJob(job="score", model=m, outlets=[table_asset(f"predictions.{m}")])
-        monitor = LakeopsJob(job="monitor", model=m, depends_on_past=True,
-                             outlets=[table_asset("ml.drift_metrics"), table_asset("ml.drift_counts"),
-                                      table_asset("ml.profile_metrics"), table_asset("ml.performance_metrics"),
-                                      table_asset("ml.alerts")])
+        prepare = LakeopsJob(stage="prepare", model=model, with_label_delay=True, depends_on_past=True)
+        score = LakeopsJob(stage="score", model=model)
+        monitor = LakeopsJob(stage="monitor", model=model, depends_on_past=True)
+        alerts = LakeopsJob(stage="alerts", model=model, depends_on_past=True)
+        report = LakeopsJob(stage="report", model=model)
         request = task(task_id="request_retrain", outlets=[retrain_request(m)])(post_retrain_request)(m)
-        chain(wait, prepare, score, monitor, request)
+        chain(wait, prepare, score, monitor, alerts, [report, request])
     return dag
 
 

@@ -47,4 +47,4 @@ with DAG(
     params={"ds": Param(None, type=["null", "string"], format="date",
                         description="the day partition retention counts back from (default: the data interval's start)")},
 ) as lakeops_maintenance:
-    LakeopsJob(job="maintain", model=None)
+    LakeopsJob(stage="maintain", model=None)

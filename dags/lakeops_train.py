@@ -54,11 +54,9 @@ from lakeops_airflow import (
     LakeopsJob,
     Model,
     default_args,
-    model_asset,
     models,
     raw_partition_committed,
     retrain_request,
-    table_asset,
 )
 
 #: A scheduled run trains on the window ending this many days before it.
@@ -86,14 +84,10 @@ def build(model: Model) -> DAG:
         wait = task.sensor(task_id="wait_for_labels", mode="reschedule", poke_interval=600,
                            timeout=pendulum.duration(hours=24))(raw_partition_committed)(m, days_after=1,
                                                                                          lag_days=LAG_DAYS)
-        prepare = LakeopsJob(job="prepare", task_id="prepare_window", model=m, window=True, lag_days=LAG_DAYS,
-                             outlets=[table_asset(f"features.{m}"), table_asset("ml.data_quality")])
-        train = LakeopsJob(job="train", model=m, lag_days=LAG_DAYS,
-                           outlets=[model_asset(m), table_asset("ml.baselines")])
-        shadow = LakeopsJob(job="score", task_id="shadow_score", model=m, lag_days=LAG_DAYS, holdout=True,
-                            extra_args=["--shadow"], outlets=[table_asset(f"shadow.{m}")])
-        validate = LakeopsJob(job="validate_model", model=m, lag_days=LAG_DAYS,
-                              outlets=[model_asset(m), table_asset("ml.model_validations")])
+        prepare = LakeopsJob(stage="prepare", task_id="prepare_window", model=model, window=True, lag_days=LAG_DAYS)
+        train = LakeopsJob(stage="train", model=model, lag_days=LAG_DAYS)
+        shadow = LakeopsJob(stage="shadow_score", model=model, lag_days=LAG_DAYS, holdout=True)
+        validate = LakeopsJob(stage="validate_model", model=model, lag_days=LAG_DAYS)
         chain(wait, prepare, train, shadow, validate)
     return dag
 

@@ -1,6 +1,6 @@
-"""spark-submit entry point: drift, profiles and the report for a day or a range.
+"""spark-submit entry point: drift, profiles and performance of a day or a range.
 
-    spark-submit jobs/monitor.py --model incident_risk --start 2024-01-25 --end 2024-01-31 [--no-report]
+    spark-submit jobs/monitor.py --model incident_risk --start 2024-01-25 --end 2024-01-31
 
 Takes the same options as ``lakeops monitor``.
 """

@@ -148,3 +148,15 @@ def prometheus_server(tmp_path):
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait(timeout=5)
+
+
+# ----------------------------------------------------------------------------- the whole loop
+
+
+@pytest.fixture(scope="session")
+def loop_lake(spark, settings, tmp_path_factory):
+    """The whole-loop lakehouse (tests/looplake.py): every stage run by the real entries, once per
+    test worker. Read it; a test that writes works on a copy."""
+    from looplake import build
+
+    return build(spark, settings, tmp_path_factory.mktemp("loop") / "lake")

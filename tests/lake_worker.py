@@ -84,7 +84,10 @@ def _killed_while_writing(spark, data, marker: Path):
             yield batch
 
     def kill_when_writing():
+        deadline = time.monotonic() + WAIT_S
         while not marker.exists():
+            if time.monotonic() > deadline:  # the write never started: the job's own error ends the process
+                return
             time.sleep(0.01)
         time.sleep(1.0)  # the other task runs on meanwhile
         os.kill(os.getpid(), signal.SIGKILL)

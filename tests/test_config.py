@@ -272,11 +272,16 @@ def test_choices_match_lakeops_constants():
     from lakeops.config import schema
     from lakeops.config.checks import EXPECTATION_NEEDS
 
-    assert get_args(schema.Backend) == constants.BACKENDS
-    assert get_args(schema.GateMode) == constants.GATE_MODES
-    assert get_args(schema.ExpectationKind) == constants.EXPECTATION_KINDS == tuple(EXPECTATION_NEEDS)
-    assert get_args(schema.ExpectationPolicy) == constants.EXPECTATION_POLICIES
-    assert get_args(schema.ProblemTypeName) == constants.PROBLEM_TYPES == tuple(constants.PROBLEM_METRICS)
+    # The config's choices are the constants' Literals, whose tuples are taken from them.
+    for literal, values in ((schema.Backend, constants.BACKENDS), (schema.GateMode, constants.GATE_MODES),
+                            (schema.ExpectationKind, constants.EXPECTATION_KINDS),
+                            (schema.ExpectationPolicy, constants.EXPECTATION_POLICIES),
+                            (schema.ProblemTypeName, constants.PROBLEM_TYPES), (schema.Severity, constants.SEVERITIES),
+                            (schema.Uncertainty, constants.RULE_UNCERTAINTY),
+                            (schema.ReasonMethod, constants.REASON_METHODS)):
+        assert get_args(literal) == values and values
+    assert constants.EXPECTATION_KINDS == tuple(EXPECTATION_NEEDS)
+    assert constants.PROBLEM_TYPES == tuple(constants.PROBLEM_METRICS)
     # Every kind of alert rule: declared once in constants, one judge each, the config's choices.
     from lakeops.alert.rules import JUDGES
     from lakeops.evaluate.problems import problem

@@ -35,6 +35,8 @@ DAYS = date_range(date(2024, 1, 1), date(2024, 1, 10))
 D1, D2 = date(2024, 1, 1), date(2024, 1, 2)
 #: object_store's limits for the tests: an outage fails in seconds, not minutes.
 FAIL_FAST = {"max_retries": "1", "retry_timeout": "3s", "connect_timeout": "2s", "timeout": "5s"}
+#: How long a writer process may take to reach a step or finish it (a Spark job and a commit on S3).
+WRITER_WAIT_S = 180
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +85,8 @@ def test_the_loop_on_an_s3a_lakehouse(spark, settings, s3, tmp_path, backend, ca
     stages.run_validate(s, MODEL, ds=DAYS[-4])
     stages.run_score(s, MODEL, days=DAYS[-3:])
     monitored = stages.run_monitor(s, MODEL, days=DAYS[-3:])
+    stages.run_alerts(s, MODEL, days=DAYS[-3:])
+    stages.run_report(s, MODEL, days=DAYS[-3:])
 
     lake = stages.open_lake(s)
     assert lake.storage.root == f"s3://{s3.bucket}/loop-{backend}"
@@ -147,15 +151,19 @@ def test_writers_on_s3(spark, settings, s3, tmp_path, backend):
         backend, in turn on the native one), and read their outcomes."""
         if backend == "native" and len(procs) > 1:
             return {n: o for name, proc in procs.items() for n, o in release(step, {name: proc}).items()}
+        deadline = time.monotonic() + WRITER_WAIT_S
         for n, proc in procs.items():
             while not (sync / f"{step}.{n}.ready").exists():
                 assert proc.poll() is None, proc.communicate()[1][-3000:]
+                assert time.monotonic() < deadline, f"writer {n} not at step {step} within {WRITER_WAIT_S} s"
                 time.sleep(0.05)
         for n in procs:
             (sync / f"{step}.{n}.go").touch()
+        deadline = time.monotonic() + WRITER_WAIT_S
         for n, proc in procs.items():
             while not (sync / f"{step}.{n}.json").exists():
                 assert proc.poll() is None or (sync / f"{step}.{n}.json").exists(), proc.communicate()[1][-3000:]
+                assert time.monotonic() < deadline, f"writer {n} did not finish step {step} within {WRITER_WAIT_S} s"
                 time.sleep(0.05)
         return {n: json.loads((sync / f"{step}.{n}.json").read_text()) for n in procs}
 

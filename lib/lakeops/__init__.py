@@ -11,4 +11,4 @@ import which is written down as import-linter contracts in ``pyproject.toml``
 (``lint-imports``). Every module's docstring names the tables it reads and writes.
 """
 
-__version__ = "0.5.0"
+__version__ = "0.6.0"

@@ -5,7 +5,8 @@
 Commands: ``generate`` (synthetic raw tables), ``prepare`` (a model's feature
 table behind the data-quality gate), ``train`` and ``validate-model`` (the
 champion/challenger loop), ``score`` (batch predictions and backfills),
-``monitor`` (drift, profiles and the report), ``demo`` (the whole loop on a
+``shadow`` (a challenger's shadow scores beside the champion's), ``monitor`` (drift,
+profiles, performance), ``alerts`` (the alert rules), ``report`` (the HTML pages), ``demo`` (the whole loop on a
 fresh lakehouse), ``tables`` (what the lakehouse holds), ``upgrade`` (an older
 release's lakehouse to this release's contracts), ``maintain`` (compaction,
 checkpoints, vacuum, retention). Errors a user can fix print one line and
@@ -190,18 +191,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     mon = _command(
         sub, "monitor", _cmd_monitor, model=True,
-        help="drift (PSI, KS, JS, Wasserstein, chi-square), profiles and the HTML report for a day or a range",
+        help="measure a day or a range: drift (PSI, KS, JS, Wasserstein, chi-square), profiles, performance",
         description="Count each day's features and scores against the frozen baseline of the model version "
-        "that scored it (one Spark job), write ml.drift_metrics, ml.drift_counts, ml.profile_metrics and "
-        "ml.performance_metrics for those (model, ds) partitions, judge the model's alert rules (ml.alerts; "
-        "firing and resolved alerts go to the log and to the webhook LAKEOPS_ALERT_WEBHOOK_URL, with "
-        "LAKEOPS_ALERT_WEBHOOK_TOKEN as bearer token), print any retrain request, and write the report "
-        "<lake>/reports/<model>/<ds>.html. A rerun gives identical rows.",
+        "that scored it (one Spark job) and write ml.drift_metrics, ml.drift_counts, ml.profile_metrics, "
+        "ml.performance_metrics (estimated for the days, realised for the earlier days whose labels arrived) "
+        "and ml.attribution_drift for those (model, ds) partitions. A rerun gives identical rows. Then "
+        "`lakeops alerts` judges the alert rules on them and `lakeops report` draws them.",
     )
-    mon.add_argument("--ds", type=_ds("ds"), help="one partition date, YYYY-MM-DD")
-    mon.add_argument("--start", type=_ds("start"), help="first day of a range (with --end)")
-    mon.add_argument("--end", type=_ds("end"), help="last day of a range, inclusive")
-    mon.add_argument("--no-report", action="store_true", help="write the tables only, not the HTML report")
+    _day_options(mon)
+    mon.add_argument("--no-report", action="store_true", help=argparse.SUPPRESS)  # before 0.6: monitor drew the report
+
+    al = _command(
+        sub, "alerts", _cmd_alerts, model=True,
+        help="judge the model's alert rules on monitored days; tell receivers; print retrain requests",
+        description="Judge the model's alert rules on what `lakeops monitor` measured for the days, in order, "
+        "and replace their ml.alerts partitions. Firing and resolved alerts go to the log, to the webhook "
+        "LAKEOPS_ALERT_WEBHOOK_URL (LAKEOPS_ALERT_WEBHOOK_TOKEN as bearer token) and, with "
+        "LAKEOPS_ALERTMANAGER_URL, the newest day's state to Alertmanager's API. Prints any retrain request. "
+        "Reads small tables only (no Spark job); a rerun writes the same rows and tells no one twice.",
+    )
+    _day_options(al)
+
+    rep = _command(
+        sub, "report", _cmd_report, model=True,
+        help="draw the HTML report pages of monitored days",
+        description="Write <lake>/reports/<model>/<ds>.html for each day and the model's index.html from the "
+        "monitoring tables (drift, performance, alerts, gate decisions). Reads small tables only (no Spark job).",
+    )
+    _day_options(rep)
 
     demo = _command(
         sub, "demo", _cmd_demo,
@@ -280,6 +297,12 @@ def build_parser() -> argparse.ArgumentParser:
     for command in sub.choices.values():
         _add_global_options(command, inherited=True)
     return parser
+
+
+def _day_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ds", type=_ds("ds"), help="one partition date, YYYY-MM-DD")
+    parser.add_argument("--start", type=_ds("start"), help="first day of a range (with --end)")
+    parser.add_argument("--end", type=_ds("end"), help="last day of a range, inclusive")
 
 
 def _command(sub, name: str, handler, *, help: str, description: str, model: bool = False) -> argparse.ArgumentParser:
@@ -399,7 +422,9 @@ def _cmd_monitor(args: argparse.Namespace, settings: Settings) -> int:
     from lakeops.stages import run_monitor
 
     days = days_of(ds=args.ds, start=args.start, end=args.end)
-    r = run_monitor(settings, args.model, days=days, report=not args.no_report)
+    if args.no_report:
+        log.warning("--no-report is no longer needed: monitor writes the tables only; `lakeops report` draws them")
+    r = run_monitor(settings, args.model, days=days)
     print(f"{'ds':<10}  {'version':>7}  {'rows':>9}  {'max PSI':>7}  {'column':<24}  status  {'nDCG':>5}  "
           "columns at alert")
     for d in r.days:
@@ -407,18 +432,37 @@ def _cmd_monitor(args: argparse.Namespace, settings: Settings) -> int:
         ndcg = f"{d.attribution_ndcg:>5.3f}" if d.attribution_ndcg is not None else f"{'-':>5}"
         print(f"{d.ds.isoformat():<10}  {d.model_version:>7}  {d.rows:>9,}  {d.max_psi:>7.3f}  "
               f"{d.max_psi_column:<24}  {d.status:<6}  {ndcg}  {flagged}")
-    print(f"ml.drift_metrics: {r.drift_rows:,} rows for {len(r.days)} day(s) (job run {r.job_run_id})")
-    for a in r.alerts:
-        if a["state"] != "pending":
-            where = f" [{a['slice_key']}={a['slice_value']}]" if a["slice_key"] else ""
-            print(f"alert {a['ds']} {a['state']:<8} {a['rule']}{where} ({a['severity']}, since "
-                  f"{a['firing_since'] or a['first_seen']}): {a['summary']}")
+    print(f"ml.drift_metrics: {r.drift_rows:,} rows for {len(r.days)} day(s) (job run {r.job_run_id}); next: "
+          f"`lakeops alerts` and `lakeops report` for the same days")
+    return EXIT_OK
+
+
+def _cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
+    from lakeops.stages import run_alerts
+
+    days = days_of(ds=args.ds, start=args.start, end=args.end)
+    r = run_alerts(settings, args.model, days=days)
+    shown = [a for a in r.rows if a["state"] != "pending"]
+    for a in shown:
+        where = f" [{a['slice_key']}={a['slice_value']}]" if a["slice_key"] else ""
+        print(f"alert {a['ds']} {a['state']:<8} {a['rule']}{where} ({a['severity']}, since "
+              f"{a['firing_since'] or a['first_seen']}): {a['summary']}")
+    if not shown:
+        print(f"no alert firing or resolved on {len(days)} day(s)")
     for q in r.retrain_requests:
         print(f"retrain requested on {q.ds} by alert {q.rule} (fingerprint {q.fingerprint}): run "
               f"`lakeops train --model {q.model_name} --ds {q.ds} --requested-by {q.fingerprint}`, then "
-              "validate-model (the daily DAG's monitor task posts this request to lakeops_<model>_train)")
-    if r.reports:
-        print(f"report: {r.reports[-1]}")
+              "validate-model (the daily DAG's request_retrain task posts this request to lakeops_<model>_train)")
+    return EXIT_OK
+
+
+def _cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    from lakeops.stages import run_report
+
+    days = days_of(ds=args.ds, start=args.start, end=args.end)
+    r = run_report(settings, args.model, days=days)
+    *day_pages, index = r.pages
+    print(f"{len(day_pages)} day page(s) written, the newest {day_pages[-1]}; the index: {index}")
     return EXIT_OK
 
 

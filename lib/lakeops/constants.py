@@ -1,14 +1,15 @@
-"""The facts every part of lakeops shares, each written once.
+"""The facts every part of lakeops shares, each written once: its vocabulary.
 
 Standard library only: the CLI, the stages, the config schema and the Airflow
 DAG files (at parse time) import it. What each fact means is documented here;
-the code that acts on it imports the name.
+the code that acts on it imports the name. A closed set of words is a ``Literal``
+(what type checkers and the config schema see) and the tuple of its values, taken from it.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Final, NamedTuple
+from typing import Final, Literal, NamedTuple, get_args
 
 # ----------------------------------------------------------------------------- exit codes
 #: The command (or job) did what was asked.
@@ -20,14 +21,19 @@ EXIT_USAGE: Final = 2
 #: The data was refused (quality gate, schema, rows outside the partitions): a retry will not help.
 EXIT_REFUSED: Final = 3
 
-# ----------------------------------------------------------------------------- the champion gate
-#: ``gate.mode``: ``disabled`` records the comparison and promotes nothing, ``dry_run``
-#: records what it would do, ``enabled`` promotes a better challenger.
-GATE_MODES: Final = ("disabled", "dry_run", "enabled")
+# ----------------------------------------------------------------------------- the model gate
+#: ``gate.mode`` of the model gate (challenger against champion): ``disabled`` promotes without
+#: comparing, ``dry_run`` records what it would do, ``enabled`` promotes a better challenger.
+GateMode = Literal["disabled", "dry_run", "enabled"]
+GATE_MODES: Final = get_args(GateMode)
+#: ``decision`` of ``ml.model_validations``: what the model gate did with a challenger.
+GateDecision = Literal["promoted", "rejected", "dry_run_pass", "dry_run_fail", "skipped"]
+GATE_DECISIONS: Final = get_args(GateDecision)
 
 # ----------------------------------------------------------------------------- models
 #: ``problem_type`` of a model: what it predicts (lakeops.evaluate.problems says what each changes).
-PROBLEM_TYPES: Final = ("binary", "regression", "multiclass")
+ProblemTypeName = Literal["binary", "regression", "multiclass"]
+PROBLEM_TYPES: Final = get_args(ProblemTypeName)
 #: Per problem type, the metrics of a holdout the champion gate's thresholds may name, and
 #: whether a higher value is better.
 PROBLEM_METRICS: Final = {
@@ -61,6 +67,9 @@ class AlertKindSpec(NamedTuple):
     per_slice: bool
 
 
+AlertKind = Literal["features_drifted", "score_drifted", "estimated_auc", "realised_auc", "estimated_accuracy",
+                    "realised_accuracy", "class_recall", "estimated_mae", "realised_mae", "estimated_rmse",
+                    "realised_rmse", "interval_coverage", "data_quality", "attribution_drift"]
 ALERT_KINDS: Final[dict[str, AlertKindSpec]] = {
     "features_drifted": AlertKindSpec(problems=PROBLEM_TYPES, keys=(), needs=(), per_slice=True),
     "score_drifted": AlertKindSpec(problems=PROBLEM_TYPES, keys=(), needs=(), per_slice=True),
@@ -87,12 +96,20 @@ ALERT_KINDS: Final[dict[str, AlertKindSpec]] = {
     "data_quality": AlertKindSpec(problems=PROBLEM_TYPES, keys=(), needs=(), per_slice=False),
     "attribution_drift": AlertKindSpec(problems=PROBLEM_TYPES, keys=("below",), needs=(), per_slice=False),
 }
+#: ``state`` of an ``ml.alerts`` row: its condition holds but not yet for ``for_days`` (pending),
+#: it holds (firing), it held and no longer does (resolved).
+AlertState = Literal["pending", "firing", "resolved"]
+ALERT_STATES: Final = get_args(AlertState)
+#: ``severity`` of an alert rule, mildest first.
+Severity = Literal["info", "warning", "critical"]
+SEVERITIES: Final = get_args(Severity)
 #: The keys of a rule that only some kinds take (AlertKindSpec.keys).
 ALERT_RULE_LIMITS: Final = ("below", "max_drop", "above", "max_rise_pct")
 #: How a rule on a measured metric (an estimate, or a realised value of a day's labelled rows) treats
 #: sampling: ``band`` meets its condition only when the metric's whole band (its +-3 standard errors at
 #: the day's rows) lies beyond the threshold; ``point`` compares the value alone (the release before 0.5).
-RULE_UNCERTAINTY: Final = ("band", "point")
+Uncertainty = Literal["band", "point"]
+RULE_UNCERTAINTY: Final = get_args(Uncertainty)
 
 # ----------------------------------------------------------------------------- monitoring
 #: ``column_type`` of a monitored column (ml.baselines, ml.drift_metrics ...): a numeric or categorical
@@ -104,12 +121,24 @@ OUTPUT_COLUMN_TYPES: Final = ("score", "class")
 #: The column types counted per category rather than on numeric bins.
 CATEGORICAL_COLUMN_TYPES: Final = ("categorical", "class")
 #: Drift and alert statuses, mildest first: a worse status has a higher index.
-STATUSES: Final = ("ok", "warn", "alert")
+Status = Literal["ok", "warn", "alert"]
+STATUSES: Final = get_args(Status)
 STATUS_LEVEL: Final = {status: level for level, status in enumerate(STATUSES)}
+#: ``drift_type`` of ``ml.drift_metrics``: a day against the model version's training baseline, or
+#: against the day monitored before it.
+DriftType = Literal["baseline", "consecutive"]
+DRIFT_TYPES: Final = get_args(DriftType)
+BASELINE_DRIFT, CONSECUTIVE_DRIFT = DRIFT_TYPES
+#: ``kind`` of an ``ml.performance_metrics`` row (the score kind): measured on labelled rows
+#: (realised), or estimated from the scores before labels arrive (CBPE, DLE).
+ScoreKind = Literal["realised", "estimated"]
+SCORE_KINDS: Final = get_args(ScoreKind)
+REALISED, ESTIMATED = SCORE_KINDS
 
 # ----------------------------------------------------------------------------- lake and SQL
 #: ``lake.backend``: delta-rs commits of Spark-written files, or delta-spark itself.
-BACKENDS: Final = ("embedded", "native")
+Backend = Literal["embedded", "native"]
+BACKENDS: Final = get_args(Backend)
 #: Lake roots that are object-store prefixes, not folders.
 OBJECT_SCHEMES: Final = ("s3://", "s3a://")
 #: ``lakeops sql --engine``.
@@ -119,17 +148,20 @@ SQL_FORMATS: Final = ("table", "csv", "json")
 #: ``lakeops score --engine``: ``auto`` picks lakeops' own forest scorer when the model allows.
 SCORE_ENGINES: Final = ("auto", "xgboost")
 #: How reason codes are computed (``score.reasons_method``; lakeops.score.reasons).
-REASON_METHODS: Final = ("approx", "shap")
+ReasonMethod = Literal["approx", "shap"]
+REASON_METHODS: Final = get_args(ReasonMethod)
 #: At most this many reason codes per row (``score.reasons``).
 MAX_REASONS: Final = 10
 #: Days per scoring chunk unless ``--chunk-days`` says otherwise.
 DEFAULT_CHUNK_DAYS: Final = 31
 
 # ----------------------------------------------------------------------------- data quality
-#: Expectation kinds of a suite's config (lakeops.quality.expectations maps each to GX).
-EXPECTATION_KINDS: Final = ("not_null", "between", "in_set", "unique", "row_count_between", "freshness")
+#: Expectation kinds of a suite's config (lakeops.data_quality.expectations maps each to GX).
+ExpectationKind = Literal["not_null", "between", "in_set", "unique", "row_count_between", "freshness"]
+EXPECTATION_KINDS: Final = get_args(ExpectationKind)
 #: ``policy`` of an expectation: ``fail`` stops the job, ``warn`` is recorded only.
-EXPECTATION_POLICIES: Final = ("fail", "warn")
+ExpectationPolicy = Literal["fail", "warn"]
+EXPECTATION_POLICIES: Final = get_args(ExpectationPolicy)
 
 # ----------------------------------------------------------------------------- patterns
 #: Table, schema, model, column and rule names.

@@ -46,6 +46,7 @@ from lakeops.lake.storage import Storage, storage_for
 from lakeops.logs import LOG_FOLDER
 
 if TYPE_CHECKING:
+    from lakeops.alert import AlertResult
     from lakeops.monitor import MonitorResult
     from lakeops.score.run import ScoreResult
 
@@ -134,34 +135,47 @@ def run_demo(settings: Settings, plan: DemoPlan, *, reset: bool = False, out: Te
         "request trains, validates and (when the challenger wins) promotes a new champion:")
     say(f"  {'day':<10}  {'model':<16}  {'rows':>6}  {'ver':>3}  {'max PSI':>7}  {'column':<24}  {'estimate':>14}  "
         f"{'band':<13}  {'realised (day)':<30}  alerts (+ firing, - resolved)")
-    reports: dict[str, Path | str] = {}
     with _webhook(storage) as receiver:
         for i, d in enumerate(days, start=1):
             stages.run_generate(settings, start=d, end=d, hosts=plan.hosts, seed=plan.seed,
                                 drift_start=plan.drift_start, drift_end=plan.drift_end)
             for model in models:
-                scored, monitored = model_day(settings, model, d)
-                if monitored.reports:
-                    reports[model] = monitored.reports[-1]
-                say.progress(_day_line(d, model, scored, monitored), i, len(days))
-                for request in monitored.retrain_requests:
+                run = model_day(settings, model, d)
+                say.progress(_day_line(d, model, run), i, len(days))
+                for request in run.alerts.retrain_requests:
                     _retrain(say, settings, model, request)
     if receiver is not None:
         say(f"the local webhook receiver got {receiver.summary()} (Alertmanager's payload), saved in "
             f"{receiver.folder}")
+    # The daily DAG draws each day's page after its alerts; the demo draws every day's at the end, at once.
+    reports: dict[str, Path | str] = {}
+    for model in models:
+        drawn = say.step(f"{model}: the report pages of {days[0]}..{days[-1]}",
+                         partial(stages.run_report, settings, model, days=days))
+        reports[model] = drawn.pages[-1]
     say(f"done in {time.monotonic() - t0:.0f} s")
     _riskiest(say, settings, plan.end)
     _next_steps(say, settings, root, reports, plan)
-    if MODEL not in reports:  # DemoPlan keeps days after training, and each day's monitor writes its pages
+    if MODEL not in reports:  # DemoPlan keeps days after training
         raise LakeopsError("the demo wrote no report page")
     return reports[MODEL]
 
 
-def _day_line(d: date, model: str, scored: ScoreResult, monitored: MonitorResult) -> str:
+@dataclass(frozen=True)
+class DayRun:
+    """One model's day as the daily DAG runs it: scored, monitored, its alert rules judged."""
+
+    scored: ScoreResult
+    monitored: MonitorResult
+    alerts: AlertResult
+
+
+def _day_line(d: date, model: str, run: DayRun) -> str:
     """One model's day: rows, version, the most drifted column, the estimate with its band, the realised
     value of the day whose labels arrived (and a regression model's interval coverage), the alerts."""
+    scored, monitored = run.scored, run.monitored
     s = monitored.days[0]
-    q = s.quality
+    q = s.performance
     estimate = f"{q.metric} {q.estimated:.3g}" if q else "-"
     band = f"{q.lower:.3g}-{q.upper:.3g}" if q and q.lower is not None and q.upper is not None else "-"
     late = [x for x in monitored.late if x.realised is not None]
@@ -169,7 +183,7 @@ def _day_line(d: date, model: str, scored: ScoreResult, monitored: MonitorResult
     realised = ", ".join(f"{x.realised:.3g} ({x.ds:%m-%d}" + (f", {x.coverage:.0%} in interval)" if x.coverage
                                                              is not None else ")") for x in late[-1:]) or "-"
     return (f"  {d.isoformat():<10}  {model:<16}  {scored.rows:>6,}  {s.model_version:>3}  {s.max_psi:>7.3f}  "
-            f"{s.max_psi_column:<24}  {estimate:>14}  {band:<13}  {realised:<30}  {_alert_line(monitored)}")
+            f"{s.max_psi_column:<24}  {estimate:>14}  {band:<13}  {realised:<30}  {_alert_line(run.alerts)}")
 
 
 def daily_cycle(
@@ -181,29 +195,31 @@ def daily_cycle(
     seed: int,
     drift_start: date | None = None,
     drift_end: date | None = None,
-) -> tuple[ScoreResult, MonitorResult]:
+) -> DayRun:
     """One day as the daily DAG runs it: the day's raw data arrives (generated: ``hosts``, ``seed``
     and the drift as :func:`lakeops.stages.run_generate` takes them), then prepare it and the
-    ``label_delay_days`` before it (their labels arrived), score, monitor and judge the alert rules."""
+    ``label_delay_days`` before it (their labels arrived), score, monitor and judge the alert rules
+    (the report is left out: draw it with :func:`lakeops.stages.run_report`)."""
     stages.run_generate(settings, start=day, end=day, hosts=hosts, seed=seed, drift_start=drift_start,
                         drift_end=drift_end)
     return model_day(settings, model, day)
 
 
-def model_day(settings: Settings, model: str, day: date) -> tuple[ScoreResult, MonitorResult]:
+def model_day(settings: Settings, model: str, day: date) -> DayRun:
     """One model's part of a day once its raw data arrived: prepare it and the ``label_delay_days`` before
     it (their labels arrived), score, monitor and judge the alert rules."""
     delay = settings.model(model).label_delay_days
     stages.run_prepare(settings, model, days=date_range(day - timedelta(days=delay), day))
     scored = stages.run_score(settings, model, days=[day])
-    return scored, stages.run_monitor(settings, model, days=[day])
+    monitored = stages.run_monitor(settings, model, days=[day])
+    return DayRun(scored, monitored, stages.run_alerts(settings, model, days=[day]))
 
 
-def _alert_line(monitored) -> str:
+def _alert_line(alerts: AlertResult) -> str:
     """Firing alerts of the day by rule (slices counted), with today's changes marked."""
-    changes = {(n.rule, n.slice_value): "+" if n.status == "firing" else "-" for n in monitored.notices}
+    changes = {(n.rule, n.slice_value): "+" if n.status == "firing" else "-" for n in alerts.notices}
     firing: dict[str, int] = {}
-    for a in monitored.alerts:
+    for a in alerts.rows:
         if a["state"] == "firing":
             firing[a["rule"]] = firing.get(a["rule"], 0) + 1
     parts = [f"{'+' if any(k[0] == rule and v == '+' for k, v in changes.items()) else ''}{rule}"

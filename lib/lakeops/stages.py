@@ -6,24 +6,10 @@ Spark starts, opens the Spark session and the lake once per process, runs the
 stage (which records its ``ml.job_runs`` row) and returns the stage's small
 result dataclass. Nothing else assembles a stage.
 
-======================  ==========================================  =============================================
-entry                   reads                                       writes
-======================  ==========================================  =============================================
-:func:`run_generate`    nothing                                     ``raw.telemetry``, ``raw.incidents``, ``raw.scenario``
-:func:`run_prepare`     the model's sources                         ``features.<model>``, ``ml.data_quality``
-:func:`run_train`       ``features.<model>``, ``ml.data_quality``   MLflow run and version @challenger, ``ml.baselines``
-:func:`run_validate`    ``features.<model>``, the registry          ``ml.model_validations``, alias @champion
-:func:`run_score`       ``features.<model>``, the registry          ``predictions.<model>`` (``--shadow``: ``shadow.<model>``)
-:func:`compare_shadow`  ``predictions.<model>``, ``shadow.<model>``, nothing (both versions' realised metrics per day)
-                        ``features.<model>``, ``ml.performance_reference``
-:func:`run_monitor`     ``features.<model>``, ``predictions.<model>``, ``ml.drift_metrics``, ``ml.drift_counts``,
-                        ``ml.baselines``                            ``ml.profile_metrics``, ``ml.performance_metrics``,
-                                                                    ``ml.alerts``, the HTML report
-:func:`run_upgrade`     every table's log, the MLflow store         the tables' schemas and properties (upgrade commits)
-:func:`run_rewrite`     one table                                   that table, rewritten under its contract
-:func:`run_maintain`    every table's log, the registry's lineage   compaction, retention and properties commits;
-                                                                    checkpoints, vacuum; ``ml.job_runs``
-======================  ==========================================  =============================================
+What each stage reads and writes is declared once, in :mod:`lakeops.stage_io` (the DAGs'
+outlets and inlets and the docs' table are made from it; a test holds every stage to it).
+Monitoring is three stages, each rerun alone: :func:`run_monitor` measures,
+:func:`run_alerts` judges the rules on what was measured, :func:`run_report` draws it.
 """
 
 from __future__ import annotations
@@ -41,12 +27,14 @@ from lakeops.constants import DEFAULT_CHUNK_DAYS, FINGERPRINT_PATTERN, GATE_MODE
 from lakeops.errors import InvalidParameterError
 
 if TYPE_CHECKING:
+    from lakeops.alert import AlertResult
     from lakeops.evaluate.shadow import DayComparison
     from lakeops.features import PrepareResult
-    from lakeops.gate import GateDecision
     from lakeops.lake import Lake
     from lakeops.lake.evolution import TableChange
+    from lakeops.model_gate import GateDecision
     from lakeops.monitor import MonitorResult
+    from lakeops.report import ReportResult
     from lakeops.score.run import ScoreResult
     from lakeops.synth import GenerateResult
     from lakeops.train.pipeline import TrainResult
@@ -107,7 +95,7 @@ def run_train(settings: Settings, model: str, *, ds: date, requested_by: str | N
 
 def run_validate(settings: Settings, model: str, *, ds: date, mode: str | None = None) -> GateDecision:
     """Compare the challenger with the champion; promote it when the gate (and ``mode``) allow."""
-    from lakeops.gate import validate_model
+    from lakeops.model_gate import validate_model
 
     cfg = settings.model(model)
     _day(ds)
@@ -150,32 +138,74 @@ def compare_shadow(settings: Settings, model: str, *, days: Sequence[date]) -> l
     return compare(open_lake(settings, session=False), cfg, days=_days(days))
 
 
-def run_monitor(settings: Settings, model: str, *, days: Sequence[date], report: bool = True) -> MonitorResult:
+def run_monitor(settings: Settings, model: str, *, days: Sequence[date]) -> MonitorResult:
     """Drift, counts and profiles of ``days`` against the baselines of the versions that scored them,
-    then the model's alert rules on those days (``ml.alerts``, the webhook named by
-    ``LAKEOPS_ALERT_WEBHOOK_URL``, retrain requests), then the report pages of those days
-    (unless ``report`` is false)."""
+    realised performance of the days whose labels arrived, estimated performance and attribution drift."""
+    from lakeops.monitor import monitor
+
+    cfg = settings.model(model)
+    days = _days(days)
+    return monitor(open_lake(settings), cfg, days=days, mlflow_cfg=settings.mlflow)
+
+
+def run_alerts(settings: Settings, model: str, *, days: Sequence[date]) -> AlertResult:
+    """The model's alert rules judged on monitored ``days`` (``ml.alerts``); state changes go to the
+    webhook named by ``LAKEOPS_ALERT_WEBHOOK_URL`` and the newest day's state to the Alertmanager of
+    ``LAKEOPS_ALERTMANAGER_URL``; returns the retrain requests. Small tables only: no Spark job (the
+    native backend still needs its session to commit).
+
+    Raises:
+        InvalidParameterError: a bad webhook or Alertmanager setting (before anything is read).
+        MissingInputError: a day was not monitored; nothing was written.
+    """
     import os
-    from dataclasses import replace
 
     from lakeops.alert import evaluate_alerts
+    from lakeops.alert.alertmanager import alertmanager_from_env
     from lakeops.alert.notify import webhook_from_env
-    from lakeops.monitor import monitor
-    from lakeops.report import write_reports
 
     cfg = settings.model(model)
     days = _days(days)
     try:
         webhook = webhook_from_env(os.environ)
+        alertmanager = alertmanager_from_env(os.environ)
     except ValueError as exc:
         raise InvalidParameterError(str(exc)) from None
-    lake = open_lake(settings)
-    result = monitor(lake, cfg, days=days, mlflow_cfg=settings.mlflow)
-    alerts = evaluate_alerts(lake, cfg, days=days, webhook=webhook)
-    result = replace(result, alerts=alerts.rows, notices=alerts.notices, retrain_requests=alerts.retrain_requests)
-    if report:
-        result = replace(result, reports=tuple(write_reports(lake, cfg.name, days, config=cfg)))
-    return result
+    lake = open_lake(settings, session=settings.lake.backend == "native")
+    _require_monitored(lake, model, days, then="judging alerts")
+    return evaluate_alerts(lake, cfg, days=days, webhook=webhook, alertmanager=alertmanager)
+
+
+def run_report(settings: Settings, model: str, *, days: Sequence[date]) -> ReportResult:
+    """The report pages of monitored ``days`` and the model's index page (no Spark job).
+
+    Raises:
+        MissingInputError: a day was not monitored; nothing was written.
+    """
+    from lakeops.report import ReportResult, write_reports
+    from lakeops.runs import job_run
+
+    cfg = settings.model(model)
+    days = _days(days)
+    lake = open_lake(settings, session=settings.lake.backend == "native")
+    _require_monitored(lake, model, days, then="drawing its report")
+    with job_run(lake, job="report", model=model, days=days) as record:
+        pages = tuple(write_reports(lake, model, days, config=cfg))
+        record.rows_out = len(pages)
+    return ReportResult(model, pages, record.job_run_id)
+
+
+def _require_monitored(lake: Lake, model: str, days: Sequence[date], *, then: str) -> None:
+    from lakeops.errors import MissingInputError
+    from lakeops.lake.tables import DRIFT_COUNTS
+
+    monitored = ({p["ds"] for p in lake.partitions(DRIFT_COUNTS.name) if p["model_name"] == model}
+                 if lake.exists(DRIFT_COUNTS.name) else set())
+    missing = [d for d in days if d not in monitored]
+    if missing:
+        shown = ", ".join(d.isoformat() for d in missing[:5]) + (" ..." if len(missing) > 5 else "")
+        raise MissingInputError(f"{model}: {shown} not monitored yet: run `lakeops monitor --model {model}` on "
+                                f"{'it' if len(missing) == 1 else 'them'} before {then}; nothing was written")
 
 
 def run_upgrade(settings: Settings, *, dry_run: bool = False) -> UpgradePlan:

@@ -135,10 +135,10 @@ def test_realised_auc_reads_the_day_whose_labels_arrived():
 def test_data_quality_and_the_gate():
     rows = [{"stage": "raw", "expectation": "nulls", "policy": "warn", "success": False},
             {"stage": "features", "expectation": "rows", "policy": "fail", "success": True}]
-    facts = DayFacts(DS, 1, quality=rows)
+    facts = DayFacts(DS, 1, data_quality=rows)
     (j,) = judge(AlertRule(name="r", when="data_quality"), facts)
     assert j.met and j.value == 1 and not facts.quality_failed  # a warning, not a failed gate
-    assert DayFacts(DS, 1, quality=[{**rows[1], "success": False}]).quality_failed
+    assert DayFacts(DS, 1, data_quality=[{**rows[1], "success": False}]).quality_failed
 
 
 def test_attribution_drift_below_default_floor():

@@ -18,10 +18,13 @@ from pathlib import Path
 import pytest
 from local_airflow import AIRFLOW, PROJECT, base_env
 
+from lakeops import stage_io
+
 HEAVY = {"pyspark", "mlflow", "xgboost", "pandas", "numpy", "pyarrow", "deltalake", "great_expectations",
          "sklearn", "scipy", "matplotlib"}
-#: All of lakeops that parsing may import: its standard-library-only constants (dags/lakeops_airflow.py).
-LAKEOPS_AT_PARSE = {"lakeops", "lakeops.constants"}
+#: All of lakeops that parsing may import (dags/lakeops_airflow.py): its standard-library-only constants
+#: and the stages' declared reads and writes.
+LAKEOPS_AT_PARSE = {"lakeops", "lakeops.constants", "lakeops.stage_io"}
 
 PARSE = r"""
 import json, socket, sys, time
@@ -54,6 +57,7 @@ def describe(dag):
         "default_retries": dag.default_args.get("retries"),
         "tasks": [{"id": t.task_id, "type": type(t).__name__, "retries": t.retries, "owner": t.owner,
                    "upstream": sorted(t.upstream_task_ids), "outlets": [a.uri for a in t.outlets],
+                   "inlets": [a.uri for a in t.inlets],
                    "mode": getattr(t, "mode", None), "conn_id": getattr(t, "_conn_id", None),
                    "depends_on_past": t.depends_on_past} for t in dag.tasks],
     }
@@ -174,15 +178,12 @@ def test_the_daily_and_training_loops(parsed):
     assert daily["schedule"] == "CronDataIntervalTimetable"
     assert [(t["id"], t["upstream"]) for t in daily["tasks"]] == [
         ("wait_for_raw", []), ("prepare", ["wait_for_raw"]), ("score", ["prepare"]), ("monitor", ["score"]),
-        ("request_retrain", ["monitor"])]
+        ("alerts", ["monitor"]), ("report", ["alerts"]), ("request_retrain", ["alerts"])]
     outlets = {t["id"]: t["outlets"] for t in daily["tasks"]}
-    assert "lakeops://features/incident_risk" in outlets["prepare"]
-    assert outlets["score"] == ["lakeops://predictions/incident_risk"]
-    assert "lakeops://ml/drift_metrics" in outlets["monitor"] and "lakeops://ml/alerts" in outlets["monitor"]
     # What the train DAG listens to.
     assert outlets["request_retrain"] == ["lakeops://requests/retrain/incident_risk"]
-    # Consecutive drift compares a day with the one monitored before it.
-    assert [t["id"] for t in daily["tasks"] if t["depends_on_past"]] == ["prepare", "monitor"]
+    # Consecutive drift compares a day with the one monitored before it; a day's alert states follow the previous day's.
+    assert [t["id"] for t in daily["tasks"] if t["depends_on_past"]] == ["prepare", "monitor", "alerts"]
 
     train = parsed["dags"]["lakeops_incident_risk_train"]
     assert train["schedule"] == "AssetOrTimeSchedule"
@@ -190,6 +191,33 @@ def test_the_daily_and_training_loops(parsed):
     assert "CronTriggerTimetable" in train["schedule_repr"]
     assert [t["id"] for t in train["tasks"]] == ["wait_for_labels", "prepare_window", "train", "shadow_score",
                                                 "validate_model"]
+
+
+def test_each_jobs_outlets_and_inlets_are_what_its_stage_declares(parsed):
+    """Every spark-submitted task's outlets are exactly the tables its stage writes (and the registered
+    model when it moves versions or aliases), its inlets what it reads: lakeops.stage_io, per problem type."""
+    kinds = {"incident_risk": "binary", "latency_forecast": "regression", "incident_kind": "multiclass"}
+    seen = set()
+    for dag_id, dag in parsed["dags"].items():
+        model = next((m for m in kinds if dag_id.startswith(f"lakeops_{m}_")), None)
+        for t in dag["tasks"]:
+            if t["type"] != "LakeopsJob":
+                continue
+            declared = stage_io.stage({"prepare_window": "prepare"}.get(t["id"], t["id"]))
+            kind = kinds.get(model, "binary")
+            registered = [f"lakeops://models/{model}"] if model else []
+            expected_out = [_asset(x) for x in declared.tables_written(model, kind)]
+            expected_in = [_asset(x) for x in declared.tables_read(model, kind)]
+            assert t["outlets"] == expected_out + (registered if declared.registry == "writes" else []), (dag_id, t)
+            assert t["inlets"] == expected_in + (registered if declared.registry else []), (dag_id, t)
+            seen.add((declared.job, kind if model else None))
+    assert {job for job, _ in seen} == {s.job for s in stage_io.STAGES} - {"generate", "upgrade"}
+    assert ("monitor", "multiclass") in seen and ("monitor", "regression") in seen
+
+
+def _asset(table: str) -> str:
+    schema, name = table.split(".")
+    return f"lakeops://{schema}/{name}"
 
 
 def test_the_weekly_maintenance_of_the_lakehouse(parsed):

@@ -171,7 +171,8 @@ def test_airflow_dags_test_runs_a_day_green_end_to_end(world, airflow):
                                      DAILY, "2024-02-11T00:00:00+00:00")
     assert state == "success"
     assert airflow.task_states(DAILY, run_id) == {t: ("success", 1) for t in ("wait_for_raw", "prepare", "score",
-                                                                             "monitor", "request_retrain")}
+                                                                             "monitor", "alerts", "report",
+                                                                             "request_retrain")}
     assert f"--ds {DAY}" in done.stdout  # a manual run covers the day before its logical date
 
     assert lake.read(f"predictions.{M}", where={"ds": [DAY]}).count() == HOSTS
@@ -223,8 +224,8 @@ def test_a_transient_failure_is_retried_and_refused_data_is_not(airflow, schedul
     tries = {ds: {task: tried for task, (_, tried) in tasks.items()} for ds, (_, _, tasks) in scheduled.first.items()}
     for d in DAYS:
         # No alert asks for a retrain in these days: request_retrain ran and skipped.
-        expected = {"wait_for_raw": 1, "prepare": 1, "score": 2 if d == FLAKY else 1, "monitor": 1,
-                    "request_retrain": 1}
+        expected = {"wait_for_raw": 1, "prepare": 1, "score": 2 if d == FLAKY else 1, "monitor": 1, "alerts": 1,
+                    "report": 1, "request_retrain": 1}
         assert tries[d.isoformat()] == expected, dump(scheduled.first)
     run_id = scheduled.first[FLAKY.isoformat()][0]
     flaky_log = _log(airflow, run_id, "score", 1)
@@ -234,6 +235,7 @@ def test_a_transient_failure_is_retried_and_refused_data_is_not(airflow, schedul
     assert state == "failed"
     assert tasks == {"wait_for_raw": ("success", 1), "prepare": ("failed", 1),
                      "score": ("upstream_failed", 0), "monitor": ("upstream_failed", 0),
+                     "alerts": ("upstream_failed", 0), "report": ("upstream_failed", 0),
                      "request_retrain": ("upstream_failed", 0)}, dump(tasks)
     bad_log = _log(airflow, "bad_day", "prepare", 1)
     assert "exited with 3: the data was refused" in bad_log and "AirflowFailException" in bad_log

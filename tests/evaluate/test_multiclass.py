@@ -17,7 +17,7 @@ import pytest
 from sklearn import metrics as skm
 
 from lakeops.evaluate import multiclass as mc
-from lakeops.evaluate.performance import expected_auc_rows
+from lakeops.evaluate.binary import expected_auc_rows
 
 CLASSES = ("cat", "dog", "owl")
 

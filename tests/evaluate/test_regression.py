@@ -13,7 +13,7 @@ import pytest
 from sklearn import metrics as skm
 
 from lakeops.evaluate import regression as reg
-from lakeops.evaluate.performance import BAND_SIGMAS
+from lakeops.evaluate.binary import BAND_SIGMAS
 
 # Errors (prediction - label): 0.5, 0, -2, -1; then a row labelled 0 and a row not labelled yet.
 PREDICTION = np.array([3.0, 5.0, 2.0, 7.0, 1.0, 4.0])

@@ -22,7 +22,6 @@ from lakeops import registry, stages
 from lakeops.dates import date_range
 from lakeops.errors import MissingInputError
 from lakeops.monitor import stats
-from lakeops.report import write_reports
 
 pytestmark = pytest.mark.slow
 
@@ -54,9 +53,9 @@ def world(spark, settings, tmp_path_factory):
     stages.run_score(s, "incident_risk", days=DAYS)
     # The report's pages of one day (and the index) are enough for its test: a page's charts
     # cost about a second each, and tests/report/ covers the rendering.
-    result = stages.run_monitor(s, "incident_risk", days=DAYS, report=False)
+    result = stages.run_monitor(s, "incident_risk", days=DAYS)
+    stages.run_report(s, "incident_risk", days=[REPORT_DAY])
     lake = stages.open_lake(s)
-    result = replace(result, reports=tuple(write_reports(lake, "incident_risk", [REPORT_DAY])))
     drift = lake.read_arrow("ml.drift_metrics").to_pandas()
     return s, lake, result, drift
 
@@ -222,7 +221,7 @@ def test_realised_performance_matches_scikit_learn_on_the_stored_rows(world):
         assert sliced.iloc[0].auc == pytest.approx(skm.roc_auc_score(region.incident_next_day, region.score),
                                                    abs=1e-4)
     # The command's summary carries the estimate with its band.
-    summary = result.days[0].quality
+    summary = result.days[0].performance
     assert summary.lower < summary.estimated < summary.upper
 
 
@@ -255,7 +254,7 @@ def test_late_labels_update_only_their_day(world, tmp_path):
     stages.run_generate(s, start=new, end=new, hosts=HOSTS, seed=21, drift_start=DRIFT_START)
     stages.run_prepare(s, "incident_risk", days=[last, new])
     stages.run_score(s, "incident_risk", days=[new])
-    result = stages.run_monitor(s, "incident_risk", days=[new], report=False)
+    result = stages.run_monitor(s, "incident_risk", days=[new])
     assert [q.ds for q in result.late] == [last] and result.late[0].realised is not None
     changed = copy.changed_partitions("ml.performance_metrics", after=version,
                                       upto=copy.version("ml.performance_metrics"))
@@ -336,7 +335,7 @@ def test_rerun_gives_identical_rows_and_profiles_add_up(world, tmp_path):
               "ml.attribution_drift")
     day = DAYS[12]
     before = {t: fingerprint(lake.read(t, where={"model_name": ["incident_risk"], "ds": [day]})) for t in tables}
-    stages.run_monitor(settings, "incident_risk", days=[day], report=False)
+    stages.run_monitor(settings, "incident_risk", days=[day])
     after = {t: fingerprint(lake.read(t, where={"model_name": ["incident_risk"], "ds": [day]})) for t in tables}
     assert after == before
 
@@ -360,7 +359,7 @@ def test_a_promotion_inside_a_range_switches_baselines_on_that_day(world, tmp_pa
     stages.run_validate(settings, "incident_risk", ds=switch, mode="disabled")
     stages.run_score(settings, "incident_risk", days=DAYS[20:], force=True)
     days = DAYS[18:23]
-    stages.run_monitor(settings, "incident_risk", days=days, report=False)
+    stages.run_monitor(settings, "incident_risk", days=days)
     drift = lake.read_arrow("ml.drift_metrics", where={"model_name": ["incident_risk"], "ds": days}).to_pandas()
     whole = _whole(drift)
     ids = whole.groupby("ds").baseline_id.unique()
@@ -392,7 +391,9 @@ def test_the_report_shows_the_days_offline(world):
         "http://www.w3.org/1999/xlink", "") and "<script" not in page
     index = (folder / "index.html").read_text()
     assert all(f"{d}.html" in index for d in DAYS)
-    assert result.reports[-1] == folder / "index.html"
+    runs = lake.read_arrow("ml.job_runs").to_pandas()
+    (report_run,) = runs[runs.job == "report"].itertuples()
+    assert report_run.model_name == "incident_risk" and report_run.rows_out == 2  # the day's page and the index
 
 
 def test_stats_helpers_agree_with_the_stored_status(world):

@@ -45,9 +45,10 @@ def loop(tmp_path_factory, spark):
     trained = stages.run_train(settings, MODEL, ds=TRAIN_DS)
     decided = stages.run_validate(settings, MODEL, ds=TRAIN_DS)
     stages.run_score(settings, MODEL, days=DAYS)
-    monitored = stages.run_monitor(settings, MODEL, days=DAYS, report=False)
+    stages.run_monitor(settings, MODEL, days=DAYS)
+    alerted = stages.run_alerts(settings, MODEL, days=DAYS)
     lake = stages.open_lake(settings)
-    return settings, lake, trained, decided, monitored
+    return settings, lake, trained, decided, alerted
 
 
 def _read(lake, table, **where) -> pd.DataFrame:
@@ -176,7 +177,7 @@ def test_cbpe_estimates_equal_their_definition_and_hold_their_band(loop):
 
 
 def test_every_class_probability_and_the_predicted_class_are_watched_for_drift(loop):
-    settings, lake, _, _, monitored = loop
+    settings, lake, _, _, alerted = loop
     classes = _classes(settings)
     drift = _read(lake, "ml.drift_metrics", model_name=MODEL)
     base = drift[drift["slice_key"].isna() & (drift["drift_type"] == "baseline")]
@@ -185,7 +186,7 @@ def test_every_class_probability_and_the_predicted_class_are_watched_for_drift(l
     assert (base.groupby("column_name").size()[["prediction", *[f"score_{c}" for c in classes]]] == len(DAYS)).all()
     predicted = base[base["column_name"] == "prediction"]
     assert predicted["chi2_pvalue"].notna().all()  # the predicted class is compared like a categorical column
-    alerts = pd.DataFrame(monitored.alerts)
+    alerts = pd.DataFrame(alerted.rows)
     assert "features_drifted" in set(alerts["kind"])
     # Nothing fires on the early stationary days but data quality.
     early = alerts[alerts["ds"].isin(STATIONARY[:8]) & (alerts["state"] == "firing")]

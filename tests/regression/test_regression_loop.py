@@ -47,9 +47,10 @@ def loop(tmp_path_factory, spark):
     trained = stages.run_train(settings, MODEL, ds=TRAIN_DS)
     decided = stages.run_validate(settings, MODEL, ds=TRAIN_DS)
     stages.run_score(settings, MODEL, days=DAYS)
-    monitored = stages.run_monitor(settings, MODEL, days=DAYS, report=False)
+    stages.run_monitor(settings, MODEL, days=DAYS)
+    alerted = stages.run_alerts(settings, MODEL, days=DAYS)
     lake = stages.open_lake(settings)
-    return settings, lake, trained, decided, monitored
+    return settings, lake, trained, decided, alerted
 
 
 def _read(lake, table, **where) -> pd.DataFrame:
@@ -157,11 +158,11 @@ def test_direct_loss_estimate_equals_the_per_row_model_and_holds_its_band(loop):
 
 
 def test_prediction_drift_and_regression_alerts_are_judged(loop):
-    _, lake, _, _, monitored = loop
+    _, lake, _, _, alerted = loop
     drift = _read(lake, "ml.drift_metrics", model_name=MODEL)
     output = drift[(drift["column_name"] == "prediction") & drift["slice_key"].isna() & (drift["drift_type"] == "baseline")]
     assert output["column_type"].unique().tolist() == ["score"] and len(output) == len(DAYS)
-    alerts = pd.DataFrame(monitored.alerts)
+    alerts = pd.DataFrame(alerted.rows)
     # ml.alerts holds a rule's rows while it is pending, firing or resolving: the shifted labels set
     # off the realised rules.
     assert {"realised_mae", "interval_coverage"} <= set(alerts["kind"])

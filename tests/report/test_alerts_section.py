@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import pandas as pd
 from test_html import DS, assert_document, assert_offline, day, make_days, section
 
-from lakeops.report.alerts import EVIDENCE_ROWS, EVIDENCE_TEXT, evidence, since
+from lakeops.report.alerts_section import EVIDENCE_ROWS, EVIDENCE_TEXT, evidence, since
 from lakeops.report.html import render_index
 
 SCRIPT = "<script>alert(1)</script>"

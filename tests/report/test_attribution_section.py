@@ -7,7 +7,7 @@ import re
 import pandas as pd
 from test_html import DAYS, DS, assert_document, assert_offline, day, make_days, section
 
-from lakeops.report.attribution import TOP_FEATURES, build
+from lakeops.report.attribution_section import TOP_FEATURES, build
 from lakeops.report.html import render_index
 
 SCRIPT = "<script>alert(1)</script>"

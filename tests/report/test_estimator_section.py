@@ -6,7 +6,7 @@ from __future__ import annotations
 from test_html import assert_document, day, section
 
 from lakeops.evaluate.estimator_check import EstimatorCheck, check_estimator
-from lakeops.report.estimator import build
+from lakeops.report.estimator_section import build
 from lakeops.report.problems import BINARY, REGRESSION
 
 

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from test_html import DS, _metric_row, assert_document, assert_offline, make_days, section
 
-from lakeops.report import multiclass, problems
+from lakeops.report import multiclass_section, problems
 from lakeops.report.html import render_day, render_index
-from lakeops.report.performance import COLUMNS
+from lakeops.report.performance_section import COLUMNS
 
 CLASSES = ["none", "compute", "memory", "disk"]
 DAYS = [DS - timedelta(days=9 - i) for i in range(10)]  # 2024-01-01 .. 2024-01-10
@@ -356,8 +356,8 @@ def test_index_shows_accuracy_per_day():
 def test_specs_and_inference():
     assert problems.spec_for("multiclass") is problems.MULTICLASS
     assert problems.infer(make_performance()) == "multiclass"
-    assert multiclass.colour(0) != multiclass.colour(1) and multiclass.colour(len(multiclass.CLASS_COLOURS)) == \
-        multiclass.colour(0)  # fmt: skip
+    colour = multiclass_section.colour
+    assert colour(0) != colour(1) and colour(len(multiclass_section.CLASS_COLOURS)) == colour(0)
 
 
 # ---------------------------------------------------------------- write_reports against a small lake

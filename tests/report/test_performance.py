@@ -10,7 +10,7 @@ import pytest
 from test_html import DS, assert_document, assert_offline, day, make_days, section
 
 from lakeops.report.html import render_index
-from lakeops.report.performance import COLUMNS
+from lakeops.report.performance_section import COLUMNS
 
 PERF_DAYS = [DS - timedelta(days=23 - i) for i in range(24)]  # 2023-12-18 .. 2024-01-10
 LAGGING = 6  # labels arrive over six days: older days are fully labelled, the page's day has none yet

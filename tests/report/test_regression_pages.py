@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from test_html import DS, assert_document, assert_offline, day, make_days, section
 
-from lakeops.report import problems, residuals
+from lakeops.report import problems, residuals_section
 from lakeops.report.html import render_index
-from lakeops.report.performance import COLUMNS
+from lakeops.report.performance_section import COLUMNS
 
 PERF_DAYS = [DS - timedelta(days=9 - i) for i in range(10)]  # 2024-01-01 .. 2024-01-10
 OUT = DS - timedelta(days=5)  # 2024-01-05: realised MAE and interval coverage fall outside their bands
@@ -167,8 +167,8 @@ def test_residual_scatter_samples_large_days():
     rng = np.random.default_rng(3)
     label = rng.gamma(4.0, 30.0, 20_000)
     rows = pd.DataFrame({"ds": DS, "prediction": label + rng.normal(0, 10, label.size), "label": label})
-    built = residuals.build(rows, DS)
-    assert f"a sample of {residuals.MAX_POINTS:,}" in built.caption and "rows <b>" not in built.caption
+    built = residuals_section.build(rows, DS)
+    assert f"a sample of {residuals_section.MAX_POINTS:,}" in built.caption and "rows <b>" not in built.caption
     assert dict(built.facts)["rows"] == "20,000" and "inside the interval" not in dict(built.facts)
     assert len(built.chart) < 150_000  # the points are one embedded image, not 3,000 SVG elements
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pyarrow as pa
 from test_html import DS, assert_document, day, section
 
-from lakeops.report.riskiest import build, entities, key_columns, reason_slots
+from lakeops.report.riskiest_section import build, entities, key_columns, reason_slots
 
 
 def _reasons(i: int) -> dict:

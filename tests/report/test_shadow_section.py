@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from test_html import DS, assert_document, assert_offline, day, section
 
 from lakeops.evaluate.shadow import DayComparison
-from lakeops.report.shadow import ShadowInputs, build, label, phase
+from lakeops.report.shadow_section import ShadowInputs, build, label, phase
 
 # Challenger v4, trained with its holdout 01-05 .. 01-07, scored 01-03 .. 01-10 in shadow; labels up to 01-09.
 HOLDOUT = (date(2024, 1, 5), date(2024, 1, 7))

@@ -1,11 +1,11 @@
-"""The package's one lakehouse (see sqllake.py), built once for every test module here."""
+"""The package's tests query the shared whole-loop lakehouse (tests/looplake.py)."""
 
 from __future__ import annotations
 
 import pytest
-from sqllake import SmallLake, build
+from looplake import SmallLake
 
 
 @pytest.fixture(scope="package")
-def small_lake(spark, settings, tmp_path_factory) -> SmallLake:
-    return build(spark, settings, tmp_path_factory.mktemp("sql") / "lake")
+def small_lake(loop_lake) -> SmallLake:
+    return loop_lake

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqllake import MODEL, WEEK
+from looplake import MODEL, WEEK
 
 from lakeops.cli import main
 

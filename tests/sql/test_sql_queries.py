@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqllake import MISSING_DAY, MODEL, WEEK
+from looplake import MISSING_DAY, MODEL, WEEK
 
 from lakeops.sql import query, query_spark
 

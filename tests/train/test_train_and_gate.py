@@ -13,8 +13,8 @@ from lakeops import registry
 from lakeops.config import LakeConfig, MlflowConfig
 from lakeops.dates import date_range
 from lakeops.features import prepare
-from lakeops.gate import validate_model
 from lakeops.lake import open_lake
+from lakeops.model_gate import validate_model
 from lakeops.synth import generate
 from lakeops.train.data import VALIDATION, TrainingWindow, training_frame
 from lakeops.train.pipeline import config_hash, train

@@ -135,10 +135,10 @@ def test_an_older_lakehouse_is_upgraded_in_place_and_runs_on(manifest, tmp_path,
     assert old_champion is not None
     new_days = [last + timedelta(days=1), last + timedelta(days=2)]
     for d in new_days:
-        scored, monitored = daily_cycle(settings, model, d, hosts=plan.hosts, seed=plan.seed,
-                                        drift_start=plan.drift_start, drift_end=plan.drift_end)
-        assert scored.model_version == old_champion and scored.rows == plan.hosts
-        assert monitored.days[0].ds == d
+        run = daily_cycle(settings, model, d, hosts=plan.hosts, seed=plan.seed,
+                          drift_start=plan.drift_start, drift_end=plan.drift_end)
+        assert run.scored.model_version == old_champion and run.scored.rows == plan.hosts
+        assert run.monitored.days[0].ds == d and run.alerts.model_name == model
 
     # 4. No row of an old partition lost or changed. The daily cycle rewrites, by design, the day whose
     # labels arrived (features, its realised performance, its data-quality log); every other

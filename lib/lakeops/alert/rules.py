@@ -52,9 +52,9 @@ from datetime import date
 from typing import Any
 
 from lakeops.config import AlertRule
-from lakeops.constants import OUTPUT_COLUMN_TYPES, STATUS_LEVEL
+from lakeops.constants import BASELINE_DRIFT, OUTPUT_COLUMN_TYPES, STATUS_LEVEL
+from lakeops.evaluate.binary import BAND_SIGMAS
 from lakeops.evaluate.estimator_check import EstimatorCheck, check_estimator, estimate_reference
-from lakeops.evaluate.performance import BAND_SIGMAS
 
 SliceKey = tuple[str | None, str | None]
 WHOLE: SliceKey = (None, None)
@@ -79,7 +79,7 @@ class DayFacts:
     #: deviations, and the estimator's own holdout estimates (``cbpe_*``, ``dle_*``).
     reference: Mapping[str, Any] = field(default_factory=dict)
     #: ``ml.data_quality`` rows of the day's latest run of each suite.
-    quality: Sequence[Mapping[str, Any]] = ()
+    data_quality: Sequence[Mapping[str, Any]] = ()
     #: ``ml.attribution_drift`` rows of the day.
     attribution: Sequence[Mapping[str, Any]] = ()
     #: Multiclass: the model's classes, and the realised ``ml.class_metrics`` rows (whole population) of
@@ -95,7 +95,7 @@ class DayFacts:
     @property
     def quality_failed(self) -> bool:
         """A ``fail`` expectation failed: the day's data-quality gate did not pass."""
-        return any(not r["success"] and r["policy"] == "fail" for r in self.quality)
+        return any(not r["success"] and r["policy"] == "fail" for r in self.data_quality)
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ def judge(rule: AlertRule, facts: DayFacts) -> list[Judgement]:
 
 
 def _baseline_drift(facts: DayFacts, key: SliceKey) -> list[Mapping[str, Any]]:
-    return [r for r in facts.drift if r["drift_type"] == "baseline" and (r["slice_key"], r["slice_value"]) == key]
+    return [r for r in facts.drift if r["drift_type"] == BASELINE_DRIFT and (r["slice_key"], r["slice_value"]) == key]
 
 
 def _features_drifted(rule: AlertRule, facts: DayFacts, key: SliceKey) -> Judgement:
@@ -300,13 +300,13 @@ def _interval_coverage(rule: AlertRule, facts: DayFacts, key: SliceKey) -> Judge
 
 
 def _data_quality(rule: AlertRule, facts: DayFacts, key: SliceKey) -> Judgement:
-    failed = sorted((r for r in facts.quality if not r["success"]), key=lambda r: (r["stage"], r["expectation"]))
+    failed = sorted((r for r in facts.data_quality if not r["success"]), key=lambda r: (r["stage"], r["expectation"]))
     evidence = {"failed": [{"stage": r["stage"], "expectation": r["expectation"], "policy": r["policy"],
                             "column": r.get("column_name"), "observed": r.get("observed_value")} for r in failed],
-                "checked": len(facts.quality)}
+                "checked": len(facts.data_quality)}
     names = ", ".join(f"{r['stage']}.{r['expectation']} ({r['policy']})" for r in failed[:5])
-    summary = (f"{len(failed)} of {len(facts.quality)} expectations failed: {names}" if failed
-               else f"all {len(facts.quality)} expectations passed")
+    summary = (f"{len(failed)} of {len(facts.data_quality)} expectations failed: {names}" if failed
+               else f"all {len(facts.data_quality)} expectations passed")
     return Judgement(key, bool(failed), float(len(failed)), 1.0, summary, evidence)
 
 

@@ -337,7 +337,7 @@ def _facts(lake: Lake, model: ModelConfig, days: list[date]) -> dict[date, DayFa
             realised={(r["slice_key"], r["slice_value"]): r for r in perf
                       if r["ds"] == realised_days[d] and r["kind"] == "realised"},
             reference=reference.get(v, {}),
-            quality=quality.get(d, []),
+            data_quality=quality.get(d, []),
             attribution=[r for r in attribution if r["ds"] == d and r["model_version"] == v],
             classes=tuple(model.classes),
             class_realised={r["class_name"]: r for r in classes if r["ds"] == realised_days[d]

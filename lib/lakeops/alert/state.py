@@ -27,7 +27,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
-PENDING, FIRING, RESOLVED = "pending", "firing", "resolved"
+from lakeops.constants import ALERT_STATES
+
+PENDING, FIRING, RESOLVED = ALERT_STATES
 
 
 @dataclass(frozen=True)

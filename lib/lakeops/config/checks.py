@@ -21,7 +21,7 @@ from lakeops.names import TableName, path_under, validate_name
 #: Where a dotted key was set: a file's path, ``--set key=value`` or ``--lake``.
 Origin = Callable[[str], str]
 
-#: What each kind of expectation needs (see lakeops.quality.expectations).
+#: What each kind of expectation needs (see lakeops.data_quality.expectations).
 EXPECTATION_NEEDS: typing.Final = {
     "not_null": ("column",),
     "between": ("column",),

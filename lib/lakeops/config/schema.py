@@ -32,7 +32,21 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, GetCore
 from pydantic.dataclasses import dataclass
 from pydantic_core import CoreSchema, PydanticCustomError
 
-from lakeops.constants import CLASS_METRICS, CLASS_SCORE_PREFIX, OUTPUT_COLUMNS, PROBLEM_METRICS
+from lakeops.constants import (
+    CLASS_METRICS,
+    CLASS_SCORE_PREFIX,
+    OUTPUT_COLUMNS,
+    PROBLEM_METRICS,
+    AlertKind,
+    Backend,
+    ExpectationKind,
+    ExpectationPolicy,
+    GateMode,
+    ProblemTypeName,
+    ReasonMethod,
+    Severity,
+    Uncertainty,
+)
 from lakeops.errors import ConfigError
 from lakeops.names import path_under, validate_name
 
@@ -44,23 +58,9 @@ QUALITY_DIR = "quality"
 #: Every config class: no coercion, immutable, unknown keys refused.
 STRICT = ConfigDict(strict=True, frozen=True, extra="forbid")
 
-# The choices, spelled out so that type checkers see them; tests/test_config.py
-# checks that each equals its tuple in lakeops.constants.
-Backend = Literal["embedded", "native"]  # constants.BACKENDS
-ProblemTypeName = Literal["binary", "regression", "multiclass"]  # constants.PROBLEM_TYPES
-GateMode = Literal["disabled", "dry_run", "enabled"]  # constants.GATE_MODES
-ExpectationKind = Literal["not_null", "between", "in_set", "unique", "row_count_between", "freshness"]  # EXPECTATION_KINDS
-ExpectationPolicy = Literal["fail", "warn"]  # constants.EXPECTATION_POLICIES
+# The choices are lakeops.constants' Literals (its tuples are taken from them).
 #: Types of entity key columns that are not strings.
 KeyType = Literal["string", "int32", "int64", "date"]
-#: What an alert rule watches (``alerts.rules[].when``), each read from the monitoring tables of a day.
-AlertKind = Literal["features_drifted", "score_drifted", "estimated_auc", "realised_auc", "estimated_accuracy",
-                    "realised_accuracy", "class_recall", "estimated_mae",
-                    "realised_mae", "estimated_rmse", "realised_rmse", "interval_coverage", "data_quality",
-                    "attribution_drift"]  # constants.ALERT_KINDS
-Severity = Literal["info", "warning", "critical"]
-Uncertainty = Literal["band", "point"]  # constants.RULE_UNCERTAINTY
-ReasonMethod = Literal["approx", "shap"]  # constants.REASON_METHODS
 
 T = TypeVar("T")
 
@@ -219,7 +219,7 @@ class QualityConfig(_Section):
 
 @dataclass(config=STRICT)
 class ExpectationConfig(_Section):
-    """One data-quality rule; see :mod:`lakeops.quality.expectations` for the kinds."""
+    """One data-quality rule; see :mod:`lakeops.data_quality.expectations` for the kinds."""
 
     kind: ExpectationKind
     policy: ExpectationPolicy = "fail"

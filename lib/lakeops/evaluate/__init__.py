@@ -4,8 +4,8 @@
 - :mod:`~lakeops.evaluate.calibration`: the Platt calibrator that maps a booster's margin to a probability.
 - :mod:`~lakeops.evaluate.scoring`: labels and scores of a Spark DataFrame, for evaluation.
 - :mod:`~lakeops.evaluate.metrics`: binary classification metrics.
-- :mod:`~lakeops.evaluate.performance`: realised and estimated (CBPE) metrics from score
-  histograms, with its compiled loop :mod:`~lakeops.evaluate._performance_kernel`.
+- :mod:`~lakeops.evaluate.binary`: realised and estimated (CBPE) metrics from score
+  histograms, with its compiled loop :mod:`~lakeops.evaluate._binary_kernel`.
 - :mod:`~lakeops.evaluate.problems`: what differs by problem type (binary, regression, multiclass),
   stated once per type.
 - :mod:`~lakeops.evaluate.interval`, :mod:`~lakeops.evaluate.regression`: a regression model's

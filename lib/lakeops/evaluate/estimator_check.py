@@ -10,7 +10,7 @@ if its labels had not arrived, and records the estimate beside the realised valu
 ``mae``, ...).
 
 The check passes when each estimate lies within the band monitoring draws around a
-day's estimate (:data:`lakeops.evaluate.performance.BAND_SIGMAS` sampling standard
+day's estimate (:data:`lakeops.evaluate.binary.BAND_SIGMAS` sampling standard
 deviations at the holdout's size) of the realised value: the holdout is then a day
 on which the estimator would have been right. A version that fails is still scored
 and monitored; its estimates are shown with a warning, and the alert rules on
@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lakeops.evaluate.performance import BAND_SIGMAS
+from lakeops.evaluate.binary import BAND_SIGMAS
 
 #: Per problem type: (metric, the estimator's holdout value of it) as ml.performance_reference names them.
 ESTIMATES: Mapping[str, tuple[tuple[str, str], ...]] = {

@@ -11,7 +11,7 @@ positive ``T`` keeps each row's argmax and each class's ranking of the rows, so
 accuracy, F1 and AUC are exactly the booster's; only the probabilities move.
 
 A population's rows (a day and a slice) are tallied once into a
-:class:`ClassTally`: one :class:`~lakeops.evaluate.performance.ScoreHistogram`
+:class:`ClassTally`: one :class:`~lakeops.evaluate.binary.ScoreHistogram`
 per class (one-vs-rest: that class's probability, the decision "predicted as
 that class", the label "is that class"), the confusion matrix of the labelled
 rows, CBPE's expected confusion matrix over every row, and the log-loss sum.
@@ -23,7 +23,7 @@ From one tally:
 - :func:`realised`: metrics of the labelled rows. Accuracy, precision, recall,
   F1 and logloss are exact (from the confusion matrix and an exact sum); each
   class's one-vs-rest AUC treats the rows of one fine score bin as tied, which
-  moves it by at most :func:`~lakeops.evaluate.performance.auc_binning_bound`.
+  moves it by at most :func:`~lakeops.evaluate.binary.auc_binning_bound`.
 - :func:`estimated`: confidence-based performance estimation (CBPE) as NannyML
   0.13 defines it for multiclass models: binary CBPE one-vs-rest per class on
   that class's probability with the decision "predicted as the class",
@@ -49,8 +49,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from lakeops.evaluate import performance
-from lakeops.evaluate.performance import BAND_SIGMAS, EPS, ScoreHistogram
+from lakeops.evaluate import binary
+from lakeops.evaluate.binary import BAND_SIGMAS, EPS, ScoreHistogram
 
 METHOD = "temperature"
 #: The predictions table's columns of a multiclass model, besides keys, constants and one score per class.
@@ -252,12 +252,12 @@ def tally(*, probabilities: np.ndarray, labels: np.ndarray) -> ClassTally:
         t.expected[i] = np.bincount(predicted, weights=p[:, i], minlength=k)
     right = p[labelled, y_labelled]
     t.log_loss_sum = float(-np.log(np.clip(right, EPS, 1.0)).sum())
-    # One-vs-rest labels as performance.tally reads them: 1, 0, or NaN for a row not labelled yet.
+    # One-vs-rest labels as binary.tally reads them: 1, 0, or NaN for a row not labelled yet.
     one_vs_rest = np.where(labelled, 0.0, np.nan)
     for i in range(k):
         is_class = y == i
         one_vs_rest[is_class] = 1.0
-        t.per_class[i] = performance.tally(p[:, i], predicted == i, one_vs_rest)
+        t.per_class[i] = binary.tally(p[:, i], predicted == i, one_vs_rest)
         one_vs_rest[is_class] = 0.0
     return t
 
@@ -368,16 +368,16 @@ def realised(t: ClassTally, classes: Sequence[str]) -> MulticlassQuality:
         precision, recall, f1 = _precision_recall_f1(tp, c[:, k].sum() - tp, c[k].sum() - tp)
         per_class.append(ClassMetrics(class_name=name, support=float(c[k].sum()), predicted=int(t.confusion[:, k].sum()),
                                       precision=precision, recall=recall, f1=f1,
-                                      auc=performance.realised(t.per_class[k]).auc))
+                                      auc=binary.realised(t.per_class[k]).auc))
     n = t.n_labeled
     return _quality(t, per_class, n=n, correct=float(np.trace(c)), logloss=t.log_loss_sum / n if n else float("nan"),
-                    confusion=c, auc_bound=max(performance.auc_binning_bound(h) for h in t.per_class))
+                    confusion=c, auc_bound=max(binary.auc_binning_bound(h) for h in t.per_class))
 
 
 def estimated(t: ClassTally, classes: Sequence[str]) -> MulticlassQuality:
     """CBPE over every scored row, labelled or not, as NannyML 0.13 estimates a multiclass model.
 
-    Each class is a binary CBPE problem (:func:`lakeops.evaluate.performance.estimated`) on its
+    Each class is a binary CBPE problem (:func:`lakeops.evaluate.binary.estimated`) on its
     probability with the decision "predicted as the class"; the macro metrics are the classes'
     means. Expected accuracy is ``trace(expected) / n_scored``: the mean probability of the
     predicted class. An undefined per-class precision (a class never predicted) is NaN in the
@@ -387,13 +387,13 @@ def estimated(t: ClassTally, classes: Sequence[str]) -> MulticlassQuality:
     _check_classes(t, classes)
     per_class = []
     for k, name in enumerate(classes):
-        q = performance.estimated(t.per_class[k])
+        q = binary.estimated(t.per_class[k])
         per_class.append(ClassMetrics(class_name=name, support=float(t.expected[k].sum()),
                                       predicted=int(t.per_class[k].decided.sum()),
                                       precision=q.precision, recall=q.recall, f1=q.f1, auc=q.auc))
     return _quality(t, per_class, n=t.n_scored, correct=float(np.trace(t.expected)), logloss=float("nan"),
                     confusion=t.expected.copy(),
-                    auc_bound=max(performance.expected_auc_binning_bound(h) for h in t.per_class))
+                    auc_bound=max(binary.expected_auc_binning_bound(h) for h in t.per_class))
 
 
 def evaluate(y: np.ndarray, probabilities: np.ndarray, *, classes: Sequence[str]) -> dict[str, float]:

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lakeops.evaluate.performance import BAND_SIGMAS
+from lakeops.evaluate.binary import BAND_SIGMAS
 
 if TYPE_CHECKING:
     import xgboost
@@ -386,7 +386,7 @@ def conformal_half_width(abs_residuals: np.ndarray, *, coverage: float) -> float
 #: NannyML's 100 LightGBM trees of 31 leaves (bench/performance.py --problem regression, and a harder
 #: world with interactions and t-noise: 100 rounds of depth 4 at eta 0.1 were no more accurate, the
 #: error being the holdout's sampling error), and predicting costs in proportion to the trees walked
-#: (the README's benchmark section has the figures).
+#: (docs/benchmarks.md has the figures).
 DLE_ROUNDS = 20
 DLE_PARAMS: dict[str, Any] = {"objective": "reg:squarederror", "tree_method": "hist", "max_depth": 5, "eta": 0.3,
                               "max_bin": 256, "subsample": 1.0, "lambda": 1.0}

@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from lakeops.config import ModelConfig, SuiteConfig
+from lakeops.data_quality import SuiteOutcome, run_suite
 from lakeops.dates import date_range
 from lakeops.errors import QualityGateError
 from lakeops.lake.spec import conform
 from lakeops.lake.tables import DATA_QUALITY, FEATURE_DAYS, features_spec
-from lakeops.quality import SuiteOutcome, run_suite
 from lakeops.runs import job_run
 
 if TYPE_CHECKING:

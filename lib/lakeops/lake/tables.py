@@ -210,7 +210,7 @@ BASELINE_SKETCHES = TableSpec(
     "rows in each cell: what KS and Wasserstein distances are computed against.",
 )
 
-#: One gate threshold's outcome in ``ml.model_validations.checks`` (lakeops.gate.decision.Check).
+#: One gate threshold's outcome in ``ml.model_validations.checks`` (lakeops.model_gate.decision.Check).
 GATE_CHECK_FIELDS = [
     ("metric", pa.string()),
     ("slice_key", pa.string()),  # null: the whole holdout

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from lakeops.config import MonitorConfig
-from lakeops.constants import CATEGORICAL_COLUMN_TYPES, STATUS_LEVEL
+from lakeops.constants import BASELINE_DRIFT, CATEGORICAL_COLUMN_TYPES, CONSECUTIVE_DRIFT, STATUS_LEVEL
 from lakeops.monitor import stats
 from lakeops.tally.bins import NULL_BIN, ColumnBins
 from lakeops.tally.counts import ColumnTally, TallyPlan, coarse_counts, quantiles
@@ -147,11 +147,11 @@ def drift_rows(
             sketch = reference.sketch_counts.get((column, *key))
             base = DayCounts(base_bins, sketch)
             whole_range = reference.ranges.get(column) if key[0] is None else None
-            rows.append(_row(ds, reference, column, b, key, "baseline", reference.baseline_id, now, base,
+            rows.append(_row(ds, reference, column, b, key, BASELINE_DRIFT, reference.baseline_id, now, base,
                              current_range if whole_range else None, whole_range, limits))
         before = (previous or {}).get(key)
         if before is not None and before.n and previous_ds is not None:
-            rows.append(_row(ds, reference, column, b, key, "consecutive", previous_ds.isoformat(), now, before,
+            rows.append(_row(ds, reference, column, b, key, CONSECUTIVE_DRIFT, previous_ds.isoformat(), now, before,
                              None, None, limits))
     return rows
 
@@ -159,7 +159,7 @@ def drift_rows(
 def _row(ds, reference: Reference, column: str, b: ColumnBins, key: SliceKey, drift_type: str, baseline_id: str,
          now: DayCounts, base: DayCounts, now_range, base_range, limits) -> dict:
     psi = stats.psi(base.bins, now.bins)
-    floor = stats.psi_noise_floor(effective_baseline(base.bins, now.n) if drift_type == "baseline" else base.bins,
+    floor = stats.psi_noise_floor(effective_baseline(base.bins, now.n) if drift_type == BASELINE_DRIFT else base.bins,
                                   now.bins)
     ks = ks_bound = w = w_bound = chi2 = None
     if b.numeric:

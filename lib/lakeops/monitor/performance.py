@@ -1,4 +1,4 @@
-"""Model quality per day and slice: realised once labels arrive, estimated (CBPE) before they do.
+"""Model performance per day and slice: realised once labels arrive, estimated (CBPE) before they do.
 
 Reads ``predictions.<model>`` (scores and decisions of the version that scored
 each day), ``features.<model>`` (labels and slice columns), its Delta log (which
@@ -8,7 +8,7 @@ days' labels changed since they were last measured), ``ml.performance_reference`
 ``(model_name, ds)`` partitions of ``ml.performance_metrics`` it measured.
 
 One Spark job joins the two tables on ``ds`` and the entity keys, tallies each
-task's batches into score histograms (:func:`lakeops.evaluate.performance.tally`)
+task's batches into score histograms (:func:`lakeops.evaluate.binary.tally`)
 and sums them per day, slice and cell; only the non-empty cells reach the
 driver. Every day asked for is measured, and so is every earlier day whose
 features partition changed since it was last measured (late labels filled in
@@ -28,7 +28,8 @@ import numpy as np
 import pyarrow as pa
 
 from lakeops.config import MlflowConfig, ModelConfig
-from lakeops.evaluate import performance as perf
+from lakeops.constants import ESTIMATED, REALISED
+from lakeops.evaluate import binary
 from lakeops.evaluate.scoring import SCORE
 from lakeops.lake.tables import PERFORMANCE_METRICS, PERFORMANCE_REFERENCE, features_table, predictions_table
 from lakeops.tally.bins import NULL, OTHER
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-REALISED, ESTIMATED = "realised", "estimated"
 _DECISION = "prediction"
 #: A (ds, slice_key, slice_value) population.
 Population = tuple[date, str | None, str | None]
@@ -50,14 +50,14 @@ class Measured:
     multiclass model's also rows of ``ml.class_metrics`` and ``ml.confusion_matrix``."""
 
     metrics: list[dict[str, Any]]
-    days: list[DayQuality]
+    days: list[DayPerformance]
     classes: list[dict[str, Any]] = field(default_factory=list)
     confusion: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
-class DayQuality:
-    """The whole population's quality on one day, for the run's summary lines: the headline metric
+class DayPerformance:
+    """The whole population's performance on one day, for the run's summary lines: the headline metric
     (AUC for a binary model, MAE for a regression model) estimated, with its band, and realised."""
 
     ds: date
@@ -92,7 +92,7 @@ def _last_measured_version(lake: Lake, model_name: str) -> int | None:
 def measure(lake: Lake, model: ModelConfig, *, days: Sequence[date], versions: Mapping[date, int],
             pinned: Mapping[str, int | None], slices: Mapping[str, Sequence[str]],
             mlflow_cfg: MlflowConfig | None = None) -> Measured:
-    """The quality rows of ``days`` (each scored by ``versions[day]``), and a summary per day: a binary
+    """The ``ml.performance_metrics`` rows of ``days`` (each scored by ``versions[day]``), and a summary per day: a binary
     model's here (CBPE), a regression model's in :mod:`lakeops.monitor.performance_regression` (DLE), a
     multiclass model's in :mod:`lakeops.monitor.performance_multiclass` (CBPE one-vs-rest)."""
     if model.problem_type == "regression":
@@ -112,7 +112,7 @@ def measure(lake: Lake, model: ModelConfig, *, days: Sequence[date], versions: M
         version = versions[ds]
         reference = references.get(version)
         threshold = reference["threshold"] if reference else None
-        estimate = perf.estimated(h)
+        estimate = binary.estimated(h)
         est_row = _row(ds, model.name, version, ESTIMATED, key, value, estimate, threshold)
         if reference is not None:
             sampling = reference["sampling"]
@@ -121,7 +121,7 @@ def measure(lake: Lake, model: ModelConfig, *, days: Sequence[date], versions: M
         rows.append(est_row)
         real_row = None
         if h.n_labeled:
-            real = perf.realised(h)
+            real = binary.realised(h)
             real_row = _row(ds, model.name, version, REALISED, key, value, real, threshold)
             real_row["features_version"] = features_version
             if real.n_labeled == real.n_scored and est_row["auc_lower"] is not None:
@@ -133,7 +133,7 @@ def measure(lake: Lake, model: ModelConfig, *, days: Sequence[date], versions: M
             # The day was measured at this features version even with no labels yet.
             est_row["features_version"] = features_version
         if key is None:
-            summary.append(DayQuality(ds, "AUC", estimate.auc, est_row["auc_lower"], est_row["auc_upper"],
+            summary.append(DayPerformance(ds, "AUC", estimate.auc, est_row["auc_lower"], est_row["auc_upper"],
                                       real_row["auc"] if real_row else None,
                                       h.n_labeled / h.n_scored if h.n_scored else 0.0))
     return Measured(rows, summary)
@@ -146,7 +146,7 @@ def within(value: float, lower: float, upper: float) -> bool | None:
 
 
 def _row(ds: date, model_name: str, version: int, kind: str, key: str | None, value: str | None,
-         q: perf.Quality, threshold: float | None) -> dict[str, Any]:
+         q: binary.Quality, threshold: float | None) -> dict[str, Any]:
     row = dict.fromkeys(PERFORMANCE_METRICS.schema.names)
     row.update(
         ds=ds, model_name=model_name, model_version=version, kind=kind, slice_key=key, slice_value=value,
@@ -171,7 +171,7 @@ def _references(lake: Lake, model_name: str, versions: list[int]) -> dict[int, d
                              where={"model_name": [model_name], "model_version": versions}).to_pylist():
         found[r["model_version"]] = {
             "threshold": r["threshold"],
-            "sampling": perf.SamplingReference(rows=r["holdout_rows"], auc_sd=r["auc_sd"], f1_sd=r["f1_sd"],
+            "sampling": binary.SamplingReference(rows=r["holdout_rows"], auc_sd=r["auc_sd"], f1_sd=r["f1_sd"],
                                                precision_sd=r["precision_sd"], recall_sd=r["recall_sd"]),
         }
     missing = [v for v in versions if v not in found]
@@ -206,7 +206,7 @@ class _Tallier:
             label = table.column(self.label).cast(pa.float64()).to_numpy(zero_copy_only=False)
             out: dict[str, list] = {name: [] for name in _CELLS.names}
             for day, slice_key, value, rows in populations(table, ds, self.slices):
-                cell, n, total = perf.to_cells(perf.tally(score[rows], decision[rows], label[rows]))
+                cell, n, total = binary.to_cells(binary.tally(score[rows], decision[rows], label[rows]))
                 out["ds"] += [day] * len(cell)
                 out["slice_key"] += [slice_key] * len(cell)
                 out["slice_value"] += [value] * len(cell)
@@ -235,7 +235,7 @@ def populations(table: pa.Table, ds: np.ndarray, slices: Mapping[str, tuple[str,
 
 
 def _histograms(lake: Lake, model: ModelConfig, *, days: Sequence[date], pinned: Mapping[str, int | None],
-                slices: Mapping[str, Sequence[str]]) -> dict[Population, perf.ScoreHistogram]:
+                slices: Mapping[str, Sequence[str]]) -> dict[Population, binary.ScoreHistogram]:
     from pyspark.sql import functions as F
 
     source, scored = features_table(model.name), predictions_table(model.name)
@@ -249,12 +249,12 @@ def _histograms(lake: Lake, model: ModelConfig, *, days: Sequence[date], pinned:
              .groupBy("ds", "slice_key", "slice_value", "cell")
              .agg(F.sum("n").alias("n"), F.sum("total").alias("total")))
     collected = pa.Table.from_pandas(cells.toPandas(), schema=_CELLS, preserve_index=False)
-    found: dict[Population, perf.ScoreHistogram] = {}
+    found: dict[Population, binary.ScoreHistogram] = {}
     grouped: dict[Population, list[int]] = {}
     for i, population in enumerate(zip(*(collected.column(c).to_pylist() for c in ("ds", "slice_key", "slice_value")),
                                        strict=True)):
         grouped.setdefault(population, []).append(i)
     cell, n, total = (collected.column(c).to_numpy() for c in ("cell", "n", "total"))
     for population, idx in grouped.items():
-        found[population] = perf.from_cells(cell[idx], n[idx], total[idx])
+        found[population] = binary.from_cells(cell[idx], n[idx], total[idx])
     return found

@@ -27,22 +27,21 @@ import numpy as np
 import pyarrow as pa
 
 from lakeops.config import ModelConfig
-from lakeops.evaluate import multiclass
-from lakeops.evaluate import performance as perf
+from lakeops.constants import ESTIMATED, REALISED
+from lakeops.evaluate import binary, multiclass
 from lakeops.lake.tables import (
     PERFORMANCE_METRICS,
     PERFORMANCE_REFERENCE,
     features_table,
     predictions_table,
 )
-from lakeops.monitor.performance import DayQuality, Measured, nan_to_null, populations, within
+from lakeops.monitor.performance import DayPerformance, Measured, nan_to_null, populations, within
 
 if TYPE_CHECKING:
     from lakeops.lake import Lake
 
 log = logging.getLogger(__name__)
 
-REALISED, ESTIMATED = "realised", "estimated"
 Population = tuple[date, str | None, str | None]
 #: Cell parts besides the per-class histograms (part = class index): the two confusion matrices, the log loss.
 _CONFUSION, _LOG_LOSS = -1, -2
@@ -83,7 +82,7 @@ def measure_multiclass(lake: Lake, model: ModelConfig, *, days: Sequence[date], 
             out.classes.extend(_class_rows(where, REALISED, real))
             out.confusion.extend(_confusion_rows(where, REALISED, real, classes))
         if key is None:
-            out.days.append(DayQuality(ds, "accuracy", est.accuracy, est_row["accuracy_lower"],
+            out.days.append(DayPerformance(ds, "accuracy", est.accuracy, est_row["accuracy_lower"],
                                        est_row["accuracy_upper"], real.accuracy if real is not None else None,
                                        t.n_labeled / t.n_scored if t.n_scored else 0.0))
     return out
@@ -136,7 +135,7 @@ def to_cells(t: multiclass.ClassTally) -> Iterator[tuple[int, np.ndarray, np.nda
     """A tally's non-empty cells as ``(part, cell, n, total)``: each class's histogram (part = class index),
     the confusion matrices (cell = actual * classes + predicted; n counted, total expected), the log loss."""
     for k, h in enumerate(t.per_class):
-        yield (k, *perf.to_cells(h))
+        yield (k, *binary.to_cells(h))
     cells = np.flatnonzero((t.confusion.ravel() != 0) | (t.expected.ravel() != 0))
     yield _CONFUSION, cells, t.confusion.ravel()[cells], t.expected.ravel()[cells]
     yield _LOG_LOSS, np.zeros(1, np.int64), np.zeros(1, np.int64), np.array([t.log_loss_sum])
@@ -148,7 +147,7 @@ def from_cells(parts: np.ndarray, cell: np.ndarray, n: np.ndarray, total: np.nda
     t = multiclass.empty_tally(n_classes)
     for k in range(n_classes):
         pick = parts == k
-        t.per_class[k] = perf.from_cells(cell[pick], n[pick], total[pick])
+        t.per_class[k] = binary.from_cells(cell[pick], n[pick], total[pick])
     pick = parts == _CONFUSION
     np.add.at(t.confusion.ravel(), cell[pick], n[pick])
     np.add.at(t.expected.ravel(), cell[pick], total[pick])

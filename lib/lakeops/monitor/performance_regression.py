@@ -31,24 +31,24 @@ import pyarrow as pa
 
 from lakeops import registry
 from lakeops.config import MlflowConfig, ModelConfig
+from lakeops.constants import ESTIMATED, REALISED
 from lakeops.evaluate import regression
 from lakeops.evaluate.encoding import encode_arrow
 from lakeops.evaluate.interval import LOWER, PREDICTION, UPPER
 from lakeops.lake.tables import PERFORMANCE_METRICS, PERFORMANCE_REFERENCE, features_table, predictions_table
-from lakeops.monitor.performance import DayQuality, nan_to_null, populations, within
+from lakeops.monitor.performance import DayPerformance, nan_to_null, populations, within
 
 if TYPE_CHECKING:
     from lakeops.lake import Lake
 
 log = logging.getLogger(__name__)
 
-REALISED, ESTIMATED = "realised", "estimated"
 Population = tuple[date, str | None, str | None]
 
 
 def measure_regression(lake: Lake, model: ModelConfig, *, days: Sequence[date], versions: Mapping[date, int],
                        pinned: Mapping[str, int | None], slices: Mapping[str, Sequence[str]],
-                       mlflow_cfg: MlflowConfig | None = None) -> tuple[list[dict], list[DayQuality]]:
+                       mlflow_cfg: MlflowConfig | None = None) -> tuple[list[dict], list[DayPerformance]]:
     """``ml.performance_metrics`` rows for ``days`` (each scored by ``versions[day]``), and a summary per day."""
     estimators = _estimators(lake, model.name, sorted(set(versions.values())), mlflow_cfg)
     tallies, labelled = _tallies(lake, model, days=days, versions=versions, pinned=pinned, slices=slices,
@@ -80,7 +80,7 @@ def measure_regression(lake: Lake, model: ModelConfig, *, days: Sequence[date], 
                                 rmse_in_band=within(real.rmse, check.rmse_lower or np.nan, check.rmse_upper or np.nan))
             rows += [nan_to_null(est_row), nan_to_null(real_row)]
         if key is None:
-            summary.append(DayQuality(ds, "MAE", est.mae if est is not None else np.nan,
+            summary.append(DayPerformance(ds, "MAE", est.mae if est is not None else np.nan,
                                       est.mae_lower if est is not None else None,
                                       est.mae_upper if est is not None else None,
                                       real.mae if real is not None else None,

@@ -25,14 +25,13 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 
 from lakeops.config import MlflowConfig, ModelConfig, MonitorConfig
-from lakeops.constants import STATUS_LEVEL
+from lakeops.constants import BASELINE_DRIFT, STATUS_LEVEL
 from lakeops.errors import InvalidParameterError, MissingInputError
 from lakeops.lake import Scan
 from lakeops.lake.tables import (
@@ -60,7 +59,7 @@ from lakeops.monitor.drift import (
     profile_row,
     reference_from_rows,
 )
-from lakeops.monitor.performance import DayQuality, Measured, late_days, measure
+from lakeops.monitor.performance import DayPerformance, Measured, late_days, measure
 from lakeops.runs import job_run
 from lakeops.tally.counts import ColumnTally, TallyPlan, merge, tally_batch
 
@@ -86,7 +85,7 @@ class DaySummary:
     status: str  # the worst column's
     alerts: tuple[str, ...]
     warnings: tuple[str, ...]
-    quality: DayQuality | None = None
+    performance: DayPerformance | None = None
     #: The nDCG of the day's feature ranking by mean |SHAP| against training (None: not measured).
     attribution_ndcg: float | None = None
     #: The features whose share of the attribution moved most that day, largest first.
@@ -100,14 +99,7 @@ class MonitorResult:
     drift_rows: int
     job_run_id: str
     #: Earlier days whose realised performance this run measured (their labels arrived).
-    late: tuple[DayQuality, ...] = ()
-    #: Filled in by :func:`lakeops.stages.run_monitor` after the alert rules (:mod:`lakeops.alert`) and
-    #: the report: the days' ``ml.alerts`` rows, the state changes people were told about, the retrain
-    #: requests, and the report pages.
-    alerts: tuple[dict[str, Any], ...] = ()
-    notices: tuple[Any, ...] = ()
-    retrain_requests: tuple[Any, ...] = ()
-    reports: tuple[Path | str, ...] = ()  # paths, or URIs on object storage (write_reports)
+    late: tuple[DayPerformance, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -157,9 +149,9 @@ def monitor(lake: Lake, model: ModelConfig, *, days: Sequence[date],
     with job_run(lake, job=JOB, model=model.name, days=days) as run:
         tallies = _tally(lake, model, days, plans, pinned)
         drift = _drift(model, days, versions, references, plans, tallies, _previous_counts(lake, model.name, days))
-        measured = _quality(lake, model, days, versions, pinned, references, source, scored, mlflow_cfg)
-        quality = {q.ds: q for q in measured.days}
-        summaries = [dataclasses.replace(s, quality=quality.get(s.ds)) for s in drift.summaries]
+        measured = _performance(lake, model, days, versions, pinned, references, source, scored, mlflow_cfg)
+        performance = {q.ds: q for q in measured.days}
+        summaries = [dataclasses.replace(s, performance=performance.get(s.ds)) for s in drift.summaries]
         attribution_rows: list[dict[str, Any]] = []
         attributed: dict[date, DayAttribution] = {}
         if mlflow_cfg is not None:
@@ -169,11 +161,11 @@ def monitor(lake: Lake, model: ModelConfig, *, days: Sequence[date],
             summaries = [dataclasses.replace(s, attribution_ndcg=attributed[s.ds].ndcg,
                                              attribution_movers=attributed[s.ds].movers)
                          if s.ds in attributed else s for s in summaries]
-        _write(lake, model, run.job_run_id, days, drift, measured, sorted(quality), attribution_rows,
+        _write(lake, model, run.job_run_id, days, drift, measured, sorted(performance), attribution_rows,
                sorted(attributed))
         run.rows_in = sum(s.rows for s in summaries)
         run.rows_out = len(drift.metrics) + len(measured.metrics) + len(attribution_rows)
-    late = tuple(q for d, q in sorted(quality.items()) if d not in set(days))
+    late = tuple(q for d, q in sorted(performance.items()) if d not in set(days))
     _log_days(model.name, summaries, late)
     return MonitorResult(model.name, tuple(summaries), len(drift.metrics), run.job_run_id, late=late)
 
@@ -234,7 +226,7 @@ def _day_rows(ds: date, reference: Reference, plan: TallyPlan, columns: Sequence
 
 
 def _write(lake: Lake, model: ModelConfig, job_run_id: str, days: list[date], drift: DriftRows,
-           measured: Measured, quality_days: list[date], attribution_rows: list[dict],
+           measured: Measured, measured_days: list[date], attribution_rows: list[dict],
            attributed_days: list[date]) -> None:
     """Replace the run's partitions: drift, counts and profiles of ``days``, performance and
     attribution of the days they were measured on."""
@@ -244,11 +236,11 @@ def _write(lake: Lake, model: ModelConfig, job_run_id: str, days: list[date], dr
     for spec, rows in ((DRIFT_COUNTS, drift.counts), (DRIFT_METRICS, drift.metrics),
                        (PROFILE_METRICS, drift.profiles)):
         lake.overwrite_rows(pa.Table.from_pylist(rows, schema=spec.schema), spec, partitions=where, metadata=meta)
-    measured_where = {"model_name": [model_name], "ds": quality_days}
-    quality = [(PERFORMANCE_METRICS, measured.metrics)]
+    measured_where = {"model_name": [model_name], "ds": measured_days}
+    tables = [(PERFORMANCE_METRICS, measured.metrics)]
     if model.problem_type == "multiclass":
-        quality += [(CLASS_METRICS, measured.classes), (CONFUSION_MATRIX, measured.confusion)]
-    for spec, rows in quality:
+        tables += [(CLASS_METRICS, measured.classes), (CONFUSION_MATRIX, measured.confusion)]
+    for spec, rows in tables:
         lake.overwrite_rows(pa.Table.from_pylist(rows, schema=spec.schema), spec, partitions=measured_where,
                             metadata=meta)
     if attributed_days:
@@ -257,17 +249,17 @@ def _write(lake: Lake, model: ModelConfig, job_run_id: str, days: list[date], dr
                             metadata=meta)
 
 
-def _log_days(model_name: str, summaries: Sequence[DaySummary], late: Sequence[DayQuality]) -> None:
+def _log_days(model_name: str, summaries: Sequence[DaySummary], late: Sequence[DayPerformance]) -> None:
     for s in summaries:
         log.info("%s %s: %d rows, max PSI %.3f (%s), %s%s%s", model_name, s.ds, s.rows, s.max_psi, s.max_psi_column,
-                 s.status, f"; {describe_quality(s.quality)}" if s.quality else "",
+                 s.status, f"; {describe_performance(s.performance)}" if s.performance else "",
                  f"; attribution nDCG {s.attribution_ndcg:.3f} (movers: {', '.join(s.attribution_movers)})"
                  if s.attribution_ndcg is not None else "")
     for q in late:
-        log.info("%s %s (labels arrived): %s", model_name, q.ds, describe_quality(q))
+        log.info("%s %s (labels arrived): %s", model_name, q.ds, describe_performance(q))
 
 
-def describe_quality(q: DayQuality) -> str:
+def describe_performance(q: DayPerformance) -> str:
     """One line: the estimate with its band, and the realised value once labels are in."""
     band = f" [{q.lower:.4g}, {q.upper:.4g}]" if q.lower is not None and q.upper is not None else ""
     text = f"estimated {q.metric} {q.estimated:.4g}{band}"
@@ -276,7 +268,7 @@ def describe_quality(q: DayQuality) -> str:
     return text
 
 
-def _quality(lake: Lake, model: ModelConfig, days: list[date], versions: dict[date, int],
+def _performance(lake: Lake, model: ModelConfig, days: list[date], versions: dict[date, int],
              pinned: Mapping[str, int | None], references: Mapping[int, Reference], source: str,
              scored: str, mlflow_cfg: MlflowConfig | None = None) -> Measured:
     """Performance rows for ``days`` and the earlier days whose labels changed (same pinned versions)."""
@@ -359,7 +351,7 @@ def _previous_counts(lake: Lake, model_name: str, days: list[date]) -> dict[date
 
 
 def _summary(ds: date, version: int, rows: int, metrics: list[dict]) -> DaySummary:
-    whole = [m for m in metrics if m["drift_type"] == "baseline" and m["slice_key"] is None]
+    whole = [m for m in metrics if m["drift_type"] == BASELINE_DRIFT and m["slice_key"] is None]
     top = max(whole, key=lambda m: m["psi"] if m["psi"] == m["psi"] else -1.0)
     worst = max((m["status"] for m in whole), key=STATUS_LEVEL.__getitem__)
     return DaySummary(ds, version, rows, top["psi"], top["column_name"], worst,

@@ -10,11 +10,11 @@ frames from Delta and writes the returned strings as ``<ds>.html`` and
 
 The markup lives in Jinja2 templates (``templates/``) with autoescape on, so
 every string taken from the data is escaped; charts come from
-:mod:`lakeops.report.charts` and :mod:`lakeops.report.performance` as inline SVG
-markup (:mod:`lakeops.report.alerts`, :mod:`lakeops.report.timeline` and
-:mod:`lakeops.report.attribution` shape the lifecycle sections; :mod:`lakeops.report.multiclass` a
-multiclass model's sections per class; :mod:`lakeops.report.estimator` the scoring version's estimator
-check, :mod:`lakeops.report.shadow` a challenger scoring in shadow, :mod:`lakeops.report.riskiest` the
+:mod:`lakeops.report.charts` and :mod:`lakeops.report.performance_section` as inline SVG
+markup (:mod:`lakeops.report.alerts_section`, :mod:`lakeops.report.timeline` and
+:mod:`lakeops.report.attribution_section` shape the lifecycle sections; :mod:`lakeops.report.multiclass_section` a
+multiclass model's sections per class; :mod:`lakeops.report.estimator_section` the scoring version's estimator
+check, :mod:`lakeops.report.shadow_section` a challenger scoring in shadow, :mod:`lakeops.report.riskiest_section` the
 day's riskiest rows with their reason codes). The pages must open offline: nothing is fetched, styling is one
 ``<style>`` tag, and there is no script.
 """
@@ -30,15 +30,20 @@ from typing import TYPE_CHECKING
 import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from lakeops.constants import OUTPUT_COLUMN_TYPES, STATUSES
-from lakeops.report import alerts as alert_section
-from lakeops.report import attribution as attribution_section
-from lakeops.report import charts, performance, problems, timeline
-from lakeops.report import estimator as estimator_section
-from lakeops.report import multiclass as class_section
-from lakeops.report import residuals as residual_section
-from lakeops.report import riskiest as riskiest_section
-from lakeops.report import shadow as shadow_section
+from lakeops.constants import BASELINE_DRIFT, CONSECUTIVE_DRIFT, OUTPUT_COLUMN_TYPES, STATUSES
+from lakeops.report import (
+    alerts_section,
+    attribution_section,
+    charts,
+    estimator_section,
+    multiclass_section,
+    performance_section,
+    problems,
+    residuals_section,
+    riskiest_section,
+    shadow_section,
+    timeline,
+)
 from lakeops.report.values import dates, num, pvalue, rank, status, to_float, with_columns
 
 if TYPE_CHECKING:
@@ -95,11 +100,11 @@ def _whole_population(drift: pd.DataFrame, drift_type: str) -> pd.DataFrame:
 
 def _columns_today(drift: pd.DataFrame) -> pd.DataFrame:
     """One row per column: the baseline metrics, plus the consecutive PSI where there is one."""
-    columns = _whole_population(drift, "baseline")
+    columns = _whole_population(drift, BASELINE_DRIFT)
     columns["status"] = columns["status"].map(status)
     columns["psi"] = columns["psi"].map(to_float)
     # Reindexing leaves NaN on the first monitored day, which has no consecutive rows.
-    columns["psi_consecutive"] = _whole_population(drift, "consecutive")["psi"].reindex(columns.index)
+    columns["psi_consecutive"] = _whole_population(drift, CONSECUTIVE_DRIFT)["psi"].reindex(columns.index)
     return columns
 
 
@@ -264,7 +269,7 @@ def render_day(
         estimator_checks: each version's estimator check at training
             (:func:`lakeops.evaluate.estimator_check.check_estimator` of its ``ml.performance_reference`` row):
             the performance section warns when the version that scored ``ds`` failed it.
-        shadow: a challenger's shadow scores against the champion's (:class:`lakeops.report.shadow.ShadowInputs`);
+        shadow: a challenger's shadow scores against the champion's (:class:`lakeops.report.shadow_section.ShadowInputs`);
             None without a ``shadow.<model>`` table: no section.
         riskiest_rows: the rows of ``predictions.<model>`` scored on ``ds`` (entity keys, outputs and the
             ``reason_i``/``reason_i_contribution`` columns): the day's riskiest rows with their reasons; no
@@ -290,12 +295,12 @@ def render_day(
     table = _by_severity(columns)
     draw = charts.Histograms()  # one figure for all the page's histograms
     spec = problems.spec_for(problem_type)
-    perf = performance.build(performance_metrics, ds, days=trend_days, events=events, spec=spec)
+    perf = performance_section.build(performance_metrics, ds, days=trend_days, events=events, spec=spec)
     per_class = None
     if spec.per_class:
         predicted = columns.index[columns["column_type"] == "class"]
         mix = histograms[histograms["column_name"].isin(predicted)]
-        per_class = class_section.build(class_metrics, confusion_matrix, ds, daily=perf.frame, classes=classes,
+        per_class = multiclass_section.build(class_metrics, confusion_matrix, ds, daily=perf.frame, classes=classes,
                                         days=trend_days, baseline_mix=_baseline_mix(mix))  # fmt: skip
     return _render(
         "day.html",
@@ -322,9 +327,9 @@ def render_day(
         estimator=estimator_section.build(estimator_checks, _scoring_version(drift, performance_metrics, ds), spec),
         shadow=shadow_section.build(shadow, ds, days=trend_days, model_name=model_name),
         riskiest=riskiest_section.build(riskiest_rows, ds, problem_type=problem_type, keys=entity_keys),
-        residuals=residual_section.build(residual_rows, ds) if spec.residuals else None,
+        residuals=residuals_section.build(residual_rows, ds) if spec.residuals else None,
         multiclass=per_class,
-        alerts=alert_section.build(alerts, ds),
+        alerts=alerts_section.build(alerts, ds),
         timeline=events,
         timeline_days=trend_days,
         timeline_empty=_timeline_empty(events, alerts, validations, trend_days),
@@ -357,8 +362,8 @@ def render_index(
     days = days.assign(ds=dates(days["ds"])).sort_values("ds", ascending=False)
     spec = problems.spec_for(problem_type)
     headline = spec.metric(spec.headline)
-    quality = None if performance_metrics is None else performance.daily(performance_metrics, spec)
-    open_alerts = alert_section.per_day(alerts)
+    quality = None if performance_metrics is None else performance_section.daily(performance_metrics, spec)
+    open_alerts = alerts_section.per_day(alerts)
     ndcg = attribution_section.daily_ndcg(attribution)
     lifecycle = alerts is not None or validations is not None
     events: dict[date, list] = {}
@@ -376,11 +381,11 @@ def render_index(
             c = headline.column
             extra = {"perf_estimated": headline.fmt(math.nan if q is None else q[f"est_{c}"]),
                      "perf_realised": headline.fmt(math.nan if q is None else q[c]),
-                     "perf_in_band": None if q is None else performance.flag(q[f"{c}_in_band"]),
+                     "perf_in_band": None if q is None else performance_section.flag(q[f"{c}_in_band"]),
                      "label_coverage": math.nan if q is None else q["label_coverage"]}  # fmt: skip
         if open_alerts is not None:
             a = open_alerts.loc[r["ds"]] if r["ds"] in open_alerts.index else None
-            extra |= {state: 0 if a is None else int(a[state]) for state in alert_section.STATES}
+            extra |= {state: 0 if a is None else int(a[state]) for state in alerts_section.STATES}
         if ndcg is not None:
             n = ndcg.loc[r["ds"]] if r["ds"] in ndcg.index else None
             extra |= {"ndcg": math.nan if n is None else n["ndcg"], "ndcg_status": "n/a" if n is None else n["status"]}

@@ -3,17 +3,17 @@
 A :class:`ProblemSpec` names the metrics of the day's table, the chart's panels,
 the header's and the index's metric, the wording of the band checks, the
 calibration-style table and the note on how the estimate works. The section
-code in :mod:`lakeops.report.performance` is written once against it.
+code in :mod:`lakeops.report.performance_section` is written once against it.
 
 Every banded metric ``m`` is read from the daily frame of
-:func:`lakeops.report.performance.daily` as ``est_m``, ``est_m_lower``,
+:func:`lakeops.report.performance_section.daily` as ``est_m``, ``est_m_lower``,
 ``est_m_upper`` (the estimated row), ``m`` (the realised row) and ``m_in_band``
 (the realised row's check). For regression, interval coverage joins them: its
 "estimate" is the coverage the interval was built for (the target, from
 ``ml.performance_reference``), its band the target ± 3 binomial standard
 errors at the day's labelled rows, its check made here (see :func:`_coverage_band`).
 For multiclass, AUC, F1, precision and recall are macro averages over the classes,
-one-vs-rest; the sections per class are :mod:`lakeops.report.multiclass`'s.
+one-vs-rest; the sections per class are :mod:`lakeops.report.multiclass_section`'s.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from lakeops.evaluate.performance import BAND_SIGMAS
+from lakeops.evaluate.binary import BAND_SIGMAS
 from lakeops.report.values import num, to_float
 
 Format = Callable[[object], str]
@@ -118,7 +118,7 @@ class ProblemSpec:
     #: Columns of the version's ``ml.performance_reference`` row that the report joins onto its rows
     #: (:mod:`lakeops.report.write`), read like the rows' own.
     reference: tuple[str, ...] = ()
-    #: The sections per class (:mod:`lakeops.report.multiclass`): ``ml.class_metrics`` and ``ml.confusion_matrix``.
+    #: The sections per class (:mod:`lakeops.report.multiclass_section`): ``ml.class_metrics`` and ``ml.confusion_matrix``.
     per_class: bool = False
 
     def metric(self, column: str) -> Metric:

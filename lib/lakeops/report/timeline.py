@@ -16,7 +16,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 
-from lakeops.report import alerts as alert_rows
+from lakeops.report import alerts_section
 from lakeops.report.values import dates, to_float, with_columns
 
 VALIDATION_COLUMNS = ["ds", "model_name", "challenger_version", "champion_version", "decision", "reason",
@@ -104,11 +104,11 @@ def _requests(alerts: pd.DataFrame | None) -> pd.DataFrame:
     columns = ["ds", "rule", "population", "fingerprint", "summary"]
     if alerts is None:
         return pd.DataFrame(columns=columns)
-    rows = alert_rows.frame(alerts)
+    rows = alerts_section.frame(alerts)
     if rows.empty:
         return pd.DataFrame(columns=columns)
-    rows = rows[rows["retrain_requested"].map(alert_rows.is_true)]
-    rows = rows.assign(population=[alert_rows.population(r) for r in rows.to_dict("records")])
+    rows = rows[rows["retrain_requested"].map(alerts_section.is_true)]
+    rows = rows.assign(population=[alerts_section.population(r) for r in rows.to_dict("records")])
     return rows[columns].sort_values("ds", kind="stable")
 
 

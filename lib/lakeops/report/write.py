@@ -20,6 +20,7 @@ Pages are rendered by :mod:`lakeops.report.html`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +29,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from lakeops.constants import BASELINE_DRIFT
 from lakeops.evaluate.estimator_check import EstimatorCheck, check_estimator
 from lakeops.evaluate.shadow import compare, output_columns
 from lakeops.lake.spec import PartitionSelection
@@ -47,15 +49,21 @@ from lakeops.lake.tables import (
     shadow_table,
 )
 from lakeops.names import TableName, validate_name
-from lakeops.report import performance as performance_section
-from lakeops.report import problems
-from lakeops.report import riskiest as riskiest_section
-from lakeops.report import shadow as shadow_section
+from lakeops.report import performance_section, problems, riskiest_section, shadow_section
 from lakeops.report.html import INDEX_FILENAME, TREND_DAYS, render_day, render_index
 
 if TYPE_CHECKING:
     from lakeops.config import ModelConfig
     from lakeops.lake import Lake
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """What a report run wrote: the day pages and the index (paths, or URIs on object storage)."""
+
+    model_name: str
+    pages: tuple[Path | str, ...]
+    job_run_id: str
 
 
 def report_folder(lake: Lake, model_name: str) -> str:
@@ -88,7 +96,7 @@ def write_reports(lake: Lake, model_name: str, days: Sequence[date], *,
     versions = sorted(set(counts["model_version"]))
     baselines = lake.read_arrow(BASELINES.name, where={"model_name": [model_name], "model_version": versions})
     baselines = baselines.to_pandas()
-    whole = metrics[metrics["slice_key"].isna() & (metrics["drift_type"] == "baseline")]
+    whole = metrics[metrics["slice_key"].isna() & (metrics["drift_type"] == BASELINE_DRIFT)]
     performance = _performance(lake, model_name)
     kind = config.problem_type if config is not None else problem_type(lake, model_name, performance)
     spec = problems.spec_for(kind)

@@ -7,7 +7,7 @@ walks eight rows at once, each step computed rather than branched on::
 
     child = left + (x >= threshold  or  (x is NaN and the default is right))
 
-so the eight independent walks overlap in the CPU's pipeline (the README gives
+so the eight independent walks overlap in the CPU's pipeline (docs/benchmarks.md gives
 the benchmark's figures against ``inplace_predict``). Leaves point at themselves,
 so every tree is walked to the ensemble's maximum depth without a leaf test.
 

@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 JOB = "score"
+#: Shadow scoring records its runs and commits under a job of its own (lakeops.stage_io).
+SHADOW_JOB = "shadow_score"
 #: Days per Spark job and commit: what an interruption can cost, at most.
 
 
@@ -125,13 +127,14 @@ def score(
     todo, done = _days_to_score(lake, model_name, model.version, days, features_version=features_version, force=force,
                                 target=str(spec.name))
 
-    with job_run(lake, job=JOB, model=model_name, days=days) as run:
+    job = SHADOW_JOB if shadow else JOB
+    with job_run(lake, job=job, model=model_name, days=days) as run:
         rows = 0
         if todo:
             scorer = _scorer(lake, model, keys, engine=engine, reasons=model_cfg.score.reasons,
                              reasons_method=model_cfg.score.reasons_method)
             rows = _score_chunks(lake, model, scorer, spec, todo, features_version=features_version,
-                                 chunk_days=chunk_days, job_run_id=run.job_run_id)
+                                 chunk_days=chunk_days, job_run_id=run.job_run_id, job=job)
         run.rows_in = run.rows_out = rows
     return ScoreResult(model_name, model.version, tuple(todo), tuple(sorted(done)), rows, run.job_run_id)
 
@@ -173,7 +176,7 @@ def _scorer(lake: Lake, model: registry.LoadedModel, keys: tuple[str, ...], *, e
 
 
 def _score_chunks(lake: Lake, model: registry.LoadedModel, scorer: BatchScorer, spec: TableSpec, todo: list[date], *,
-                  features_version: int, chunk_days: int, job_run_id: str) -> int:
+                  features_version: int, chunk_days: int, job_run_id: str, job: str) -> int:
     """Score ``todo`` in chunks of ``chunk_days``, a Spark job and a commit each; returns the rows written."""
     source = features_table(model.name)
     columns = list(dict.fromkeys([*scorer.keys, *scorer.features]))  # what the tasks read
@@ -183,7 +186,7 @@ def _score_chunks(lake: Lake, model: registry.LoadedModel, scorer: BatchScorer, 
         t0 = time.monotonic()
         written = lake.map_partitions(
             source, scorer, spec, where={"ds": chunk}, columns=columns, version=features_version,
-            metadata={"job": JOB, "job_run_id": job_run_id, "model_version": model.version},
+            metadata={"job": job, "job_run_id": job_run_id, "model_version": model.version},
         )
         rows += written.rows
         log.info("chunk %d/%d: %s scored by %s v%d: %d rows in %.1fs (%s version %d)", n, len(chunks),

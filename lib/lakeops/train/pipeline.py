@@ -36,14 +36,13 @@ import pyarrow as pa
 
 from lakeops import registry
 from lakeops.config import MlflowConfig, ModelConfig
-from lakeops.evaluate import attribution, metrics
-from lakeops.evaluate import performance as cbpe
+from lakeops.evaluate import attribution, binary, metrics
+from lakeops.evaluate.binary import sampling_reference
 from lakeops.evaluate.calibration import Platt
 from lakeops.evaluate.encoding import encode
 from lakeops.evaluate.estimator_check import check_estimator
 from lakeops.evaluate.interval import Conformal
 from lakeops.evaluate.multiclass import Temperature
-from lakeops.evaluate.performance import sampling_reference
 from lakeops.evaluate.problems import Output, problem
 from lakeops.evaluate.scoring import labels_and_margins, score_frame
 from lakeops.lake.tables import (
@@ -572,7 +571,7 @@ def performance_reference(model_name: str, version: int, window, y, p, holdout: 
 def _cbpe_holdout(p: np.ndarray, threshold: float) -> dict[str, float]:
     """CBPE's estimate of the holdout's AUC and F1 from its calibrated scores alone."""
     scores = np.asarray(p, dtype=np.float64)
-    estimate = cbpe.estimated(cbpe.tally(scores, scores >= threshold, np.full(scores.shape, np.nan)))
+    estimate = binary.estimated(binary.tally(scores, scores >= threshold, np.full(scores.shape, np.nan)))
     return {"cbpe_auc": estimate.auc, "cbpe_f1": estimate.f1}
 
 

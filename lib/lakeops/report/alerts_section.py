@@ -21,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 
+from lakeops.constants import ALERT_STATES, SEVERITIES
 from lakeops.report.values import dates, num, to_float, with_columns
 
 COLUMNS = [
@@ -29,9 +30,10 @@ COLUMNS = [
     "evidence", "retrain_requested", "notification", "notification_attempts", "notification_error",
 ]  # fmt: skip
 
-STATES = ("firing", "pending", "resolved")
+_PENDING, _FIRING, _RESOLVED = ALERT_STATES
+STATES = (_FIRING, _PENDING, _RESOLVED)  # the order a page lists them in
 _STATE_ORDER = {state: i for i, state in enumerate(STATES)}
-_SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+_SEVERITY_ORDER = {s: i for i, s in enumerate(reversed(SEVERITIES))}  # the gravest first
 #: Rows of one evidence table shown before "... and N more".
 EVIDENCE_ROWS = 12
 #: Characters of one evidence text (e.g. a data-quality check's sample rows) shown before "…".

@@ -3,6 +3,6 @@
 Reads and writes no tables; the caller (``features``) records outcomes in ``ml.data_quality``.
 """
 
-from lakeops.quality.runner import ExpectationOutcome, SuiteOutcome, run_suite
+from lakeops.data_quality.runner import ExpectationOutcome, SuiteOutcome, run_suite
 
 __all__ = ["ExpectationOutcome", "SuiteOutcome", "run_suite"]

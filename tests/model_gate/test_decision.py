@@ -8,7 +8,7 @@ import pytest
 
 from lakeops.config import GateConfig, GateThreshold, ModelConfig
 from lakeops.constants import PROBLEM_METRICS
-from lakeops.gate.decision import LOST_RACE, WHOLE, GateCase, Measured, check, decide, needs_evaluation, summarise
+from lakeops.model_gate.decision import LOST_RACE, WHOLE, GateCase, Measured, check, decide, needs_evaluation, summarise
 
 #: The binary gate of earlier releases (min_auc 0.70, max_auc_drop 0.005, +2 % logloss and Brier), as
 #: ModelConfig.gate_thresholds maps it: given as those fields, and left to their defaults.

@@ -3,7 +3,7 @@
 Reads ``features.<model>`` and the registry; writes ``ml.model_validations`` and the ``champion`` alias.
 """
 
-from lakeops.gate.champion import GateDecision, validate_model
-from lakeops.gate.decision import Check, GateCase, Measured, Verdict, check, decide
+from lakeops.model_gate.champion import GateDecision, validate_model
+from lakeops.model_gate.decision import Check, GateCase, Measured, Verdict, check, decide
 
 __all__ = ["GateCase", "GateDecision", "Verdict", "check", "Check", "Measured", "decide", "validate_model"]

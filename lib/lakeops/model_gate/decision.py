@@ -29,7 +29,7 @@ metric of the holdout (or of one slice of it), judged by :func:`check`:
 Every rule's outcome is a :class:`Check`, stored as one list in ``ml.model_validations``.
 
 Only ``promoted`` moves the ``champion`` alias (:attr:`Verdict.promote`).
-:mod:`lakeops.gate.champion` reads and writes; this module reads and writes no tables.
+:mod:`lakeops.model_gate.champion` reads and writes; this module reads and writes no tables.
 """
 
 from __future__ import annotations
@@ -37,13 +37,15 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
+
+from lakeops.constants import GateDecision, GateMode
 
 if TYPE_CHECKING:
     from lakeops.config import GateThreshold
 
-Mode = Literal["disabled", "dry_run", "enabled"]
-Decision = Literal["promoted", "rejected", "dry_run_pass", "dry_run_fail", "skipped"]
+Mode = GateMode
+Decision = GateDecision
 #: A population of the holdout: ``(None, None)`` for all of it, else ``(slice_key, slice_value)``.
 Population = tuple[str | None, str | None]
 WHOLE: Population = (None, None)

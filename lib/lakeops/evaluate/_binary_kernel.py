@@ -1,4 +1,4 @@
-"""The compiled loop of :func:`lakeops.evaluate.performance.tally` (numba).
+"""The compiled loop of :func:`lakeops.evaluate.binary.tally` (numba).
 
 One pass over the rows adds each one to its (label state, score bin) cell and
 to the exact sums (decided rows, log loss, squared error), where numpy would

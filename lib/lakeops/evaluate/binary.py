@@ -88,9 +88,9 @@ class ScoreHistogram:
 def tally(scores: np.ndarray, decisions: np.ndarray, labels: np.ndarray) -> ScoreHistogram:
     """The histogram of rows with these scores, 0/1 decisions and labels (NaN: not labelled yet).
 
-    One compiled pass over the rows (:mod:`lakeops.evaluate._performance_kernel`).
+    One compiled pass over the rows (:mod:`lakeops.evaluate._binary_kernel`).
     """
-    from lakeops.evaluate._performance_kernel import tally_rows  # numba loads here, on first use
+    from lakeops.evaluate._binary_kernel import tally_rows  # numba loads here, on first use
 
     p = np.ascontiguousarray(scores, dtype=np.float64)
     decided = np.ascontiguousarray(decisions, dtype=np.bool_)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from lakeops.config import SuiteConfig
-from lakeops.quality.expectations import PER_DS, ROW_COUNT_COLUMN, ROWS, PlannedExpectation, plan
+from lakeops.data_quality.expectations import PER_DS, ROW_COUNT_COLUMN, ROWS, PlannedExpectation, plan
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame

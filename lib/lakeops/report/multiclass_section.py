@@ -103,7 +103,7 @@ def build(class_metrics: pd.DataFrame | None, confusion: pd.DataFrame | None, ds
     """The per-class sections of the page of ``ds`` from rows of any days (later ones are ignored).
 
     Args:
-        daily: :func:`lakeops.report.performance.daily`'s frame of the model's performance rows: which days
+        daily: :func:`lakeops.report.performance_section.daily`'s frame of the model's performance rows: which days
             are labelled, and the calibration temperature (None: no performance rows).
         classes: the model's classes in its order (from its config); classes found only in the rows follow.
         days: the days up to ``ds`` that the ranking and its charts cover.

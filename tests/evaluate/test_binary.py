@@ -12,8 +12,7 @@ import pytest
 from sklearn import metrics as skm
 from sklearn.linear_model import LogisticRegression
 
-from lakeops.evaluate import metrics
-from lakeops.evaluate import performance as perf
+from lakeops.evaluate import binary, metrics
 from lakeops.evaluate.calibration import Platt
 
 SCORES = np.array([0.9, 0.6, 0.2, 0.1])
@@ -22,7 +21,7 @@ LABELS = np.array([1.0, 0.0, 1.0, 0.0])
 
 def test_cbpe_by_hand():
     # threshold 0.5: decisions 1, 1, 0, 0. Expected TP = .9 + .6, FP = .1 + .4, FN = .2 + .1.
-    q = perf.estimated(perf.tally(SCORES, SCORES >= 0.5, np.full(4, np.nan)))
+    q = binary.estimated(binary.tally(SCORES, SCORES >= 0.5, np.full(4, np.nan)))
     assert q.n_scored == 4 and q.n_labeled == 0
     assert q.positive_rate == pytest.approx(1.8 / 4)
     assert q.precision == pytest.approx(1.5 / 2.0)
@@ -31,11 +30,11 @@ def test_cbpe_by_hand():
     # Expected ROC from the top: each row adds p to TP and 1 - p to FP; trapezoids:
     # sum_j (1 - p_j) * (p above j + p_j / 2) / (sum p * sum (1 - p)) = 3.38 / 3.96.
     assert q.auc == pytest.approx(3.38 / 3.96)
-    assert perf.expected_auc_rows(SCORES) == pytest.approx(3.38 / 3.96)
+    assert binary.expected_auc_rows(SCORES) == pytest.approx(3.38 / 3.96)
 
 
 def test_realised_by_hand():
-    q = perf.realised(perf.tally(SCORES, SCORES >= 0.5, LABELS))
+    q = binary.realised(binary.tally(SCORES, SCORES >= 0.5, LABELS))
     assert (q.n_scored, q.n_labeled, q.positive_rate) == (4, 4, 0.5)
     assert q.auc == pytest.approx(3 / 4)  # 3 of the 4 positive-negative pairs are ordered right
     assert (q.precision, q.recall, q.f1) == pytest.approx((0.5, 0.5, 0.5))
@@ -46,12 +45,12 @@ def test_realised_by_hand():
 
 def test_unlabelled_rows_count_as_scored_only():
     labels = np.array([1.0, np.nan, np.nan, 0.0])
-    h = perf.tally(SCORES, SCORES >= 0.5, labels)
-    q = perf.realised(h)
+    h = binary.tally(SCORES, SCORES >= 0.5, labels)
+    q = binary.realised(h)
     assert (q.n_scored, q.n_labeled) == (4, 2)
     assert q.auc == 1.0 and q.precision == 1.0 and q.recall == 1.0
-    assert perf.estimated(h).n_scored == 4
-    empty = perf.realised(perf.tally(SCORES, SCORES >= 0.5, np.full(4, np.nan)))
+    assert binary.estimated(h).n_scored == 4
+    empty = binary.realised(binary.tally(SCORES, SCORES >= 0.5, np.full(4, np.nan)))
     assert empty.n_labeled == 0 and math.isnan(empty.auc)
 
 
@@ -67,7 +66,7 @@ def calibrated():
 def test_realised_matches_scikit_learn(calibrated):
     p, y = calibrated
     threshold = 0.2
-    q = perf.realised(perf.tally(p, p >= threshold, y))
+    q = binary.realised(binary.tally(p, p >= threshold, y))
     assert abs(q.auc - skm.roc_auc_score(y, p)) <= q.auc_bound
     assert q.auc == pytest.approx(skm.roc_auc_score(y, p), abs=1e-4)
     assert q.pr_auc == pytest.approx(skm.average_precision_score(y, p), abs=2e-3)
@@ -82,9 +81,9 @@ def test_realised_matches_scikit_learn(calibrated):
 
 def test_estimated_auc_matches_the_per_row_curve(calibrated):
     p, _ = calibrated
-    h = perf.tally(p, p >= 0.2, np.full(p.size, np.nan))
-    q = perf.estimated(h)
-    exact = perf.expected_auc_rows(p)
+    h = binary.tally(p, p >= 0.2, np.full(p.size, np.nan))
+    q = binary.estimated(h)
+    exact = binary.expected_auc_rows(p)
     assert abs(q.auc - exact) <= q.auc_bound
     assert q.auc == pytest.approx(exact, abs=1e-5)
 
@@ -96,7 +95,7 @@ def test_per_row_expected_auc_is_the_expected_pair_order():
     q = 1 - p
     above = (p[:, None] > p[None, :]).astype(float) + 0.5 * (p[:, None] == p[None, :])
     brute = (p[:, None] * q[None, :] * above).sum() / (p.sum() * q.sum())
-    assert perf.expected_auc_rows(p) == pytest.approx(brute, rel=1e-12)
+    assert binary.expected_auc_rows(p) == pytest.approx(brute, rel=1e-12)
 
 
 def test_cbpe_is_unbiased_when_scores_are_calibrated():
@@ -104,8 +103,8 @@ def test_cbpe_is_unbiased_when_scores_are_calibrated():
     rng = np.random.default_rng(11)
     p = rng.beta(0.8, 6.0, 4000)
     decided = p >= 0.25
-    estimate = perf.estimated(perf.tally(p, decided, np.full(p.size, np.nan)))
-    draws = [perf.realised(perf.tally(p, decided, (rng.random(p.size) < p).astype(float))) for _ in range(300)]
+    estimate = binary.estimated(binary.tally(p, decided, np.full(p.size, np.nan)))
+    draws = [binary.realised(binary.tally(p, decided, (rng.random(p.size) < p).astype(float))) for _ in range(300)]
     assert np.mean([d.auc for d in draws]) == pytest.approx(estimate.auc, abs=2e-3)
     assert np.mean([d.precision for d in draws]) == pytest.approx(estimate.precision, abs=3e-3)
     assert np.mean([d.recall for d in draws]) == pytest.approx(estimate.recall, abs=3e-3)
@@ -116,10 +115,10 @@ def test_histograms_add_up_and_survive_the_sparse_form(calibrated):
     y = y.copy()
     y[::7] = np.nan
     decided = p >= 0.3
-    whole = perf.tally(p, decided, y)
-    parts = perf.tally(p[:1000], decided[:1000], y[:1000]) + perf.tally(p[1000:], decided[1000:], y[1000:])
-    cells = [perf.to_cells(perf.tally(p[i::3], decided[i::3], y[i::3])) for i in range(3)]
-    rebuilt = perf.from_cells(*(np.concatenate(parts_) for parts_ in zip(*cells, strict=True)))
+    whole = binary.tally(p, decided, y)
+    parts = binary.tally(p[:1000], decided[:1000], y[:1000]) + binary.tally(p[1000:], decided[1000:], y[1000:])
+    cells = [binary.to_cells(binary.tally(p[i::3], decided[i::3], y[i::3])) for i in range(3)]
+    rebuilt = binary.from_cells(*(np.concatenate(parts_) for parts_ in zip(*cells, strict=True)))
     for h in (parts, rebuilt):
         assert np.array_equal(h.rows, whole.rows) and np.array_equal(h.decided, whole.decided)
         assert np.allclose(h.score_sum, whole.score_sum) and np.allclose(h.log_loss_sum, whole.log_loss_sum)
@@ -130,7 +129,7 @@ def test_the_band_shrinks_with_rows_and_covers_sampling_noise():
     rng = np.random.default_rng(5)
     p = rng.beta(0.8, 6.0, 5000)
     y = (rng.random(p.size) < p).astype(float)
-    ref = perf.sampling_reference(y, p, threshold=0.25, resamples=200, seed=1)
+    ref = binary.sampling_reference(y, p, threshold=0.25, resamples=200, seed=1)
     assert ref.rows == 5000 and 0 < ref.auc_sd < 0.05
     assert ref.sd("auc", 20_000) == pytest.approx(ref.auc_sd / 2)
     # Days of 2,000 rows drawn from the same calibrated model: the realised AUC lies in the band.
@@ -138,9 +137,9 @@ def test_the_band_shrinks_with_rows_and_covers_sampling_noise():
     for _ in range(100):
         day = rng.beta(0.8, 6.0, 2000)
         labels = (rng.random(day.size) < day).astype(float)
-        h = perf.tally(day, day >= 0.25, labels)
-        lower, upper = ref.band("auc", perf.estimated(h).auc, h.n_scored)
-        inside += lower <= perf.realised(h).auc <= upper
+        h = binary.tally(day, day >= 0.25, labels)
+        lower, upper = ref.band("auc", binary.estimated(h).auc, h.n_scored)
+        inside += lower <= binary.realised(h).auc <= upper
     assert inside >= 95
 
 

@@ -6,7 +6,7 @@ compares them with the model's gate thresholds (``gate.thresholds``, or a binary
 model's ``min_auc`` ... of earlier releases mapped onto them): each names a metric
 of the model's problem type (AUC, logloss, Brier ...; RMSE, MAE, R2 ...), on the
 whole holdout or one slice of it, with an absolute bound and the change against
-the champion it needs (:mod:`lakeops.gate.decision`).
+the champion it needs (:mod:`lakeops.model_gate.decision`).
 
 Both models are judged on what scoring stores (calibrated probabilities for a
 binary model, so logloss and Brier compare probabilities, not rankings).
@@ -16,7 +16,7 @@ Modes: ``enabled`` moves ``champion`` to the challenger when it passes;
 the comparison and promotes (the mlops-stacks convention, for bootstrapping).
 A promotion re-checks the champion just before moving the alias: if another
 process promoted meanwhile, this one records that it lost and changes nothing.
-The rule itself is :func:`lakeops.gate.decision.decide` (no IO); this module reads,
+The rule itself is :func:`lakeops.model_gate.decision.decide` (no IO); this module reads,
 scores, calls it once and writes.
 
 Reads ``features.<model>``; writes ``ml.model_validations``, ``ml.job_runs`` and
@@ -38,15 +38,15 @@ from lakeops.config import MlflowConfig, ModelConfig
 from lakeops.dates import date_range, parse_ds
 from lakeops.evaluate.problems import ProblemType, problem
 from lakeops.evaluate.scoring import MARGIN, margins_of, score_frame
-from lakeops.gate.decision import WHOLE, Check, GateCase, Measured, Population, decide, needs_evaluation
 from lakeops.lake.tables import MODEL_VALIDATIONS, features_table
+from lakeops.model_gate.decision import WHOLE, Check, GateCase, Measured, Population, decide, needs_evaluation
 from lakeops.runs import cached, job_run
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from lakeops.gate.decision import Mode
     from lakeops.lake import Lake
+    from lakeops.model_gate.decision import Mode
 
 log = logging.getLogger(__name__)
 

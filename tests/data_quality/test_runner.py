@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from lakeops.config import ExpectationConfig, SuiteConfig
-from lakeops.quality.runner import run_suite
+from lakeops.data_quality.runner import run_suite
 
 D1, D2, D3 = date(2024, 1, 1), date(2024, 1, 2), date(2024, 1, 3)
 SCHEMA = "ds date, host_id string, cpu double, tier string"

@@ -1,0 +1,21 @@
+"""spark-submit entry point: the model's alert rules judged on monitored days.
+
+    spark-submit jobs/alerts.py --model incident_risk --ds 2024-01-31
+
+Takes the same options as ``lakeops alerts``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from lakeops.cli import run_command
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_command("alerts", argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
