@@ -216,8 +216,8 @@ def inputs() -> dict:
 
 
 CHARTS = {"psi bars": ("charts", "psi_chart"), "heatmap": ("charts", "heatmap"),
-          "histograms (7)": ("charts", "histogram"), "performance": ("performance", "chart"),
-          "attribution": ("attribution", "chart")}  # fmt: skip
+          "histograms (7)": ("charts", "histogram"), "performance": ("performance_section", "chart"),
+          "attribution": ("attribution_section", "chart")}  # fmt: skip
 
 
 def _timed_charts(spent: dict[str, list[float]]) -> None:

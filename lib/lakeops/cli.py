@@ -229,6 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--days", type=_positive("days"), default=45, help="days of the demo (default %(default)s)")
     demo.add_argument("--hosts", type=_positive("hosts"), default=2000, help="fleet size (default %(default)s)")
+    demo.add_argument("--model", dest="models", action="append", default=[], metavar="MODEL",
+                      help="run only this demo model (repeatable; default: incident_risk, latency_forecast and "
+                      "incident_kind)")
     demo.add_argument("--reset", action="store_true",
                       help="remove the lakehouse first if lakeops made it (the demo needs a fresh one)")
 
@@ -473,7 +476,7 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     if args.verbose <= 0:
         logging.getLogger("lakeops").setLevel(logging.WARNING)  # the demo prints its own lines
         logging.getLogger("lakeops.alert").setLevel(logging.ERROR)  # its alerts column and retrain lines
-    run_demo(settings, plan, reset=args.reset)
+    run_demo(settings, plan, reset=args.reset, models=args.models)
     return EXIT_OK
 
 

@@ -28,7 +28,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -101,13 +101,20 @@ class DemoPlan:
         return START + timedelta(days=self.train_days - 1)
 
 
-def run_demo(settings: Settings, plan: DemoPlan, *, reset: bool = False, out: TextIO | None = None) -> Path | str:
-    """Run the demo; returns the report's index page (a path, or a URI on object storage)."""
+def run_demo(settings: Settings, plan: DemoPlan, *, reset: bool = False, out: TextIO | None = None,
+             models: Sequence[str] = ()) -> Path | str:
+    """Run the demo on ``models`` (default: every demo model the config has); returns the report's
+    index page of the first (a path, or a URI on object storage)."""
+    unknown = [m for m in models if m not in MODELS]
+    if unknown:
+        raise InvalidParameterError(f"not a demo model: {', '.join(unknown)} (the demo models: {', '.join(MODELS)})")
+    for m in models or (MODEL,):
+        settings.model(m)  # its config must be there
+    models = [m for m in MODELS if (m in models if models else m in settings.models)]
     storage = storage_for(settings.lake.root, options=settings.lake.storage_options)
     root = storage.describe()
     _check_lake(storage, reset=reset)
-    settings.model(MODEL)  # the main demo model's config must be there
-    models = [m for m in MODELS if m in settings.models]
+    main = models[0]
     say = _Printer(out or sys.stdout)
     say(f"lakeops demo: lakehouse {root}, {plan.hosts:,} hosts, {START}..{plan.end}, models {', '.join(models)}, "
         f"drift injected from {plan.drift_start}"
@@ -129,7 +136,7 @@ def run_demo(settings: Settings, plan: DemoPlan, *, reset: bool = False, out: Te
         say.detail(f"{decision.decision}: {decision.reason}")
 
     days = date_range(plan.train_ds + timedelta(days=1), plan.end)
-    delay = settings.model(MODEL).label_delay_days
+    delay = settings.model(main).label_delay_days
     say(f"run {len(days)} days as the daily DAG does: the day's raw data arrives, then for each model prepare (it "
         f"and the {delay} day(s) before, whose labels arrived), score, monitor and judge the alert rules; a retrain "
         "request trains, validates and (when the challenger wins) promotes a new champion:")
@@ -154,11 +161,12 @@ def run_demo(settings: Settings, plan: DemoPlan, *, reset: bool = False, out: Te
                          partial(stages.run_report, settings, model, days=days))
         reports[model] = drawn.pages[-1]
     say(f"done in {time.monotonic() - t0:.0f} s")
-    _riskiest(say, settings, plan.end)
-    _next_steps(say, settings, root, reports, plan)
-    if MODEL not in reports:  # DemoPlan keeps days after training
+    if MODEL in models:
+        _riskiest(say, settings, plan.end)
+    _next_steps(say, settings, root, reports, plan, main)
+    if main not in reports:  # DemoPlan keeps days after training
         raise LakeopsError("the demo wrote no report page")
-    return reports[MODEL]
+    return reports[main]
 
 
 @dataclass(frozen=True)
@@ -335,7 +343,7 @@ def _riskiest(say: _Printer, settings: Settings, day: date, *, top: int = 5) -> 
 
 
 def _next_steps(say: _Printer, settings: Settings, root: str, reports: dict[str, Path | str],
-                plan: DemoPlan) -> None:
+                plan: DemoPlan, model: str) -> None:
     lake = f"--lake {root}"
     tracking = settings.mlflow.tracking_uri or f"sqlite:///{Path(root) / 'mlflow.db'}"
     week_end = plan.end.isoformat()
@@ -346,15 +354,15 @@ def _next_steps(say: _Printer, settings: Settings, root: str, reports: dict[str,
     say(f"  MLflow runs, registry .venv/bin/mlflow ui --backend-store-uri {tracking}")
     say("  SQL over the tables   (well under a second, no JVM)")
     say(f"    .venv/bin/lakeops {lake} sql -f sql/queries/columns_drifted_this_week.sql "
-        f"--param model={MODEL} --param ds={week_end}")
-    say(f"    .venv/bin/lakeops {lake} sql -f sql/queries/drift_trend_of_one_column.sql --param model={MODEL} "
+        f"--param model={model} --param ds={week_end}")
+    say(f"    .venv/bin/lakeops {lake} sql -f sql/queries/drift_trend_of_one_column.sql --param model={model} "
         f"--param column=latency_p95_ms --param start={START} --param end={week_end}")
     say(f"    .venv/bin/lakeops {lake} sql -f sql/queries/riskiest_entities_today.sql --param ds={week_end} "
         "--param top=10")
-    say(f"    .venv/bin/lakeops {lake} sql -f sql/queries/is_the_model_still_good.sql --param model={MODEL} "
+    say(f"    .venv/bin/lakeops {lake} sql -f sql/queries/is_the_model_still_good.sql --param model={model} "
         f"--param ds={week_end} --param days=14")
-    say(f"    .venv/bin/lakeops {lake} sql -f sql/queries/open_alerts.sql --param model={MODEL} --param ds={week_end}")
-    say(f"    .venv/bin/lakeops {lake} sql -f sql/queries/why_does_this_version_exist.sql --param model={MODEL}")
+    say(f"    .venv/bin/lakeops {lake} sql -f sql/queries/open_alerts.sql --param model={model} --param ds={week_end}")
+    say(f"    .venv/bin/lakeops {lake} sql -f sql/queries/why_does_this_version_exist.sql --param model={model}")
     if "latency_forecast" in reports:
         say(f"    .venv/bin/lakeops {lake} sql -f sql/queries/regression_error_by_day.sql --param model=latency_forecast "
             f"--param start={plan.train_ds + timedelta(days=1)} --param end={week_end}")
