@@ -166,8 +166,8 @@ def _matrix_row(matrix: str, actual: str) -> tuple[list[str], list[str]]:
 def test_page_stays_a_self_contained_document(page):
     assert_document(page)
     assert_offline(page)
-    # Matplotlib: PSI, heatmap, 3 feature and 5 output histograms, the performance chart; and two small
-    # charts per class drawn by the template.
+    # PSI, heatmap, 3 feature and 5 output histograms, the performance chart; and two small charts per class
+    # drawn by the template.
     assert page.count("<svg") == page.count("</svg>") == 1 + 1 + 3 + 5 + 1 + 2 * len(CLASSES)
     assert page.count('<svg class="spark"') == 2 * len(CLASSES)
     assert "0.0123" not in page and "98765" not in page and "98,765" not in page  # the slice rows

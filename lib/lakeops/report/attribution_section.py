@@ -16,11 +16,9 @@ from datetime import date
 
 import pandas as pd
 from markupsafe import Markup
-from matplotlib.figure import Figure
-from matplotlib.patches import Patch
 
-from lakeops.report.charts import BASELINE_COLOUR, CURRENT_COLOUR, svg
-from lakeops.report.values import dates, mpl_text, num, status, to_float, with_columns
+from lakeops.report.attribution_chart import chart
+from lakeops.report.values import dates, num, status, to_float, with_columns
 
 COLUMNS = [
     "ds", "model_name", "model_version", "feature", "mean_abs_shap", "share", "rank", "reference_mean_abs_shap",
@@ -86,50 +84,6 @@ def build(attribution: pd.DataFrame | None, ds: date, *, top: int = TOP_FEATURES
                "nDCG 1 means the same order as in training.")
     return Attribution(headline=headline, chart=chart(shown), movers=[_mover(r) for r in movers.to_dict("records")],
                        caption=caption)
-
-
-def chart(rows: pd.DataFrame) -> Markup:
-    """Horizontal pairs of bars, today's mean |SHAP| over the training value, in today's rank order;
-    the top movers sit on a shaded band, their names in bold with the rank change."""
-    n = len(rows)
-    today = rows["mean_abs_shap"].map(to_float).fillna(0.0).tolist()
-    training = rows["reference_mean_abs_shap"].map(to_float).fillna(0.0).tolist()
-    fig = Figure(figsize=(9, 0.42 * n + 1.1), layout="constrained")
-    ax = fig.add_subplot()
-    y = list(range(n))
-    now = ax.barh([v - 0.19 for v in y], today, height=0.38, color=CURRENT_COLOUR)
-    ax.barh([v + 0.19 for v in y], training, height=0.38, color=BASELINE_COLOUR)
-    right = max([*today, *training, 1e-9]) * 1.32
-    tips: dict[str, str] = {}
-    labels = []
-    for i, (bar, r) in enumerate(zip(now, rows.to_dict("records"), strict=True)):
-        mover = not math.isnan(r["_mover"])
-        if mover:
-            ax.axhspan(i - 0.5, i + 0.5, color=MOVER_BAND, zorder=0, lw=0)
-        gid = f"lk-shap-{i}"
-        bar.set_gid(gid)
-        change = _change(r["rank_change"])
-        tips[gid] = (f"{r['feature']}: mean |SHAP| {num(r['mean_abs_shap'], '.4f')} today (rank {_rank(r['rank'])}, "
-                     f"{num(r['share'], '.1%')}), training {num(r['reference_mean_abs_shap'], '.4f')} "
-                     f"(rank {_rank(r['reference_rank'])}, {num(r['reference_share'], '.1%')})"
-                     f"{' · top mover ' + format(r['_mover'], '.0f') if mover else ''}")
-        note = f"#{_rank(r['rank'])} (training #{_rank(r['reference_rank'])})" + (f"  {change}" if change else "")
-        ax.text(max(today[i], training[i]) + right * 0.01, i, note, va="center", fontsize=8,
-                fontweight="bold" if mover else "normal")
-        labels.append(mpl_text(r["feature"]))
-    ax.set_yticks(y, labels, fontsize=9)
-    for tick, r in zip(ax.get_yticklabels(), rows.to_dict("records"), strict=True):
-        if not math.isnan(r["_mover"]):
-            tick.set_fontweight("bold")
-    ax.set_ylim(n - 0.5, -0.5)  # the day's strongest feature on top
-    ax.set_xlim(0, right)
-    ax.set_xlabel("mean |SHAP| (margin units)", fontsize=9)
-    ax.tick_params(axis="x", labelsize=8)
-    ax.spines[["top", "right"]].set_visible(False)
-    legend = [Patch(color=CURRENT_COLOUR, label="today"), Patch(color=BASELINE_COLOUR, label="training"),
-              Patch(color=MOVER_BAND, label="top mover")]  # fmt: skip
-    ax.legend(handles=legend, loc="lower right", bbox_to_anchor=(1, 1), ncol=3, fontsize=8, frameon=False)
-    return svg(fig, "attribution", tips)
 
 
 def _mover(r: dict) -> dict:

@@ -1,9 +1,21 @@
 """The drift charts of a day page, as inline SVG markup.
 
-Charts are matplotlib ``Figure`` objects (no pyplot, so no global backend is
-chosen) serialised as inline SVG: the pages open offline and their labels stay
-searchable text. Each function returns :class:`markupsafe.Markup`, which the
-templates insert as is; every tooltip taken from the data is escaped here.
+The PSI bars, the status heatmap and the histograms are plain SVG written here with
+:mod:`lakeops.report.svg` (bars, cells, lines, markers and their tooltips): no
+plotting library, so a page renders in a fraction of a second, opens offline and
+keeps its labels as searchable text. Each function returns
+:class:`markupsafe.Markup`, which the templates insert as is; every text and
+tooltip taken from the data is escaped on its way into the SVG.
+
+:func:`draw_events` and :func:`event_keys` mark retrains, gate decisions and
+version changes on such a chart (the heatmap, the performance chart of
+:mod:`lakeops.report.performance_chart`).
+
+The sections that still draw with matplotlib (:mod:`lakeops.report.residuals_section`,
+:mod:`lakeops.report.shadow_section`, and :mod:`lakeops.report.performance_section` and
+:mod:`lakeops.report.attribution_section` until they call :mod:`lakeops.report.performance_chart`
+and :mod:`lakeops.report.attribution_chart`) serialise their figures with :func:`svg`, and mark
+events with :func:`mark_events` and :func:`event_legend`.
 """
 
 from __future__ import annotations
@@ -13,24 +25,35 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from datetime import date
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
-import numpy as np
 import pandas as pd
 from markupsafe import Markup, escape
-from matplotlib import patheffects
-from matplotlib.artist import allow_rasterization
 from matplotlib.backends.backend_svg import FigureCanvasSVG
-from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
-from matplotlib.gridspec import SubplotSpec
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
-from matplotlib.path import Path
-from matplotlib.ticker import PercentFormatter
 
-from lakeops.report.values import mpl_text, num, rank, to_float
+from lakeops.report.svg import (
+    AXIS_COLOUR,
+    GRID_COLOUR,
+    MUTED_COLOUR,
+    NORMAL,
+    SMALL,
+    Key,
+    Scale,
+    Svg,
+    finite,
+    fit,
+    legend,
+    legend_height,
+    legend_width,
+    nice_ticks,
+    text_width,
+    tick_format,
+    tspan,
+)
+from lakeops.report.values import num, rank, to_float
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -52,6 +75,277 @@ EVENT_STYLES = {
     "decision": {"marker": "D", "color": "#616e7c", "label": "gate decision"},
 }
 VERSION_COLOUR = "#2b5c8a"
+#: The dash of a version change's line (SVG ``stroke-dasharray``).
+VERSION_DASH = "4 2"
+#: The edge of the no-data key, which would vanish on white.
+KEY_EDGE = "#9aa5b1"
+
+#: Widths (px) of the wide charts (PSI bars) and of a histogram card's chart.
+WIDE, CARD = 860, 540
+#: Label column of the bar charts and the heatmap: at most this wide; longer names are cut (the tooltip has them whole).
+LABELS_MAX = 240
+#: PSI bar chart: the height of a row, and of its bar.
+PSI_ROW, PSI_BAR = 22, 15
+
+
+def thresholds(columns: pd.DataFrame) -> tuple[float, float] | None:
+    """The common (warn, alert) thresholds, or None when they differ between columns."""
+    warn = columns["warn_threshold"].map(to_float).dropna().round(9).unique()
+    alert = columns["alert_threshold"].map(to_float).dropna().round(9).unique()
+    return (float(warn[0]), float(alert[0])) if len(warn) == 1 and len(alert) == 1 else None
+
+
+def x_axis(svg: Svg, scale: Scale, ticks: Sequence[float], fmt: Callable[[float], str], y: float, *,
+           title: str | None = None) -> None:  # fmt: skip
+    """A bottom axis at ``y``: its line, ticks, tick labels and ``title`` below them."""
+    svg.line(scale.start, y, scale.end, y, AXIS_COLOUR)
+    for t in ticks:
+        svg.line(scale(t), y, scale(t), y + 4, AXIS_COLOUR)
+        svg.text(scale(t), y + 6, fmt(t), anchor="middle", baseline="top")
+    if title:
+        svg.text((scale.start + scale.end) / 2, y + 24, title, size=NORMAL, anchor="middle", baseline="top")
+
+
+def y_axis(svg: Svg, scale: Scale, ticks: Sequence[float], fmt: Callable[[float], str], x: float, *,
+           grid_to: float | None = None) -> None:  # fmt: skip
+    """A left axis at ``x``: its line, ticks and tick labels; with ``grid_to``, light grid lines across to that x."""
+    for t in ticks:
+        if grid_to is not None:
+            svg.line(x, scale(t), grid_to, scale(t), GRID_COLOUR)
+        svg.line(x - 4, scale(t), x, scale(t), AXIS_COLOUR)
+        svg.text(x - 6, scale(t), fmt(t), anchor="end")
+    svg.line(x, scale.start, x, scale.end, AXIS_COLOUR)
+
+
+# ---------------------------------------------------------------- PSI per column
+
+
+def psi_chart(columns: pd.DataFrame) -> tuple[Markup, str]:
+    """Horizontal PSI bars, most drifted on top, and a caption saying how thresholds are drawn."""
+    order = columns.sort_values("psi", ascending=False, na_position="last", kind="stable")
+    n = len(order)
+    values = [to_float(v) for v in order["psi"]]
+    limits = order[["warn_threshold", "alert_threshold"]].map(to_float)
+    known = [v for v in [*values, *limits.to_numpy().ravel()] if math.isfinite(v)]
+    right = max([*known, 0.01]) * 1.3
+    names = [str(c) for c in order.index]
+    label_width = min(max(text_width(name, NORMAL) for name in names), LABELS_MAX) if n else 0.0
+    left = label_width + 16
+    common = thresholds(order)
+    keys = [Key("line", STATUS_COLOURS[word], f"{word} ≥ {limit:g}", dash="5 3")
+            for limit, word in zip(common or (), ("warn", "alert"), strict=False)]  # fmt: skip
+    top = (legend_height(keys, WIDE - left) + 4) if keys else 8
+    bottom = top + n * PSI_ROW
+    svg = Svg(WIDE, bottom + 50, label="PSI per column against the baseline", key="psi")
+    x = Scale(0.0, right, left, WIDE - 16)
+    ticks = [t for t in nice_ticks(0.0, right, 6) if t <= right]
+    for t in ticks[1:]:
+        svg.line(x(t), top, x(t), bottom, GRID_COLOUR)
+    if common is not None:  # under the bars: the line shows between them, a bar past it covers it
+        legend(svg, keys, left, 2, WIDE - left - 16, align="end")
+        for limit, key in zip(common, keys, strict=True):
+            svg.line(x(limit), top, x(limit), bottom, key.colour, width=1.4, dash=key.dash)
+    rows = zip(names, values, order["status"], limits["warn_threshold"], limits["alert_threshold"], strict=True)
+    for i, (name, value, word, warn, alert) in enumerate(rows):
+        y = top + (i + 0.5) * PSI_ROW
+        bar = right if value == math.inf else finite(value)
+        text = num(value)
+        with svg.group(f"{name}: PSI {text}, {word} (warn {num(warn)}, alert {num(alert)})"):
+            svg.hover(0, y - PSI_ROW / 2, WIDE, PSI_ROW)
+            svg.text(left - 8, y, fit(name, NORMAL, label_width), size=NORMAL, anchor="end")
+            svg.rect(left, y - PSI_BAR / 2, x(bar) - left, PSI_BAR, STATUS_COLOURS.get(word, NO_DATA_COLOUR))
+            if common is None:
+                # Thresholds differ per column: each row's own ticks, since one line would lie. The white
+                # halo keeps a red tick visible on a red bar.
+                for limit, colour in ((warn, STATUS_COLOURS["warn"]), (alert, STATUS_COLOURS["alert"])):
+                    if math.isfinite(limit):
+                        svg.line(x(limit), y - 8, x(limit), y + 8, "#fff", width=4)
+                        svg.line(x(limit), y - 7, x(limit), y + 7, colour, width=2)
+            # The status word sits next to the bar so the chart reads without colour; on white, so that a
+            # threshold line does not cross it.
+            note = text_width(text, SMALL) + (0 if word == "ok" else 6 + text_width(word.upper(), SMALL, bold=True))
+            svg.rect(x(bar) + 2, y - 7, note + 4, 14, "#fff", fill_opacity="0.9")
+            svg.text(x(bar) + 4, y, text, extra="" if word == "ok" else tspan(word.upper(), dx=6, bold=True))
+    if common is not None:
+        caption = f"Dashed lines: warn at PSI {common[0]:g}, alert at {common[1]:g} (the same for every column)."
+    else:
+        caption = "Thresholds differ per column: the amber and red ticks on each row mark its own warn and alert."
+    svg.line(left, top, left, bottom, AXIS_COLOUR)
+    x_axis(svg, x, ticks, tick_format(ticks), bottom, title="PSI against the baseline (whole population)")
+    return svg.markup(), caption
+
+
+# ---------------------------------------------------------------- events on the trend charts
+
+
+def draw_events(svg: Svg, events: Sequence[Event], position: Callable[[date], float | None], day_width: float, *,
+                marks_y: float, top: float, bottom: float, label_y: float) -> None:  # fmt: skip
+    """Draw ``events`` on a chart whose x axis is days, each with its tooltip.
+
+    A change of scoring version is a dashed line from ``top`` to ``bottom`` before its day,
+    labelled with the new version at ``label_y``; the other events are markers on the day at
+    ``marks_y``. Several events of one day sit side by side.
+
+    Args:
+        position: the x (px) of a day's centre, or None for a day outside the chart.
+        day_width: the width of a day (px).
+    """
+    same_day: dict[date, int] = {}
+    marks = [e for e in events if e.kind != "version"]
+    for event in events:
+        x = position(event.ds)
+        if x is None:
+            continue
+        tip = f"{event.day} · {event.detail}"
+        if event.kind == "version":
+            edge = x - day_width / 2
+            with svg.group(tip):
+                svg.line(edge, top, edge, bottom, VERSION_COLOUR, width=1.2, dash=VERSION_DASH)
+                svg.line(edge, top, edge, bottom, "#fff", width=7, stroke_opacity="0")  # wide enough to hover
+                svg.text(edge + 3, label_y, event.label, size=10, fill=VERSION_COLOUR)
+        else:
+            style = EVENT_STYLES.get(event.kind, EVENT_STYLES["decision"])
+            n = sum(1 for e in marks if e.ds == event.ds)
+            k = same_day[event.ds] = same_day.get(event.ds, -1) + 1
+            dx = (k - (n - 1) / 2) * min(10.0, day_width * 0.4)
+            svg.marker(style["marker"], x + dx, marks_y, 10.0, style["color"], edge="#fff", tip=tip)
+
+
+def event_keys(events: Sequence[Event]) -> list[Key]:
+    """Legend keys for the kinds of ``events`` present."""
+    kinds = {e.kind for e in events}
+    keys = [Key(style["marker"], style["color"], style["label"]) for kind, style in EVENT_STYLES.items() if kind in kinds]
+    if "version" in kinds:
+        keys.append(Key("line", VERSION_COLOUR, "scoring version changed", dash=VERSION_DASH))
+    return keys
+
+
+# ---------------------------------------------------------------- status per column and day
+
+
+def heatmap(status: pd.DataFrame, psi: pd.DataFrame, since: dict, *, events: Sequence[Event] = ()) -> Markup:
+    """Status per column (rows) and day (columns); drifted cells carry their PSI.
+
+    ``events`` (retrains, gate decisions, version changes) are marked in a lane above the grid.
+    """
+    rows, days = [str(r) for r in status.index], list(status.columns)
+    columns = {d: j for j, d in enumerate(days)}
+    events = [e for e in events if e.ds in columns]
+    lane = bool(events)
+    cw = float(min(30, max(12, 900 // max(len(days), 1))))  # a cell's width: a month fits in 900 px
+    ch = 20.0
+    lane_label = "retrain · gate"
+    label_width = min(max([text_width(r, NORMAL) for r in rows] + [text_width(lane_label, SMALL) if lane else 0.0]),
+                      LABELS_MAX)  # fmt: skip
+    left = label_width + 14
+    since_width = max((text_width(f"since {since[r][0]:%m-%d}", SMALL) for r in rows if r in since), default=0.0)
+    grid_right = left + cw * len(days)
+    width = grid_right + (since_width + 14 if since_width else 10)
+    keys = [Key("box", STATUS_COLOURS[w], w, edge=KEY_EDGE) for w in STATUS_COLOURS]
+    keys += [Key("box", NO_DATA_COLOUR, "no data", edge=KEY_EDGE), *event_keys(events)]
+    width = max(width, min(left + legend_width(keys), WIDE))  # room for the legend in one row, or wrapped in a wide chart
+    top = legend_height(keys, width - left) + 6
+    grid_top = top + (ch if lane else 0.0)
+    grid_bottom = grid_top + ch * len(rows)
+    svg = Svg(width, grid_bottom + 24, label="Drift status per column and day", key="heatmap")
+    legend(svg, keys, left, 2, width - left)
+    words, values = status.to_numpy(), psi.to_numpy()
+    numbers = cw >= 24  # room for "0.41" in a cell
+    for i, column in enumerate(rows):
+        y = grid_top + i * ch
+        svg.text(left - 8, y + ch / 2, fit(column, NORMAL, label_width), size=NORMAL, anchor="end")
+        for j, day in enumerate(days):
+            word, value = words[i, j], to_float(values[i, j])
+            colour = STATUS_COLOURS.get(word, NO_DATA_COLOUR)
+            tip = f"{column} · {day.isoformat()} · PSI {num(value)} · {word}"
+            x = left + j * cw
+            if numbers and rank(word) > 0 and math.isfinite(value):  # only drifted cells carry a number: less clutter
+                with svg.group(tip):
+                    svg.rect(x, y, cw - 1, ch - 1, colour)
+                    svg.text(x + (cw - 1) / 2, y + (ch - 1) / 2, f"{value:.2f}", size=9, anchor="middle",
+                             fill="#fff" if word == "alert" else None)  # fmt: skip
+            else:
+                svg.rect(x, y, cw - 1, ch - 1, colour, tip=tip)
+        if column in since:
+            svg.text(grid_right + 6, y + ch / 2, f"since {since[column][0]:%m-%d}")
+    # Day labels count back from the page's day, so that it is always labelled.
+    step = max(1, math.ceil(len(days) / 16), math.ceil((text_width("00-00", SMALL) + 8) / cw))
+    for j in range(len(days) - 1, -1, -step):
+        svg.text(left + (j + 0.5) * cw, grid_bottom + 4, f"{days[j]:%m-%d}", anchor="middle", baseline="top")
+    if lane:
+        svg.text(left - 8, top + ch / 2, lane_label, anchor="end", fill=MUTED_COLOUR)
+        draw_events(svg, events, lambda d: left + (columns[d] + 0.5) * cw, cw, marks_y=top + ch / 2, top=top,
+                    bottom=grid_bottom, label_y=top + ch / 2)  # fmt: skip
+    return svg.markup()
+
+
+# ---------------------------------------------------------------- histograms
+
+
+def histogram(hist: pd.DataFrame, key: str) -> Markup | None:
+    """Baseline vs current proportion per bucket (the null bucket last); None without buckets.
+
+    ``key`` names the chart on the page (its SVG ``id``).
+    """
+    if hist.empty:
+        return None
+    # Display order is bin_index ascending with the null bucket (-1) last.
+    bins = pd.to_numeric(hist["bin_index"], errors="coerce").astype(float)
+    rows = hist.assign(_order=bins.where(bins >= 0, math.inf)).sort_values("_order", kind="stable")
+    names = [str(x) for x in rows["label"]]
+    labels = [name if len(name) <= 16 else name[:15] + "…" for name in names]
+    base = [finite(v) for v in rows["baseline_proportion"].map(to_float)]
+    current = [finite(v) for v in rows["current_proportion"].map(to_float)]
+    n = len(rows)
+    high = max([*base, *current, 0.0]) * 1.08 or 0.01
+    ticks = [t for t in nice_ticks(0.0, high, 5, steps=(1, 2, 5)) if t <= high]  # whole percents where they fit
+    fmt = tick_format(ticks, percent=True)
+    keys = [Key("box", BASELINE_COLOUR, "baseline"), Key("box", CURRENT_COLOUR, "current")]
+    top, plot_height, right = 26.0, 160.0, CARD - 8.0
+    rotate = n > 4 or max(map(len, labels)) > 8
+    widest = max(text_width(label, SMALL) for label in labels)
+    sin, cos = math.sin(math.radians(40)), math.cos(math.radians(40))
+    left = max(text_width(fmt(t), SMALL) for t in ticks) + 14
+    if rotate:  # the first label, slanted to the left of its bucket, must stay inside the chart
+        left = max(left, widest * cos - (right - left) / n / 2 + 4)
+    slot = (right - left) / n
+    below = widest * sin + SMALL * cos + 12 if rotate else SMALL + 12
+    bottom = top + plot_height
+    svg = Svg(CARD, bottom + below, label="Baseline and current share per bucket", key=key)
+    legend(svg, keys, left, 2, right - left, align="end")
+    y = Scale(0.0, high, bottom, top)
+    y_axis(svg, y, ticks, fmt, left, grid_to=right)
+    svg.line(left, bottom, right, bottom, AXIS_COLOUR)
+    # Labels far enough apart to read: slanted ones 12 px across, flat ones their width.
+    every = math.ceil((12 / sin if rotate else widest + 6) / slot)
+    for i, (name, label, b, c) in enumerate(zip(names, labels, base, current, strict=True)):
+        x = left + i * slot
+        with svg.group(f"{name}: baseline {num(b, '.1%')}, current {num(c, '.1%')}"):
+            svg.hover(x, top, slot, bottom - top + below)
+            svg.rect(x + 0.1 * slot, y(b), 0.4 * slot, bottom - y(b), BASELINE_COLOUR)
+            svg.rect(x + 0.5 * slot, y(c), 0.4 * slot, bottom - y(c), CURRENT_COLOUR)
+            if i % every == 0:
+                cx = x + slot / 2
+                svg.line(cx, bottom, cx, bottom + 4, AXIS_COLOUR)
+                if rotate:
+                    svg.text(cx + 3, bottom + 8, label, anchor="end", baseline="top", rotate=-40)
+                else:
+                    svg.text(cx, bottom + 6, label, anchor="middle", baseline="top")
+    return svg.markup()
+
+
+class Histograms:
+    """Draws :func:`histogram` charts: what the page calls for each histogram card.
+
+    (The matplotlib charts reused one figure for all of a page's histograms; SVG needs no such thing.)
+    """
+
+    def __call__(self, hist: pd.DataFrame, key: str) -> Markup | None:
+        return histogram(hist, key)
+
+
+# ---------------------------------------------------------------- matplotlib figures (the other sections' charts)
+
 _GROUP = re.compile(r'<g id="([^"]+)">')
 
 
@@ -113,56 +407,6 @@ def _pin_empty_axis_labels(fig: Figure) -> None:
                 axis.set_label_coords(0.5, 0.5)
 
 
-def thresholds(columns: pd.DataFrame) -> tuple[float, float] | None:
-    """The common (warn, alert) thresholds, or None when they differ between columns."""
-    warn = columns["warn_threshold"].map(to_float).dropna().round(9).unique()
-    alert = columns["alert_threshold"].map(to_float).dropna().round(9).unique()
-    return (float(warn[0]), float(alert[0])) if len(warn) == 1 and len(alert) == 1 else None
-
-
-def psi_chart(columns: pd.DataFrame) -> tuple[Markup, str]:
-    """Horizontal PSI bars, most drifted on top, and a caption saying how thresholds are drawn."""
-    order = columns.sort_values("psi", ascending=False, na_position="last", kind="stable")
-    n = len(order)
-    psi = order["psi"].fillna(0.0).tolist()
-    fig = Figure(figsize=(9, 0.3 * n + 1.2), layout="constrained")
-    ax = fig.add_subplot()
-    colours = [STATUS_COLOURS.get(s, NO_DATA_COLOUR) for s in order["status"]]
-    bars = ax.barh(range(n), psi, height=0.7, color=colours)
-    limits = order[["warn_threshold", "alert_threshold"]].map(to_float)
-    right = max([*psi, *limits.max().fillna(0.0), 0.01]) * 1.3
-    tips: dict[str, str] = {}
-    rows = zip(bars, order.index, order["psi"], order["status"], limits["warn_threshold"], limits["alert_threshold"],
-               strict=False)  # fmt: skip
-    for i, (bar, name, raw, word, warn, alert) in enumerate(rows):
-        bar.set_gid(f"lk-psi-{i}")
-        value = num(raw)
-        tips[f"lk-psi-{i}"] = f"{name}: PSI {value}, {word} (warn {num(warn)}, alert {num(alert)})"
-        # The status word sits next to the bar so the chart reads without colour.
-        label = value if word == "ok" else f"{value}  {word.upper()}"
-        ax.text(psi[i] + right * 0.01, i, label, va="center", fontsize=8)
-    common = thresholds(order)
-    if common is not None:
-        for limit, word in zip(common, ("warn", "alert"), strict=False):
-            ax.axvline(limit, color=STATUS_COLOURS[word], ls="--", lw=1.2, label=f"{word} ≥ {limit:g}")
-        ax.legend(loc="lower right", fontsize=8, frameon=False)
-        caption = f"Dashed lines: warn at PSI {common[0]:g}, alert at {common[1]:g} (the same for every column)."
-    else:
-        # Thresholds differ per column: mark each bar's own, since one line would lie. The white
-        # halo keeps a red tick visible on a red bar.
-        halo = [patheffects.withStroke(linewidth=4, foreground="white")]
-        for i, (warn, alert) in enumerate(limits.itertuples(index=False)):
-            for value, word in ((warn, "warn"), (alert, "alert")):
-                ax.plot([value], [i], marker="|", ms=13, mew=2, color=STATUS_COLOURS[word], path_effects=halo)
-        caption = "Thresholds differ per column: the amber and red ticks on each row mark its own warn and alert."
-    ax.set_yticks(range(n), [mpl_text(c) for c in order.index], fontsize=9)
-    ax.set_ylim(n - 0.5, -0.5)  # most drifted on top
-    ax.set_xlim(0, right)
-    ax.set_xlabel("PSI against the baseline (whole population)", fontsize=9)
-    ax.spines[["top", "right"]].set_visible(False)
-    return svg(fig, "psi", tips), caption
-
-
 def mark_events(ax: Axes, events: Sequence[Event], position: Callable[[date], float | None], *,
                 lane: float | None = None, key: str = "ev") -> dict[str, str]:
     """Draw ``events`` on a chart whose x axis is days; returns the marks' tooltips.
@@ -211,152 +455,3 @@ def event_legend(events: Sequence[Event]) -> list:
     return handles
 
 
-class _Cells(Patch):
-    """Unit squares centred on ``(x, y)`` in data coordinates, each filled with its colour and drawn
-    in an SVG group of its own ``gid`` (where its tooltip goes), as one artist.
-
-    A ``Rectangle`` per cell draws the same markup, but a 30-day heatmap of 30 columns has
-    900 of them, and matplotlib's per-artist work (transforms, limits, layout checks, on each
-    of the passes of a save) then costs most of the page. The cells lie inside the axes, so
-    they take no part in the layout.
-    """
-
-    def __init__(self, cells: Sequence[tuple[float, float, str, str]], **kwargs) -> None:
-        super().__init__(in_layout=False, **kwargs)
-        unit = Path.unit_rectangle()
-        vertices = np.asarray(unit.vertices)  # already an array; matplotlib's stubs say any ArrayLike
-        self._cells = [(Path(vertices + (x - 0.5, y - 0.5), unit.codes), to_rgba(colour), gid)
-                       for x, y, colour, gid in cells]  # fmt: skip
-
-    def get_path(self) -> Path:
-        if not self._cells:
-            return Path.unit_rectangle()
-        return Path(np.concatenate([path.vertices for path, _, _ in self._cells]))
-
-    @allow_rasterization
-    def draw(self, renderer) -> None:
-        if not self.get_visible():
-            return
-        transform = self.get_transform()
-        affine = transform.get_affine()
-        # One graphics context for all cells, set up as Patch.draw sets up each patch's.
-        gc = renderer.new_gc()
-        # get_edgecolor() is an RGBA tuple; matplotlib's stubs say any colour (an RGB tuple has no [3]).
-        gc.set_linewidth(self.get_linewidth() if self.get_edgecolor()[3] else 0)  # type: ignore[misc]
-        gc.set_capstyle(self.get_capstyle())
-        gc.set_joinstyle(self.get_joinstyle())
-        gc.set_antialiased(self.get_antialiased())
-        self._set_gc_clip(gc)  # type: ignore[attr-defined]  # Artist's private helper, absent from matplotlib's stubs
-        gc.set_snap(self.get_snap())
-        gc.set_alpha(self.get_alpha())
-        gc.set_foreground(self.get_edgecolor(), isRGBA=True)
-        for path, face, gid in self._cells:
-            renderer.open_group("patch", gid)
-            renderer.draw_path(gc, transform.transform_path_non_affine(path), affine, face)
-            renderer.close_group("patch")
-        gc.restore()
-        self.stale = False
-
-
-def heatmap(status: pd.DataFrame, psi: pd.DataFrame, since: dict, *, events: Sequence[Event] = ()) -> Markup:
-    """Status per column (rows) and day (columns); drifted cells carry their PSI.
-
-    ``events`` (retrains, gate decisions, version changes) are marked in a lane above the grid.
-    """
-    rows, days = list(status.index), list(status.columns)
-    columns = {d: j for j, d in enumerate(days)}
-    events = [e for e in events if e.ds in columns]
-    lane = bool(events)
-    fig = Figure(figsize=(max(5.0, 0.34 * len(days) + 3.5), 0.3 * (len(rows) + lane) + 1.4), layout="constrained")
-    ax = fig.add_subplot()
-    tips: dict[str, str] = {}
-    cells = []
-    words, values = status.to_numpy(), psi.to_numpy()
-    for i, column in enumerate(rows):
-        for j, day in enumerate(days):
-            word, value, gid = words[i, j], values[i, j], f"lk-heat-{i}-{j}"
-            cells.append((j, i, STATUS_COLOURS.get(word, NO_DATA_COLOUR), gid))
-            tips[gid] = f"{column} · {day.isoformat()} · PSI {num(value)} · {word}"
-            if rank(word) > 0 and not math.isnan(value):  # only drifted cells carry a number: less clutter
-                ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=6.5,
-                        color="white" if word == "alert" else "black", in_layout=False)  # fmt: skip
-        if column in since:
-            ax.text(len(days) - 0.2, i, f"since {since[column][0]:%m-%d}", va="center", fontsize=8)
-    ax.add_artist(_Cells(cells, edgecolor="white"))
-    step = max(1, math.ceil(len(days) / 16))
-    ax.set_xticks(range(0, len(days), step), [f"{d:%m-%d}" for d in days[::step]], fontsize=8, rotation=90)
-    labels = [mpl_text(r) for r in rows]
-    if lane:
-        tips |= mark_events(ax, events, columns.get, lane=-1.0, key="heat-ev")
-        ax.set_yticks([-1.0, *range(len(rows))], ["retrain · gate", *labels], fontsize=9)
-    else:
-        ax.set_yticks(range(len(rows)), labels, fontsize=9)
-    ax.set_xlim(-0.5, len(days) - 0.5)
-    ax.set_ylim(len(rows) - 0.5, -1.5 if lane else -0.5)
-    ax.tick_params(length=0)
-    ax.spines[:].set_visible(False)
-    keys = {**STATUS_COLOURS, "no data": NO_DATA_COLOUR}
-    legend = [Patch(facecolor=colour, edgecolor="#9aa5b1", label=word) for word, colour in keys.items()]
-    legend += event_legend(events)
-    ax.legend(handles=legend, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=min(len(legend), 4), fontsize=8,
-              frameon=False)
-    return svg(fig, "heatmap", tips)
-
-
-def histogram(hist: pd.DataFrame, key: str) -> Markup | None:
-    """Baseline vs current proportion per bucket (the null bucket last); None without buckets."""
-    return Histograms()(hist, key)
-
-
-class Histograms:
-    """Draws :func:`histogram` charts, all on one figure.
-
-    A page has seven histograms of one size and style. Creating a figure, its axes, ticks and
-    legend costs more than drawing the bars, so each chart after the first takes the previous
-    one's figure, removes its bars and draws its own. The axes go back to the position a new
-    figure's start from, so the layout, and the SVG, are those of a new figure.
-    """
-
-    def __init__(self) -> None:
-        self._ax: Axes | None = None
-
-    def __call__(self, hist: pd.DataFrame, key: str) -> Markup | None:
-        if hist.empty:
-            return None
-        # Display order is bin_index ascending with the null bucket (-1) last.
-        bins = pd.to_numeric(hist["bin_index"], errors="coerce").astype(float)
-        rows = hist.assign(_order=bins.where(bins >= 0, math.inf)).sort_values("_order", kind="stable")
-        labels = [str(x) if len(str(x)) <= 16 else str(x)[:15] + "…" for x in rows["label"]]
-        base = rows["baseline_proportion"].map(to_float).fillna(0.0).tolist()
-        current = rows["current_proportion"].map(to_float).fillna(0.0).tolist()
-        x = list(range(len(rows)))
-        ax = self._axes()
-        ax.bar([v - 0.2 for v in x], base, width=0.4, color=BASELINE_COLOUR, label="baseline")
-        pairs = ax.bar([v + 0.2 for v in x], current, width=0.4, color=CURRENT_COLOUR, label="current")
-        tips = {}
-        for i, (bar, label) in enumerate(zip(pairs, rows["label"], strict=False)):
-            bar.set_gid(f"lk-{key}-{i}")
-            tips[f"lk-{key}-{i}"] = f"{label}: baseline {num(base[i], '.1%')}, current {num(current[i], '.1%')}"
-        rotate = 40 if len(rows) > 4 or max(map(len, labels)) > 8 else 0
-        ax.set_xticks(x, [mpl_text(t) for t in labels], fontsize=8, rotation=rotate,
-                      ha="right" if rotate else "center")  # fmt: skip
-        if ax.get_legend() is None:
-            ax.legend(fontsize=8, frameon=False, ncol=2, loc="lower right", bbox_to_anchor=(1, 1))  # never over a bar
-        return svg(cast(Figure, ax.get_figure()), key, tips)
-
-    def _axes(self) -> Axes:
-        """The axes, new or without the previous chart's bars."""
-        ax = self._ax
-        if ax is None:
-            fig = Figure(figsize=(5.6, 3.0), layout="constrained")
-            ax = self._ax = fig.add_subplot()
-            ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-            ax.tick_params(axis="y", labelsize=8)
-            ax.spines[["top", "right"]].set_visible(False)
-            return ax
-        for bars in list(ax.containers):
-            bars.remove()
-        ax.relim()  # no data: the limits come from the new bars alone
-        ax.set_position(cast(SubplotSpec, ax.get_subplotspec()).get_position(cast(Figure, ax.get_figure())))
-        ax.set_in_layout(True)  # set_position takes the axes out of the layout
-        return ax
