@@ -443,7 +443,9 @@ def partition_committed(lake: Path | str, table: str, day: date) -> bool:
 class LakeopsJob(SparkSubmitOperator):
     """spark-submit the job of one stage (``<home>/jobs/<job>.py``) for one model and the run's day
     (or the training window ending at it), on the master of the connection ``spark_default``. Its
-    outlets and inlets are the stage's tables (:mod:`lakeops.stage_io`).
+    outlets and inlets are the stage's tables (:mod:`lakeops.stage_io`). A stage that needs a Spark
+    session only on the native backend (``alerts``, ``report``, ``maintain``) runs as a plain Python
+    process of the worker's environment when the lakehouse is embedded: no spark-submit, no JVM.
 
     Exit code 2 (bad argument or config) or 3 (refused data) raises
     :class:`AirflowFailException`: no retry. Anything else that fails is retried.
@@ -468,6 +470,7 @@ class LakeopsJob(SparkSubmitOperator):
     def __init__(self, *, stage: str, model: Model | None, window: bool = False, with_label_delay: bool = False,
                  holdout: bool = False, lag_days: int = 0, **kwargs: Any) -> None:
         declared = stage_io.stage(stage)
+        self.needs_spark = declared.spark
         command, *options = declared.command.split()
         job = command.replace("-", "_")
         kwargs.setdefault("task_id", stage)
@@ -519,9 +522,13 @@ class LakeopsJob(SparkSubmitOperator):
             "PYSPARK_DRIVER_PYTHON": python,
             **({"SPARK_LOCAL_IP": "127.0.0.1"} if master.startswith("local") else {}),
         }
-        self._hook = self._get_hook()
+        self._hook, self._python = None, None
         try:
-            super().execute(context)
+            if self.needs_spark == "native" and rt.settings().lake.backend != "native":
+                self._run_python(rt)  # no Spark job and delta-rs commits: no spark-submit, no JVM
+            else:
+                self._hook = self._get_hook()
+                super().execute(context)
         except AirflowException as exc:
             code = self._exit_code()
             if code in _NO_RETRY:
@@ -534,12 +541,33 @@ class LakeopsJob(SparkSubmitOperator):
         for asset in self.outlets:
             context["outlet_events"][asset].extra = {"model": self.model, "ds": ds.isoformat()}
 
+    def _run_python(self, rt: Runtime) -> None:
+        """The job as a plain Python process of this environment, its output in the task's log."""
+        import subprocess
+
+        self.log.info("lakeops %s needs no Spark session on the embedded backend: running jobs/%s.py without "
+                      "spark-submit", self.job, self.job)
+        env = {**os.environ, **self.env_vars}
+        cmd = [sys.executable, self.application, *self.application_args]
+        # As the Spark provider logs spark-submit's; Airflow's secret masker hides the registered secrets.
+        self.log.info("Python job cmd: %s", " ".join(shlex.quote(a) for a in cmd))
+        with subprocess.Popen(cmd, cwd=rt.home, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True) as proc:
+            self._python = proc
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                self.log.info("%s", line.rstrip())
+        if proc.returncode:
+            raise AirflowException(f"jobs/{self.job}.py exited with {proc.returncode}")
+
     def _master(self) -> str:
         # The hook resolves the connection (host, port, conn_type) into spark-submit's --master.
         return self._get_hook()._connection["master"]  # noqa: SLF001
 
     def _exit_code(self) -> int | None:
         # The hook puts spark-submit's exit code only into its exception's message; the process keeps it.
+        if self._python is not None:
+            return self._python.returncode
         process = self._hook._submit_sp if self._hook is not None else None  # noqa: SLF001
         return process.returncode if process is not None else None
 

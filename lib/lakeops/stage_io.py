@@ -62,6 +62,10 @@ class Stage:
     files: str = ""
     #: It works on every table of the lakehouse (upgrade, maintenance): ``writes`` lists only its own.
     every_table: bool = False
+    #: When it needs a Spark session: ``always`` (it runs Spark jobs), or only on the ``native``
+    #: backend, whose commits are delta-spark's (the embedded backend commits through delta-rs; the
+    #: DAGs then run the job as a plain Python process rather than through spark-submit).
+    spark: str = "always"
 
     def tables_written(self, model: str | None = None, problem_type: str = "binary") -> tuple[str, ...]:
         """The tables this stage commits to, for ``model`` of ``problem_type``."""
@@ -136,7 +140,7 @@ STAGES: Final[tuple[Stage, ...]] = (
                 *_tables("ml.attribution_drift", JOB_RUNS)),
     ),
     Stage(
-        job="alerts", command="alerts", entry="run_alerts",
+        job="alerts", command="alerts", entry="run_alerts", spark="native",
         summary="the alert rules judged on monitored days; receivers told; retrain requests",
         reads=(*_tables("ml.drift_counts", "ml.drift_metrics", "ml.performance_metrics", "ml.performance_reference",
                         "ml.data_quality", "ml.attribution_drift"),
@@ -144,7 +148,7 @@ STAGES: Final[tuple[Stage, ...]] = (
         writes=_tables("ml.alerts", JOB_RUNS),
     ),
     Stage(
-        job="report", command="report", entry="run_report",
+        job="report", command="report", entry="run_report", spark="native",
         summary="the HTML report pages of monitored days",
         reads=(*_tables(_PREDICTIONS, "ml.drift_counts", "ml.drift_metrics", "ml.performance_metrics",
                         "ml.performance_reference", "ml.baselines"),
@@ -154,17 +158,19 @@ STAGES: Final[tuple[Stage, ...]] = (
         files="`<lake>/reports/<model>/<ds>.html` and the index",
     ),
     Stage(
-        job="upgrade", command="upgrade", entry="run_upgrade", per_model=False, every_table=True,
+        job="upgrade", command="upgrade", entry="run_upgrade", spark="native", per_model=False, every_table=True,
         summary="an older release's lakehouse brought to this release's contracts",
     ),
     Stage(
-        job="maintain", command="maintain", entry="run_maintain", per_model=False, every_table=True,
+        job="maintain", command="maintain", entry="run_maintain", spark="native", per_model=False, every_table=True,
         summary="compaction, checkpoints, vacuum, partition retention",
         writes=_tables(JOB_RUNS),
     ),
 )
 
 _BY_JOB: Final = {s.job: s for s in STAGES}
+#: The values of :attr:`Stage.spark`.
+SPARK_NEEDS: Final = ("always", "native")
 
 
 def stage(job: str) -> Stage:
