@@ -130,3 +130,23 @@ def test_row_count_upper_bound(spark):
     suite = SuiteConfig(name="small", expectations=(ExpectationConfig(kind="row_count_between", max=10),))
     outcome = _check(spark, _rows(hosts=12), suite=suite)
     assert not outcome.passed and outcome.failures[0].failing_ds == (D1, D2)
+
+
+def test_spark_and_pandas_engines_give_the_same_outcomes(spark, monkeypatch):
+    """A small row batch is validated by GX's pandas engine on an Arrow copy (runner.LOCAL_ROWS); a large
+    one by its Spark engine. Both give the same verdicts, observed values and failing days, fault by fault."""
+    from lakeops.data_quality import runner
+
+    faulty = _rows() + [r for r in _rows() if r[0] == D2][:3]  # duplicates on D2
+    faulty[3] = (D1, None, 140.0, "platinum")  # a null key, an out-of-range value, a new category
+    cases = [(_rows(), (D1, D2)), (faulty, (D1, D2)), (_rows(days=(D1, D2)), (D1, D2, D3))]
+
+    def outcomes(rows, days):
+        found = _check(spark, rows, days=days).outcomes
+        return [(o.expectation, o.success, o.observed, o.failing_ds) for o in found]
+
+    local = [outcomes(rows, days) for rows, days in cases]
+    monkeypatch.setattr(runner, "LOCAL_ROWS", 0)  # every row batch on Spark
+    # The examples are the first few unexpected rows each engine meets; here both meet the same ones.
+    assert [outcomes(rows, days) for rows, days in cases] == local
+    assert any(not success for _, success, _, _ in local[1]) and all(success for _, success, _, _ in local[0])

@@ -1,9 +1,11 @@
 """Run a data-quality suite with Great Expectations on Spark DataFrames.
 
 The caller passes the rows to check and the partitions (``days``) they should
-cover. Row rules run on the Spark DataFrame; rules about a partition as a whole
-(``row_count_between``) run with GX's pandas engine on the few rows of counts per
-day (the row rules' counting aggregation counts them too). Results become
+cover. Row rules run on the Spark DataFrame, or, when it holds at most
+:data:`LOCAL_ROWS` rows (a day or two of a fleet), with GX's pandas engine on one
+Arrow copy of it: the same expectations, without a Spark job per metric. Rules about
+a partition as a whole (``row_count_between``) run with GX's pandas engine on the few
+rows of counts per day (the row rules' counting aggregation counts them too). Results become
 :class:`ExpectationOutcome` rows, each knowing the days it failed on (the caller
 writes them to ``ml.data_quality``, one row per ds), and a result document (GX's
 own JSON, per batch) that is kept beside the table.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -31,6 +34,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _POSITION = "lakeops_position"
+#: A row batch of at most this many rows is validated by GX's pandas engine on an Arrow copy of it
+#: (one Spark job) rather than by its Spark engine (a few Spark jobs per expectation).
+LOCAL_ROWS = 200_000
 #: Enough failing examples to act on, without collecting a partition.
 _EXAMPLES = 5
 
@@ -109,9 +115,10 @@ def run_suite(
         if not items:
             continue
         frame = df if batch == ROWS else _rows_per_ds(df, days, ds_column, counted=rows_per_day)
+        local = _local_copy(df) if batch == ROWS else None
         found, document[batch], tally = _check_batch(
             frame, items, name=f"{suite.name}_{batch}", suite=suite.name, stage=stage, days=days,
-            ds_column=ds_column, index=[c for c in index if c in frame.columns],
+            ds_column=ds_column, index=[c for c in index if c in frame.columns], local=local,
         )
         if batch == ROWS:
             rows_per_day = tally.rows_per_day()
@@ -124,9 +131,18 @@ def run_suite(
     return outcome
 
 
+def _local_copy(df: DataFrame) -> pd.DataFrame | None:
+    """``df`` as pandas (through Arrow) when it has at most :data:`LOCAL_ROWS` rows, else ``None``."""
+    table = df.limit(LOCAL_ROWS + 1).toArrow()
+    if table.num_rows > LOCAL_ROWS:
+        return None
+    # Dates stay datetime.date (as Spark's rows give them), so freshness compares dates with dates.
+    return table.to_pandas(date_as_object=True)
+
+
 def _check_batch(
     frame: DataFrame | pd.DataFrame, items: list[PlannedExpectation], *, name: str, suite: str, stage: str, days: list[date],
-    ds_column: str, index: list[str],
+    ds_column: str, index: list[str], local: pd.DataFrame | None = None,
 ) -> tuple[list[ExpectationOutcome], dict[str, Any], _Tally]:
     """Outcomes of ``items`` on ``frame``, the GX result document and the counts, in a few Spark jobs.
 
@@ -137,9 +153,11 @@ def _check_batch(
     the rules that may have some (a failed rule, or one with ``mostly`` below 1:
     a passed rule without ``mostly`` saw none), for the observed values and the
     failing days. Only the expectations that failed or saw unexpected rows run
-    again with ``SUMMARY`` results, for the examples their observed value shows.
+    again with ``SUMMARY`` results, for the examples their observed value shows. ``local``: the
+    frame's rows as pandas, which GX validates instead (the counts still come from ``frame``).
     """
-    verdict = _validate(frame, items, name=name, result_format={"result_format": "BOOLEAN_ONLY"})
+    checked = frame if local is None else local
+    verdict = _validate(checked, items, name=name, result_format={"result_format": "BOOLEAN_ONLY"})
     document = verdict.to_json_dict()
     verdicts = _in_order(items, verdict)
     counted = {i for i, (item, res) in enumerate(zip(items, verdicts, strict=True))
@@ -155,10 +173,10 @@ def _check_batch(
         if index:
             summary["unexpected_index_column_names"] = index
         subset = [items[i] for i in shown]
-        result = _validate(frame, subset, name=f"{name}_examples", result_format=summary)
+        result = _validate(checked, subset, name=f"{name}_examples", result_format=summary)
         document["examples"] = result.to_json_dict()
         for i, res in zip(shown, _in_order(subset, result), strict=True):
-            found = _outcome(items[i], res, suite=suite, stage=stage)
+            found = _outcome(items[i], res, suite=suite, stage=stage, index=index)
             if not found.success:
                 found = replace(found, failing_ds=tally.failing_days(i, items[i], days))
             outcomes[i] = found
@@ -296,7 +314,7 @@ def _passed(item: PlannedExpectation, res: Any, observed: str, *, suite: str, st
     )
 
 
-def _outcome(item: PlannedExpectation, res, *, suite: str, stage: str) -> ExpectationOutcome:
+def _outcome(item: PlannedExpectation, res, *, suite: str, stage: str, index: Sequence[str] = ()) -> ExpectationOutcome:
     errors = _exception_messages(res.exception_info)
     result = res.result or {}
     if errors or (not res.success and not result):
@@ -308,7 +326,8 @@ def _outcome(item: PlannedExpectation, res, *, suite: str, stage: str) -> Expect
         count, total = result.get("unexpected_count", 0), result.get("element_count", 0)
         observed = f"{count} of {total} unexpected"
         if examples and count:
-            observed += f", e.g. {json.dumps([_example(e) for e in examples[:_EXAMPLES]], default=_plain)}"
+            shown = sorted((_example(e, index) for e in examples[:_EXAMPLES]), key=lambda e: json.dumps(e, default=_plain))
+            observed += f", e.g. {json.dumps(shown, default=_plain)}"
     return ExpectationOutcome(
         suite=suite,
         stage=stage,
@@ -321,12 +340,13 @@ def _outcome(item: PlannedExpectation, res, *, suite: str, stage: str) -> Expect
     )
 
 
-def _example(row: Any) -> Any:
-    """A failing row as GX's Spark engine words it whichever engine ran: the index columns
-    (``ds`` first) before the checked value."""
+def _example(row: Any, index: Sequence[str] = ()) -> Any:
+    """A failing row worded the same whichever engine ran: the index columns (``ds`` first, then
+    the others in their order) before the checked value."""
     if not isinstance(row, dict):
         return row
-    return dict(sorted(row.items(), key=lambda kv: (kv[0] != "ds", kv[0] == ROW_COUNT_COLUMN)))
+    order = {name: i for i, name in enumerate(dict.fromkeys(["ds", *index]))}
+    return dict(sorted(row.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0] == ROW_COUNT_COLUMN)))
 
 
 def _plain(value: Any) -> Any:
