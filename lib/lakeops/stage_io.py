@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal
 
 from lakeops.constants import PROBLEM_TYPES
 
@@ -25,6 +25,10 @@ MODEL: Final = "{model}"
 REGISTRY: Final = "the registry"
 #: Every stage that records a run writes a row of this table.
 JOB_RUNS: Final = "ml.job_runs"
+#: How a stage uses the registry: not at all, loads versions, or registers versions and moves aliases.
+RegistryUse = Literal["", "reads", "writes"]
+#: When a stage needs a Spark session: always (it runs Spark jobs), or only on the native backend.
+SparkNeed = Literal["always", "native"]
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,7 @@ class Stage:
     #: Whether the stage acts on one model (``--model``).
     per_model: bool = True
     #: The registry: ``"reads"`` (loads versions) or ``"writes"`` (registers versions, moves aliases).
-    registry: str = ""
+    registry: RegistryUse = ""
     #: What else it writes, in words (files outside the tables).
     files: str = ""
     #: It works on every table of the lakehouse (upgrade, maintenance): ``writes`` lists only its own.
@@ -65,7 +69,7 @@ class Stage:
     #: When it needs a Spark session: ``always`` (it runs Spark jobs), or only on the ``native``
     #: backend, whose commits are delta-spark's (the embedded backend commits through delta-rs; the
     #: DAGs then run the job as a plain Python process rather than through spark-submit).
-    spark: str = "always"
+    spark: SparkNeed = "always"
 
     def tables_written(self, model: str | None = None, problem_type: str = "binary") -> tuple[str, ...]:
         """The tables this stage commits to, for ``model`` of ``problem_type``."""
@@ -169,8 +173,6 @@ STAGES: Final[tuple[Stage, ...]] = (
 )
 
 _BY_JOB: Final = {s.job: s for s in STAGES}
-#: The values of :attr:`Stage.spark`.
-SPARK_NEEDS: Final = ("always", "native")
 
 
 def stage(job: str) -> Stage:
