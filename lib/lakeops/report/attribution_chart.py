@@ -67,10 +67,10 @@ def chart(rows: pd.DataFrame) -> Markup:
     for i, r in enumerate(records):
         y = top + (i + 0.5) * ROW
         mover = movers[i]
-        change = _change(r["rank_change"])
-        tip = (f"{names[i]}: mean |SHAP| {num(r['mean_abs_shap'], '.4f')} today (rank {_rank(r['rank'])}, "
+        change = rank_change(r["rank_change"])
+        tip = (f"{names[i]}: mean |SHAP| {num(r['mean_abs_shap'], '.4f')} today (rank {rank_label(r['rank'])}, "
                f"{num(r['share'], '.1%')}), training {num(r['reference_mean_abs_shap'], '.4f')} "
-               f"(rank {_rank(r['reference_rank'])}, {num(r['reference_share'], '.1%')})"
+               f"(rank {rank_label(r['reference_rank'])}, {num(r['reference_share'], '.1%')})"
                f"{' · top mover ' + format(to_float(r['_mover']), '.0f') if mover else ''}")  # fmt: skip
         with svg.group(tip):
             if mover:
@@ -80,18 +80,18 @@ def chart(rows: pd.DataFrame) -> Markup:
             svg.text(left - 8, y, fit(names[i], NORMAL, label_width, bold=mover), size=NORMAL, anchor="end", bold=mover)
             svg.rect(left, y - BAR - 1, x(today[i]) - left, BAR, CURRENT_COLOUR)
             svg.rect(left, y + 1, x(training[i]) - left, BAR, BASELINE_COLOUR)
-            note = f"#{_rank(r['rank'])} (training #{_rank(r['reference_rank'])})"
+            note = f"#{rank_label(r['rank'])} (training #{rank_label(r['reference_rank'])})"
             svg.text(x(max(today[i], training[i])) + 4, y, note, bold=mover, extra=tspan(change, dx=6) if change else "")
     svg.line(left, top, left, bottom, AXIS_COLOUR)
     x_axis(svg, x, ticks, tick_format(ticks), bottom, title="mean |SHAP| (margin units)")
     return svg.markup()
 
 
-def _rank(value: object) -> str:
+def rank_label(value: object) -> str:
     return num(value, ".0f")
 
 
-def _change(value: object) -> str:
+def rank_change(value: object) -> str:
     """'▲ 3' for a feature that moved up three places, '▼ 2' down; '' for none or unknown."""
     number = to_float(value)
     if math.isnan(number) or number == 0:

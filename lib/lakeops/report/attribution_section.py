@@ -17,8 +17,8 @@ from datetime import date
 import pandas as pd
 from markupsafe import Markup
 
-from lakeops.report.attribution_chart import chart
-from lakeops.report.values import dates, num, status, to_float, with_columns
+from lakeops.report.attribution_chart import chart, rank_change, rank_label
+from lakeops.report.values import dates, status, to_float, with_columns
 
 COLUMNS = [
     "ds", "model_name", "model_version", "feature", "mean_abs_shap", "share", "rank", "reference_mean_abs_shap",
@@ -87,22 +87,11 @@ def build(attribution: pd.DataFrame | None, ds: date, *, top: int = TOP_FEATURES
 
 
 def _mover(r: dict) -> dict:
-    return {"feature": str(r["feature"]), "rank": _rank(r["rank"]), "reference_rank": _rank(r["reference_rank"]),
-            "change": _change(r["rank_change"]) or "=", "share": r["share"], "reference_share": r["reference_share"],
+    return {"feature": str(r["feature"]), "rank": rank_label(r["rank"]), "reference_rank": rank_label(r["reference_rank"]),
+            "change": rank_change(r["rank_change"]) or "=", "share": r["share"], "reference_share": r["reference_share"],
             "share_change": _points(r["share_change"]), "mean_abs_shap": r["mean_abs_shap"],
             "reference_mean_abs_shap": r["reference_mean_abs_shap"]}  # fmt: skip
 
-
-def _rank(value: object) -> str:
-    return num(value, ".0f")
-
-
-def _change(value: object) -> str:
-    """'▲ 3' for a feature that moved up three places, '▼ 2' down; '' for none or unknown."""
-    number = to_float(value)
-    if math.isnan(number) or number == 0:
-        return ""
-    return f"{'▲' if number > 0 else '▼'} {abs(number):.0f}"
 
 
 def _points(value: object) -> str:
