@@ -197,10 +197,9 @@ def run_report(settings: Settings, model: str, *, days: Sequence[date]) -> Repor
 
 def _require_monitored(lake: Lake, model: str, days: Sequence[date], *, then: str) -> None:
     from lakeops.errors import MissingInputError
-    from lakeops.lake.tables import DRIFT_COUNTS
+    from lakeops.lake.tables import monitored_days
 
-    monitored = ({p["ds"] for p in lake.partitions(DRIFT_COUNTS.name) if p["model_name"] == model}
-                 if lake.exists(DRIFT_COUNTS.name) else set())
+    monitored = monitored_days(lake, model)
     missing = [d for d in days if d not in monitored]
     if missing:
         shown = ", ".join(d.isoformat() for d in missing[:5]) + (" ..." if len(missing) > 5 else "")

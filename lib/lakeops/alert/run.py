@@ -51,10 +51,10 @@ from lakeops.lake.tables import (
     ATTRIBUTION_DRIFT,
     CLASS_METRICS,
     DATA_QUALITY,
-    DRIFT_COUNTS,
     DRIFT_METRICS,
     PERFORMANCE_METRICS,
     PERFORMANCE_REFERENCE,
+    monitored_days,
 )
 from lakeops.runs import job_run
 
@@ -286,9 +286,7 @@ def _push_state(am: Alertmanager, model_name: str, days: list[date], monitored: 
 
 
 def _monitored_days(lake: Lake, model_name: str, days: list[date]) -> list[date]:
-    stored = ({p["ds"] for p in lake.partitions(DRIFT_COUNTS.name) if p["model_name"] == model_name}
-              if lake.exists(DRIFT_COUNTS.name) else set())
-    return sorted(stored | set(days))
+    return sorted(monitored_days(lake, model_name) | set(days))
 
 
 def _days_before(monitored: list[date], days: list[date], depth: int) -> set[date]:

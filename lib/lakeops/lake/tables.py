@@ -27,7 +27,10 @@ from lakeops.lake.spec import TableSpec
 from lakeops.names import TableName, validate_name
 
 if TYPE_CHECKING:
+    from datetime import date
+
     from lakeops.config import ModelConfig
+    from lakeops.lake.base import Lake
 
 UTC_TS = pa.timestamp("us", tz="UTC")
 
@@ -754,6 +757,13 @@ SHARED_TABLES = (
     CONFUSION_MATRIX,
     ATTRIBUTION_REFERENCE, ATTRIBUTION_DRIFT, ALERTS,
 )
+
+
+def monitored_days(lake: Lake, model_name: str) -> set[date]:
+    """The days of ``model_name`` that monitoring measured: its partitions of ``ml.drift_counts`` (the log only)."""
+    if not lake.exists(DRIFT_COUNTS.name):
+        return set()
+    return {p["ds"] for p in lake.partitions(DRIFT_COUNTS.name) if p["model_name"] == model_name}
 
 
 def model_contracts(model: ModelConfig) -> list[TableSpec]:
