@@ -28,9 +28,10 @@ def pytest_xdist_make_scheduler(config, log):
     class TwoGroups(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             # The object-store tests (a server and writer processes), the two trainers against an
-            # MLflow server and the month of daily cycles even out the two workers' loads.
+            # MLflow server, the standalone cluster and the weeks of daily cycles even out the two
+            # workers' loads.
             return "airflow" if nodeid.startswith(("tests/dags/", "tests/test_object_store.py",
-                                                   "tests/test_registry_server.py",
+                                                   "tests/test_registry_server.py", "tests/test_cluster.py",
                                                    "tests/upkeep/test_soak.py")) else "lakeops"
 
     return TwoGroups(config, log)

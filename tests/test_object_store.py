@@ -1,9 +1,10 @@
 """A lakehouse on object storage: an ``s3a://`` root served by a real S3-compatible server
 (moto in server mode, ``tests/s3server.py``) that this module starts on 127.0.0.1 and stops.
 
-On both backends: the whole loop (generate -> prepare -> train -> validate -> score ->
-monitor, report pages and MLflow artifacts in the bucket too, then ``lakeops sql --engine
-spark`` over it; with the native backend that is the end-to-end test of delta-spark); two writer processes of
+The whole loop (generate -> prepare -> train -> validate -> score -> monitor -> alerts ->
+report, report pages and MLflow artifacts in the bucket too, then ``lakeops sql --engine
+spark`` over it), begun by the embedded backend and finished by the native one on the same
+tables (the end-to-end test of delta-spark); two writer processes of
 disjoint partitions, colliding writers, a writer killed mid-commit; the server stopping
 mid-run (a one-line error, nothing half-written, the rerun completes); and the secret key
 never reaching the log, commit metadata, MLflow or the terminal.
@@ -74,41 +75,52 @@ def _objects(s3, prefix: str) -> dict[str, bytes]:
     return found
 
 
-@pytest.mark.parametrize("backend", ["embedded", "native"])
-def test_the_loop_on_an_s3a_lakehouse(spark, settings, s3, tmp_path, backend, capfd, caplog):
+def test_the_loop_on_an_s3a_lakehouse_on_both_backends_in_turn(spark, settings, s3, tmp_path, capfd, caplog):
+    """The embedded backend builds the lake (generate, prepare, train, validate) and scores and
+    monitors all but the last day; the native backend (delta-spark on S3) then takes over the same
+    tables: it re-prepares and scores the last day, monitors, judges alerts and draws the report,
+    and Spark SQL reads the tables as Delta. Each backend reads what the other wrote."""
     caplog.set_level("INFO")
-    root = s3.uri(f"loop-{backend}", scheme="s3a")
-    s = _settings(settings, root, backend, tmp_path)
-    stages.run_generate(s, start=date(2023, 12, 2), end=DAYS[-1], hosts=120, seed=7, drift_start=DAYS[-3])
-    stages.run_prepare(s, MODEL, days=DAYS)
-    assert stages.run_train(s, MODEL, ds=DAYS[-4]).version >= 1
-    stages.run_validate(s, MODEL, ds=DAYS[-4])
-    stages.run_score(s, MODEL, days=DAYS[-3:])
-    monitored = stages.run_monitor(s, MODEL, days=DAYS[-3:])
-    stages.run_alerts(s, MODEL, days=DAYS[-3:])
-    stages.run_report(s, MODEL, days=DAYS[-3:])
+    root = s3.uri("loop", scheme="s3a")
+    embedded = _settings(settings, root, "embedded", tmp_path)
+    native = replace(embedded, lake=replace(embedded.lake, backend="native"))
+    stages.run_generate(embedded, start=date(2023, 12, 2), end=DAYS[-1], hosts=120, seed=7, drift_start=DAYS[-3])
+    stages.run_prepare(embedded, MODEL, days=DAYS)
+    assert stages.run_train(embedded, MODEL, ds=DAYS[-4]).version >= 1
+    stages.run_validate(embedded, MODEL, ds=DAYS[-4])
+    stages.run_score(embedded, MODEL, days=DAYS[-3:-1])
+    stages.run_monitor(embedded, MODEL, days=DAYS[-3:-1])
+    by_embedded = fingerprint(stages.open_lake(embedded).read(f"features.{MODEL}"))
 
-    lake = stages.open_lake(s)
-    assert lake.storage.root == f"s3://{s3.bucket}/loop-{backend}"
-    assert {p["ds"] for p in lake.partitions("predictions.incident_risk")} == set(DAYS[-3:])
-    assert [d.ds for d in monitored.days] == DAYS[-3:]
-    stored = _objects(s3, f"loop-{backend}/")
-    assert f"loop-{backend}/reports/{MODEL}/index.html" in stored
-    assert any(k.startswith(f"loop-{backend}/mlartifacts/{MODEL}/") and k.endswith("MLmodel") for k in stored)
-    assert any(k.startswith(f"loop-{backend}/_reports/data_quality/") for k in stored)
-    # The other backend reads what this one wrote, from the same bucket.
-    other = open_lake(spark, replace(s.lake, backend="native" if backend == "embedded" else "embedded"))
-    assert fingerprint(other.read("predictions.incident_risk")) == fingerprint(lake.read("predictions.incident_risk"))
+    stages.run_prepare(native, MODEL, days=DAYS[-1:])  # a native overwrite of a table delta-rs wrote
+    stages.run_score(native, MODEL, days=DAYS[-1:])
+    monitored = stages.run_monitor(native, MODEL, days=DAYS[-1:])
+    stages.run_alerts(native, MODEL, days=DAYS[-3:])
+    stages.run_report(native, MODEL, days=DAYS[-3:])
+
+    lake = stages.open_lake(native)
+    assert lake.storage.root == f"s3://{s3.bucket}/loop"
+    assert {p["ds"] for p in lake.partitions(f"predictions.{MODEL}")} == set(DAYS[-3:])
+    assert [d.ds for d in monitored.days] == DAYS[-1:]
+    # The native rewrite of the last day changed no row; the embedded backend reads what native wrote.
+    other = stages.open_lake(embedded)
+    assert fingerprint(other.read(f"features.{MODEL}")) == by_embedded
+    assert fingerprint(other.read(f"predictions.{MODEL}")) == fingerprint(lake.read(f"predictions.{MODEL}"))
+    assert {r["ds"] for r in other.read_arrow("ml.drift_metrics").to_pylist()} == set(DAYS[-3:])
+    stored = _objects(s3, "loop/")
+    assert f"loop/reports/{MODEL}/index.html" in stored
+    assert any(k.startswith(f"loop/mlartifacts/{MODEL}/") and k.endswith("MLmodel") for k in stored)
+    assert any(k.startswith("loop/_reports/data_quality/") for k in stored)
 
     # Spark SQL reads the tables as Delta with the native backend (Lake.read: format delta).
     printed = "".join(capfd.readouterr())
-    query = "select count(*) as n from predictions.incident_risk where ds >= :ds"
-    assert main(["--env", "test", "--lake", root, "--set", f"lake.backend={backend}", "--set",
+    query = f"select count(*) as n from predictions.{MODEL} where ds >= :ds"
+    assert main(["--env", "test", "--lake", root, "--set", "lake.backend=native", "--set",
                  f"mlflow.tracking_uri=sqlite:///{tmp_path / 'mlflow.db'}", "sql", "--engine", "spark", query,
                  "--param", f"ds={DAYS[-3]}", "--format", "csv"]) == 0
     out, err = capfd.readouterr()
     printed += out + err
-    assert out.split() == ["n", str(lake.read("predictions.incident_risk").count())]
+    assert out.split() == ["n", str(lake.read(f"predictions.{MODEL}").count())]
 
     # The secret is in this process's environment only: not in any object, the MLflow store or the output.
     assert not [k for k, body in stored.items() if SECRET.encode() in body]
@@ -117,72 +129,84 @@ def test_the_loop_on_an_s3a_lakehouse(spark, settings, s3, tmp_path, backend, ca
     assert SECRET not in printed + caplog.text
 
 
-@pytest.mark.parametrize("backend", ["embedded", "native"])
-def test_writers_on_s3(spark, settings, s3, tmp_path, backend):
-    """Two writer processes (tests/lake_worker.py) on one S3 table, each with two writes: their
-    disjoint partitions both commit; then their colliding overwrites of one partition leave
-    exactly one writer's rows. A third writer killed during its write commits nothing, and the
-    rerun (here, by the test's own session) completes. One Spark per writer process, so the
-    writes share processes where the story allows.
-
-    delta-spark's S3 log store guards a version within one driver only (README: one native
-    writer per table on S3), so native writers are released one after the other; released
-    together, one driver's commit file can replace the other's (that write then fails with
-    CommitConflictError: tests/lake/test_concurrency.py)."""
+def _writer(root: str, sync: Path, name: str, plan: list[dict], backend: str):
+    """A writer process (tests/lake_worker.py) with its plan."""
     import subprocess
     import sys
+
+    worker = Path(__file__).resolve().parent / "lake_worker.py"
+    (sync / f"plan.{name}.json").write_text(json.dumps(plan))
+    return subprocess.Popen([sys.executable, str(worker), "--lake", root, "--name", name, "--plan",
+                             str(sync / f"plan.{name}.json"), "--sync", str(sync), "--backend", backend],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _release(sync: Path, step: int, procs: dict) -> dict[str, dict]:
+    """Wait until every writer holds at ``step``, let them go together, and read their outcomes."""
     import time
 
-    root = s3.uri(f"writers-{backend}", scheme="s3a")
-    lake = open_lake(spark, replace(settings.lake, root=root, backend=backend, storage_options=FAIL_FAST))
+    deadline = time.monotonic() + WRITER_WAIT_S
+    for n, proc in procs.items():
+        while not (sync / f"{step}.{n}.ready").exists():
+            assert proc.poll() is None, proc.communicate()[1][-3000:]
+            assert time.monotonic() < deadline, f"writer {n} not at step {step} within {WRITER_WAIT_S} s"
+            time.sleep(0.05)
+    for n in procs:
+        (sync / f"{step}.{n}.go").touch()
+    deadline = time.monotonic() + WRITER_WAIT_S
+    for n, proc in procs.items():
+        while not (sync / f"{step}.{n}.json").exists():
+            assert proc.poll() is None or (sync / f"{step}.{n}.json").exists(), proc.communicate()[1][-3000:]
+            assert time.monotonic() < deadline, f"writer {n} did not finish step {step} within {WRITER_WAIT_S} s"
+            time.sleep(0.05)
+    return {n: json.loads((sync / f"{step}.{n}.json").read_text()) for n in procs}
+
+
+def _killed_writer_commits_nothing(spark, lake, root: str, sync: Path, backend: str) -> None:
+    """A writer SIGKILLed during its write commits nothing; the rerun (by this process) completes."""
+    version, before = lake.version("test.events"), fingerprint(lake.read("test.events"))
+    killed = _writer(root, sync, "K", [{"op": "overwrite", "ds": D2.isoformat(), "tag": "killed", "kill": True}],
+                     backend)
+    _, err = killed.communicate(timeout=600)
+    assert killed.returncode == -9, err[-3000:]
+    assert lake.version("test.events") == version and fingerprint(lake.read("test.events")) == before
+    lake.overwrite(events(spark, D2, 7, tag="rerun"), EVENTS, partitions={"ds": [D2]})
+    assert fingerprint(lake.read("test.events", where={"ds": [D2]})) == fingerprint(events(spark, D2, 7, tag="rerun"))
+
+
+def test_writers_on_s3(spark, settings, s3, tmp_path):
+    """Two writer processes (tests/lake_worker.py) on one S3 table, each with two writes, on the
+    embedded backend (delta-rs's conditional-put commits): their disjoint partitions both commit;
+    then their colliding overwrites of one partition leave exactly one writer's rows. A third
+    writer killed during its write commits nothing, and the rerun (here, by the test's own
+    session) completes. One Spark per writer process, so the writes share processes where the
+    story allows.
+
+    The native backend's S3 log store guards a version within one driver only (README: one native
+    writer per table on S3); tests/lake/test_concurrency.py races and kills delta-spark drivers on a
+    local lake, and the loop test above has both backends write the same S3 tables in turn."""
+    root = s3.uri("writers-embedded", scheme="s3a")
+    lake = open_lake(spark, replace(settings.lake, root=root, backend="embedded", storage_options=FAIL_FAST))
     lake.overwrite(events(spark, D1, 5, tag="seed"), EVENTS, partitions={"ds": [D1]})
-    worker = Path(__file__).resolve().parent / "lake_worker.py"
     sync = tmp_path / "sync"
     sync.mkdir()
-
-    def run(name: str, plan: list[dict]) -> subprocess.Popen:
-        (sync / f"plan.{name}.json").write_text(json.dumps(plan))
-        return subprocess.Popen([sys.executable, str(worker), "--lake", root, "--name", name, "--plan",
-                                 str(sync / f"plan.{name}.json"), "--sync", str(sync), "--backend", backend],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-    def release(step: int, procs: dict[str, subprocess.Popen]) -> dict[str, dict]:
-        """Wait until every writer holds at ``step``, let them go (together on the embedded
-        backend, in turn on the native one), and read their outcomes."""
-        if backend == "native" and len(procs) > 1:
-            return {n: o for name, proc in procs.items() for n, o in release(step, {name: proc}).items()}
-        deadline = time.monotonic() + WRITER_WAIT_S
-        for n, proc in procs.items():
-            while not (sync / f"{step}.{n}.ready").exists():
-                assert proc.poll() is None, proc.communicate()[1][-3000:]
-                assert time.monotonic() < deadline, f"writer {n} not at step {step} within {WRITER_WAIT_S} s"
-                time.sleep(0.05)
-        for n in procs:
-            (sync / f"{step}.{n}.go").touch()
-        deadline = time.monotonic() + WRITER_WAIT_S
-        for n, proc in procs.items():
-            while not (sync / f"{step}.{n}.json").exists():
-                assert proc.poll() is None or (sync / f"{step}.{n}.json").exists(), proc.communicate()[1][-3000:]
-                assert time.monotonic() < deadline, f"writer {n} did not finish step {step} within {WRITER_WAIT_S} s"
-                time.sleep(0.05)
-        return {n: json.loads((sync / f"{step}.{n}.json").read_text()) for n in procs}
-
     procs = {
-        "A": run("A", [{"op": "overwrite", "ds": D1.isoformat(), "tag": "a", "n": 11, "hold": True},
-                       {"op": "overwrite", "ds": D1.isoformat(), "tag": "c", "n": 17, "hold": True}]),
-        "B": run("B", [{"op": "overwrite", "ds": D2.isoformat(), "tag": "b", "n": 13, "hold": True},
-                       {"op": "overwrite", "ds": D1.isoformat(), "tag": "d", "n": 19, "hold": True}]),
+        "A": _writer(root, sync, "A", [{"op": "overwrite", "ds": D1.isoformat(), "tag": "a", "n": 11, "hold": True},
+                                       {"op": "overwrite", "ds": D1.isoformat(), "tag": "c", "n": 17, "hold": True}],
+                     "embedded"),
+        "B": _writer(root, sync, "B", [{"op": "overwrite", "ds": D2.isoformat(), "tag": "b", "n": 13, "hold": True},
+                                       {"op": "overwrite", "ds": D1.isoformat(), "tag": "d", "n": 19, "hold": True}],
+                     "embedded"),
     }
-    # Disjoint partitions, released together (native: in turn): both commit, one after the other.
-    out = release(0, procs)
+    # Disjoint partitions, released together: both commit, one after the other.
+    out = _release(sync, 0, procs)
     assert all(o["ok"] for o in out.values()), out
     assert fingerprint(lake.read("test.events", where={"ds": [D1]})) == fingerprint(events(spark, D1, 11, tag="a"))
     assert fingerprint(lake.read("test.events", where={"ds": [D2]})) == fingerprint(events(spark, D2, 13, tag="b"))
 
-    # One partition, released together (native: in turn): a winner's rows only, the loser says so (or they
-    # serialise).
+    # One partition, released together: a winner's rows only, the loser says so (or they serialise).
     version = lake.version("test.events")
-    out = release(1, procs)
+    out = _release(sync, 1, procs)
     for proc in procs.values():
         _, err = proc.communicate(timeout=600)
         assert proc.returncode == 0, err[-3000:]
@@ -193,14 +217,7 @@ def test_writers_on_s3(spark, settings, s3, tmp_path, backend):
     assert fingerprint(lake.read("test.events", where={"ds": [D1]})) == fingerprint(
         events(spark, D1, n, tag=won[-1]["tag"]))
 
-    # Killed during its write: nothing committed; the rerun completes.
-    version, before = lake.version("test.events"), fingerprint(lake.read("test.events"))
-    killed = run("K", [{"op": "overwrite", "ds": D2.isoformat(), "tag": "killed", "kill": True}])
-    _, err = killed.communicate(timeout=600)
-    assert killed.returncode == -9, err[-3000:]
-    assert lake.version("test.events") == version and fingerprint(lake.read("test.events")) == before
-    lake.overwrite(events(spark, D2, 7, tag="rerun"), EVENTS, partitions={"ds": [D2]})
-    assert fingerprint(lake.read("test.events", where={"ds": [D2]})) == fingerprint(events(spark, D2, 7, tag="rerun"))
+    _killed_writer_commits_nothing(spark, lake, root, sync, "embedded")
 
 
 def test_the_store_stopping_mid_run_is_a_clear_error_and_the_rerun_completes(spark, settings, s3, tmp_path):

@@ -186,7 +186,19 @@ class NativeLake(Lake):
         # delta-spark refuses short retentions unless this check is off; the
         # caller's explicit retention is the decision, as in the embedded backend.
         self.spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")
-        DeltaTable.forPath(self.spark, self._uri(name)).vacuum(float(retention_hours))
+        # VACUUM lists the table's folders in parallelPartitionDiscovery.parallelism tasks
+        # (Spark's default: 10,000, which on a few cores costs a minute for any table): one
+        # task per core lists a table of a few thousand partition folders quickly enough.
+        key = "spark.sql.sources.parallelPartitionDiscovery.parallelism"
+        saved = self.spark.conf.get(key, None)
+        self.spark.conf.set(key, str(self.spark.sparkContext.defaultParallelism))
+        try:
+            DeltaTable.forPath(self.spark, self._uri(name)).vacuum(float(retention_hours))
+        finally:
+            if saved is None:
+                self.spark.conf.unset(key)
+            else:
+                self.spark.conf.set(key, saved)
         return []
 
     def _hours_since_after(self, name: str | TableName, version: int | None) -> int:
