@@ -132,14 +132,15 @@ def get_session(
     Executors run the same Python as the driver unless ``PYSPARK_PYTHON`` says
     otherwise, so a cluster on this machine uses the project's virtual environment.
     """
-    check_java()
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is None:  # a running session's JVM answers for Java (the check runs `java -version`)
+        check_java()
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     if cfg.master.startswith("local"):
         # Bind to loopback: nothing outside this machine should reach a local session.
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    from pyspark.sql import SparkSession
-
-    active = SparkSession.getActiveSession()
     if active is not None and active.sparkContext.master != cfg.master:
         # getOrCreate would hand back the running session and ignore cfg.
         log.warning("a Spark session (%s) is already running; %s from config is ignored",
