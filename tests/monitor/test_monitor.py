@@ -51,8 +51,8 @@ def world(spark, settings, tmp_path_factory):
     stages.run_train(s, "incident_risk", ds=TRAIN_DS)
     stages.run_validate(s, "incident_risk", ds=TRAIN_DS)
     stages.run_score(s, "incident_risk", days=DAYS)
-    # The report's pages of one day (and the index) are enough for its test: a page's charts
-    # cost about a second each, and tests/report/ covers the rendering.
+    # The report's pages of one day (and the index) are enough for its test: tests/report/
+    # covers the rendering.
     result = stages.run_monitor(s, "incident_risk", days=DAYS)
     stages.run_report(s, "incident_risk", days=[REPORT_DAY])
     lake = stages.open_lake(s)
