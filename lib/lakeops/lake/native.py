@@ -186,9 +186,9 @@ class NativeLake(Lake):
         # delta-spark refuses short retentions unless this check is off; the
         # caller's explicit retention is the decision, as in the embedded backend.
         self.spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")
-        # VACUUM lists the table's folders in parallelPartitionDiscovery.parallelism tasks
-        # (Spark's default: 10,000, which on a few cores costs a minute for any table): one
-        # task per core lists a table of a few thousand partition folders quickly enough.
+        # VACUUM lists the table's folders in parallelPartitionDiscovery.parallelism tasks;
+        # Spark's default of 10,000 is a fixed cost for any table that dwarfs the listing
+        # itself on a few cores. One task per core lists thousands of partition folders.
         key = "spark.sql.sources.parallelPartitionDiscovery.parallelism"
         saved = self.spark.conf.get(key, None)
         self.spark.conf.set(key, str(self.spark.sparkContext.defaultParallelism))
