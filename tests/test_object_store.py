@@ -162,11 +162,11 @@ def _release(sync: Path, step: int, procs: dict) -> dict[str, dict]:
     return {n: json.loads((sync / f"{step}.{n}.json").read_text()) for n in procs}
 
 
-def _killed_writer_commits_nothing(spark, lake, root: str, sync: Path, backend: str) -> None:
+def _killed_writer_commits_nothing(spark, lake, root: str, sync: Path) -> None:
     """A writer SIGKILLed during its write commits nothing; the rerun (by this process) completes."""
     version, before = lake.version("test.events"), fingerprint(lake.read("test.events"))
     killed = _writer(root, sync, "K", [{"op": "overwrite", "ds": D2.isoformat(), "tag": "killed", "kill": True}],
-                     backend)
+                     "embedded")
     _, err = killed.communicate(timeout=600)
     assert killed.returncode == -9, err[-3000:]
     assert lake.version("test.events") == version and fingerprint(lake.read("test.events")) == before
@@ -217,7 +217,7 @@ def test_writers_on_s3(spark, settings, s3, tmp_path):
     assert fingerprint(lake.read("test.events", where={"ds": [D1]})) == fingerprint(
         events(spark, D1, n, tag=won[-1]["tag"]))
 
-    _killed_writer_commits_nothing(spark, lake, root, sync, "embedded")
+    _killed_writer_commits_nothing(spark, lake, root, sync)
 
 
 def test_the_store_stopping_mid_run_is_a_clear_error_and_the_rerun_completes(spark, settings, s3, tmp_path):
