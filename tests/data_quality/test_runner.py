@@ -141,12 +141,24 @@ def test_spark_and_pandas_engines_give_the_same_outcomes(spark, monkeypatch):
     faulty[3] = (D1, None, 140.0, "platinum")  # a null key, an out-of-range value, a new category
     cases = [(_rows(), (D1, D2)), (faulty, (D1, D2)), (_rows(days=(D1, D2)), (D1, D2, D3))]
 
-    def outcomes(rows, days):
-        found = _check(spark, rows, days=days).outcomes
+    # Rules with `mostly`: counted on both days, failing on the day with too many unexpected rows only.
+    lenient = SuiteConfig(name="lenient", expectations=(
+        ExpectationConfig(kind="between", column="cpu", min=0, max=90, mostly=0.8),
+        ExpectationConfig(kind="not_null", column="host_id", mostly=0.9),
+        ExpectationConfig(kind="in_set", column="tier", values=("gold", "silver"), mostly=0.5),
+    ))
+    some_nulls = [(d, None if d == D2 and i < 5 else h, cpu, tier) for d, h, cpu, tier in _rows()
+                  for i in [int(h[1:])]]
+    cases += [(some_nulls, (D1, D2), lenient)]
+
+    def outcomes(rows, days, suite=SUITE):
+        found = _check(spark, rows, days=days, suite=suite).outcomes
         return [(o.expectation, o.success, o.observed, o.failing_ds) for o in found]
 
-    local = [outcomes(rows, days) for rows, days in cases]
+    local = [outcomes(*case) for case in cases]
     monkeypatch.setattr(runner, "LOCAL_ROWS", 0)  # every row batch on Spark
     # The examples are the first few unexpected rows each engine meets; here both meet the same ones.
-    assert [outcomes(rows, days) for rows, days in cases] == local
+    assert [outcomes(*case) for case in cases] == local
     assert any(not success for _, success, _, _ in local[1]) and all(success for _, success, _, _ in local[0])
+    by_kind = {kind: (success, failing) for kind, success, _, failing in local[3]}
+    assert by_kind["between"] == (True, ()) and by_kind["not_null"] == (False, (D2,))

@@ -405,3 +405,29 @@ def test_spark_file_path_quotes_as_hadoop_does(spark):
     for uri in ("file:/tmp/a b/c%d/ds=2024-01-01/x.parquet", "file:/tmp/é ü/[x]{y}|z^`\"<>#?/p",
                 "s3a://bucket/pre fix/k=v%2F/part-0.parquet", "file:/tmp/tab\there;:@&=+$,!~*'()"):
         assert spark_file_path(uri) == hadoop_path(uri).toUri().toString()
+
+
+def test_reduce_partitions_folds_every_batch_the_same_on_the_driver_and_in_tasks(spark, lake, monkeypatch):
+    """A reduction's partial results merge to the same sums whether tasks read the row groups or (a
+    few rows, embedded backend) the driver does; checked against the rows' own sums."""
+    from lakeops.lake import Scan, embedded
+
+    lake.overwrite_rows(pa.concat_tables([event_rows(D1, 30), event_rows(D2, 20, offset=30)]), EVENTS,
+                        partitions={"ds": [D1, D2]})
+    lake.overwrite_rows(event_rows(D3, 10, offset=50), EVENTS, partitions={"ds": [D3]})
+
+    def fold(table, batch, partition, columns):
+        values = batch.column("value").to_pylist()
+        return {(partition["ds"], c): (len(values), sum(values)) for c in columns}
+
+    def merge(a, b):
+        return {k: tuple(x + y for x, y in zip(a.get(k, (0, 0)), b.get(k, (0, 0)), strict=True)) for k in {*a, *b}}
+
+    scan = Scan("test.events", where={"ds": [D1, D2]}, columns=("value",))
+    expected = {(D1, "value"): (30, sum(i * 1.5 for i in range(30))),
+                (D2, "value"): (20, sum(i * 1.5 for i in range(30, 50)))}
+    assert lake.reduce_partitions([scan], fold, merge) == expected
+    monkeypatch.setattr(embedded, "LOCAL_REDUCE_ROWS", 0)  # every reduction in Spark tasks
+    assert lake.reduce_partitions([scan], fold, merge) == expected
+    assert lake.reduce_partitions([Scan("test.events", where={"ds": [date(2025, 1, 1)]}, columns=("value",))],
+                                  fold, merge) is None

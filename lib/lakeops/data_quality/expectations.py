@@ -22,8 +22,10 @@ Reads and writes no tables.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+
+import pandas as pd
 
 from lakeops.config import ExpectationConfig
 
@@ -88,6 +90,49 @@ class PlannedExpectation:
             ds = F.col(ds_column)
             return everything, newest.isNull() | (newest < F.date_sub(ds, rule.max_age_days)) | (newest > ds)
         raise ValueError(f"unknown expectation kind {rule.kind!r}")
+
+    def per_row_local(self, frame: pd.DataFrame, ds_column: str = "ds") -> tuple[pd.Series, pd.Series] | None:
+        """:meth:`per_row` on a pandas copy of the rows (the batch GX's pandas engine validates): the same
+        rule, as boolean Series. Nulls are pandas' (``None``, ``NaN``), as GX's pandas engine sees them."""
+        rule = self.rule
+        needed = [ROW_COUNT_COLUMN] if self.batch == PER_DS else ([rule.column] if rule.column else list(rule.columns))
+        if any(c not in frame.columns for c in needed) or (
+                rule.kind in ("freshness", "unique") and ds_column not in frame.columns):
+            return None
+        everything = pd.Series(True, index=frame.index)
+        if rule.kind == "not_null":
+            return everything, frame[rule.column].isna()
+        if rule.kind == "in_set":
+            x = frame[rule.column]
+            return x.notna(), x.notna() & ~x.isin(list(rule.values))
+        if rule.kind in ("between", "row_count_between"):
+            x = frame[needed[0]]
+            inside = pd.Series(True, index=frame.index)
+            if rule.min is not None:
+                inside &= (x >= rule.min).fillna(False).astype(bool)
+            if rule.max is not None:
+                inside &= (x <= rule.max).fillna(False).astype(bool)
+            return x.notna(), x.notna() & ~inside
+        if rule.kind == "unique":
+            keys = [*rule.columns, *([ds_column] if ds_column not in rule.columns else [])]
+            return everything, frame.groupby(keys, dropna=False)[keys[0]].transform("size") > 1
+        if rule.kind == "freshness":
+            newest = frame.groupby(ds_column, dropna=False)[rule.column].transform("max")
+            late = [_stale(n, d, rule.max_age_days) for n, d in zip(newest, frame[ds_column], strict=True)]
+            return everything, pd.Series(late, index=frame.index, dtype=bool)
+        raise ValueError(f"unknown expectation kind {rule.kind!r}")
+
+
+def _stale(newest: Any, ds: Any, max_age_days: int) -> bool:
+    """A day's newest value is missing, older than ``max_age_days`` before the day, or after it; a row
+    without a day is not judged (as Spark's null comparison leaves it). A timestamp is compared with the
+    day's midnight, as Spark compares a timestamp with a date."""
+    if newest is None or pd.isna(newest):
+        return True
+    if ds is None or pd.isna(ds):
+        return False
+    day = pd.Timestamp(ds, tz=newest.tzinfo) if isinstance(newest, datetime) else ds
+    return bool(newest < day - timedelta(days=max_age_days) or newest > day)
 
 
 def plan(rule: ExpectationConfig, *, last_ds: date, ds_column: str = "ds") -> PlannedExpectation:

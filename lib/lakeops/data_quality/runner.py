@@ -1,11 +1,12 @@
 """Run a data-quality suite with Great Expectations on Spark DataFrames.
 
-The caller passes the rows to check and the partitions (``days``) they should
-cover. Row rules run on the Spark DataFrame, or, when it holds at most
-:data:`LOCAL_ROWS` rows (a day or two of a fleet), with GX's pandas engine on one
-Arrow copy of it: the same expectations, without a Spark job per metric. Rules about
-a partition as a whole (``row_count_between``) run with GX's pandas engine on the few
-rows of counts per day (the row rules' counting aggregation counts them too). Results become
+The caller passes the rows to check (a Spark DataFrame, or an Arrow table it already
+holds) and the partitions (``days``) they should cover. Row rules run on the Spark
+DataFrame, or, when the rows are at most :data:`LOCAL_ROWS` (a day or two of a fleet),
+with GX's pandas engine on one pandas copy of them, counted with pandas too: the same
+expectations, without a Spark job. Rules about a partition as a whole
+(``row_count_between``) run with GX's pandas engine on the few rows of counts per day
+(the row rules' counting aggregation counts them too). Results become
 :class:`ExpectationOutcome` rows, each knowing the days it failed on (the caller
 writes them to ``ml.data_quality``, one row per ds), and a result document (GX's
 own JSON, per batch) that is kept beside the table.
@@ -16,14 +17,17 @@ failed, never as passed (docs/reliability.md: a check that cannot run is a failu
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+import pyarrow as pa
 
 from lakeops.config import SuiteConfig
 from lakeops.data_quality.expectations import PER_DS, ROW_COUNT_COLUMN, ROWS, PlannedExpectation, plan
@@ -86,7 +90,7 @@ class SuiteOutcome:
 
 
 def run_suite(
-    df: DataFrame,
+    df: DataFrame | pa.Table,
     suite: SuiteConfig,
     *,
     stage: str,
@@ -94,7 +98,8 @@ def run_suite(
     ds_column: str = "ds",
     index_columns: tuple[str, ...] = (),
 ) -> SuiteOutcome:
-    """Validate ``df`` (rows for ``days``; cache it: it is read a few times) against ``suite``.
+    """Validate ``df`` (rows for ``days``: a Spark DataFrame, cached by the caller as it is read a few
+    times, or an Arrow table) against ``suite``.
 
     Args:
         stage: where in the job the suite runs ("raw", "features"), for the record.
@@ -107,18 +112,20 @@ def run_suite(
         raise ValueError("run_suite needs at least one day")
     planned = [plan(rule, last_ds=max(days), ds_column=ds_column) for rule in suite.expectations]
     by_batch = {ROWS: [p for p in planned if p.batch == ROWS], PER_DS: [p for p in planned if p.batch == PER_DS]}
-    index = [ds_column, *[c for c in index_columns if c != ds_column and c in df.columns]]
+    # One pandas copy of small rows serves every row rule (no Spark job); per-day rules alone need none.
+    local = _local_copy(df) if isinstance(df, pa.Table) or by_batch[ROWS] else None
+    rows: DataFrame | pd.DataFrame = df if local is None else local
+    index = [ds_column, *[c for c in index_columns if c != ds_column and c in rows.columns]]
     document: dict[str, Any] = {"suite": suite.name, "stage": stage, "days": [d.isoformat() for d in days]}
     outcomes: list[ExpectationOutcome] = []
     rows_per_day: dict[date, int] | None = None  # counted by the row batch's tally, when it ran
     for batch, items in by_batch.items():
         if not items:
             continue
-        frame = df if batch == ROWS else _rows_per_ds(df, days, ds_column, counted=rows_per_day)
-        local = _local_copy(df) if batch == ROWS else None
+        frame = rows if batch == ROWS else _rows_per_ds(rows, days, ds_column, counted=rows_per_day)
         found, document[batch], tally = _check_batch(
             frame, items, name=f"{suite.name}_{batch}", suite=suite.name, stage=stage, days=days,
-            ds_column=ds_column, index=[c for c in index if c in frame.columns], local=local,
+            ds_column=ds_column, index=[c for c in index if c in frame.columns],
         )
         if batch == ROWS:
             rows_per_day = tally.rows_per_day()
@@ -131,20 +138,26 @@ def run_suite(
     return outcome
 
 
-def _local_copy(df: DataFrame) -> pd.DataFrame | None:
-    """``df`` as pandas (through Arrow) when it has at most :data:`LOCAL_ROWS` rows, else ``None``."""
+def small_copy(df: DataFrame) -> pa.Table | None:
+    """``df``'s rows as Arrow when there are at most :data:`LOCAL_ROWS` of them (a suite checks such
+    rows without Spark jobs), else ``None``. More rows than that never reach the driver."""
     table = df.limit(LOCAL_ROWS + 1).toArrow()
-    if table.num_rows > LOCAL_ROWS:
-        return None
+    return table if table.num_rows <= LOCAL_ROWS else None
+
+
+def _local_copy(df: DataFrame | pa.Table) -> pd.DataFrame | None:
+    """``df`` as pandas when it is an Arrow table or has at most :data:`LOCAL_ROWS` rows, else ``None``."""
+    table = df if isinstance(df, pa.Table) else small_copy(df)
     # Dates stay datetime.date (as Spark's rows give them), so freshness compares dates with dates.
-    return table.to_pandas(date_as_object=True)
+    return None if table is None else table.to_pandas(date_as_object=True)
 
 
 def _check_batch(
     frame: DataFrame | pd.DataFrame, items: list[PlannedExpectation], *, name: str, suite: str, stage: str, days: list[date],
-    ds_column: str, index: list[str], local: pd.DataFrame | None = None,
+    ds_column: str, index: list[str],
 ) -> tuple[list[ExpectationOutcome], dict[str, Any], _Tally]:
-    """Outcomes of ``items`` on ``frame``, the GX result document and the counts, in a few Spark jobs.
+    """Outcomes of ``items`` on ``frame``, the GX result document and the counts, in a few Spark jobs
+    (none for a pandas frame).
 
     GX decides every verdict in one validation with ``BOOLEAN_ONLY`` results: its
     Spark engine then bundles the metrics into a couple of aggregations instead
@@ -153,11 +166,9 @@ def _check_batch(
     the rules that may have some (a failed rule, or one with ``mostly`` below 1:
     a passed rule without ``mostly`` saw none), for the observed values and the
     failing days. Only the expectations that failed or saw unexpected rows run
-    again with ``SUMMARY`` results, for the examples their observed value shows. ``local``: the
-    frame's rows as pandas, which GX validates instead (the counts still come from ``frame``).
+    again with ``SUMMARY`` results, for the examples their observed value shows.
     """
-    checked = frame if local is None else local
-    verdict = _validate(checked, items, name=name, result_format={"result_format": "BOOLEAN_ONLY"})
+    verdict = _validate(frame, items, name=name, result_format={"result_format": "BOOLEAN_ONLY"})
     document = verdict.to_json_dict()
     verdicts = _in_order(items, verdict)
     counted = {i for i, (item, res) in enumerate(zip(items, verdicts, strict=True))
@@ -173,7 +184,7 @@ def _check_batch(
         if index:
             summary["unexpected_index_column_names"] = index
         subset = [items[i] for i in shown]
-        result = _validate(checked, subset, name=f"{name}_examples", result_format=summary)
+        result = _validate(frame, subset, name=f"{name}_examples", result_format=summary)
         document["examples"] = result.to_json_dict()
         for i, res in zip(shown, _in_order(subset, result), strict=True):
             found = _outcome(items[i], res, suite=suite, stage=stage, index=index)
@@ -223,12 +234,11 @@ class _Tally:
 def _tally(
     frame: DataFrame | pd.DataFrame, items: list[PlannedExpectation], *, ds_column: str, counted: set[int]
 ) -> _Tally:
-    """One Spark aggregation per day over ``frame``: the ``counted`` rules' counts (:meth:`PlannedExpectation.per_row`);
-    the per-day batch is counted by :func:`_tally_per_ds`."""
-    from pyspark.sql import functions as F
-
+    """One aggregation per day over ``frame`` (a Spark job, or pandas for a pandas frame): the rows, the
+    ``counted`` rules' checked and unexpected rows (:meth:`PlannedExpectation.per_row`), freshness maxima."""
     if isinstance(frame, pd.DataFrame):
-        return _tally_per_ds(frame, items, ds_column=ds_column, counted=counted)
+        return _tally_local(frame, items, ds_column=ds_column, counted=counted)
+    from pyspark.sql import functions as F
 
     conditions = [item.per_row(frame.columns, ds_column) if i in counted else None for i, item in enumerate(items)]
     # Conditions first (some are window expressions), then one aggregation per day.
@@ -246,25 +256,41 @@ def _tally(
     return _Tally(per_day, ds_column, tuple(c is not None or i not in counted for i, c in enumerate(conditions)))
 
 
-def _tally_per_ds(
+def _tally_local(
     frame: pd.DataFrame, items: list[PlannedExpectation], *, ds_column: str, counted: set[int]
 ) -> _Tally:
-    """The per-day batch (one row per day) counted in Python: its rules are ``row_count_between``,
-    a day unexpected when its count is outside the range."""
-    per_day = []
-    for record in frame.to_dict("records"):
-        row: dict[str, Any] = {ds_column: record[ds_column], "rows": 1}
-        count = record[ROW_COUNT_COLUMN]
-        checked = count is not None and not pd.isna(count)
-        for i in counted:
-            rule = items[i].rule
-            inside = checked and (rule.min is None or count >= rule.min) and (rule.max is None or count <= rule.max)
-            row[f"n{i}"], row[f"u{i}"] = int(checked), int(checked and not inside)
-        per_day.append(row)
-    return _Tally(per_day, ds_column, tuple(True for _ in items))
+    """:func:`_tally` of a pandas frame (:meth:`PlannedExpectation.per_row_local`), the same counts."""
+    conditions = [item.per_row_local(frame, ds_column) if i in counted else None for i, item in enumerate(items)]
+    flags: dict[str, pd.Series] = {"rows": pd.Series(1, index=frame.index)}
+    maxima = []
+    for i, (item, c) in enumerate(zip(items, conditions, strict=True)):
+        if c is not None:
+            flags[f"n{i}"], flags[f"u{i}"] = c[0].astype(int), (c[0] & c[1]).astype(int)
+        if item.rule.kind == "freshness" and item.rule.column in frame.columns:
+            flags[f"m{i}"] = frame[item.rule.column]
+            maxima.append(f"m{i}")
+    flagged = pd.DataFrame(flags)
+    aggregations = {c: ("max" if c in maxima else "sum") for c in flagged.columns}
+    if ds_column in frame.columns:
+        flagged[ds_column] = frame[ds_column]
+        grouped = flagged.groupby(ds_column, dropna=False, sort=False).agg(aggregations).reset_index()
+        per_day = grouped.to_dict("records")
+    else:
+        per_day = [{c: (flagged[c].max() if c in maxima else int(flagged[c].sum())) for c in aggregations}]
+    per_day = [{k: _scalar(v) for k, v in r.items()} for r in per_day]
+    return _Tally(per_day, ds_column, tuple(c is not None or i not in counted for i, c in enumerate(conditions)))
 
 
-def _rows_per_ds(df: DataFrame, days: list[date], ds_column: str, *,
+def _scalar(value: Any) -> Any:
+    """A pandas cell as Spark's rows give it: ``None`` for a null, Python numbers and datetimes."""
+    if value is None or (not isinstance(value, (str, date)) and pd.isna(value)):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    return value.item() if hasattr(value, "item") else value
+
+
+def _rows_per_ds(df: DataFrame | pd.DataFrame, days: list[date], ds_column: str, *,
                  counted: dict[date, int] | None = None) -> pd.DataFrame:
     """One row per expected day with its row count (0 for a day with no rows; null without a ``ds``
     column). A handful of rows: GX checks them with its pandas engine, sparing Spark jobs.
@@ -272,7 +298,12 @@ def _rows_per_ds(df: DataFrame, days: list[date], ds_column: str, *,
     if ds_column not in df.columns:
         counts: dict[date, int | None] = dict.fromkeys(days)
     else:
-        found = counted if counted is not None else {r[0]: r[1] for r in df.groupBy(ds_column).count().collect()}
+        if counted is not None:
+            found = counted
+        elif isinstance(df, pd.DataFrame):
+            found = df.groupby(ds_column).size().to_dict()
+        else:
+            found = {r[0]: r[1] for r in df.groupBy(ds_column).count().collect()}
         counts = {d: int(found.get(d, 0)) for d in days}
     return pd.DataFrame({ds_column: list(counts), ROW_COUNT_COLUMN: pd.array(list(counts.values()), dtype="Int64")})
 
@@ -281,24 +312,37 @@ def _validate(
     frame: DataFrame | pd.DataFrame, items: list[PlannedExpectation], *, name: str, result_format: dict[str, Any]
 ):
     import great_expectations as gx
+
+    # Tagged with their position, so results map back whatever order GX reports them in.
+    expectations = [item.build(meta={_POSITION: position}) for position, item in enumerate(items)]
+    engine = "pandas" if isinstance(frame, pd.DataFrame) else "spark"
+    with _GX_LOCK:
+        batch = _batch_definitions()[engine].get_batch(batch_parameters={"dataframe": frame})
+        return batch.validate(gx.ExpectationSuite(name=name, expectations=expectations), result_format=result_format)
+
+
+#: GX's context is not safe to share between threads; validations of one process take turns.
+_GX_LOCK = threading.Lock()
+
+
+@functools.cache
+def _batch_definitions() -> dict[str, Any]:
+    """One ephemeral GX context per process, with a whole-dataframe batch definition per engine: the
+    suites are validated on a batch directly, so nothing is added to the context's stores per run
+    (a context, data source and validation definition per run cost more than a small validation)."""
+    import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     # GX announces every ephemeral context's temporary docs folder at INFO.
     logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
-
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     # persist=False: GX would persist every frame it validates and never unpersist it; the
     # caller caches what it validates more than once (prepare does).
-    source = (context.data_sources.add_pandas(name="lakeops") if isinstance(frame, pd.DataFrame)
-              else context.data_sources.add_spark(name="lakeops", persist=False))
-    batch = source.add_dataframe_asset(name=name)
-    definition = batch.add_batch_definition_whole_dataframe("whole")
-    # Tagged with their position, so results map back whatever order GX reports them in.
-    expectations = [item.build(meta={_POSITION: position}) for position, item in enumerate(items)]
-    suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
-    validation = context.validation_definitions.add(gx.ValidationDefinition(name=name, data=definition, suite=suite))
-    return validation.run(batch_parameters={"dataframe": frame}, result_format=result_format)
+    sources: dict[str, Any] = {"pandas": context.data_sources.add_pandas(name="lakeops_pandas"),
+               "spark": context.data_sources.add_spark(name="lakeops_spark", persist=False)}
+    return {engine: source.add_dataframe_asset(name="rows").add_batch_definition_whole_dataframe("whole")
+            for engine, source in sources.items()}
 
 
 def _in_order(items: list[PlannedExpectation], result) -> list[Any]:

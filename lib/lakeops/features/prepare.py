@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from lakeops.config import ModelConfig, SuiteConfig
-from lakeops.data_quality import SuiteOutcome, run_suite
+from lakeops.data_quality import SuiteOutcome, run_suite, small_copy
 from lakeops.dates import date_range
 from lakeops.errors import QualityGateError
 from lakeops.lake.spec import conform
@@ -77,23 +77,31 @@ def prepare(
     outcomes: list[SuiteOutcome] = []
     with job_run(lake, job=JOB, model=model.name, days=days) as run:
         observations, labels = _read_sources(lake, model, days)
-        raw = run.cache(observations.where(observations.ds.isin(days)))
-        run.rows_in = raw.count()
+        raw: DataFrame | pa.Table | None = small_copy(observations.where(observations.ds.isin(days)))
+        if raw is None:  # a large range: the checks run on Spark
+            raw = run.cache(observations.where(observations.ds.isin(days)))
+        run.rows_in = raw.num_rows if isinstance(raw, pa.Table) else raw.count()
         if raw_suite is not None:
             outcomes.append(run_suite(raw, raw_suite, stage="raw", days=days, index_columns=model.entity_keys))
             _gate(lake, run.job_run_id, model, days, outcomes)
 
-        features = run.cache(_features(lake, model, observations, labels, days=days, feature_sql=feature_sql))
+        computed = _features(lake, model, observations, labels, days=days, feature_sql=feature_sql)
+        # A day or two of a fleet is checked and written from one Arrow copy, without more Spark jobs.
+        features: DataFrame | pa.Table | None = small_copy(computed) if isinstance(raw, pa.Table) else None
+        if features is None:
+            # Rebalance by ds: one shuffle that leaves a few right-sized files per
+            # day instead of one file per shuffle partition per day.
+            features = run.cache(computed.hint("rebalance", "ds"))
         if features_suite is not None:
             outcomes.append(
                 run_suite(features, features_suite, stage="features", days=days, index_columns=model.entity_keys)
             )
             _gate(lake, run.job_run_id, model, days, outcomes)
 
-        write = lake.overwrite(
-            features, spec, partitions={"ds": days},
-            metadata={"job": JOB, "job_run_id": run.job_run_id, "model": model.name},
-        )
+        metadata = {"job": JOB, "job_run_id": run.job_run_id, "model": model.name}
+        write = (lake.overwrite_rows(features, spec, partitions={"ds": days}, metadata=metadata)
+                 if isinstance(features, pa.Table)
+                 else lake.overwrite(features, spec, partitions={"ds": days}, metadata=metadata))
         run.rows_out = write.rows
         _record_quality(lake, run.job_run_id, model, days, outcomes)
         _record_lookback(lake, run.job_run_id, model, days)
@@ -128,9 +136,7 @@ def _features(
     )
     if len(days) > 1 and len(days) != (days[-1] - days[0]).days + 1:
         features = features.where(features.ds.isin(days))
-    # Rebalance by ds: one shuffle that leaves a few right-sized files per
-    # day instead of one file per shuffle partition per day.
-    return conform(features, features_spec(model)).hint("rebalance", "ds")
+    return conform(features, features_spec(model))
 
 
 def lookback_rows(model_name: str, days: list[date], lookback_days: int, present: set[date], job_run_id: str) -> list[dict]:

@@ -362,7 +362,8 @@ class Lake(ABC):
 
     @_storage_errors
     def reduce_partitions(self, scans: Sequence[Scan], fn: ReduceFn, merge: MergeFn) -> Any:
-        """Fold ``fn`` over every Arrow batch of the scans' partitions, in one Spark job; writes nothing.
+        """Fold ``fn`` over every Arrow batch of the scans' partitions, in one Spark job (on the driver
+        for a few rows, on the embedded backend); writes nothing.
 
         ``fn(table, batch, partition, columns)`` returns a small partial result
         (counts, sums) of ``columns`` and ``merge`` adds two up; only those
@@ -586,8 +587,8 @@ class Lake(ABC):
     def _append_rows(
         self, table: pa.Table, spec: TableSpec, *, target: DeltaTable, metadata: dict[str, Any]
     ) -> WriteResult:
-        """The portable way: a (small) DataFrame from the rows, then an append."""
-        df = self.spark.createDataFrame(table.to_pylist(), spec.spark_schema)
+        """The portable way: a (small) DataFrame from the rows (through Arrow), then an append."""
+        df = self.spark.createDataFrame(table, spec.spark_schema)
         return self._append(df, spec, target=target, metadata=metadata)
 
     def _overwrite_rows(
@@ -600,8 +601,8 @@ class Lake(ABC):
         allow_empty: bool,
         metadata: dict[str, Any],
     ) -> WriteResult:
-        """The portable way: a (small) DataFrame from the rows, then an overwrite."""
-        df = self.spark.createDataFrame(table.to_pylist(), spec.spark_schema)
+        """The portable way: a (small) DataFrame from the rows (through Arrow), then an overwrite."""
+        df = self.spark.createDataFrame(table, spec.spark_schema)
         return self._overwrite(df, spec, selection, target=target, allow_empty=allow_empty, metadata=metadata)
 
     def _map_partitions(

@@ -62,6 +62,9 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
 WRITE_DIR_PREFIX = "w-"
+#: A reduction over at most this many rows (a day of a fleet) runs on the driver: a Spark job's
+#: start costs more than folding them there.
+LOCAL_REDUCE_ROWS = 100_000
 #: Column types whose Parquet min/max are exact, so Delta data skipping is safe.
 _STATS_TYPES = (pa.int32(), pa.int64(), pa.date32())
 
@@ -272,10 +275,13 @@ class EmbeddedLake(Lake):
         )
 
     def _reduce_partitions(self, scans: list[Scan], plans: list, fn: ReduceFn, merge: MergeFn) -> Any:
-        """The fast way: one job whose tasks read row groups of every scan with pyarrow."""
+        """The fast way: one job whose tasks read row groups of every scan with pyarrow (at most
+        :data:`LOCAL_REDUCE_ROWS` rows: the driver reads them itself, with the same function)."""
         units = [u for i, dt, src, selection in plans for u in self._units(dt, src, selection, scan=i)]
         if not units:
             return None
+        if sum(u.rows for u in units) <= LOCAL_REDUCE_ROWS:
+            return reduce_units(units, scans, fn, merge, self.storage.arrow_fs)
         sc = self.spark.sparkContext
         tasks = plan_tasks(split_columns(units, scans, sc.defaultParallelism), sc.defaultParallelism)
         fs = self.storage.arrow_fs

@@ -6,7 +6,7 @@ version that scored each day) and the MLflow registry (that version's booster
 and encoding). Writes nothing itself: :func:`lakeops.monitor.run.monitor` writes
 the ``ml.attribution_drift`` rows this returns, in the same run as drift.
 
-One Spark job (:meth:`lakeops.lake.Lake.reduce_partitions`): each task samples
+One Spark job (:meth:`lakeops.lake.Lake.reduce_partitions`; the driver for a few rows): each task samples
 its batches by a hash of the entity keys and ``ds``
 (:func:`lakeops.evaluate.attribution.sample_mask`, at a per-day rate that
 keeps about ``monitor.attribution_sample_rows`` rows), explains them with the

@@ -12,8 +12,8 @@ against ``ml.attribution_reference``, explained by each day's model version from
 and a row in ``ml.job_runs``.
 
 One Spark job reads every monitored partition of both tables once, inside
-tasks (:meth:`lakeops.lake.Lake.reduce_partitions`), and returns only count
-arrays to the driver; a second joins scores with labels and returns score
+tasks (:meth:`lakeops.lake.Lake.reduce_partitions`; the driver folds a day of a small
+fleet itself), and returns only count arrays to the driver; a second joins scores with labels and returns score
 histograms. A rerun writes identical rows: nothing in them depends
 on when or by whom they were computed.
 """

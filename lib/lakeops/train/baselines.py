@@ -25,12 +25,23 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from lakeops.lake.tables import BASELINE_SKETCHES, BASELINES
 from lakeops.runs import cached
 from lakeops.tally.bins import ColumnBins
-from lakeops.tally.counts import SKETCH_QUANTILES, ColumnTally, TallyPlan, coarse_counts, tally_frame
+from lakeops.tally.counts import (
+    SKETCH_QUANTILES,
+    ColumnTally,
+    TallyPlan,
+    coarse_counts,
+    empty_tally,
+    merge,
+    tally_batch,
+    tally_frame,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -38,6 +49,9 @@ if TYPE_CHECKING:
 QUANTILES = tuple(i / 10 for i in range(1, 10))
 #: approxQuantile's relative error: far finer than a sketch cell (0.1 % of the rows).
 RELATIVE_ERROR = 1e-4
+#: Training rows up to this many are summed up on the driver from one Arrow copy of their columns
+#: (exact quantiles, no Spark job): a Spark job per summary costs more than the counting itself.
+LOCAL_ROWS = 200_000
 
 
 @dataclass(frozen=True)
@@ -59,7 +73,8 @@ def freeze_baselines(
     ds_start: date,
     ds_end: date,
 ) -> Baselines:
-    """The baselines of ``df`` (the training rows, with the model's output columns if given), in two Spark jobs.
+    """The baselines of ``df`` (the training rows, with the model's output columns if given): from one
+    Arrow copy of its columns when it has at most :data:`LOCAL_ROWS` rows, else in two Spark jobs.
 
     ``score_columns`` are numeric outputs (column type ``score``), ``class_columns`` categorical ones
     with their classes (column type ``class``).
@@ -67,22 +82,45 @@ def freeze_baselines(
     class_columns = dict(class_columns or {})
     numeric = [*numeric, *score_columns]
     categorical = {**categorical, **class_columns}
-    # Cached for its two jobs (quantiles, then tallies) only: the training run goes on after them.
-    with cached(df) as df:
-        probs = sorted({*QUANTILES, *SKETCH_QUANTILES})
-        found = df.approxQuantile(numeric, probs, RELATIVE_ERROR) if numeric else []
-        deciles = [probs.index(q) for q in QUANTILES]
-        psi = {col: sorted({qs[i] for i in deciles}) for col, qs in zip(numeric, found, strict=True)}
+    columns = [*numeric, *categorical]
+    probs = sorted({*QUANTILES, *SKETCH_QUANTILES})
+
+    def planned(found: Sequence[Sequence[float]]) -> TallyPlan:
         sketch = {col: tuple(sorted(set(qs))) for col, qs in zip(numeric, found, strict=True)}
-        plan = TallyPlan(numeric=sketch, categorical={c: tuple(v) for c, v in categorical.items()},
+        return TallyPlan(numeric=sketch, categorical={c: tuple(v) for c, v in categorical.items()},
                          slices={s: tuple(categorical[s]) for s in slices})
-        tallies = tally_frame(df, plan, [*numeric, *categorical])
+
+    needed = dict.fromkeys([*columns, *[c for c in slices if c in df.columns]])
+    local = df.select(*needed).limit(LOCAL_ROWS + 1).toArrow().combine_chunks()
+    if local.num_rows <= LOCAL_ROWS:
+        found = [exact_quantiles(local.column(c), probs) for c in numeric]
+        plan = planned(found)
+        tallies = merge({c: empty_tally(plan, c) for c in columns}, tally_batch(local, plan, columns))
+    else:
+        # Cached for its two jobs (quantiles, then tallies) only: the training run goes on after them.
+        with cached(df) as df:
+            found = df.approxQuantile(numeric, probs, RELATIVE_ERROR) if numeric else []
+            plan = planned(found)
+            tallies = tally_frame(df, plan, columns)
+    deciles = [probs.index(q) for q in QUANTILES]
+    psi = {col: sorted({qs[i] for i in deciles}) for col, qs in zip(numeric, found, strict=True)}
 
     bins = [ColumnBins(c, "score" if c in score_columns else "numeric", edges=tuple(psi[c])) for c in numeric]
     bins += [ColumnBins(c, "class" if c in class_columns else "categorical", categories=tuple(kept))
              for c, kept in categorical.items()]
     return baseline_tables(bins, plan, tallies, model_name=model_name, model_version=model_version,
                            ds_start=ds_start, ds_end=ds_end)
+
+
+def exact_quantiles(values: pa.ChunkedArray | pa.Array, probs: Sequence[float]) -> list[float]:
+    """The values at ranks ``ceil(p * n)`` of the non-null values (what Spark's ``approxQuantile``
+    answers with no error; NaN sorts last, as Spark orders it); empty for no values, as Spark's."""
+    x = np.sort(pc.drop_null(values).to_numpy(zero_copy_only=False).astype(np.float64))
+    if not len(x):
+        return []
+    # The small tolerance keeps p * n = 3.0000000000000004 at rank 3.
+    ranks = np.ceil(np.asarray(probs, dtype=np.float64) * len(x) - 1e-9).astype(np.int64)
+    return x[np.clip(ranks - 1, 0, len(x) - 1)].tolist()
 
 
 def baseline_tables(
