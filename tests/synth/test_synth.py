@@ -116,3 +116,26 @@ def test_a_drift_end_needs_a_drift_start_before_it():
     for start, end in ((None, DAY), (DAY, DAY), (DAY + timedelta(days=1), DAY)):
         with pytest.raises(InvalidParameterError, match="--drift-end"):
             check_generate_args(**args, drift_start=start, drift_end=end)
+
+
+def test_the_driver_and_spark_tasks_write_the_same_tables(spark, settings, tmp_path, monkeypatch):
+    """A few days of a small fleet are generated on the driver (generate.LOCAL_ROWS), more in Spark
+    tasks; both write the same rows, each day's partition replaced."""
+    import importlib
+    from dataclasses import replace
+
+    from lakedata import fingerprint
+
+    from lakeops.lake import open_lake
+
+    generating = importlib.import_module("lakeops.synth.generate")  # the module: the package exports the function
+
+    def tables(root, local_rows):
+        monkeypatch.setattr(generating, "LOCAL_ROWS", local_rows)
+        lake = open_lake(spark, replace(settings.lake, root=str(tmp_path / root)))
+        result = generating.generate(lake, start=DAY, end=DAY + timedelta(days=2), hosts=300, rows_per_day=250,
+                                     seed=5, drift_start=DAY + timedelta(days=1))
+        assert result.telemetry.rows == 3 * 250 and result.incidents.rows > 0
+        return [fingerprint(lake.read(name)) for name in ("raw.telemetry", "raw.incidents", "raw.scenario")]
+
+    assert tables("driver", 10_000) == tables("tasks", 0)
