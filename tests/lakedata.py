@@ -58,3 +58,18 @@ def fingerprint(df) -> tuple[int, str]:
     """``fp(table)`` of the reliability plan: row count and a hash of the sorted rows."""
     rows = sorted(tuple("<null>" if v is None else repr(v) for v in row) for row in df.collect())
     return len(rows), hashlib.sha256(repr(rows).encode()).hexdigest()
+
+
+def assert_same_rows(got: pa.Table, expected: pa.Table) -> None:
+    """The same rows in any order, floats equal up to summation order (a sum in another order can
+    differ in its last bits): sorted by every column that is not a float, then compared."""
+    import pandas as pd
+
+    assert got.schema == expected.schema and got.num_rows == expected.num_rows
+    keys = [f.name for f in got.schema if not pa.types.is_floating(f.type) and not pa.types.is_nested(f.type)]
+
+    def frame(table: pa.Table) -> pd.DataFrame:
+        df = table.to_pandas()
+        return df.sort_values(keys, na_position="first", kind="stable", key=lambda c: c.astype(str)).reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(frame(got), frame(expected), check_exact=False, rtol=1e-9, atol=1e-12)

@@ -18,6 +18,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from lakedata import assert_same_rows
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
 from lakeops import registry, stages
@@ -218,3 +219,23 @@ def test_the_regression_queries_answer_from_the_lake(loop):
     worst = (day["prediction"] - day["latency_p95_ms_next_day"]).abs().sort_values(ascending=False)
     assert [m["miss_rank"] for m in misses] == [1, 2, 3, 4, 5]
     assert np.allclose([abs(m["error"]) for m in misses], worst.to_numpy()[:5])
+
+
+def test_the_driver_and_a_spark_job_measure_the_same_performance(loop, monkeypatch):
+    """A few days of a small fleet are joined and tallied on the driver (monitor.joined.LOCAL_ROWS), more
+    rows in one Spark job: a rerun on Spark writes the same rows (last in this module: it rewrites them)."""
+    from lakeops.monitor import joined
+
+    settings, lake, *_ = loop
+    tables = ("ml.performance_metrics", *(("ml.class_metrics", "ml.confusion_matrix") if lake.exists("ml.class_metrics") else ()))
+    days = DAYS[-3:]
+
+    def measured():
+        return [lake.read_arrow(t, where={"model_name": [MODEL], "ds": days}) for t in tables]
+
+    before = measured()
+    monkeypatch.setattr(joined, "LOCAL_ROWS", 0)  # every tally in a Spark job
+    stages.run_monitor(settings, MODEL, days=days)
+    for got, expected in zip(measured(), before, strict=True):
+        assert expected.num_rows > 0
+        assert_same_rows(got, expected)

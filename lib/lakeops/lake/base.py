@@ -244,6 +244,22 @@ class Lake(ABC):
         return read_files(self.storage, self.location(name), spec, live_files(spec, dt, selection))
 
     @_storage_errors
+    def row_count(
+        self,
+        name: str | TableName,
+        *,
+        where: Mapping[str, Sequence[Any] | Any] | None = None,
+        version: int | None = None,
+    ) -> int | None:
+        """The rows of a table (or its partitions in ``where``) as its Delta log's file statistics count
+        them, without reading a file; ``None`` when a file was logged without a row count."""
+        dt = self._delta(name, version)
+        spec = self._spec_from_log(name, dt)
+        selection = PartitionSelection.build(spec, where) if where else None
+        counts: list[int | None] = [f.stats.get("num_records") for f in live_files(spec, dt, selection)]
+        return None if any(c is None for c in counts) else sum(int(c or 0) for c in counts)
+
+    @_storage_errors
     def overwrite(
         self,
         df: DataFrame,

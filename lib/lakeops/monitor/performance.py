@@ -10,7 +10,8 @@ days' labels changed since they were last measured), ``ml.performance_reference`
 One Spark job joins the two tables on ``ds`` and the entity keys, tallies each
 task's batches into score histograms (:func:`lakeops.evaluate.binary.tally`)
 and sums them per day, slice and cell; only the non-empty cells reach the
-driver. Every day asked for is measured, and so is every earlier day whose
+driver (:mod:`lakeops.monitor.joined`: a small fleet's day is tallied on the
+driver). Every day asked for is measured, and so is every earlier day whose
 features partition changed since it was last measured (late labels filled in
 by a re-prepare), with the scores stored for that day. A rerun writes the same
 rows.
@@ -31,7 +32,8 @@ from lakeops.config import MlflowConfig, ModelConfig
 from lakeops.constants import ESTIMATED, REALISED
 from lakeops.evaluate import binary
 from lakeops.evaluate.scoring import SCORE
-from lakeops.lake.tables import PERFORMANCE_METRICS, PERFORMANCE_REFERENCE, features_table, predictions_table
+from lakeops.lake.tables import PERFORMANCE_METRICS, PERFORMANCE_REFERENCE, features_table
+from lakeops.monitor.joined import tally_joined
 from lakeops.tally.bins import NULL, OTHER
 
 if TYPE_CHECKING:
@@ -185,7 +187,6 @@ def _references(lake: Lake, model_name: str, versions: list[int]) -> dict[int, d
 
 _CELLS = pa.schema([("ds", pa.date32()), ("slice_key", pa.string()), ("slice_value", pa.string()),
                     ("cell", pa.int32()), ("n", pa.int64()), ("total", pa.float64())])
-_CELLS_DDL = "ds date, slice_key string, slice_value string, cell int, n bigint, total double"
 
 
 @dataclass(frozen=True)
@@ -236,19 +237,10 @@ def populations(table: pa.Table, ds: np.ndarray, slices: Mapping[str, tuple[str,
 
 def _histograms(lake: Lake, model: ModelConfig, *, days: Sequence[date], pinned: Mapping[str, int | None],
                 slices: Mapping[str, Sequence[str]]) -> dict[Population, binary.ScoreHistogram]:
-    from pyspark.sql import functions as F
-
-    source, scored = features_table(model.name), predictions_table(model.name)
-    keys = ["ds", *model.entity_keys]
-    preds = lake.read(scored, where={"ds": list(days)}, version=pinned[scored]).select(*keys, SCORE, _DECISION)
-    labels = lake.read(source, where={"ds": list(days)}, version=pinned[source]).select(
-        *keys, model.label, *slices)
-    joined = preds.join(labels, on=keys, how="left").drop(*model.entity_keys)
     tallier = _Tallier(model.label, {k: tuple(v) for k, v in slices.items()})
-    cells = (joined.mapInArrow(tallier, _CELLS_DDL)
-             .groupBy("ds", "slice_key", "slice_value", "cell")
-             .agg(F.sum("n").alias("n"), F.sum("total").alias("total")))
-    collected = pa.Table.from_pandas(cells.toPandas(), schema=_CELLS, preserve_index=False)
+    collected = tally_joined(lake, model, days=days, pinned=pinned, predictions=[SCORE, _DECISION],
+                             features=[model.label, *slices], tallier=tallier, schema=_CELLS,
+                             sum_by=["ds", "slice_key", "slice_value", "cell"])
     found: dict[Population, binary.ScoreHistogram] = {}
     grouped: dict[Population, list[int]] = {}
     for i, population in enumerate(zip(*(collected.column(c).to_pylist() for c in ("ds", "slice_key", "slice_value")),

@@ -33,8 +33,8 @@ from lakeops.lake.tables import (
     PERFORMANCE_METRICS,
     PERFORMANCE_REFERENCE,
     features_table,
-    predictions_table,
 )
+from lakeops.monitor.joined import tally_joined
 from lakeops.monitor.performance import DayPerformance, Measured, nan_to_null, populations, within
 
 if TYPE_CHECKING:
@@ -128,7 +128,6 @@ def _references(lake: Lake, model_name: str, versions: list[int]) -> dict[int, m
 
 _CELLS = pa.schema([("ds", pa.date32()), ("slice_key", pa.string()), ("slice_value", pa.string()),
                     ("part", pa.int32()), ("cell", pa.int32()), ("n", pa.int64()), ("total", pa.float64())])
-_CELLS_DDL = "ds date, slice_key string, slice_value string, part int, cell int, n bigint, total double"
 
 
 def to_cells(t: multiclass.ClassTally) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
@@ -188,19 +187,11 @@ class _Tallier:
 
 def _tallies(lake: Lake, model: ModelConfig, *, days: Sequence[date], pinned: Mapping[str, int | None],
              slices: Mapping[str, Sequence[str]]) -> dict[Population, multiclass.ClassTally]:
-    from pyspark.sql import functions as F
-
-    source, scored = features_table(model.name), predictions_table(model.name)
-    keys = ["ds", *model.entity_keys]
     scores = [multiclass.score_column(c) for c in model.classes]
-    preds = lake.read(scored, where={"ds": list(days)}, version=pinned[scored]).select(*keys, *scores)
-    labels = lake.read(source, where={"ds": list(days)}, version=pinned[source]).select(*keys, model.label, *slices)
-    joined = preds.join(labels, on=keys, how="left").drop(*model.entity_keys)
     tallier = _Tallier(model.label, tuple(model.classes), {k: tuple(v) for k, v in slices.items()})
-    cells = (joined.mapInArrow(tallier, _CELLS_DDL)
-             .groupBy("ds", "slice_key", "slice_value", "part", "cell")
-             .agg(F.sum("n").alias("n"), F.sum("total").alias("total")))
-    collected = pa.Table.from_pandas(cells.toPandas(), schema=_CELLS, preserve_index=False)
+    collected = tally_joined(lake, model, days=days, pinned=pinned, predictions=scores,
+                             features=[model.label, *slices], tallier=tallier, schema=_CELLS,
+                             sum_by=["ds", "slice_key", "slice_value", "part", "cell"])
     grouped: dict[Population, list[int]] = {}
     for i, population in enumerate(zip(*(collected.column(c).to_pylist() for c in ("ds", "slice_key", "slice_value")),
                                        strict=True)):

@@ -35,7 +35,8 @@ from lakeops.constants import ESTIMATED, REALISED
 from lakeops.evaluate import regression
 from lakeops.evaluate.encoding import encode_arrow
 from lakeops.evaluate.interval import LOWER, PREDICTION, UPPER
-from lakeops.lake.tables import PERFORMANCE_METRICS, PERFORMANCE_REFERENCE, features_table, predictions_table
+from lakeops.lake.tables import PERFORMANCE_METRICS, PERFORMANCE_REFERENCE, features_table
+from lakeops.monitor.joined import tally_joined
 from lakeops.monitor.performance import DayPerformance, nan_to_null, populations, within
 
 if TYPE_CHECKING:
@@ -142,7 +143,6 @@ def _estimators(lake: Lake, model_name: str, versions: list[int],
 # Per day and slice: the tally of every scored row, and of the labelled rows only (DLE's check).
 _TALLIES = pa.schema([("ds", pa.date32()), ("slice_key", pa.string()), ("slice_value", pa.string()),
                       ("values", pa.list_(pa.float64())), ("labelled", pa.list_(pa.float64()))])
-_TALLIES_DDL = "ds date, slice_key string, slice_value string, values array<double>, labelled array<double>"
 
 
 @dataclass(frozen=True)
@@ -198,15 +198,11 @@ def _tallies(lake: Lake, model: ModelConfig, *, days: Sequence[date], versions: 
              estimators: Mapping[int, _Estimator]) -> tuple[dict[Population, regression.ErrorTally],
                                                             dict[Population, regression.ErrorTally]]:
     """Per (day, slice): the tally of every scored row, and of the labelled rows only."""
-    source, scored = features_table(model.name), predictions_table(model.name)
-    keys = ["ds", *model.entity_keys]
-    preds = lake.read(scored, where={"ds": list(days)}, version=pinned[scored]).select(
-        *keys, "model_version", PREDICTION, LOWER, UPPER)
     needed = sorted({f for e in estimators.values() for f in e.features} | set(slices) | {model.label})
-    labels = lake.read(source, where={"ds": list(days)}, version=pinned[source]).select(*keys, *needed)
-    joined = preds.join(labels, on=keys, how="left").drop(*model.entity_keys)
     tallier = _Tallier(model.label, {k: tuple(v) for k, v in slices.items()}, dict(estimators))
-    collected = joined.mapInArrow(tallier, _TALLIES_DDL).toArrow()
+    collected = tally_joined(lake, model, days=days, pinned=pinned,
+                             predictions=["model_version", PREDICTION, LOWER, UPPER], features=needed,
+                             tallier=tallier, schema=_TALLIES)
     found: dict[Population, regression.ErrorTally] = {}
     labelled: dict[Population, regression.ErrorTally] = {}
     for ds, key, value, values, known in zip(*(collected.column(c).to_pylist() for c in _TALLIES.names), strict=True):
