@@ -4,6 +4,6 @@
 Reads and writes no tables; the caller (``features``) records outcomes in ``ml.data_quality``.
 """
 
-from lakeops.data_quality.runner import ExpectationOutcome, SuiteOutcome, run_suite, small_copy
+from lakeops.data_quality.runner import LOCAL_ROWS, ExpectationOutcome, SuiteOutcome, run_suite, small_copy
 
-__all__ = ["ExpectationOutcome", "SuiteOutcome", "run_suite", "small_copy"]
+__all__ = ["LOCAL_ROWS", "ExpectationOutcome", "SuiteOutcome", "run_suite", "small_copy"]

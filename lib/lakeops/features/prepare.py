@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from lakeops.config import ModelConfig, SuiteConfig
-from lakeops.data_quality import SuiteOutcome, run_suite, small_copy
+from lakeops.data_quality import LOCAL_ROWS, SuiteOutcome, run_suite, small_copy
 from lakeops.dates import date_range
 from lakeops.errors import QualityGateError
 from lakeops.lake.spec import conform
@@ -77,9 +77,11 @@ def prepare(
     outcomes: list[SuiteOutcome] = []
     with job_run(lake, job=JOB, model=model.name, days=days) as run:
         observations, labels = _read_sources(lake, model, days)
-        raw: DataFrame | pa.Table | None = small_copy(observations.where(observations.ds.isin(days)))
-        if raw is None:  # a large range: the checks run on Spark
-            raw = run.cache(observations.where(observations.ds.isin(days)))
+        # A day or two of a fleet is read and checked without Spark; a large range is checked on Spark.
+        rows = lake.row_count(model.sources.observations, where={"ds": days})
+        raw: DataFrame | pa.Table = (lake.read_arrow(model.sources.observations, where={"ds": days})
+                                     if rows is not None and rows <= LOCAL_ROWS
+                                     else run.cache(observations.where(observations.ds.isin(days))))
         run.rows_in = raw.num_rows if isinstance(raw, pa.Table) else raw.count()
         if raw_suite is not None:
             outcomes.append(run_suite(raw, raw_suite, stage="raw", days=days, index_columns=model.entity_keys))
