@@ -125,3 +125,23 @@ def build(spark, settings, root: Path) -> SmallLake:
     run("report", MULTICLASS, lambda: stages.run_report(s, MULTICLASS, days=WEEK[-1:]))
     run("upgrade", None, lambda: stages.run_upgrade(s))
     return SmallLake(settings=s, root=Path(root).resolve(), lake=stages.open_lake(s), writes=run.writes)
+
+
+def assert_monitor_on_spark_writes_the_same(settings, lake, model: str, days: list[date], tables: tuple[str, ...],
+                                            monkeypatch) -> None:
+    """Rerun ``monitor`` of ``days`` with every performance tally in a Spark job (a small fleet's days are
+    joined and tallied on the driver: ``monitor.joined.LOCAL_ROWS``) and check ``tables`` hold the same
+    rows of those days as before (it rewrites them: call it on a lake the other tests are done with)."""
+    from lakedata import assert_same_rows
+
+    from lakeops.monitor import joined
+
+    def measured():
+        return [lake.read_arrow(t, where={"model_name": [model], "ds": days}) for t in tables]
+
+    before = measured()
+    monkeypatch.setattr(joined, "LOCAL_ROWS", 0)
+    stages.run_monitor(settings, model, days=days)
+    for got, expected in zip(measured(), before, strict=True):
+        assert expected.num_rows > len(days)
+        assert_same_rows(got, expected)

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from lakedata import assert_same_rows, fingerprint
+from lakedata import fingerprint
+from looplake import assert_monitor_on_spark_writes_the_same
 
 from lakeops import registry, stages
 from lakeops.dates import date_range
@@ -409,18 +410,8 @@ def test_stats_helpers_agree_with_the_stored_status(world):
 
 
 def test_the_driver_and_a_spark_job_measure_the_same_performance(world, tmp_path, monkeypatch):
-    """A few days of a small fleet are joined and tallied on the driver (monitor.joined.LOCAL_ROWS), more
-    rows in one Spark job: the same ml.performance_metrics rows either way."""
-    from lakeops.monitor import joined
-
+    """A few days of a small fleet are joined and tallied on the driver, more rows in one Spark job: the
+    same ml.performance_metrics rows either way."""
     settings, lake = _own_copy(world, tmp_path)
-    days = DAYS[10:13]
-
-    def measured():
-        return lake.read_arrow("ml.performance_metrics", where={"model_name": ["incident_risk"], "ds": days})
-
-    before = measured()
-    monkeypatch.setattr(joined, "LOCAL_ROWS", 0)  # every tally in a Spark job
-    stages.run_monitor(settings, "incident_risk", days=days)
-    assert before.num_rows > len(days) * 2
-    assert_same_rows(measured(), before)
+    assert_monitor_on_spark_writes_the_same(settings, lake, "incident_risk", DAYS[10:13], ("ml.performance_metrics",),
+                                            monkeypatch)
