@@ -30,6 +30,7 @@ from lakeops.errors import (
 )
 from lakeops.lake.evolution import TableChange, change_of
 from lakeops.lake.snapshot import (
+    LiveFile,
     arrow_schema,
     check_protocol,
     live_files,
@@ -238,10 +239,8 @@ class Lake(ABC):
         version: int | None = None,
     ) -> pa.Table:
         """A small table (or its partitions in ``where``) as Arrow, read without Spark (results, bookkeeping)."""
-        dt = self._delta(name, version)
-        spec = self._spec_from_log(name, dt)
-        selection = PartitionSelection.build(spec, where) if where else None
-        return read_files(self.storage, self.location(name), spec, live_files(spec, dt, selection))
+        spec, files = self._selected_files(name, where, version)
+        return read_files(self.storage, self.location(name), spec, files)
 
     @_storage_errors
     def row_count(
@@ -253,11 +252,15 @@ class Lake(ABC):
     ) -> int | None:
         """The rows of a table (or its partitions in ``where``) as its Delta log's file statistics count
         them, without reading a file; ``None`` when a file was logged without a row count."""
+        counts: list[int | None] = [f.stats.get("num_records") for f in self._selected_files(name, where, version)[1]]
+        return None if any(c is None for c in counts) else sum(int(c or 0) for c in counts)
+
+    def _selected_files(self, name: str | TableName, where: Mapping[str, Sequence[Any] | Any] | None,
+                        version: int | None) -> tuple[TableSpec, list[LiveFile]]:
+        """The table's spec (at ``version``) and its live files inside ``where`` (all without it)."""
         dt = self._delta(name, version)
         spec = self._spec_from_log(name, dt)
-        selection = PartitionSelection.build(spec, where) if where else None
-        counts: list[int | None] = [f.stats.get("num_records") for f in live_files(spec, dt, selection)]
-        return None if any(c is None for c in counts) else sum(int(c or 0) for c in counts)
+        return spec, live_files(spec, dt, PartitionSelection.build(spec, where) if where else None)
 
     @_storage_errors
     def overwrite(

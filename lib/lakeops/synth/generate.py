@@ -90,14 +90,14 @@ def generate(
                                        drift_start=drift_start, drift_end=drift_end)
     days = date_range(start, end)
     with job_run(lake, job="generate", model=None, days=days) as run:
-        result = _generate(lake.spark, lake, days=days, hosts=hosts, rows_per_day=rows_per_day, seed=seed,
+        result = _generate(lake, days=days, hosts=hosts, rows_per_day=rows_per_day, seed=seed,
                            drift_start=drift_start, drift_end=drift_end)
         run.rows_out = result.telemetry.rows + result.incidents.rows
     return result
 
 
 def _generate(
-    spark: SparkSession, lake: Lake, *, days: list[date], hosts: int, rows_per_day: int, seed: int,
+    lake: Lake, *, days: list[date], hosts: int, rows_per_day: int, seed: int,
     drift_start: date | None, drift_end: date | None,
 ) -> GenerateResult:
     start, end = days[0], days[-1]

@@ -37,8 +37,6 @@ from lakeops.tally.counts import (
     ColumnTally,
     TallyPlan,
     coarse_counts,
-    empty_tally,
-    merge,
     tally_batch,
     tally_frame,
 )
@@ -95,7 +93,7 @@ def freeze_baselines(
     if local.num_rows <= LOCAL_ROWS:
         found = [exact_quantiles(local.column(c), probs) for c in numeric]
         plan = planned(found)
-        tallies = merge({c: empty_tally(plan, c) for c in columns}, tally_batch(local, plan, columns))
+        tallies = tally_batch(local, plan, columns)
     else:
         # Cached for its two jobs (quantiles, then tallies) only: the training run goes on after them.
         with cached(df) as df:
