@@ -100,3 +100,70 @@ def test_model_files_are_read_in_place_from_a_local_store_and_downloaded_otherwi
         assert not copied.is_relative_to(lake.root) and (copied / "MLmodel").is_file()
         assert (copied / "MLmodel").read_bytes() == (folder / "MLmodel").read_bytes()
     assert not copied.exists()
+
+
+def test_promote_moves_the_champion_only_from_the_one_it_expected(world):
+    """Promotion is compare-then-set: a validator that judged against a champion since replaced does nothing."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    v1, v2, v3 = _versions(client, "promoted", 3)
+    assert registry.promote("promoted", v1, expected=None) == v1
+    assert registry.alias_version("promoted", registry.CHAMPION) == v1
+    assert registry.promote("promoted", v2, expected=None) == v1  # judged as the first champion: too late
+    assert registry.alias_version("promoted", registry.CHAMPION) == v1
+    assert registry.promote("promoted", v3, expected=v1) == v3
+    assert registry.alias_version("promoted", registry.CHAMPION) == v3
+
+
+@pytest.mark.parametrize("round_", range(4))  # the insert race is hit in some rounds only
+def test_validators_promoting_at_once_agree_on_one_champion(world, round_):
+    """Eight threads each promote their own version as the first champion, released together.
+
+    Whichever way they interleave (two first inserts of the alias collide on SQLite's unique
+    key as on PostgreSQL's), none fails, the final champion is one whose promoter saw it win,
+    and each promoter's answer is a version one of them set.
+    """
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mlflow import MlflowClient
+
+    name = f"contested-{round_}"
+    versions = _versions(MlflowClient(), name, 8)
+    start = threading.Barrier(len(versions))
+
+    def promote(version: int) -> int | None:
+        start.wait(timeout=60)
+        return registry.promote(name, version, expected=None)
+
+    with ThreadPoolExecutor(len(versions)) as pool:
+        answers = dict(zip(versions, pool.map(promote, versions), strict=True))
+    champion = registry.alias_version(name, registry.CHAMPION)
+    assert answers[champion] == champion
+    assert set(answers.values()) <= set(versions)
+
+
+def _versions(client, name: str, count: int) -> list[int]:
+    """``count`` versions of a new registered model (the registry's alias rules need no model files)."""
+    client.create_registered_model(name)
+    return [int(client.create_model_version(name, source="models:/risk/1").version) for _ in range(count)]
+
+
+def test_trainers_naming_the_challenger_at_once_all_succeed(world):
+    """The first writes of an alias collide on its unique key; ``set_alias`` then writes again (last one wins)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mlflow import MlflowClient
+
+    versions = _versions(MlflowClient(), "challenged", 8)
+    start = threading.Barrier(len(versions))
+
+    def name(version: int) -> None:
+        start.wait(timeout=60)
+        registry.set_alias("challenged", registry.CHALLENGER, version)
+
+    with ThreadPoolExecutor(len(versions)) as pool:
+        list(pool.map(name, versions))
+    assert registry.alias_version("challenged", registry.CHALLENGER) in versions

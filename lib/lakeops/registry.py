@@ -165,10 +165,49 @@ def alias_version(model_name: str, alias: str) -> int | None:
 
 
 def set_alias(model_name: str, alias: str, version: int) -> None:
-    from mlflow import MlflowClient
+    """Point ``alias`` at ``version`` (the last of several writers wins).
 
-    MlflowClient().set_registered_model_alias(model_name, alias, str(version))
+    Two processes setting an alias the model has never had race on the registry's insert: on a
+    database store the loser gets a unique-key error although the alias now exists. It sets the
+    alias again, an update this time, as any later writer would.
+    """
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    try:
+        MlflowClient().set_registered_model_alias(model_name, alias, str(version))
+    except MlflowException:
+        if alias_version(model_name, alias) is None:  # not the race: the alias still does not exist
+            raise
+        MlflowClient().set_registered_model_alias(model_name, alias, str(version))
     log.info("%s@%s -> version %d", model_name, alias, version)
+
+
+def promote(model_name: str, version: int, *, expected: int | None) -> int | None:
+    """Make ``version`` champion unless the champion is no longer ``expected``; the champion afterwards.
+
+    The registry has no compare-and-set, so this reads, sets and reads again. Of validators that
+    saw the same champion and finish together, one that finds the alias moved (before its write,
+    through a unique-key error when none had been champion, or just after) lost, and says so by
+    the version it returns; whichever wins, the alias names exactly one version.
+    """
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    current = alias_version(model_name, CHAMPION)
+    if current != expected:
+        return current
+    try:
+        MlflowClient().set_registered_model_alias(model_name, CHAMPION, str(version))
+    except MlflowException:
+        current = alias_version(model_name, CHAMPION)
+        if current in (expected, version):  # not a lost race: a real failure
+            raise
+        return current
+    current = alias_version(model_name, CHAMPION)
+    if current == version:
+        log.info("%s@%s -> version %d", model_name, CHAMPION, version)
+    return current
 
 
 def load(model_name: str, *, alias: str | None = None, version: int | None = None) -> LoadedModel:

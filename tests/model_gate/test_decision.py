@@ -177,6 +177,13 @@ def test_a_passing_challenger_loses_a_race_when_the_champion_changed(champion_ve
     assert verdict.reason == LOST_RACE
 
 
+def test_a_disabled_gate_loses_a_race_too():
+    """Without comparison the challenger would be promoted, but another version was promoted meanwhile."""
+    verdict = judge(case("disabled", challenger=None, champion=None, versions=(4, None), now=5))
+    assert (verdict.decision, verdict.passed, verdict.promote, verdict.reason) == ("rejected", None, False, LOST_RACE)
+    assert judge(case("disabled", challenger=None, champion=None, versions=(4, None))).promote
+
+
 def test_a_failing_challenger_gives_its_own_reason_even_when_the_champion_changed():
     verdict = judge(case(challenger={**GOOD, "auc": 0.5}, now=9))
     assert verdict.decision == "rejected" and verdict.reason.startswith("AUC 0.5 < 0.7")

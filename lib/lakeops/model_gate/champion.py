@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, cast
 
@@ -39,7 +39,7 @@ from lakeops.dates import date_range, parse_ds
 from lakeops.evaluate.problems import ProblemType, problem
 from lakeops.evaluate.scoring import MARGIN, margins_of, score_frame
 from lakeops.lake.tables import MODEL_VALIDATIONS, features_table
-from lakeops.model_gate.decision import WHOLE, Check, GateCase, Measured, Population, decide, needs_evaluation
+from lakeops.model_gate.decision import WHOLE, Check, GateCase, Measured, Population, Verdict, decide, needs_evaluation
 from lakeops.runs import cached, job_run
 
 if TYPE_CHECKING:
@@ -79,14 +79,14 @@ def validate_model(
         ch_eval = cp_eval = None
         if needs_evaluation(mode=mode, challenger_version=challenger.version, champion_version=champion_version):
             run.rows_in, ch_eval, cp_eval = _evaluate_both(lake, model, days, challenger, champion_version)
-        # Read again just before acting: a promotion by another process meanwhile wins over this one.
-        champion_now = registry.alias_version(model.name, registry.CHAMPION)
-        verdict = decide(GateCase(mode=mode, challenger_version=challenger.version,
-                                  champion_version=champion_version, champion_now=champion_now,
-                                  challenger=ch_eval, champion=cp_eval), thresholds=model.gate_thresholds,
-                         directions=model.gate_metrics(), min_slice_rows=model.gate.min_slice_rows)
+        case = GateCase(mode=mode, challenger_version=challenger.version, champion_version=champion_version,
+                        champion_now=champion_version, challenger=ch_eval, champion=cp_eval)
+        verdict = _decide(case, model)
         if verdict.promote:
-            registry.set_alias(model.name, registry.CHAMPION, challenger.version)
+            # promote() reads the alias again around its write: a validator that promoted meanwhile wins.
+            champion_now = registry.promote(model.name, challenger.version, expected=champion_version)
+            if champion_now != challenger.version:
+                verdict = _decide(replace(case, champion_now=champion_now), model)
         decision = GateDecision(verdict.decision, verdict.passed, verdict.reason, challenger.version,
                                 champion_version, ch_eval, cp_eval, verdict.checks)
         _record(lake, model, ds, run.job_run_id, mode, days, run.rows_in, decision,
@@ -94,6 +94,11 @@ def validate_model(
         run.rows_out = 1
         log.info("%s: challenger v%d %s (%s)", model.name, decision.challenger_version, decision.decision, decision.reason)
         return decision
+
+
+def _decide(case: GateCase, model: ModelConfig) -> Verdict:
+    return decide(case, thresholds=model.gate_thresholds, directions=model.gate_metrics(),
+                  min_slice_rows=model.gate.min_slice_rows)
 
 
 def _holdout_days(challenger: registry.LoadedModel) -> tuple[date, ...]:

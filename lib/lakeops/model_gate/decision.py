@@ -12,7 +12,8 @@ decision            passed  when
 ``dry_run_pass``    True    mode ``dry_run`` and the challenger passes
 ``dry_run_fail``    False   mode ``dry_run`` and it does not
 ``rejected``        False   mode ``enabled`` and it does not pass
-``rejected``        False   it passes, but the champion changed while the gate ran (lost a race)
+``rejected``        False   it passes, but the champion changed while the gate ran (lost a race;
+                            passed None in mode ``disabled``, which compares nothing)
 ``promoted``        True    it passes (against the champion, or the first champion: the
                             absolute thresholds only) and the champion is still the one judged
 ==================  ======  ==========================================================
@@ -131,6 +132,8 @@ def decide(case: GateCase, *, thresholds: Sequence[GateThreshold], directions: M
     if case.champion_version == case.challenger_version:
         return Verdict("skipped", None, "the challenger is already the champion")
     if case.mode == "disabled":
+        if case.champion_now != case.champion_version:
+            return Verdict("rejected", None, LOST_RACE)
         return Verdict("promoted", None, "gate disabled: promoted without comparison")
     if case.challenger is None:
         raise ValueError(f"mode {case.mode!r} compares the models: evaluate the challenger first")
