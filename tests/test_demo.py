@@ -37,3 +37,48 @@ def test_plan_arguments_are_checked():
         DemoPlan(days=10)
     plan = DemoPlan()
     assert plan.train_ds < plan.drift_start <= plan.end
+
+
+def test_models_run_at_once_print_each_models_steps_whole_numbered_as_they_finish():
+    """Work for several models runs on threads; each model's block of lines is printed when its work
+    is done, never interleaved, with step numbers in print order; results keep the models' order."""
+    import io
+    import threading
+
+    from lakeops.demo import _at_once, _Printer
+
+    out = io.StringIO()
+    say = _Printer(out)
+    say.step("first", lambda: None)
+    slow_may_finish = threading.Event()
+
+    def work(model: str, block) -> str:
+        if model == "slow":  # finishes after "fast" has printed its block
+            assert slow_may_finish.wait(timeout=30)
+        block.step(f"{model}: prepare", lambda: None)
+        block.detail(f"{model}: detail")
+        block.step(f"{model}: train", lambda: None)
+        if model == "fast":
+            slow_may_finish.set()
+        return model.upper()
+
+    assert _at_once(["slow", "fast"], lambda m: say.block(lambda block: work(m, block))) == ["SLOW", "FAST"]
+    lines = [line.strip() for line in out.getvalue().splitlines() if "done in" not in line]
+    assert lines == ["[1] first ...", "[2] fast: prepare ...", "fast: detail", "[3] fast: train ...",
+                     "[4] slow: prepare ...", "slow: detail", "[5] slow: train ..."]
+
+
+def test_a_failing_model_still_prints_its_steps_and_its_error_reaches_the_caller():
+    import io
+
+    from lakeops.demo import _at_once, _Printer
+
+    out = io.StringIO()
+    say = _Printer(out)
+
+    def work(model: str, block) -> None:
+        block.step(f"{model}: train", lambda: None if model == "good" else 1 / 0)
+
+    with pytest.raises(ZeroDivisionError):
+        _at_once(["good", "bad"], lambda m: say.block(lambda block: work(m, block)))
+    assert "bad: train ..." in out.getvalue() and "good: train ..." in out.getvalue()

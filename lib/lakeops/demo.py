@@ -14,7 +14,8 @@ does (train on the window ending that day, validate, promote when better), so
 the days after it are scored by the new champion when it won. Alerts go to a
 webhook receiver the demo starts on 127.0.0.1 (unless
 ``LAKEOPS_ALERT_WEBHOOK_URL`` names one), which saves each payload under
-``<lake>/reports/webhook/``. It only calls the stage
+``<lake>/reports/webhook/``. The models run at the same time, as their own
+DAGs do (threads sharing the one Spark session). It only calls the stage
 entries of :mod:`lakeops.stages`, exactly as the CLI, the jobs and the DAGs do.
 
 Writes every table of the lakehouse at ``settings.lake.root`` (which must be
@@ -29,6 +30,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -51,6 +53,7 @@ if TYPE_CHECKING:
     from lakeops.score.run import ScoreResult
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 #: The demo's models, in the order they run each day: those of them the config has.
 MODELS = ("incident_risk", "latency_forecast", "incident_kind")
@@ -123,17 +126,9 @@ def run_demo(settings: Settings, plan: DemoPlan, *, reset: bool = False, out: Te
     say.step("generate raw telemetry and incidents up to the training day", lambda: stages.run_generate(
         settings, start=START - timedelta(days=HISTORY_DAYS), end=plan.train_ds, hosts=plan.hosts, seed=plan.seed,
         drift_start=plan.drift_start, drift_end=plan.drift_end))
-    for model in models:
-        kind = settings.model(model).problem_type
-        prepared = say.step(f"{model} ({kind}): prepare features for {plan.train_days} days behind the quality gate",
-                            partial(stages.run_prepare, settings, model, days=date_range(START, plan.train_ds)))
-        say.detail(f"features.{model}: {prepared.write.rows:,} rows")
-        trained = say.step(f"{model}: train on the labelled days up to {plan.train_ds}",
-                           partial(stages.run_train, settings, model, ds=plan.train_ds))
-        say.detail(f"version {trained.version}: {trained.summary}")
-        decision = say.step(f"{model}: validate against the champion",
-                            partial(stages.run_validate, settings, model, ds=plan.train_ds))
-        say.detail(f"{decision.decision}: {decision.reason}")
+    say(f"prepare, train and validate {', '.join(models)} at once, as their own DAGs would run (each model's "
+        "steps when they are done):")
+    _at_once(models, lambda model: say.block(partial(_first_champion, settings, model, plan)))
 
     days = date_range(plan.train_ds + timedelta(days=1), plan.end)
     delay = settings.model(main).label_delay_days
@@ -146,11 +141,12 @@ def run_demo(settings: Settings, plan: DemoPlan, *, reset: bool = False, out: Te
         for i, d in enumerate(days, start=1):
             stages.run_generate(settings, start=d, end=d, hosts=plan.hosts, seed=plan.seed,
                                 drift_start=plan.drift_start, drift_end=plan.drift_end)
-            for model in models:
-                run = model_day(settings, model, d)
+            runs = _at_once(models, partial(model_day, settings, day=d))
+            for model, run in zip(models, runs, strict=True):
                 say.progress(_day_line(d, model, run), i, len(days))
-                for request in run.alerts.retrain_requests:
-                    _retrain(say, settings, model, request)
+            asked = [(model, request) for model, run in zip(models, runs, strict=True)
+                     for request in run.alerts.retrain_requests]
+            _at_once(asked, lambda ask: say.block(partial(_retrain, settings, *ask)))
     if receiver is not None:
         say(f"the local webhook receiver got {receiver.summary()} (Alertmanager's payload), saved in "
             f"{receiver.folder}")
@@ -167,6 +163,29 @@ def run_demo(settings: Settings, plan: DemoPlan, *, reset: bool = False, out: Te
     if main not in reports:  # DemoPlan keeps days after training
         raise LakeopsError("the demo wrote no report page")
     return reports[main]
+
+
+def _at_once(items: Sequence[U], work: Callable[[U], T]) -> list[T]:
+    """``work`` on every item (a model's part) at the same time, as each model's own DAGs run in
+    Airflow; the results in the items' order. The models' Spark jobs share the session's cores."""
+    if len(items) <= 1:
+        return [work(item) for item in items]
+    with ThreadPoolExecutor(len(items), thread_name_prefix="lakeops-demo") as pool:
+        return list(pool.map(work, items))
+
+
+def _first_champion(settings: Settings, model: str, plan: DemoPlan, say: _Block) -> None:
+    """Prepare the model's first month behind the quality gate, train on it and validate (a first champion)."""
+    kind = settings.model(model).problem_type
+    prepared = say.step(f"{model} ({kind}): prepare features for {plan.train_days} days behind the quality gate",
+                        partial(stages.run_prepare, settings, model, days=date_range(START, plan.train_ds)))
+    say.detail(f"features.{model}: {prepared.write.rows:,} rows")
+    trained = say.step(f"{model}: train on the labelled days up to {plan.train_ds}",
+                       partial(stages.run_train, settings, model, ds=plan.train_ds))
+    say.detail(f"version {trained.version}: {trained.summary}")
+    decision = say.step(f"{model}: validate against the champion",
+                        partial(stages.run_validate, settings, model, ds=plan.train_ds))
+    say.detail(f"{decision.decision}: {decision.reason}")
 
 
 @dataclass(frozen=True)
@@ -236,7 +255,7 @@ def _alert_line(alerts: AlertResult) -> str:
     return ", ".join(parts) or "-"
 
 
-def _retrain(say: _Printer, settings: Settings, model: str, request) -> None:
+def _retrain(settings: Settings, model: str, request, say: _Block) -> None:
     """Act on a retrain request as the train DAG does: train on the window ending that day (its newest
     labelled days, the change's, held out), score those days in shadow beside the champion, then the gate."""
     since = f" (the change began on {request.change_began})" if request.change_began else ""
@@ -379,27 +398,43 @@ def _next_steps(say: _Printer, settings: Settings, root: str, reports: dict[str,
 
 
 class _Printer:
-    """Lines as they happen; a progress bar on a terminal."""
+    """Lines as they happen; a progress bar on a terminal. Blocks of lines from work running at once
+    (:meth:`block`) are printed whole, each when its work is done."""
 
     def __init__(self, out: TextIO) -> None:
         self.out = out
         self.tty = out.isatty()
         self.steps = 0
+        self.lock = threading.Lock()
 
     def __call__(self, line: str) -> None:
-        print(line, file=self.out, flush=True)
+        with self.lock:
+            print(line, file=self.out, flush=True)
 
     def detail(self, line: str) -> None:
         self(f"      {line}")
 
     def step(self, what: str, run: Callable[[], T]) -> T:
-        self.steps += 1
+        with self.lock:
+            self.steps += 1
+            print(f"[{self.steps}] {what} ...", end="" if self.tty else "\n", file=self.out, flush=True)
         started = time.monotonic()
-        print(f"[{self.steps}] {what} ...", end="" if self.tty else "\n", file=self.out, flush=True)
         result = run()
-        seconds = time.monotonic() - started
-        self(f" done in {seconds:.0f} s" if self.tty else f"      done in {seconds:.0f} s")
+        self(_done(time.monotonic() - started, tty=self.tty))
         return result
+
+    def block(self, work: Callable[[_Block], T]) -> T:
+        """Run ``work`` with a :class:`_Block` of its own, then print the block (its steps numbered now)."""
+        block = _Block()
+        try:
+            return work(block)
+        finally:
+            with self.lock:
+                for line, is_step in block.lines:
+                    if is_step:
+                        self.steps += 1
+                        line = f"[{self.steps}] {line}"
+                    print(line, file=self.out, flush=True)
 
     def progress(self, line: str, i: int, n: int) -> None:
         if self.tty:
@@ -411,3 +446,27 @@ class _Printer:
                 print("\033[K", end="", file=self.out, flush=True)
         else:
             self(line)
+
+
+class _Block:
+    """The lines of one piece of work that runs beside others, kept until it is done."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, bool]] = []  # (line, whether it is a step to number)
+
+    def __call__(self, line: str) -> None:
+        self.lines.append((line, False))
+
+    def detail(self, line: str) -> None:
+        self(f"      {line}")
+
+    def step(self, what: str, run: Callable[[], T]) -> T:
+        self.lines.append((f"{what} ...", True))
+        started = time.monotonic()
+        result = run()
+        self(_done(time.monotonic() - started, tty=False))
+        return result
+
+
+def _done(seconds: float, *, tty: bool) -> str:
+    return f" done in {seconds:.0f} s" if tty else f"      done in {seconds:.0f} s"

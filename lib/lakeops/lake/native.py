@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -233,15 +234,20 @@ def _user_metadata(actions: list[dict[str, Any]]) -> str:
     return str(info.get("userMetadata", ""))
 
 
+_SESSION_METADATA = threading.Lock()
+
+
 @contextmanager
 def _user_metadata_set(spark: Any, metadata: Mapping[str, Any]) -> Iterator[None]:
     """Commits made inside carry ``metadata`` as their userMetadata (SQL and API calls take no option)."""
     key = "spark.databricks.delta.commitInfo.userMetadata"
-    spark.conf.set(key, json.dumps(dict(metadata)))
-    try:
-        yield
-    finally:
-        spark.conf.unset(key)
+    # The session's conf is shared by its threads: one such commit at a time per process.
+    with _SESSION_METADATA:
+        spark.conf.set(key, json.dumps(dict(metadata)))
+        try:
+            yield
+        finally:
+            spark.conf.unset(key)
 
 
 @contextmanager
