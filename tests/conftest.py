@@ -11,6 +11,14 @@ from lakeops.config import load_settings
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
+# Every JVM the tests start (the workers' sessions, CLI and job processes, Airflow's spark-submits:
+# all inherit this environment) is short-lived and sees little data, so the optimising JIT
+# compiler's work never pays back: C1 alone spends far less CPU, and the suite is CPU-bound on
+# two cores. spark-submit adds SPARK_SUBMIT_OPTS to the driver's java command.
+_C1_ONLY = "-XX:TieredStopAtLevel=1"
+if _C1_ONLY not in os.environ.get("SPARK_SUBMIT_OPTS", ""):
+    os.environ["SPARK_SUBMIT_OPTS"] = f"{os.environ.get('SPARK_SUBMIT_OPTS', '')} {_C1_ONLY}".strip()
+
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
