@@ -41,12 +41,16 @@ def _worker(lake_root: Path, name: str, plan: list[dict], sync: Path, backend: s
 
 
 def _wait_for(path: Path, procs: list[subprocess.Popen]) -> None:
+    """Wait for a worker's file. A worker that failed, or all of them gone without it, fail the test; one
+    that exited 0 finished its plan, possibly before the other worker wrote its own last file."""
     deadline = time.monotonic() + WAIT_S
     while not path.exists():
-        for proc in procs:
-            if proc.poll() is not None and not path.exists():
-                _, err = proc.communicate()
-                raise AssertionError(f"a worker exited with {proc.returncode} before {path.name}:\n{err[-3000:]}")
+        codes = [proc.poll() for proc in procs]
+        failed = next((proc for proc, code in zip(procs, codes, strict=True) if code not in (None, 0)), None)
+        if (failed is not None or None not in codes) and not path.exists():
+            proc = failed or procs[0]
+            _, err = proc.communicate()
+            raise AssertionError(f"a worker exited with {proc.returncode} before {path.name}:\n{err[-3000:]}")
         if time.monotonic() > deadline:
             raise AssertionError(f"no {path.name} after {WAIT_S}s")
         time.sleep(0.02)
