@@ -124,24 +124,24 @@ def test_validators_promoting_at_once_agree_on_one_champion(world, round_):
     key as on PostgreSQL's), none fails, the final champion is one whose promoter saw it win,
     and each promoter's answer is a version one of them set.
     """
-    import threading
-    from concurrent.futures import ThreadPoolExecutor
-
     from mlflow import MlflowClient
 
     name = f"contested-{round_}"
     versions = _versions(MlflowClient(), name, 8)
-    start = threading.Barrier(len(versions))
-
-    def promote(version: int) -> int | None:
-        start.wait(timeout=60)
-        return registry.promote(name, version, expected=None)
-
-    with ThreadPoolExecutor(len(versions)) as pool:
-        answers = dict(zip(versions, pool.map(promote, versions), strict=True))
+    answers = dict(zip(versions, _released_together(versions, lambda v: registry.promote(name, v, expected=None)),
+                       strict=True))
     champion = registry.alias_version(name, registry.CHAMPION)
     assert answers[champion] == champion
     assert set(answers.values()) <= set(versions)
+
+
+def test_trainers_naming_the_challenger_at_once_all_succeed(world):
+    """The first writes of an alias collide on its unique key; ``set_alias`` then writes again (last one wins)."""
+    from mlflow import MlflowClient
+
+    versions = _versions(MlflowClient(), "challenged", 8)
+    _released_together(versions, lambda v: registry.set_alias("challenged", registry.CHALLENGER, v))
+    assert registry.alias_version("challenged", registry.CHALLENGER) in versions
 
 
 def _versions(client, name: str, count: int) -> list[int]:
@@ -150,20 +150,16 @@ def _versions(client, name: str, count: int) -> list[int]:
     return [int(client.create_model_version(name, source="models:/risk/1").version) for _ in range(count)]
 
 
-def test_trainers_naming_the_challenger_at_once_all_succeed(world):
-    """The first writes of an alias collide on its unique key; ``set_alias`` then writes again (last one wins)."""
+def _released_together(items: list, work) -> list:
+    """``work`` on each item in a thread of its own, all released at once by a barrier; the results in order."""
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
-    from mlflow import MlflowClient
+    start = threading.Barrier(len(items))
 
-    versions = _versions(MlflowClient(), "challenged", 8)
-    start = threading.Barrier(len(versions))
-
-    def name(version: int) -> None:
+    def run(item):
         start.wait(timeout=60)
-        registry.set_alias("challenged", registry.CHALLENGER, version)
+        return work(item)
 
-    with ThreadPoolExecutor(len(versions)) as pool:
-        list(pool.map(name, versions))
-    assert registry.alias_version("challenged", registry.CHALLENGER) in versions
+    with ThreadPoolExecutor(len(items)) as pool:
+        return list(pool.map(run, items))
